@@ -1,0 +1,1 @@
+"""ansim: silent-SOS and police dispatch platform."""

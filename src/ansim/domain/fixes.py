@@ -34,8 +34,10 @@ def radius_at_95(radius_m: float, confidence: float) -> float:
     """
     if not 0.0 < confidence < 1.0:
         raise InvalidInput(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
-    return radius_m * math.sqrt(-2 * math.log(1 - COMMON_CONFIDENCE)) / math.sqrt(
-        -2 * math.log(1 - confidence)
+    return (
+        radius_m
+        * math.sqrt(-2 * math.log(1 - COMMON_CONFIDENCE))
+        / math.sqrt(-2 * math.log(1 - confidence))
     )
 
 
@@ -57,7 +59,9 @@ class LocationFix:
     def __post_init__(self) -> None:
         check_position(self.lat, self.lon)
         if not math.isfinite(self.radius_m) or self.radius_m < 0:
-            raise InvalidInput(f"radius must be a non-negative number of metres, got {self.radius_m}")
+            raise InvalidInput(
+                f"radius must be a non-negative number of metres, got {self.radius_m}"
+            )
         if self.radius_m > MAX_RADIUS_M:
             raise InvalidInput(f"radius {self.radius_m} m is beyond {MAX_RADIUS_M:.0f} m")
         if self.observed_at.tzinfo is None:

@@ -1,0 +1,155 @@
+"""Incidents: the case opened by an SOS, its lifecycle and its append-only timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from ansim.domain.errors import IllegalTransition, InvalidInput
+from ansim.domain.fixes import LocationFix
+
+
+class Channel(StrEnum):
+    ONE_TOUCH = "one_touch"
+    APP = "app"
+    TERMINAL = "terminal"
+
+
+class PriorityCode(IntEnum):
+    """Korean 112 priority codes (since 2016): 0 is the most urgent."""
+
+    CODE_0 = 0
+    CODE_1 = 1
+    CODE_2 = 2
+    CODE_3 = 3
+    CODE_4 = 4
+
+
+class IncidentStatus(StrEnum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    VERIFYING = "verifying"
+    CONFIRMED = "confirmed"
+    FALSE_ALARM = "false_alarm"
+    CANCELLED = "cancelled"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+S = IncidentStatus
+# Fail safe: every state before "resolved" can still turn into confirmed danger.
+TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    S.RECEIVED: frozenset({S.DISPATCHED, S.VERIFYING, S.CONFIRMED, S.CANCELLED, S.FALSE_ALARM}),
+    S.DISPATCHED: frozenset({S.VERIFYING, S.CONFIRMED, S.FALSE_ALARM, S.CANCELLED, S.ON_SCENE}),
+    S.VERIFYING: frozenset({S.CONFIRMED, S.FALSE_ALARM, S.CANCELLED, S.ON_SCENE, S.DISPATCHED}),
+    S.CONFIRMED: frozenset({S.DISPATCHED, S.ON_SCENE, S.RESOLVED}),
+    S.FALSE_ALARM: frozenset({S.CONFIRMED, S.RESOLVED, S.CLOSED}),
+    S.CANCELLED: frozenset({S.CONFIRMED, S.RESOLVED, S.CLOSED}),
+    S.ON_SCENE: frozenset({S.CONFIRMED, S.RESOLVED}),
+    S.RESOLVED: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+ACTIVE_STATUSES = frozenset(s for s in IncidentStatus if s not in {S.RESOLVED, S.CLOSED})
+
+
+def check_transition(current: IncidentStatus, target: IncidentStatus) -> None:
+    """Raises IllegalTransition unless the lifecycle allows current → target."""
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
+        raise IllegalTransition(
+            f"an incident that is {current} cannot become {target}; allowed: {allowed}"
+        )
+
+
+@dataclass
+class IncidentEvent:
+    """One entry of an incident's append-only timeline."""
+
+    incident_id: str
+    kind: str
+    at: datetime
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass
+class Incident:
+    """A case opened by an SOS (or by a dispatcher); the subject of dispatch and verification."""
+
+    id: str
+    channel: Channel
+    status: IncidentStatus
+    priority: PriorityCode
+    received_at: datetime
+    updated_at: datetime
+    subscriber_id: str | None = None
+    caller_number: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    location_method: str | None = None
+    located_at: datetime | None = None
+    duress: bool = False
+    drill: bool = False
+    sos_count: int = 1
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def unknown_caller(self) -> bool:
+        return self.subscriber_id is None
+
+    def move_to(
+        self, target: IncidentStatus, *, at: datetime, actor: str, reason: str = ""
+    ) -> IncidentEvent:
+        """Moves along the lifecycle and returns the timeline entry that records it."""
+        check_transition(self.status, target)
+        previous, self.status, self.updated_at = self.status, target, at
+        return IncidentEvent(
+            incident_id=self.id,
+            kind="status_changed",
+            at=at,
+            actor=actor,
+            data={"from": previous.value, "to": target.value, "reason": reason},
+        )
+
+    def raise_priority(
+        self, code: PriorityCode, *, at: datetime, actor: str, reason: str
+    ) -> IncidentEvent | None:
+        """Makes the incident more urgent; a lower urgency is a dispatcher's explicit act, not this."""
+        if code >= self.priority:
+            return None
+        return self.set_priority(code, at=at, actor=actor, reason=reason)
+
+    def set_priority(
+        self, code: PriorityCode, *, at: datetime, actor: str, reason: str
+    ) -> IncidentEvent:
+        if not self.is_active:
+            raise IllegalTransition(f"incident is {self.status}; its priority can no longer change")
+        previous, self.priority, self.updated_at = self.priority, code, at
+        return IncidentEvent(
+            incident_id=self.id,
+            kind="priority_changed",
+            at=at,
+            actor=actor,
+            data={"from": int(previous), "to": int(code), "reason": reason},
+        )
+
+    def locate(self, fix: LocationFix, *, at: datetime) -> None:
+        """Takes `fix` as the current location estimate (the fusion engine refines this)."""
+        self.lat, self.lon, self.radius_m = fix.lat, fix.lon, fix.radius_m
+        self.location_method, self.located_at = fix.method.value, fix.observed_at
+        self.updated_at = at
+
+
+def parse_priority(value: int) -> PriorityCode:
+    try:
+        return PriorityCode(value)
+    except ValueError:
+        raise InvalidInput(f"priority code must be 0-4, got {value}") from None

@@ -1,0 +1,26 @@
+"""One settings class, read from ANSIM_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANSIM_", extra="ignore")
+
+    database_url: str = "sqlite:///var/ansim.db"
+    # Demo mode accepts the built-in demo accounts and keys; production refuses them.
+    demo: bool = False
+    data_dir: Path = Path("var")
+    # A raster tile URL template for deployments that have a tile server; empty draws the bundled roads.
+    tile_url: str = ""
+    tile_attribution: str = "© OpenStreetMap contributors"
+    session_hours: float = Field(default=12.0, gt=0)
+    cookie_secure: bool = False
+    auto_dispatch: bool = True
+    # Repeated SOS from one person within this window join the open incident.
+    merge_window_s: float = Field(default=1800.0, ge=0)
+    outbox_poll_s: float = Field(default=0.5, gt=0)

@@ -1,0 +1,38 @@
+"""The unit of work: one transaction owned by one command handler, with after-commit hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class UnitOfWork:
+    """Opens a session per command; `commit()` runs the after-commit hooks (event relay wake-up)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._after_commit: list[Callable[[], None]] = []
+
+    def add_after_commit(self, hook: Callable[[], None]) -> None:
+        self._after_commit.append(hook)
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """Yields a session in a transaction; commits on success, rolls back on any error."""
+        with self._session_factory() as session:
+            with session.begin():
+                session.connection(execution_options={"sqlite_immediate": True})
+                yield session
+            for hook in self._after_commit:
+                hook()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yields a session for queries; nothing it does is committed."""
+        with self._session_factory() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()

@@ -1,0 +1,116 @@
+"""The app factory: engines, bus and relay are made here, never at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import xstatic.pkg.leaflet as xstatic_leaflet
+from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.middleware.base import RequestResponseEndpoint
+
+from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api.context import AppContext, utc_now
+from ansim.bus.memory import InProcessBus
+from ansim.bus.relay import OutboxRelay
+from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.settings import Settings
+from ansim.store.db import make_engine, make_session_factory
+from ansim.store.uow import UnitOfWork
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    ranker: UnitRanker | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    uow = UnitOfWork(session_factory)
+    bus = InProcessBus()
+    relay = OutboxRelay(UnitOfWork(session_factory), bus, poll_s=settings.outbox_poll_s)
+    uow.add_after_commit(relay.wake_threadsafe())
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        uow=uow,
+        bus=bus,
+        relay=relay,
+        ranker=ranker or StraightLineRanker(),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+
+    app = FastAPI(
+        title="ansim",
+        summary="Silent-SOS and police dispatch platform · 무음 SOS·112 출동 플랫폼",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.context = context
+    errors.install(app)
+    for router in (
+        intake_app.router,
+        console.router,
+        unit_terminal.router,
+        sessions.router,
+        stream.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+    app.middleware("http")(_security_headers(settings))
+    return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Routes name their operation ids explicitly; this keeps any forgotten one stable too.
+    return route.name
+
+
+def _security_headers(settings: Settings) -> Callable[[Request, RequestResponseEndpoint], object]:
+    tiles = " ".join(_origin(settings.tile_url)) if settings.tile_url else ""
+    policy = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: {tiles}".rstrip()
+        + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+    async def add_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return add_headers
+
+
+def _origin(url: str) -> list[str]:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].replace("{s}", "*")
+    return [f"{scheme}://{host}"] if scheme and host else []

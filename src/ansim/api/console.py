@@ -1,0 +1,144 @@
+"""The 112 situation board's API: the incident queue, detail, dispatch, status and priority."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api import views
+from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
+from ansim.api.schemas import (
+    DispatchIn,
+    IncidentDetailOut,
+    IncidentOut,
+    IncidentStatusIn,
+    PriorityIn,
+)
+from ansim.domain.errors import Forbidden
+from ansim.domain.incidents import PriorityCode
+from ansim.domain.staff import Role, StaffUser
+from ansim.services import dispatch, incidents, people
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
+
+
+def _list(context: ContextDep, user: StaffUser, active: bool) -> list[IncidentOut]:
+    with context.uow.read() as session:
+        found = incidents.list_recent(session, active_only=active)
+        if user.role == Role.OFFICER:
+            mine = {a.incident_id for a in dispatch.open_assignments(session, unit_id=user.unit_id)}
+            found = [i for i in found if i.id in mine]
+        return [
+            views.incident_out(
+                i,
+                people.get_subscriber(session, subscriber_id=i.subscriber_id)
+                if i.subscriber_id
+                else None,
+            )
+            for i in found
+        ]
+
+
+@router.get("", operation_id="list_incidents", response_model=list[IncidentOut])
+async def list_incidents(
+    context: ContextDep, user: FieldUser, active: bool = True
+) -> list[IncidentOut]:
+    """Lists incidents, newest first (officers see only those their unit is assigned to)."""
+    return await run_in_threadpool(_list, context, user, active)
+
+
+def _detail(context: ContextDep, user: StaffUser, incident_id: str) -> IncidentDetailOut:
+    with context.uow.read() as session:
+        if user.role == Role.OFFICER:
+            assigned = dispatch.incident_assignments(session, incident_id=incident_id)
+            if not any(a.unit_id == user.unit_id for a in assigned):
+                raise Forbidden("officers see only incidents their unit is assigned to")
+        return views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
+
+
+@router.get("/{incident_id}", operation_id="get_incident", response_model=IncidentDetailOut)
+async def get_incident(incident_id: str, context: ContextDep, user: FieldUser) -> IncidentDetailOut:
+    """Who, where, the timeline, the units on it and the units that could go."""
+    return await run_in_threadpool(_detail, context, user, incident_id)
+
+
+def _dispatch(
+    context: ContextDep, user: StaffUser, incident_id: str, unit_id: str
+) -> IncidentDetailOut:
+    with context.uow.begin() as session:
+        incident = incidents.get(session, incident_id=incident_id)
+        ranked = {
+            c.unit.id: c.eta_s
+            for c in dispatch.rank_units(session, incident=incident, ranker=context.ranker)
+        }
+        dispatch.order_unit(
+            session,
+            incident_id=incident_id,
+            unit_id=unit_id,
+            actor=user.username,
+            at=context.now(),
+            eta_s=ranked.get(unit_id),
+        )
+    return _detail(context, user, incident_id)
+
+
+@router.post(
+    "/{incident_id}/dispatch", operation_id="dispatch_unit", response_model=IncidentDetailOut
+)
+async def dispatch_unit(
+    incident_id: str, body: DispatchIn, context: ContextDep, user: ConsoleUser
+) -> IncidentDetailOut:
+    """Orders an available unit to the incident."""
+    return await run_in_threadpool(_dispatch, context, user, incident_id, body.unit_id)
+
+
+def _status(
+    context: ContextDep, user: StaffUser, incident_id: str, body: IncidentStatusIn
+) -> IncidentDetailOut:
+    with context.uow.begin() as session:
+        incidents.change_status(
+            session,
+            incident_id=incident_id,
+            status=body.status,
+            actor=user.username,
+            reason=body.reason,
+            at=context.now(),
+        )
+    return _detail(context, user, incident_id)
+
+
+@router.post(
+    "/{incident_id}/status", operation_id="change_incident_status", response_model=IncidentDetailOut
+)
+async def change_incident_status(
+    incident_id: str, body: IncidentStatusIn, context: ContextDep, user: ConsoleUser
+) -> IncidentDetailOut:
+    """Moves the incident along its lifecycle; an illegal step answers 409."""
+    return await run_in_threadpool(_status, context, user, incident_id, body)
+
+
+def _priority(
+    context: ContextDep, user: StaffUser, incident_id: str, body: PriorityIn
+) -> IncidentDetailOut:
+    with context.uow.begin() as session:
+        incidents.change_priority(
+            session,
+            incident_id=incident_id,
+            priority=PriorityCode(body.priority),
+            actor=user.username,
+            reason=body.reason,
+            at=context.now(),
+        )
+    return _detail(context, user, incident_id)
+
+
+@router.post(
+    "/{incident_id}/priority",
+    operation_id="change_incident_priority",
+    response_model=IncidentDetailOut,
+)
+async def change_incident_priority(
+    incident_id: str, body: PriorityIn, context: ContextDep, user: ConsoleUser
+) -> IncidentDetailOut:
+    """Sets the priority code (0 most urgent) with a reason for the timeline."""
+    return await run_in_threadpool(_priority, context, user, incident_id, body)

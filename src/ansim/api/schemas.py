@@ -1,0 +1,169 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ansim.domain.fixes import FixMethod
+from ansim.domain.incidents import IncidentStatus
+from ansim.domain.staff import Role
+from ansim.domain.units import UnitStatus
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FixIn(Body):
+    lat: float = Field(ge=-90, le=90, description="WGS84 latitude, degrees")
+    lon: float = Field(ge=-180, le=180, description="WGS84 longitude, degrees")
+    accuracy_m: float = Field(ge=0, le=50_000, description="horizontal uncertainty radius, metres")
+    confidence: float = Field(
+        default=0.68, gt=0, lt=1, description="probability inside accuracy_m (Android reports 68 %)"
+    )
+    method: FixMethod = FixMethod.UNKNOWN
+    observed_at: datetime | None = Field(
+        default=None, description="time of the fix, with zone; default: now"
+    )
+
+
+class AppSosIn(Body):
+    fix: FixIn | None = None
+
+
+class SosAck(BaseModel):
+    incident_id: str
+    status: IncidentStatus
+    replayed: bool = Field(description="true when this idempotency key was already acknowledged")
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class StaffOut(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    unit_id: str | None
+
+
+class LoginOut(BaseModel):
+    token: str
+    csrf_token: str
+    user: StaffOut
+
+
+class DispatchIn(Body):
+    unit_id: str = Field(min_length=1, max_length=64)
+
+
+class IncidentStatusIn(Body):
+    status: IncidentStatus
+    reason: str = Field(default="", max_length=500)
+
+
+class PriorityIn(Body):
+    priority: int = Field(ge=0, le=4)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class UnitStatusIn(Body):
+    status: UnitStatus
+
+
+class PositionIn(Body):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class LocationOut(BaseModel):
+    lat: float
+    lon: float
+    radius_m: float
+    method: str
+    located_at: datetime
+
+
+class IncidentOut(BaseModel):
+    id: str
+    channel: str
+    status: IncidentStatus
+    priority: int
+    received_at: datetime
+    updated_at: datetime
+    subscriber_id: str | None
+    subscriber_name: str | None
+    caller_number: str | None
+    unknown_caller: bool
+    location: LocationOut | None
+    duress: bool
+    drill: bool
+    sos_count: int
+
+
+class UnitOut(BaseModel):
+    id: str
+    call_sign: str
+    station_id: str
+    status: UnitStatus
+    status_at: datetime
+    lat: float | None
+    lon: float | None
+
+
+class AssignmentOut(BaseModel):
+    id: str
+    unit_id: str
+    call_sign: str
+    state: str
+    ordered_at: datetime
+    ordered_by: str
+    acknowledged_at: datetime | None
+    arrived_at: datetime | None
+    cleared_at: datetime | None
+
+
+class CandidateOut(BaseModel):
+    unit_id: str
+    call_sign: str
+    eta_s: float | None
+    distance_m: float | None
+    reason: str
+
+
+class PersonOut(BaseModel):
+    name: str
+    birth_year: int
+    school: str
+    notes: str
+    photo_url: str
+
+
+class GuardianOut(BaseModel):
+    name: str
+    phone: str
+    relation: str
+
+
+class TimelineEntryOut(BaseModel):
+    id: int
+    kind: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class IncidentDetailOut(BaseModel):
+    incident: IncidentOut
+    person: PersonOut | None
+    guardians: list[GuardianOut]
+    timeline: list[TimelineEntryOut]
+    fixes: list[LocationOut]
+    assignments: list[AssignmentOut]
+    candidates: list[CandidateOut]

@@ -1,0 +1,88 @@
+"""The board's live WebSocket: catch up from the store, then every committed event in order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api.auth import FIELD_ROLES, staff_for_websocket
+from ansim.api.context import AppContext
+from ansim.domain.events import EventEnvelope
+from ansim.domain.staff import Role
+from ansim.services import dispatch
+from ansim.store import outbox
+
+router = APIRouter()
+# Close codes in the 4000 range are ours: 4401 = log in first, 4408 = fell behind, reconnect.
+UNAUTHENTICATED, TOO_SLOW = 4401, 4408
+
+
+@router.websocket("/api/v1/stream")
+async def stream(websocket: WebSocket, after: int = 0) -> None:
+    context: AppContext = websocket.app.state.context
+    user = await run_in_threadpool(staff_for_websocket, websocket, *FIELD_ROLES)
+    if user is None:
+        await websocket.close(code=UNAUTHENTICATED, reason="log in first")
+        return
+    await websocket.accept()
+    async with context.bus.subscribe() as subscription:
+        # Subscribe first, then read the backlog, so no event falls between the two.
+        def backlog() -> list[EventEnvelope]:
+            with context.uow.read() as session:
+                return outbox.since(session, after_id=after)
+
+        last = after
+        try:
+            for envelope in await run_in_threadpool(backlog):
+                if await run_in_threadpool(
+                    _visible,
+                    context,
+                    user.role,
+                    user.unit_id,
+                    envelope.incident_id,
+                    envelope.unit_id,
+                ):
+                    await websocket.send_text(envelope.model_dump_json())
+                last = envelope.id
+            while True:
+                live = await subscription.next()
+                if live is None or subscription.overflowed:
+                    await websocket.close(
+                        code=TOO_SLOW, reason="fell behind; reconnect with ?after="
+                    )
+                    return
+                if envelope.id <= last:
+                    continue
+                last = envelope.id
+                if await run_in_threadpool(
+                    _visible,
+                    context,
+                    user.role,
+                    user.unit_id,
+                    envelope.incident_id,
+                    envelope.unit_id,
+                ):
+                    await websocket.send_text(envelope.model_dump_json())
+        except WebSocketDisconnect:
+            return
+
+
+def _visible(
+    context: AppContext,
+    role: Role,
+    unit_id: str | None,
+    incident_id: str | None,
+    event_unit: str | None,
+) -> bool:
+    """Officers get their own unit's events and those of incidents their unit is assigned to."""
+    if role != Role.OFFICER:
+        return True
+    if event_unit is not None and event_unit == unit_id:
+        return True
+    if incident_id is None:
+        return False
+    with context.uow.read() as session:
+        return any(
+            a.unit_id == unit_id
+            for a in dispatch.incident_assignments(session, incident_id=incident_id)
+        )

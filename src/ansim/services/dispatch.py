@@ -1,0 +1,237 @@
+"""Dispatch commands: order a unit to an incident, follow the unit's status, rank candidates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ansim.domain.errors import Conflict, NotFound
+from ansim.domain.incidents import TRANSITIONS, Incident, IncidentEvent, IncidentStatus
+from ansim.domain.units import Assignment, AssignmentState, Unit, UnitStatus
+from ansim.services import incidents as incident_service
+from ansim.services.ranking import RankedUnit, UnitRanker
+from ansim.store import outbox
+from ansim.store.tables import assignments, units
+
+# Incident statuses from which ordering a unit moves the incident to "dispatched".
+_BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING, IncidentStatus.CONFIRMED}
+
+
+def get_unit(session: Session, *, unit_id: str, for_update: bool = False) -> Unit:
+    """Gets a unit by id or raises NotFound."""
+    unit = session.get(Unit, unit_id, with_for_update=for_update)
+    if unit is None:
+        raise NotFound(f"no unit {unit_id}")
+    return unit
+
+
+def list_units(session: Session) -> list[Unit]:
+    return list(session.execute(sa.select(Unit).order_by(units.c.call_sign)).scalars())
+
+
+def open_assignments(
+    session: Session, *, incident_id: str | None = None, unit_id: str | None = None
+) -> list[Assignment]:
+    query = sa.select(Assignment).where(
+        assignments.c.state.not_in([AssignmentState.CLEARED.value, AssignmentState.DECLINED.value])
+    )
+    if incident_id is not None:
+        query = query.where(assignments.c.incident_id == incident_id)
+    if unit_id is not None:
+        query = query.where(assignments.c.unit_id == unit_id)
+    return list(session.execute(query.order_by(assignments.c.ordered_at)).scalars())
+
+
+def incident_assignments(session: Session, *, incident_id: str) -> list[Assignment]:
+    query = sa.select(Assignment).where(assignments.c.incident_id == incident_id)
+    return list(session.execute(query.order_by(assignments.c.ordered_at)).scalars())
+
+
+def rank_units(session: Session, *, incident: Incident, ranker: UnitRanker) -> list[RankedUnit]:
+    """Available units ordered by how soon they can reach the incident."""
+    if incident.lat is None or incident.lon is None:
+        return []
+    available = [u for u in list_units(session) if u.status == UnitStatus.AVAILABLE]
+    return ranker.rank(lat=incident.lat, lon=incident.lon, units=available)
+
+
+def order_unit(
+    session: Session,
+    *,
+    incident_id: str,
+    unit_id: str,
+    actor: str,
+    at: datetime,
+    eta_s: float | None = None,
+) -> Assignment:
+    """Orders `unit_id` to the incident; the unit must be available."""
+    incident = incident_service.get(session, incident_id=incident_id, for_update=True)
+    if not incident.is_active:
+        raise Conflict(f"incident is {incident.status}; no unit can be ordered to it")
+    unit = get_unit(session, unit_id=unit_id, for_update=True)
+    if unit.status != UnitStatus.AVAILABLE:
+        raise Conflict(f"unit {unit.call_sign} is {unit.status}, not available")
+    previous = unit.move_to(UnitStatus.ORDERED, at=at)
+    assignment = Assignment(
+        id=str(uuid.uuid4()),
+        incident_id=incident.id,
+        unit_id=unit.id,
+        state=AssignmentState.ORDERED,
+        ordered_at=at,
+        ordered_by=actor,
+    )
+    session.add(assignment)
+    _record_unit_status(session, unit, previous, incident.id, at)
+    outbox.record(
+        session,
+        _timeline(incident.id, "unit_ordered", at, actor, unit=unit.call_sign, eta_s=eta_s),
+        "unit.ordered",
+        {
+            "incident_id": incident.id,
+            "unit_id": unit.id,
+            "assignment_id": assignment.id,
+            "call_sign": unit.call_sign,
+            "ordered_by": actor,
+            "eta_s": eta_s,
+        },
+    )
+    if incident.status in _BECOMES_DISPATCHED:
+        incident_service.change_status(
+            session,
+            incident_id=incident.id,
+            status=IncidentStatus.DISPATCHED,
+            actor=actor,
+            reason=f"{unit.call_sign} ordered",
+            at=at,
+        )
+    session.flush()
+    return assignment
+
+
+def order_best_unit(
+    session: Session, *, incident: Incident, ranker: UnitRanker, actor: str, at: datetime
+) -> Assignment | None:
+    """Dispatch first, verify after: orders the unit that can be there soonest, if any can."""
+    for candidate in rank_units(session, incident=incident, ranker=ranker):
+        if candidate.eta_s is not None:
+            return order_unit(
+                session,
+                incident_id=incident.id,
+                unit_id=candidate.unit.id,
+                actor=actor,
+                at=at,
+                eta_s=candidate.eta_s,
+            )
+    return None
+
+
+def change_unit_status(
+    session: Session, *, unit_id: str, status: UnitStatus, actor: str, at: datetime
+) -> Unit:
+    """Moves a unit through its statuses and keeps its open assignment and incident in step."""
+    unit = get_unit(session, unit_id=unit_id, for_update=True)
+    current = open_assignments(session, unit_id=unit.id)
+    assignment = current[0] if current else None
+    previous = unit.move_to(status, at=at)
+    if previous == status:
+        return unit
+    incident_id = assignment.incident_id if assignment else None
+    _record_unit_status(session, unit, previous, incident_id, at)
+    if assignment is not None:
+        _advance_assignment(session, assignment, unit, status, actor, at)
+    session.flush()
+    return unit
+
+
+def _advance_assignment(
+    session: Session,
+    assignment: Assignment,
+    unit: Unit,
+    status: UnitStatus,
+    actor: str,
+    at: datetime,
+) -> None:
+    if status == UnitStatus.EN_ROUTE:
+        assignment.state = AssignmentState.EN_ROUTE
+        assignment.acknowledged_at = assignment.acknowledged_at or at
+    elif status == UnitStatus.ON_SCENE:
+        assignment.state = AssignmentState.ON_SCENE
+        assignment.acknowledged_at = assignment.acknowledged_at or at
+        assignment.arrived_at = at
+        incident = incident_service.get(
+            session, incident_id=assignment.incident_id, for_update=True
+        )
+        if IncidentStatus.ON_SCENE in TRANSITIONS[incident.status]:
+            incident_service.change_status(
+                session,
+                incident_id=incident.id,
+                status=IncidentStatus.ON_SCENE,
+                actor=actor,
+                reason=f"{unit.call_sign} on scene",
+                at=at,
+            )
+    elif status in {UnitStatus.AVAILABLE, UnitStatus.BUSY, UnitStatus.OFF_DUTY}:
+        assignment.state = (
+            AssignmentState.CLEARED if assignment.acknowledged_at else AssignmentState.DECLINED
+        )
+        assignment.cleared_at = at
+    outbox.record(
+        session,
+        _timeline(
+            assignment.incident_id,
+            "assignment_changed",
+            at,
+            actor,
+            unit=unit.call_sign,
+            state=assignment.state.value,
+        ),
+        "assignment.changed",
+        {
+            "incident_id": assignment.incident_id,
+            "unit_id": unit.id,
+            "assignment_id": assignment.id,
+            "state": assignment.state.value,
+        },
+    )
+
+
+def move_unit(session: Session, *, unit_id: str, lat: float, lon: float, at: datetime) -> Unit:
+    """Records a unit's position report (AVL)."""
+    unit = get_unit(session, unit_id=unit_id, for_update=True)
+    unit.lat, unit.lon, unit.position_at = lat, lon, at
+    outbox.emit(
+        session,
+        "unit.moved",
+        {"unit_id": unit.id, "lat": lat, "lon": lon, "at": at},
+        at=at,
+        unit_id=unit.id,
+    )
+    return unit
+
+
+def _record_unit_status(
+    session: Session, unit: Unit, previous: UnitStatus, incident_id: str | None, at: datetime
+) -> None:
+    outbox.emit(
+        session,
+        "unit.status_changed",
+        {
+            "unit_id": unit.id,
+            "call_sign": unit.call_sign,
+            "previous": previous.value,
+            "status": unit.status.value,
+            "incident_id": incident_id,
+        },
+        at=at,
+        incident_id=incident_id,
+        unit_id=unit.id,
+    )
+
+
+def _timeline(
+    incident_id: str, kind: str, at: datetime, actor: str, **data: object
+) -> IncidentEvent:
+    return IncidentEvent(incident_id=incident_id, kind=kind, at=at, actor=actor, data=dict(data))

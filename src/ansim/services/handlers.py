@@ -1,0 +1,43 @@
+"""Command handlers that span services; each owns exactly one transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ansim.services import dispatch, incidents
+from ansim.services.incidents import SosOutcome, SosReport
+from ansim.services.ranking import UnitRanker
+from ansim.store.uow import UnitOfWork
+
+AUTO_DISPATCHER = "auto-dispatch"
+
+
+def do_receive_sos(
+    uow: UnitOfWork,
+    *,
+    report: SosReport,
+    ranker: UnitRanker,
+    merge_window: timedelta,
+    auto_dispatch: bool,
+) -> SosOutcome:
+    """Commits the SOS (and, dispatch first, the order to the nearest unit) before anyone is told."""
+    for attempt in range(2):
+        try:
+            with uow.begin() as session:
+                outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
+                if outcome.created and auto_dispatch:
+                    dispatch.order_best_unit(
+                        session,
+                        incident=outcome.incident,
+                        ranker=ranker,
+                        actor=AUTO_DISPATCHER,
+                        at=report.received_at,
+                    )
+            return outcome
+        except IntegrityError:
+            # A concurrent retry with the same idempotency key committed first; the next pass finds it.
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,272 @@
+"""Incident commands: receive an SOS (dedupe, merge), change status and priority, record fixes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ansim.domain.errors import NotFound
+from ansim.domain.fixes import LocationFix
+from ansim.domain.incidents import (
+    ACTIVE_STATUSES,
+    Channel,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    PriorityCode,
+)
+from ansim.store import outbox
+from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
+
+# A silent SOS is presumed a danger to life until verification says otherwise.
+SOS_PRIORITY = PriorityCode.CODE_1
+
+
+@dataclass(frozen=True)
+class SosReport:
+    """One SOS as an intake adapter understood it."""
+
+    channel: Channel
+    received_at: datetime
+    source: str
+    subscriber_id: str | None = None
+    caller_number: str | None = None
+    fix: LocationFix | None = None
+    idempotency_scope: str = ""
+    idempotency_key: str | None = None
+    drill: bool = False
+
+
+@dataclass(frozen=True)
+class SosOutcome:
+    incident: Incident
+    created: bool
+    # True when this exact message was seen before (a client retry).
+    replayed: bool
+
+
+def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta) -> SosOutcome:
+    """Opens an incident for `report`, or joins it to the person's open incident; flushes, never commits."""
+    if report.idempotency_key:
+        seen = session.execute(
+            sa.select(idempotency_keys.c.incident_id).where(
+                idempotency_keys.c.scope == report.idempotency_scope,
+                idempotency_keys.c.key == report.idempotency_key,
+            )
+        ).scalar_one_or_none()
+        if seen is not None:
+            return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
+
+    incident = _open_incident_of(session, report, merge_window)
+    created = incident is None
+    if incident is None:
+        incident = _open(session, report)
+    else:
+        incident.sos_count += 1
+        incident.updated_at = report.received_at
+        outbox.record(
+            session,
+            IncidentEvent(
+                incident.id,
+                "sos_repeated",
+                report.received_at,
+                report.source,
+                {"channel": report.channel.value, "sos_count": incident.sos_count},
+            ),
+            "incident.sos_repeated",
+            {
+                "incident_id": incident.id,
+                "channel": report.channel.value,
+                "sos_count": incident.sos_count,
+            },
+        )
+    if report.idempotency_key:
+        session.execute(
+            idempotency_keys.insert().values(
+                scope=report.idempotency_scope,
+                key=report.idempotency_key,
+                incident_id=incident.id,
+                created_at=report.received_at,
+            )
+        )
+    if report.fix is not None:
+        add_fix(session, incident=incident, fix=report.fix, received_at=report.received_at)
+    session.flush()
+    return SosOutcome(incident, created=created, replayed=False)
+
+
+def _open_incident_of(
+    session: Session, report: SosReport, merge_window: timedelta
+) -> Incident | None:
+    if report.subscriber_id is None and report.caller_number is None:
+        return None
+    query = sa.select(Incident).where(
+        incidents.c.status.in_(ACTIVE_STATUSES),
+        incidents.c.received_at >= report.received_at - merge_window,
+        incidents.c.drill == report.drill,
+    )
+    if report.subscriber_id is not None:
+        query = query.where(incidents.c.subscriber_id == report.subscriber_id)
+    else:
+        query = query.where(incidents.c.caller_number == report.caller_number)
+    return session.execute(
+        query.order_by(incidents.c.received_at.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _open(session: Session, report: SosReport) -> Incident:
+    incident = Incident(
+        id=str(uuid.uuid4()),
+        channel=report.channel,
+        status=IncidentStatus.RECEIVED,
+        priority=SOS_PRIORITY,
+        received_at=report.received_at,
+        updated_at=report.received_at,
+        subscriber_id=report.subscriber_id,
+        caller_number=report.caller_number,
+        drill=report.drill,
+    )
+    if report.fix is not None:
+        incident.locate(report.fix, at=report.received_at)
+    session.add(incident)
+    session.flush()
+    outbox.record(
+        session,
+        IncidentEvent(
+            incident.id,
+            "received",
+            report.received_at,
+            report.source,
+            {"channel": report.channel.value, "unknown_caller": incident.unknown_caller},
+        ),
+        "incident.received",
+        {
+            "incident_id": incident.id,
+            "channel": incident.channel.value,
+            "status": incident.status.value,
+            "priority": int(incident.priority),
+            "received_at": incident.received_at,
+            "subscriber_id": incident.subscriber_id,
+            "unknown_caller": incident.unknown_caller,
+            "drill": incident.drill,
+            "location": location_of(incident),
+        },
+    )
+    return incident
+
+
+def add_fix(
+    session: Session, *, incident: Incident, fix: LocationFix, received_at: datetime
+) -> None:
+    """Stores a fix and moves the incident's estimate when the fix is newer or sharper."""
+    fix.check_not_future(received_at)
+    session.execute(
+        location_fixes.insert().values(
+            incident_id=incident.id,
+            lat=fix.lat,
+            lon=fix.lon,
+            radius_m=fix.radius_m,
+            method=fix.method.value,
+            observed_at=fix.observed_at,
+            received_at=received_at,
+            source=fix.source,
+            altitude_m=fix.altitude_m,
+            floor=fix.floor,
+            speed_mps=fix.speed_mps,
+            heading_deg=fix.heading_deg,
+        )
+    )
+    if incident.located_at is not None and fix.observed_at < incident.located_at:
+        return
+    incident.locate(fix, at=received_at)
+    outbox.emit(
+        session,
+        "incident.located",
+        {"incident_id": incident.id, "location": location_of(incident)},
+        at=received_at,
+        incident_id=incident.id,
+    )
+
+
+def location_of(incident: Incident) -> dict[str, Any] | None:
+    if incident.lat is None or incident.lon is None or incident.located_at is None:
+        return None
+    return {
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "radius_m": incident.radius_m or 0.0,
+        "method": incident.location_method or "unknown",
+        "located_at": incident.located_at,
+    }
+
+
+def get(session: Session, *, incident_id: str, for_update: bool = False) -> Incident:
+    """Gets an incident by id or raises NotFound."""
+    incident = session.get(Incident, incident_id, with_for_update=for_update)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+def change_status(
+    session: Session,
+    *,
+    incident_id: str,
+    status: IncidentStatus,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> Incident:
+    incident = get(session, incident_id=incident_id, for_update=True)
+    entry = incident.move_to(status, at=at, actor=actor, reason=reason)
+    outbox.record(
+        session, entry, "incident.status_changed", {"incident_id": incident.id, **entry.data}
+    )
+    return incident
+
+
+def change_priority(
+    session: Session,
+    *,
+    incident_id: str,
+    priority: PriorityCode,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> Incident:
+    incident = get(session, incident_id=incident_id, for_update=True)
+    entry = incident.set_priority(priority, at=at, actor=actor, reason=reason)
+    outbox.record(
+        session, entry, "incident.priority_changed", {"incident_id": incident.id, **entry.data}
+    )
+    return incident
+
+
+def list_recent(session: Session, *, active_only: bool, limit: int = 200) -> list[Incident]:
+    query = sa.select(Incident).order_by(incidents.c.received_at.desc()).limit(limit)
+    if active_only:
+        query = query.where(incidents.c.status.in_(ACTIVE_STATUSES))
+    return list(session.execute(query).scalars())
+
+
+def timeline(session: Session, *, incident_id: str) -> list[IncidentEvent]:
+    query = (
+        sa.select(IncidentEvent)
+        .where(incident_events.c.incident_id == incident_id)
+        .order_by(incident_events.c.id)
+    )
+    return list(session.execute(query).scalars())
+
+
+def fixes(session: Session, *, incident_id: str) -> list[dict[str, Any]]:
+    rows = session.execute(
+        sa.select(location_fixes)
+        .where(location_fixes.c.incident_id == incident_id)
+        .order_by(location_fixes.c.observed_at)
+    ).mappings()
+    return [dict(row) for row in rows]

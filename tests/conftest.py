@@ -48,7 +48,7 @@ def postgres_template() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(sa.text("select 1"))
-    except Exception as error:  # noqa: BLE001 — any failure to connect means "not answering"
+    except Exception as error:
         admin.dispose()
         missing_service(
             f"PostgreSQL is not answering at {POSTGRES_ADMIN_URL}: {type(error).__name__}"

@@ -76,7 +76,8 @@ def test_priority_only_rises_automatically() -> None:
     entry = case.raise_priority(
         PriorityCode.CODE_0, at=T, actor="guardian", reason="danger confirmed"
     )
-    assert entry is not None and entry.data == {"from": 1, "to": 0, "reason": "danger confirmed"}
+    assert entry is not None
+    assert entry.data == {"from": 1, "to": 0, "reason": "danger confirmed"}
     assert case.priority == PriorityCode.CODE_0
     with pytest.raises(InvalidInput):
         parse_priority(5)

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from tests.factories import CITY_HALL, T0, build_world
 
 from ansim.domain.errors import Conflict, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
@@ -19,12 +20,13 @@ from ansim.store.db import make_session_factory
 from ansim.store.tables import (
     idempotency_keys,
     incident_events,
-    incidents as incidents_table,
     location_fixes,
+)
+from ansim.store.tables import (
+    incidents as incidents_table,
 )
 from ansim.store.tables import outbox as outbox_table
 from ansim.store.uow import UnitOfWork
-from tests.factories import CITY_HALL, T0, build_world
 
 WINDOW = timedelta(minutes=30)
 
@@ -76,7 +78,8 @@ def test_an_sos_is_stored_with_timeline_fix_and_outbox_and_the_nearest_unit_is_o
         merge_window=WINDOW,
         auto_dispatch=True,
     )
-    assert outcome.created and not outcome.replayed
+    assert outcome.created
+    assert not outcome.replayed
     with uow.read() as session:
         stored = incidents.get(session, incident_id=outcome.incident.id)
         assert stored.status == IncidentStatus.DISPATCHED
@@ -115,7 +118,8 @@ def test_a_retry_with_the_same_key_returns_the_same_incident(engine: Engine) -> 
         merge_window=WINDOW,
         auto_dispatch=False,
     )
-    assert again.replayed and again.incident.id == first.incident.id
+    assert again.replayed
+    assert again.incident.id == first.incident.id
     assert counts(engine) == before
 
 
@@ -136,7 +140,8 @@ def test_a_second_sos_from_the_same_person_joins_the_open_incident(engine: Engin
         merge_window=WINDOW,
         auto_dispatch=False,
     )
-    assert not second.created and second.incident.id == first.incident.id
+    assert not second.created
+    assert second.incident.id == first.incident.id
     assert second.incident.sos_count == 2
     unknown = do_receive_sos(
         uow,
@@ -145,7 +150,8 @@ def test_a_second_sos_from_the_same_person_joins_the_open_incident(engine: Engin
         merge_window=WINDOW,
         auto_dispatch=False,
     )
-    assert unknown.created and unknown.incident.unknown_caller
+    assert unknown.created
+    assert unknown.incident.unknown_caller
 
 
 def test_a_failed_command_leaves_nothing_half_written(engine: Engine) -> None:
@@ -191,7 +197,9 @@ def test_a_busy_unit_cannot_be_ordered_and_the_unit_flow_moves_the_incident(engi
     with uow.read() as session:
         [assignment] = dispatch.incident_assignments(session, incident_id=outcome.incident.id)
         assert assignment.state == AssignmentState.CLEARED
-        assert assignment.acknowledged_at and assignment.arrived_at and assignment.cleared_at
+        assert assignment.acknowledged_at
+        assert assignment.arrived_at
+        assert assignment.cleared_at
         assert (
             incidents.get(session, incident_id=outcome.incident.id).status
             == IncidentStatus.ON_SCENE

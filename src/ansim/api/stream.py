@@ -34,16 +34,7 @@ async def stream(websocket: WebSocket, after: int = 0) -> None:
         last = after
         try:
             for envelope in await run_in_threadpool(backlog):
-                if await run_in_threadpool(
-                    _visible,
-                    context,
-                    user.role,
-                    user.unit_id,
-                    envelope.incident_id,
-                    envelope.unit_id,
-                ):
-                    await websocket.send_text(envelope.model_dump_json())
-                last = envelope.id
+                last = await _forward(websocket, context, user.role, user.unit_id, envelope, last)
             while True:
                 live = await subscription.next()
                 if live is None or subscription.overflowed:
@@ -51,20 +42,27 @@ async def stream(websocket: WebSocket, after: int = 0) -> None:
                         code=TOO_SLOW, reason="fell behind; reconnect with ?after="
                     )
                     return
-                if envelope.id <= last:
-                    continue
-                last = envelope.id
-                if await run_in_threadpool(
-                    _visible,
-                    context,
-                    user.role,
-                    user.unit_id,
-                    envelope.incident_id,
-                    envelope.unit_id,
-                ):
-                    await websocket.send_text(envelope.model_dump_json())
+                last = await _forward(websocket, context, user.role, user.unit_id, live, last)
         except WebSocketDisconnect:
             return
+
+
+async def _forward(
+    websocket: WebSocket,
+    context: AppContext,
+    role: Role,
+    unit_id: str | None,
+    envelope: EventEnvelope,
+    last: int,
+) -> int:
+    """Sends `envelope` unless already sent or not for this user; returns the last id handled."""
+    if envelope.id <= last:
+        return last
+    if await run_in_threadpool(
+        _visible, context, role, unit_id, envelope.incident_id, envelope.unit_id
+    ):
+        await websocket.send_text(envelope.model_dump_json())
+    return envelope.id
 
 
 def _visible(

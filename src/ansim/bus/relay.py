@@ -27,6 +27,7 @@ class OutboxRelay:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def wake_threadsafe(self) -> Callable[[], None]:
         """A hook for UnitOfWork.add_after_commit that may run in any thread."""
@@ -37,13 +38,20 @@ class OutboxRelay:
 
         return wake
 
+    def stop(self) -> None:
+        """Asks the loop to finish its current batch and return (no thread is left holding a connection)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             try:
                 await self.publish_pending()
             except Exception:  # a broken database must not kill the relay; it retries
                 log.exception("outbox relay failed; retrying")
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
             self._wake.clear()

@@ -30,9 +30,9 @@ class UnitOfWork:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Yields a session for queries; nothing it does is committed."""
+        """Yields a session for queries; closing it ends the transaction without a commit.
+
+        Objects stay readable after the block (close detaches without expiring; rollback would expire).
+        """
         with self._session_factory() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session

@@ -1,0 +1,41 @@
+"""Running the real app in-process for API tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from ansim.api.app import create_app
+from ansim.settings import Settings
+from tests.factories import PASSWORD
+
+
+@contextmanager
+def running_app(engine: Engine, database_url: str, **settings: Any) -> Iterator[TestClient]:
+    app = create_app(
+        Settings(database_url=database_url, outbox_poll_s=0.05, **settings), engine=engine
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def staff_headers(client: TestClient, role: str) -> dict[str, str]:
+    answer = client.post("/api/v1/session", json={"username": role, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def app_headers(credential: str, key: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {credential}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+SOS_BODY = {
+    "fix": {"lat": 37.5665, "lon": 126.978, "accuracy_m": 20, "confidence": 0.68, "method": "gnss"}
+}

@@ -34,7 +34,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 def read_road_file(path: Path) -> RoadGraph:
     """Reads a road graph, telling the format from the file's first bytes."""
     try:
-        head = path.open("rb").read(4096)
+        with path.open("rb") as f:
+            head = f.read(4096)
     except OSError as err:
         raise RoadImportError(f"cannot read road file {path}: {err}") from err
     if head[:2] == b"\x1f\x8b" or head.lstrip()[:1] == b"{":
@@ -48,8 +49,11 @@ def read_road_file(path: Path) -> RoadGraph:
 
 def _parse_tree(path: Path) -> Element:
     try:
-        root: Element = parse_xml(str(path)).getroot()
-    except (ParseError, DefusedXmlException, OSError) as err:
+        with path.open("rb") as f:
+            root: Element = parse_xml(f).getroot()
+    except OSError as err:
+        raise RoadImportError(f"cannot read road file {path}: {err}") from err
+    except (ParseError, DefusedXmlException) as err:
         raise RoadImportError(f"{path} is not well-formed XML: {err}") from err
     return root
 

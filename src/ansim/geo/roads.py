@@ -36,8 +36,8 @@ URBAN_SPEED_KMH: dict[str, float] = {
     "secondary_link": 21.0,
     "tertiary": 22.0,
     "tertiary_link": 18.0,
-    "unclassified": 17.0,
-    "residential": 15.0,
+    "unclassified": 18.0,
+    "residential": 16.0,
     "living_street": 10.0,
     "service": 10.0,
 }

@@ -1,0 +1,15 @@
+import pytest
+
+from ansim.geo.bench_dispatch import grid_graph
+from ansim.geo.routing import eta_from_units
+
+
+def test_grid_graph_routes_along_manhattan_distance() -> None:
+    graph = grid_graph(12)
+    assert graph.node_count == 144
+    corner = graph.snap(float(graph.node_lat[0]), float(graph.node_lon[0]))
+    # Node 0 and node 11 sit on row 0, an arterial (every 5th street) that is two-way.
+    far = graph.snap(float(graph.node_lat[11]), float(graph.node_lon[11]))
+    (eta,) = eta_from_units(graph, far, [corner])
+    assert eta is not None
+    assert eta == pytest.approx(graph.edge_seconds[0] * 11, rel=0.02)

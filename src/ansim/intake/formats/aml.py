@@ -76,10 +76,12 @@ class AmlMessage:
         return not (self.lat == 0.0 and self.lon == 0.0)
 
     def fix(self, received_at: datetime) -> LocationFix | None:
-        """Converts to a LocationFix at 95 % confidence; None when the message carries no location."""
+        """Converts to a 95 % LocationFix; None when the message carries no location."""
         if not self.has_location:
             return None
-        assert self.lat is not None and self.lon is not None and self.radius_m is not None
+        assert self.lat is not None
+        assert self.lon is not None
+        assert self.radius_m is not None
         pct = self.confidence_pct or ASSUMED_CONFIDENCE_PCT
         # A radius "at 100 %" cannot be converted; read it as the strongest finite claim.
         confidence = min(pct, 99) / 100
@@ -103,7 +105,7 @@ def parse_aml_text(text: str, *, originating_number: str | None = None) -> AmlMe
     if originating_number is not None and not _NUMBER.fullmatch(originating_number):
         raise AmlError(f"originating number {originating_number!r} is not a phone number")
     if not text.startswith(HEADER):
-        raise AmlError(f'message does not start with the AML header {HEADER!r}')
+        raise AmlError(f"message does not start with the AML header {HEADER!r}")
     pairs = _split_pairs(text)
     header_value = pairs[0][1]
     if header_value == "1":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,14 @@ from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.intake.formats.pidf_gml import CA, GML, GS, PidfError, double, parse_shape
 from ansim.intake.formats.pidf_shapes import Shape
+
+__all__ = [
+    "PidfDocument",
+    "PidfError",
+    "PidfLocation",
+    "method_of",
+    "parse_pidf_lo",
+]
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 # RFC 5491 §5 and RFC 7459 §5: a shape without <con:confidence> is read at 95 %.
@@ -61,7 +68,9 @@ class PidfLocation:
     def effective_confidence_pct(self) -> float:
         return DEFAULT_CONFIDENCE_PCT if self.confidence_pct is None else self.confidence_pct
 
-    def to_fix(self, *, received_at: datetime | None = None, source: str = "pidf-lo") -> LocationFix:
+    def to_fix(
+        self, *, received_at: datetime | None = None, source: str = "pidf-lo"
+    ) -> LocationFix:
         """Reduces the shape to a centre and the radius of its 95 % region."""
         if self.shape is None:
             raise PidfError("a civic address has no coordinates to make a fix from")
@@ -110,7 +119,7 @@ def method_of(method: str | None) -> FixMethod:
 
 
 def parse_pidf_lo(document: bytes) -> PidfDocument:
-    """Parses a PIDF-LO, a HELD locationResponse or a LoST findService; rejects anything doubtful."""
+    """Parses a PIDF-LO (bare, in HELD or in LoST); rejects anything doubtful."""
     if not isinstance(document, bytes):
         raise PidfError("a PIDF-LO document must be given as bytes")
     if len(document) > MAX_DOCUMENT_BYTES:
@@ -175,7 +184,7 @@ def _holder(holder: Element, kind: str) -> Iterator[PidfLocation]:
             timestamp = _timestamp(child.text)
         elif (ns, name) == (DM, "deviceID"):
             device_ids.append((child.text or "").strip())
-        elif name == "note" and ns in (PIDF, DM) or (ns, name) == (PIDF, "contact"):
+        elif (name == "note" and ns in (PIDF, DM)) or (ns, name) == (PIDF, "contact"):
             continue
         elif ns in CORE:
             raise _unexpected(child, kind)
@@ -287,17 +296,16 @@ def _timestamp(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-
 def _lost(root: Element) -> Iterator[PidfLocation]:
     for child in root:
         if _split(child) != (LOST, "location"):
             continue
         profile = child.get("profile")
+        key = child.get("id")
         for inner in child:
             if profile == "geodetic-2d":
-                yield PidfLocation(parse_shape(inner), None, None, None, None, None, "lost", child.get("id"))
+                yield PidfLocation(parse_shape(inner), None, None, None, None, None, "lost", key)
             elif profile == "civic" and _split(inner) == (CA, "civicAddress"):
-                yield PidfLocation(None, _civic(inner), None, None, None, None, "lost", child.get("id"))
+                yield PidfLocation(None, _civic(inner), None, None, None, None, "lost", key)
             else:
                 raise PidfError(f"LoST location profile {profile!r} is not geodetic-2d or civic")
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from ansim.domain.errors import InvalidInput
@@ -214,7 +215,7 @@ def _prism(element: Element, dimension: int) -> Prism:
     return Prism(tuple((p[0], p[1], p[2]) for p in positions), height)
 
 
-_READERS = {
+_READERS: dict[str, Callable[[Element, int], Shape]] = {
     f"{{{GML}}}Point": _point,
     f"{{{GML}}}Polygon": _polygon,
     f"{{{GS}}}Circle": _circle,

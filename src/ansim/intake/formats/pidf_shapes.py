@@ -19,7 +19,9 @@ def _distance_m(lat0: float, lon0: float, lat: float, lon: float) -> float:
     return math.hypot(*_offset_m(lat0, lon0, lat, lon))
 
 
-def _destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -> tuple[float, float]:
+def _destination(
+    lat: float, lon: float, bearing_deg: float, distance_m: float
+) -> tuple[float, float]:
     north = distance_m * math.cos(math.radians(bearing_deg))
     east = distance_m * math.sin(math.radians(bearing_deg))
     new_lat = lat + math.degrees(north / EARTH_RADIUS_M)
@@ -98,9 +100,10 @@ class ArcBand:
         middle = self.start_angle_deg + self.opening_angle_deg / 2
         distance = (self.inner_radius_m + self.outer_radius_m) / 2
         lat, lon = _destination(self.lat, self.lon, middle, distance)
+        bearings = [self.start_angle_deg + self.opening_angle_deg * k / 16 for k in range(17)]
         edge = [
-            _destination(self.lat, self.lon, self.start_angle_deg + self.opening_angle_deg * k / 16, r)
-            for k in range(17)
+            _destination(self.lat, self.lon, bearing, r)
+            for bearing in bearings
             for r in (self.inner_radius_m, self.outer_radius_m)
         ]
         return lat, lon, max(_distance_m(lat, lon, elat, elon) for elat, elon in edge)

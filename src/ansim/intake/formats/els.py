@@ -16,6 +16,8 @@ from ansim.domain.fixes import FixMethod, LocationFix
 
 # Android's location_accuracy is Location.getAccuracy(): a 68 % radius.
 ASSUMED_CONFIDENCE = 0.68
+# No accuracy means nothing is known; a cell-sized radius keeps the map honest.
+UNKNOWN_ACCURACY_M = 2000.0
 MAX_BODY_BYTES = 16 * 1024
 # Epoch milliseconds later than this (year 2200) are garbage, not clock skew.
 MAX_EPOCH_MS = 7_258_118_400_000
@@ -76,7 +78,8 @@ class ElsMessage:
 
     def fix(self, received_at: datetime | None = None) -> LocationFix | None:
         """Converts to a LocationFix at 95 % confidence; None when the post has no position."""
-        if self.lat is None or self.lon is None:
+        # Null Island is how handsets spell "no position"; never plot it.
+        if self.lat is None or self.lon is None or (self.lat == 0 and self.lon == 0):
             return None
         observed_at = self.location_time or self.sent_at or received_at
         if observed_at is None:
@@ -87,8 +90,7 @@ class ElsMessage:
             return LocationFix.with_confidence(
                 lat=self.lat,
                 lon=self.lon,
-                # No accuracy means nothing is known; the cell-sized figure keeps it honest.
-                radius_m=self.accuracy_m if self.accuracy_m is not None else 2000.0,
+                radius_m=UNKNOWN_ACCURACY_M if self.accuracy_m is None else self.accuracy_m,
                 confidence=confidence,
                 method=method,
                 observed_at=observed_at,

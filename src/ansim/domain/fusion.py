@@ -25,17 +25,34 @@ EARTH_RADIUS_M = 6_371_008.8
 R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))
 # Nobody is located better than this, whatever the device says.
 MIN_RADIUS_M = 4.0
+# Spread of a device-reported velocity, per axis, on top of 10 % of the speed.
+VELOCITY_SIGMA_MPS = 1.0
 
-WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=60.0)
+WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
 VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
-MODELS = (WALK, VEHICLE)
-# Mean time before a walker gets into a car, and before a car stops for good (s).
-_SWITCH_RATES = np.array([[-1 / 600, 1 / 600], [1 / 900, -1 / 900]])
-_PRIOR = np.array([0.9, 0.1])
 
-# Chi-square (2 dof) levels: past SOFT the fix is trusted less, past GATE it is left out.
-SOFT_D2 = 5.99
-GATE_D2 = 18.42
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs of the filter; the defaults are what the benchmark in docs/location.md measured."""
+
+    walk: MotionModel = WALK
+    vehicle: MotionModel = VEHICLE
+    # Mean time before a walker gets into a car, and before a car stops for good (s).
+    walk_to_vehicle_s: float = 600.0
+    vehicle_to_walk_s: float = 900.0
+    vehicle_prior: float = 0.1
+    # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
+    soft_d2: float = 5.99
+    gate_d2: float = 18.42
+
+    def imm(self) -> ImmFilter:
+        a, b = 1.0 / self.walk_to_vehicle_s, 1.0 / self.vehicle_to_walk_s
+        rates = np.array([[-a, a], [b, -b]])
+        prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
+        return ImmFilter((self.walk, self.vehicle), rates, prior)
+
+
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
 REACQUIRE_COUNT = 3
 REACQUIRE_WINDOW = timedelta(minutes=5)
@@ -88,17 +105,20 @@ _Key = tuple[datetime, str, str, float, float, float, str]
 class LocationTrack:
     """All fixes of one incident and the fused estimate drawn from them."""
 
-    def __init__(self) -> None:
-        self._filter = ImmFilter(MODELS, _SWITCH_RATES, _PRIOR)
+    def __init__(self, tuning: Tuning | None = None) -> None:
+        self._tuning = tuning or Tuning()
+        self._filter = self._tuning.imm()
         self._fixes: list[LocationFix] = []
         self._keys: list[_Key] = []
         self._steps: list[_Step] = []
         self._anchor = (0.0, 0.0)
 
     @classmethod
-    def from_fixes(cls, fixes: Iterable[LocationFix], *, now: datetime) -> LocationTrack:
+    def from_fixes(
+        cls, fixes: Iterable[LocationFix], *, now: datetime, tuning: Tuning | None = None
+    ) -> LocationTrack:
         """Rebuilds a track from stored fixes; fixes that would be refused are dropped."""
-        track = cls()
+        track = cls(tuning)
         for fix in sorted(fixes, key=_sort_key):
             track.add(fix, now=now)
         return track
@@ -199,9 +219,10 @@ class LocationTrack:
         dt = (fix.observed_at - previous.state_at).total_seconds()
         predicted = self._filter.predict(previous.state, dt)
         innovation = self._filter.innovation(predicted, z, r)
-        if innovation.mahalanobis2 <= GATE_D2:
-            inflation = max(1.0, innovation.mahalanobis2 / SOFT_D2)
-            state = self._filter.update(predicted, z, r * inflation)
+        if innovation.mahalanobis2 <= self._tuning.gate_d2:
+            inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
+            z, r = _with_velocity(fix, z, r * inflation)
+            state = self._filter.update(predicted, z, r)
             return _Step(state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix))
         pending = (*previous.pending, i)
         pending = tuple(
@@ -214,7 +235,7 @@ class LocationTrack:
             return _Step(state, fix.observed_at, Outcome.ACCEPTED, reason, (), revived, self._point(state, fix))
         reason = (
             f"gated as outlier: Mahalanobis distance {math.sqrt(innovation.mahalanobis2):.1f} "
-            f"beyond {math.sqrt(GATE_D2):.1f}"
+            f"beyond {math.sqrt(self._tuning.gate_d2):.1f}"
         )
         return _Step(previous.state, previous.state_at, Outcome.GATED, reason, pending)
 
@@ -228,7 +249,7 @@ class LocationTrack:
                 dist = haversine_m(a.lat, a.lon, b.lat, b.lon)
                 seconds = (b.observed_at - a.observed_at).total_seconds()
                 var = _sigma(a) ** 2 + _sigma(b) ** 2
-                if dist**2 > GATE_D2 * var + (REACQUIRE_SPEED_MPS * seconds) ** 2:
+                if dist**2 > self._tuning.gate_d2 * var + (REACQUIRE_SPEED_MPS * seconds) ** 2:
                     return False
         return True
 
@@ -289,6 +310,20 @@ class LocationTrack:
         lat = lat0 + math.degrees(float(en[1]) / EARTH_RADIUS_M)
         lon = lon0 + math.degrees(float(en[0]) / (EARTH_RADIUS_M * math.cos(math.radians(lat0))))
         return lat, lon
+
+
+def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matrix]:
+    """Adds the device's own speed and heading (GNSS Doppler) to the measurement when given."""
+    if fix.speed_mps is None or fix.heading_deg is None or fix.method is not FixMethod.GNSS:
+        return z, r
+    heading = math.radians(fix.heading_deg)
+    velocity = np.array([fix.speed_mps * math.sin(heading), fix.speed_mps * math.cos(heading)])
+    # Heading is noise at walking pace; the spread grows with speed for the bearing error.
+    sigma = VELOCITY_SIGMA_MPS + 0.1 * fix.speed_mps
+    r4 = np.zeros((4, 4))
+    r4[:2, :2] = r
+    r4[2:, 2:] = np.eye(2) * sigma**2
+    return np.concatenate([z, velocity]), r4
 
 
 def _sigma(fix: LocationFix) -> float:

@@ -126,22 +126,26 @@ class ImmFilter:
         return Innovation(d2, residual, s)
 
     def update(self, state: ImmState, z: Vector, r: Matrix) -> ImmState:
-        """Kalman update of every model and Bayesian update of the mode probabilities."""
+        """Kalman update of every model and Bayesian update of the mode probabilities.
+
+        `z` is a position (2) or a position and velocity (4) with matching `r`.
+        """
+        h = _H if len(z) == 2 else np.eye(4)
         means = np.empty_like(state.means)
         covs = np.empty_like(state.covs)
         log_like = np.empty(len(self.models))
         eye = np.eye(4)
         for j in range(len(self.models)):
             x, p = state.means[j], state.covs[j]
-            y = z - x[:2]
-            s = p[:2, :2] + r
+            y = z - h @ x
+            s = h @ p @ h.T + r
             s_inv = np.linalg.inv(s)
-            k = p[:, :2] @ s_inv
+            k = p @ h.T @ s_inv
             means[j] = x + k @ y
-            ikh = eye - k @ _H
+            ikh = eye - k @ h
             covs[j] = ikh @ p @ ikh.T + k @ r @ k.T  # Joseph form keeps P symmetric PSD
             log_like[j] = -0.5 * (
-                float(y @ s_inv @ y) + math.log(float(np.linalg.det(s))) + 2 * math.log(2 * math.pi)
+                float(y @ s_inv @ y) + math.log(float(np.linalg.det(s))) + len(z) * math.log(2 * math.pi)
             )
         log_post = np.log(state.probs) + log_like
         post = np.exp(log_post - log_post.max())

@@ -15,7 +15,7 @@ import numpy as np
 
 from ansim.domain.estimate import Estimate
 from ansim.domain.fixes import LocationFix
-from ansim.domain.fusion import LocationTrack, Outcome
+from ansim.domain.fusion import LocationTrack, Outcome, Tuning
 from ansim.sim.location_traces import T0, Kind, ReceivedFix, Trace, draw_fixes, synthetic_trace
 
 LOOK_EVERY_S = 10
@@ -117,7 +117,12 @@ class _Tally:
 
 
 def run(
-    *, traces: int, seed: int, source: TraceSource | None = None, source_name: str | None = None
+    *,
+    traces: int,
+    seed: int,
+    source: TraceSource | None = None,
+    source_name: str | None = None,
+    tuning: Tuning | None = None,
 ) -> BenchResult:
     """Runs `traces` traces per movement kind, all drawn from one seeded generator."""
     rng = np.random.default_rng(seed)
@@ -126,7 +131,7 @@ def run(
     for _ in range(traces):
         for kind in KINDS:
             trace = make(kind, rng)
-            _replay(trace, draw_fixes(trace, rng), tallies[kind])
+            _replay(trace, draw_fixes(trace, rng), tallies[kind], tuning)
     total = _Tally()
     for tally in tallies.values():
         total.merge(tally)
@@ -134,8 +139,10 @@ def run(
     return BenchResult(traces, seed, scenarios, source_name or "synthetic street paths")
 
 
-def _replay(trace: Trace, received: list[ReceivedFix], tally: _Tally) -> None:
-    track = LocationTrack()
+def _replay(
+    trace: Trace, received: list[ReceivedFix], tally: _Tally, tuning: Tuning | None
+) -> None:
+    track = LocationTrack(tuning)
     seen: list[LocationFix] = []
     pending = list(received)
     look = math.ceil(received[0].arrival_s) if received else trace.duration_s + 1

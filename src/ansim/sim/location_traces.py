@@ -87,13 +87,15 @@ class ReceivedFix:
     fix: LocationFix
 
 
-def synthetic_path(rng: np.random.Generator, length_m: float) -> FloatArray:
-    """A street-like polyline (vertices, metres) of blocks of 60-250 m with mostly square turns."""
+def synthetic_path(
+    rng: np.random.Generator, length_m: float, block_m: tuple[float, float] = (60.0, 250.0)
+) -> FloatArray:
+    """A street-like polyline (vertices, metres) of straight blocks with mostly square turns."""
     heading = rng.uniform(0, 2 * math.pi)
     points = [(0.0, 0.0)]
     total = 0.0
     while total < length_m:
-        block = rng.uniform(60, 250)
+        block = rng.uniform(*block_m)
         x, y = points[-1]
         points.append((x + block * math.sin(heading), y + block * math.cos(heading)))
         total += block
@@ -138,12 +140,18 @@ def follow(path: FloatArray, kind: Kind, rng: np.random.Generator, duration_s: i
 
 def synthetic_trace(kind: Kind, rng: np.random.Generator, duration_s: int = 600) -> Trace:
     """A walk or a car abduction along a synthetic street path."""
-    length = duration_s * (2.0 if kind == "walk" else 16.0)
-    return follow(synthetic_path(rng, length), kind, rng, duration_s)
+    if kind == "walk":
+        return follow(synthetic_path(rng, duration_s * 2.0), kind, rng, duration_s)
+    # A car keeps to through roads: longer straights between turns.
+    return follow(synthetic_path(rng, duration_s * 16.0, (150.0, 600.0)), kind, rng, duration_s)
 
 
 def draw_fixes(
-    trace: Trace, rng: np.random.Generator, models: dict[FixMethod, ErrorModel] | None = None
+    trace: Trace,
+    rng: np.random.Generator,
+    models: dict[FixMethod, ErrorModel] | None = None,
+    outlier_share: float = GROSS_OUTLIER_SHARE,
+    late_share: float = LATE_SHARE,
 ) -> list[ReceivedFix]:
     """Fixes along `trace`, sorted by arrival, 5-30 s apart with occasional 1-2 minute gaps."""
     models = models or ERROR_MODELS
@@ -157,12 +165,18 @@ def draw_fixes(
         model = models[method]
         sigma = model.median_error_m / _MEDIAN_PER_SIGMA * math.exp(rng.normal(0, model.tail_spread))
         dx, dy = rng.normal(0, sigma, size=2)
-        if rng.random() < GROSS_OUTLIER_SHARE:
+        if rng.random() < outlier_share:
             angle, far = rng.uniform(0, 2 * math.pi), rng.uniform(1000, 5000)
             dx, dy = far * math.sin(angle), far * math.cos(angle)
         radius = _R95_PER_SIGMA * sigma * math.exp(rng.normal(0, model.radius_spread))
         east, north = trace.position(t)
         lat, lon = trace.to_wgs84(east + dx, north + dy)
+        speed = heading = None
+        if method is FixMethod.GNSS:  # Doppler speed and bearing, as Android reports them
+            ve, vn = np.subtract(trace.position(t + 0.5), trace.position(t - 0.5))
+            ve, vn = ve + rng.normal(0, 0.5), vn + rng.normal(0, 0.5)
+            speed = min(float(math.hypot(ve, vn)), 69.0)
+            heading = float(math.degrees(math.atan2(ve, vn)) % 360.0)
         fix = LocationFix(
             lat=lat,
             lon=lon,
@@ -170,8 +184,10 @@ def draw_fixes(
             method=method,
             observed_at=T0 + timedelta(seconds=t),
             source="bench",
+            speed_mps=speed,
+            heading_deg=heading,
         )
-        delay = rng.uniform(5, 90) if rng.random() < LATE_SHARE else rng.uniform(0, 2)
+        delay = rng.uniform(5, 90) if rng.random() < late_share else rng.uniform(0, 2)
         received.append(ReceivedFix(t + delay, fix))
         t += rng.uniform(60, 120) if rng.random() < 0.05 else rng.uniform(5, 30)
     return sorted(received, key=lambda r: r.arrival_s)

@@ -1,5 +1,5 @@
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -45,7 +45,9 @@ def fix(
     )
 
 
-def noisy_static_fixes(rng: np.random.Generator, n: int, radius: float = 100.0) -> list[LocationFix]:
+def noisy_static_fixes(
+    rng: np.random.Generator, n: int, radius: float = 100.0
+) -> list[LocationFix]:
     sigma = radius / R95_PER_SIGMA
     return [fix(*rng.normal(0, sigma, 2), t=10.0 * i, radius=radius) for i in range(n)]
 
@@ -62,7 +64,9 @@ def test_converges_on_a_static_target() -> None:
     assert estimate is not None
     assert distance_from_home(estimate) < 30
     assert estimate.radius_95_m < 60  # well inside one fix's 100 m
-    assert estimate.area_m2 == pytest.approx(math.pi * estimate.semi_major_m * estimate.semi_minor_m)
+    assert estimate.area_m2 == pytest.approx(
+        math.pi * estimate.semi_major_m * estimate.semi_minor_m
+    )
 
 
 def test_no_estimate_without_fixes() -> None:
@@ -78,7 +82,8 @@ def test_gross_outlier_is_gated_and_does_not_drag() -> None:
     after = track.estimate(at(80))
     assert verdict.outcome is Outcome.GATED
     assert "Mahalanobis" in verdict.reason
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert distance_from_home(after) < 10
     wifi = next(c for c in after.contributions if c.method is FixMethod.WIFI)
     assert (wifi.used, wifi.gated) == (0, 1)
@@ -108,7 +113,9 @@ def test_uncertainty_grows_with_staleness() -> None:
     for f in noisy_static_fixes(np.random.default_rng(2), 10):
         track.add(f, now=f.observed_at)
     fresh, minute, ten = (track.estimate(at(90 + s)) for s in (0, 60, 600))
-    assert fresh is not None and minute is not None and ten is not None
+    assert fresh is not None
+    assert minute is not None
+    assert ten is not None
     assert fresh.radius_95_m < minute.radius_95_m < ten.radius_95_m
     assert ten.age_s == pytest.approx(600)
     assert ten.last_fix_at == at(90)
@@ -135,15 +142,25 @@ def test_switches_to_the_vehicle_model_when_the_person_starts_driving() -> None:
     walked = 0.0
     for i in range(13):  # two minutes of walking north
         walked = 1.3 * 10 * i
-        f = fix(*rng.normal(0, 6, 2) + (0, walked), t=10.0 * i, radius=15, method=FixMethod.GNSS)
+        f = fix(
+            *rng.normal(0, 6, 2) + np.array([0, walked]),
+            t=10.0 * i,
+            radius=15,
+            method=FixMethod.GNSS,
+        )
         track.add(f, now=f.observed_at)
     walking = track.estimate(at(120))
     for i in range(1, 7):  # then a car eastwards at 12 m/s
-        f = fix(*rng.normal(0, 6, 2) + (120 * i, walked), t=120 + 10.0 * i, radius=15,
-                method=FixMethod.GNSS)
+        f = fix(
+            *rng.normal(0, 6, 2) + np.array([120 * i, walked]),
+            t=120 + 10.0 * i,
+            radius=15,
+            method=FixMethod.GNSS,
+        )
         track.add(f, now=f.observed_at)
     driving = track.estimate(at(180))
-    assert walking is not None and driving is not None
+    assert walking is not None
+    assert driving is not None
     assert walking.vehicle_probability < 0.3
     assert driving.vehicle_probability > 0.7
     assert 8 < driving.speed_mps < 16
@@ -216,8 +233,12 @@ def test_refuses_a_teleport_and_keeps_the_estimate() -> None:
 )
 def test_refuses_malformed_fixes(bad: dict[str, object]) -> None:
     fields: dict[str, object] = {
-        "lat": HOME[0], "lon": HOME[1], "radius_m": 30.0, "method": FixMethod.GNSS,
-        "observed_at": T0, "source": "test",
+        "lat": HOME[0],
+        "lon": HOME[1],
+        "radius_m": 30.0,
+        "method": FixMethod.GNSS,
+        "observed_at": T0,
+        "source": "test",
     }
     with pytest.raises(InvalidInput):
         LocationFix(**{**fields, **bad})  # type: ignore[arg-type]
@@ -228,7 +249,8 @@ def test_a_repeated_fix_counts_once() -> None:
     f = fix(t=0)
     assert track.add(f, now=at(0)).outcome is Outcome.ACCEPTED
     verdict = track.add(f, now=at(5))
-    assert verdict.outcome is Outcome.DUPLICATE and verdict.accepted
+    assert verdict.outcome is Outcome.DUPLICATE
+    assert verdict.accepted
     estimate = track.estimate(at(5))
     assert estimate is not None
     assert [c.used for c in estimate.contributions] == [1]
@@ -244,9 +266,14 @@ def test_describe_in_english_and_korean() -> None:
     assert estimate is not None
     en = estimate.describe("en", at(57))
     ko = estimate.describe("ko", at(57))
-    assert en.startswith("Wi-Fi ±") and "12 s ago" in en and "(Wi-Fi 5, GPS 1)" in en
-    assert ko.startswith("Wi-Fi ±") and "12초 전" in ko and "(Wi-Fi 5건, GPS 1건)" in ko
-    assert "floor 3" in en and "3층" in ko
+    assert en.startswith("Wi-Fi ±")
+    assert "12 s ago" in en
+    assert "(Wi-Fi 5, GPS 1)" in en
+    assert ko.startswith("Wi-Fi ±")
+    assert "12초 전" in ko
+    assert "(Wi-Fi 5건, GPS 1건)" in ko
+    assert "floor 3" in en
+    assert "3층" in ko
     assert "3 min ago" in estimate.describe("en", at(225))
     assert "1시간 2분 전" in estimate.describe("ko", at(45 + 3720))
     with pytest.raises(InvalidInput):
@@ -256,8 +283,9 @@ def test_describe_in_english_and_korean() -> None:
 def test_describe_mentions_a_moving_vehicle() -> None:
     track = LocationTrack()
     for i in range(10):
-        f = fix(150.0 * i, 0, t=10.0 * i, radius=10, method=FixMethod.GNSS, speed_mps=15,
-                heading_deg=90)
+        f = fix(
+            150.0 * i, 0, t=10.0 * i, radius=10, method=FixMethod.GNSS, speed_mps=15, heading_deg=90
+        )
         track.add(f, now=f.observed_at)
     estimate = track.estimate(at(95))
     assert estimate is not None
@@ -266,10 +294,12 @@ def test_describe_mentions_a_moving_vehicle() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cov", "orientation"), [((100.0, 0.0, 400.0), 0.0), ((400.0, 0.0, 100.0), 90.0),
-                             ((250.0, 150.0, 250.0), 45.0)]
+    ("cov", "orientation"),
+    [((100.0, 0.0, 400.0), 0.0), ((400.0, 0.0, 100.0), 90.0), ((250.0, 150.0, 250.0), 45.0)],
 )
-def test_ellipse_orientation_is_a_bearing(cov: tuple[float, float, float], orientation: float) -> None:
+def test_ellipse_orientation_is_a_bearing(
+    cov: tuple[float, float, float], orientation: float
+) -> None:
     major, minor, bearing = ellipse_95(cov)
     assert bearing == pytest.approx(orientation)
     assert major == pytest.approx(20 * math.sqrt(-2 * math.log(0.05)))

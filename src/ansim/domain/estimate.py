@@ -112,7 +112,7 @@ def _distance(metres: float) -> str:
 
 
 def _age(seconds: float, ko: bool) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}초 전" if ko else f"{s} s ago"
     m = s // 60

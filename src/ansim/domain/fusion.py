@@ -150,7 +150,8 @@ class LocationTrack:
         if not self._steps:
             return None
         last = self._steps[-1]
-        assert last.state is not None and last.state_at is not None
+        assert last.state is not None
+        assert last.state_at is not None
         dt = max(0.0, (now - last.state_at).total_seconds())
         state = self._filter.predict(last.state, dt)
         mean, cov = state.combined()
@@ -159,9 +160,15 @@ class LocationTrack:
         speed = math.hypot(mean[2], mean[3])
         heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
         used = [i for i, o in enumerate(self._outcomes()) if o is Outcome.ACCEPTED]
-        floor = next((self._fixes[i].floor for i in reversed(used) if self._fixes[i].floor is not None), None)
+        floor = next(
+            (self._fixes[i].floor for i in reversed(used) if self._fixes[i].floor is not None), None
+        )
         altitude = next(
-            (self._fixes[i].altitude_m for i in reversed(used) if self._fixes[i].altitude_m is not None),
+            (
+                self._fixes[i].altitude_m
+                for i in reversed(used)
+                if self._fixes[i].altitude_m is not None
+            ),
             None,
         )
         return Estimate(
@@ -187,18 +194,25 @@ class LocationTrack:
     def _check_reachable(self, fix: LocationFix, index: int) -> None:
         """Refuses a fix no vehicle could have reached from an accepted neighbour."""
         outcomes = self._outcomes()
-        before = next((i for i in range(index - 1, -1, -1) if outcomes[i] is Outcome.ACCEPTED), None)
-        after = next((i for i in range(index, len(outcomes)) if outcomes[i] is Outcome.ACCEPTED), None)
+        before = next(
+            (i for i in range(index - 1, -1, -1) if outcomes[i] is Outcome.ACCEPTED), None
+        )
+        after = next(
+            (i for i in range(index, len(outcomes)) if outcomes[i] is Outcome.ACCEPTED), None
+        )
         for i in (before, after):
             if i is None:
                 continue
             other = self._fixes[i]
-            gap = haversine_m(fix.lat, fix.lon, other.lat, other.lon) - fix.radius_m - other.radius_m
+            gap = (
+                haversine_m(fix.lat, fix.lon, other.lat, other.lon) - fix.radius_m - other.radius_m
+            )
             seconds = abs((fix.observed_at - other.observed_at).total_seconds())
             if gap > MAX_SPEED_MPS * seconds:
                 raise InvalidInput(
                     f"fix is {gap:.0f} m beyond the accepted {other.method} fix of "
-                    f"{other.observed_at.isoformat()} ({seconds:.0f} s apart): faster than any vehicle"
+                    f"{other.observed_at.isoformat()} ({seconds:.0f} s apart): "
+                    "faster than any vehicle"
                 )
 
     def _refilter_from(self, index: int) -> None:
@@ -215,7 +229,9 @@ class LocationTrack:
         z, r = self._measurement(fix)
         if previous.state is None or previous.state_at is None:
             state = self._filter.start(z, r)
-            return _Step(state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix))
+            return _Step(
+                state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
+            )
         dt = (fix.observed_at - previous.state_at).total_seconds()
         predicted = self._filter.predict(previous.state, dt)
         innovation = self._filter.innovation(predicted, z, r)
@@ -223,7 +239,9 @@ class LocationTrack:
             inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
             z, r = _with_velocity(fix, z, r * inflation)
             state = self._filter.update(predicted, z, r)
-            return _Step(state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix))
+            return _Step(
+                state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
+            )
         pending = (*previous.pending, i)
         pending = tuple(
             j for j in pending if fix.observed_at - self._fixes[j].observed_at <= REACQUIRE_WINDOW
@@ -232,7 +250,15 @@ class LocationTrack:
             state = self._restart(pending[-REACQUIRE_COUNT:])
             revived = pending[-REACQUIRE_COUNT:-1]
             reason = f"re-acquired: {len(revived) + 1} consistent fixes away from the old track"
-            return _Step(state, fix.observed_at, Outcome.ACCEPTED, reason, (), revived, self._point(state, fix))
+            return _Step(
+                state,
+                fix.observed_at,
+                Outcome.ACCEPTED,
+                reason,
+                (),
+                revived,
+                self._point(state, fix),
+            )
         reason = (
             f"gated as outlier: Mahalanobis distance {math.sqrt(innovation.mahalanobis2):.1f} "
             f"beyond {math.sqrt(self._tuning.gate_d2):.1f}"
@@ -331,7 +357,15 @@ def _sigma(fix: LocationFix) -> float:
 
 
 def _sort_key(fix: LocationFix) -> _Key:
-    return (fix.observed_at, fix.method.value, fix.source, fix.lat, fix.lon, fix.radius_m, repr(fix))
+    return (
+        fix.observed_at,
+        fix.method.value,
+        fix.source,
+        fix.lat,
+        fix.lon,
+        fix.radius_m,
+        repr(fix),
+    )
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -145,7 +145,9 @@ class ImmFilter:
             ikh = eye - k @ h
             covs[j] = ikh @ p @ ikh.T + k @ r @ k.T  # Joseph form keeps P symmetric PSD
             log_like[j] = -0.5 * (
-                float(y @ s_inv @ y) + math.log(float(np.linalg.det(s))) + len(z) * math.log(2 * math.pi)
+                float(y @ s_inv @ y)
+                + math.log(float(np.linalg.det(s)))
+                + len(z) * math.log(2 * math.pi)
             )
         log_post = np.log(state.probs) + log_like
         post = np.exp(log_post - log_post.max())

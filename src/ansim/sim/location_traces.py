@@ -163,7 +163,9 @@ def draw_fixes(
     while t <= trace.duration_s:
         method = methods[int(rng.choice(len(methods), p=shares))]
         model = models[method]
-        sigma = model.median_error_m / _MEDIAN_PER_SIGMA * math.exp(rng.normal(0, model.tail_spread))
+        sigma = (
+            model.median_error_m / _MEDIAN_PER_SIGMA * math.exp(rng.normal(0, model.tail_spread))
+        )
         dx, dy = rng.normal(0, sigma, size=2)
         if rng.random() < outlier_share:
             angle, far = rng.uniform(0, 2 * math.pi), rng.uniform(1000, 5000)

@@ -304,3 +304,17 @@ def test_ellipse_orientation_is_a_bearing(
     assert bearing == pytest.approx(orientation)
     assert major == pytest.approx(20 * math.sqrt(-2 * math.log(0.05)))
     assert minor == pytest.approx(10 * math.sqrt(-2 * math.log(0.05)))
+
+
+def test_a_first_fix_that_is_an_outlier_does_not_lock_true_fixes_out() -> None:
+    track = LocationTrack()
+    track.add(fix(3000, 0, t=0, radius=60), now=at(0))
+    verdicts = [
+        track.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(10.0 * i))
+        for i in range(1, 4)
+    ]
+    assert Outcome.REFUSED not in [v.outcome for v in verdicts]
+    assert verdicts[-1].outcome is Outcome.ACCEPTED
+    estimate = track.estimate(at(30))
+    assert estimate is not None
+    assert distance_from_home(estimate) < 20

@@ -57,6 +57,8 @@ class Tuning:
 REACQUIRE_COUNT = 3
 REACQUIRE_WINDOW = timedelta(minutes=5)
 REACQUIRE_SPEED_MPS = 25.0
+# Accepted fixes nearest in time that a new fix is checked against for impossible jumps.
+NEIGHBOURS_CHECKED = 3
 TRACK_WINDOW = timedelta(minutes=10)
 TRACK_POINTS = 60
 
@@ -192,28 +194,33 @@ class LocationTrack:
         )
 
     def _check_reachable(self, fix: LocationFix, index: int) -> None:
-        """Refuses a fix no vehicle could have reached from an accepted neighbour."""
+        """Refuses a fix no vehicle could have reached from the accepted fixes nearest in time.
+
+        One accepted fix could itself be the outlier (say the very first fix), so it takes two
+        that disagree; below that the gate and re-acquisition decide.
+        """
         outcomes = self._outcomes()
-        before = next(
-            (i for i in range(index - 1, -1, -1) if outcomes[i] is Outcome.ACCEPTED), None
-        )
-        after = next(
-            (i for i in range(index, len(outcomes)) if outcomes[i] is Outcome.ACCEPTED), None
-        )
-        for i in (before, after):
-            if i is None:
-                continue
+        accepted = [i for i, o in enumerate(outcomes) if o is Outcome.ACCEPTED]
+        nearest = sorted(
+            accepted,
+            key=lambda i: abs((fix.observed_at - self._fixes[i].observed_at).total_seconds()),
+        )[:NEIGHBOURS_CHECKED]
+        conflicts = []
+        for i in nearest:
             other = self._fixes[i]
             gap = (
                 haversine_m(fix.lat, fix.lon, other.lat, other.lon) - fix.radius_m - other.radius_m
             )
             seconds = abs((fix.observed_at - other.observed_at).total_seconds())
             if gap > MAX_SPEED_MPS * seconds:
-                raise InvalidInput(
-                    f"fix is {gap:.0f} m beyond the accepted {other.method} fix of "
-                    f"{other.observed_at.isoformat()} ({seconds:.0f} s apart): "
-                    "faster than any vehicle"
-                )
+                conflicts.append((gap, seconds, other))
+        if len(conflicts) >= 2:
+            gap, seconds, other = conflicts[0]
+            raise InvalidInput(
+                f"fix is {gap:.0f} m beyond the accepted {other.method} fix of "
+                f"{other.observed_at.isoformat()} ({seconds:.0f} s apart): "
+                "faster than any vehicle"
+            )
 
     def _refilter_from(self, index: int) -> None:
         if index == 0:

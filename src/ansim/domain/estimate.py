@@ -1,0 +1,139 @@
+"""The fused location of one incident as the situation board shows it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ansim.domain.errors import InvalidInput
+from ansim.domain.fixes import FixMethod
+
+Language = Literal["ko", "en"]
+
+_METHOD_WORDS: dict[FixMethod, tuple[str, str]] = {  # (en, ko)
+    FixMethod.GNSS: ("GPS", "GPS"),
+    FixMethod.WIFI: ("Wi-Fi", "Wi-Fi"),
+    FixMethod.CELL: ("cell", "기지국"),
+    FixMethod.AML: ("AML", "AML"),
+    FixMethod.MANUAL: ("manual", "수동"),
+    FixMethod.UNKNOWN: ("unknown", "미상"),
+}
+_COMPASS_EN = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+_COMPASS_KO = ("북", "북동", "동", "남동", "남", "남서", "서", "북서")
+# Below this the person is described as standing still rather than moving.
+_MOVING_SPEED_MPS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPoint:
+    """One filtered position right after a fix was taken into account."""
+
+    at: datetime
+    lat: float
+    lon: float
+    radius_95_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class MethodContribution:
+    """What one positioning method gave the estimate."""
+
+    method: FixMethod
+    used: int
+    gated: int
+    last_radius_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Best position at `at` with its 95 % ellipse; orientation is of the major axis from north."""
+
+    lat: float
+    lon: float
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_deg: float
+    radius_95_m: float
+    area_m2: float
+    at: datetime
+    last_fix_at: datetime
+    age_s: float
+    speed_mps: float
+    heading_deg: float
+    vehicle_probability: float
+    track: tuple[TrackPoint, ...]
+    contributions: tuple[MethodContribution, ...]
+    floor: int | None = None
+    altitude_m: float | None = None
+
+    @property
+    def main_method(self) -> FixMethod:
+        """The method that gave most fixes, the more accurate one on a tie."""
+        best = max(self.contributions, key=lambda c: (c.used, -c.last_radius_m))
+        return best.method
+
+    def describe(self, lang: Language, now: datetime) -> str:
+        """Dispatcher's words, e.g. 'Wi-Fi ±40 m, 12 s ago (Wi-Fi 9, GPS 2)'."""
+        if lang not in ("ko", "en"):
+            raise InvalidInput(f"language must be 'ko' or 'en', got {lang!r}")
+        ko = lang == "ko"
+        age = max(0.0, (now - self.last_fix_at).total_seconds())
+        used = sorted(
+            (c for c in self.contributions if c.used), key=lambda c: (-c.used, c.last_radius_m)
+        )
+        mix = ", ".join(f"{_method_word(c.method, ko)} {c.used}{'건' if ko else ''}" for c in used)
+        text = f"{_method_word(self.main_method, ko)} ±{_distance(self.radius_95_m)}, "
+        text += f"{_age(age, ko)} ({mix})"
+        if self.speed_mps >= _MOVING_SPEED_MPS and self.vehicle_probability >= 0.5:
+            kmh = round(self.speed_mps * 3.6)
+            sector = int(((self.heading_deg + 22.5) % 360) // 45)
+            if ko:
+                text += f", {_COMPASS_KO[sector]}쪽으로 시속 약 {kmh} km 이동 중 (차량 추정)"
+            else:
+                text += f", moving {_COMPASS_EN[sector]} at about {kmh} km/h (likely in a vehicle)"
+        if self.floor is not None:
+            text += f", {self.floor}층" if ko else f", floor {self.floor}"
+        return text
+
+
+def _method_word(method: FixMethod, ko: bool) -> str:
+    en, kor = _METHOD_WORDS[method]
+    return kor if ko else en
+
+
+def _distance(metres: float) -> str:
+    if metres < 100:
+        return f"{max(5, round(metres / 5) * 5)} m"
+    if metres < 1000:
+        return f"{round(metres / 10) * 10} m"
+    return f"{metres / 1000:.1f} km"
+
+
+def _age(seconds: float, ko: bool) -> str:
+    s = round(seconds)
+    if s < 60:
+        return f"{s}초 전" if ko else f"{s} s ago"
+    m = s // 60
+    if m < 60:
+        return f"{m}분 전" if ko else f"{m} min ago"
+    h, m = divmod(m, 60)
+    return f"{h}시간 {m}분 전" if ko else f"{h} h {m} min ago"
+
+
+def ellipse_95(cov_en: tuple[float, float, float]) -> tuple[float, float, float]:
+    """(semi-major m, semi-minor m, orientation deg from north) of the 95 % ellipse.
+
+    `cov_en` is (var east, cov east-north, var north) in m².
+    """
+    vee, ven, vnn = cov_en
+    mid = 0.5 * (vee + vnn)
+    half = math.hypot(0.5 * (vee - vnn), ven)
+    scale = -2.0 * math.log(0.05)  # chi-square with 2 degrees of freedom at 95 %
+    major = math.sqrt(max(mid + half, 0.0) * scale)
+    minor = math.sqrt(max(mid - half, 0.0) * scale)
+    # Angle of the major axis measured from east toward north, then turned into a bearing.
+    theta = 0.5 * math.atan2(2.0 * ven, vee - vnn)
+    bearing = (90.0 - math.degrees(theta)) % 180.0
+    return major, minor, bearing

@@ -1,0 +1,383 @@
+"""Location fusion: all fixes of one incident, over time, into one honest estimate.
+
+Fixes are kept sorted by observation time; a late fix re-filters from where it belongs, so the
+estimate depends only on the set of fixes, never on their arrival order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import numpy as np
+
+from ansim.domain.errors import InvalidInput
+from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
+from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
+from ansim.domain.imm import ImmFilter, ImmState, Matrix, MotionModel, Vector
+
+EARTH_RADIUS_M = 6_371_008.8
+# A radius_95 is a circular normal: r95 = sigma * sqrt(-2 ln 0.05).
+R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))
+# Nobody is located better than this, whatever the device says.
+MIN_RADIUS_M = 4.0
+# Spread of a device-reported velocity, per axis, on top of 10 % of the speed.
+VELOCITY_SIGMA_MPS = 1.0
+
+WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
+VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs of the filter; the defaults are what the benchmark in docs/location.md measured."""
+
+    walk: MotionModel = WALK
+    vehicle: MotionModel = VEHICLE
+    # Mean time before a walker gets into a car, and before a car stops for good (s).
+    walk_to_vehicle_s: float = 600.0
+    vehicle_to_walk_s: float = 900.0
+    vehicle_prior: float = 0.1
+    # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
+    soft_d2: float = 5.99
+    gate_d2: float = 18.42
+
+    def imm(self) -> ImmFilter:
+        a, b = 1.0 / self.walk_to_vehicle_s, 1.0 / self.vehicle_to_walk_s
+        rates = np.array([[-a, a], [b, -b]])
+        prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
+        return ImmFilter((self.walk, self.vehicle), rates, prior)
+
+
+# This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
+REACQUIRE_COUNT = 3
+REACQUIRE_WINDOW = timedelta(minutes=5)
+REACQUIRE_SPEED_MPS = 25.0
+# Accepted fixes nearest in time that a new fix is checked against for impossible jumps.
+NEIGHBOURS_CHECKED = 3
+TRACK_WINDOW = timedelta(minutes=10)
+TRACK_POINTS = 60
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    GATED = "gated"
+    REFUSED = "refused"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class FixVerdict:
+    """What the track did with one fix, and why."""
+
+    outcome: Outcome
+    reason: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
+
+    def raise_if_refused(self) -> None:
+        """Raises InvalidInput with the reason when the fix was refused."""
+        if self.outcome is Outcome.REFUSED:
+            raise InvalidInput(self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """Filter state right after one sorted fix was considered."""
+
+    state: ImmState | None
+    state_at: datetime | None
+    outcome: Outcome
+    reason: str
+    pending: tuple[int, ...]  # indices of consecutive gated fixes, oldest first
+    revived: tuple[int, ...] = ()  # gated fixes that a re-acquisition took in after all
+    point: TrackPoint | None = None
+
+
+_START = _Step(None, None, Outcome.ACCEPTED, "", ())
+_Key = tuple[datetime, str, str, float, float, float, str]
+
+
+class LocationTrack:
+    """All fixes of one incident and the fused estimate drawn from them."""
+
+    def __init__(self, tuning: Tuning | None = None) -> None:
+        self._tuning = tuning or Tuning()
+        self._filter = self._tuning.imm()
+        self._fixes: list[LocationFix] = []
+        self._keys: list[_Key] = []
+        self._steps: list[_Step] = []
+        self._anchor = (0.0, 0.0)
+
+    @classmethod
+    def from_fixes(
+        cls, fixes: Iterable[LocationFix], *, now: datetime, tuning: Tuning | None = None
+    ) -> LocationTrack:
+        """Rebuilds a track from stored fixes; fixes that would be refused are dropped."""
+        track = cls(tuning)
+        for fix in sorted(fixes, key=_sort_key):
+            track.add(fix, now=now)
+        return track
+
+    @property
+    def fixes(self) -> tuple[LocationFix, ...]:
+        """Fixes kept (accepted or gated), oldest first."""
+        return tuple(self._fixes)
+
+    def add(self, fix: LocationFix, *, now: datetime) -> FixVerdict:
+        """Takes one fix in, in any order; refused fixes leave the track untouched."""
+        try:
+            fix.check_not_future(now)
+            key = _sort_key(fix)
+            index = bisect.bisect_left(self._keys, key)
+            if index < len(self._fixes) and self._fixes[index] == fix:
+                return FixVerdict(Outcome.DUPLICATE, "this fix was already taken in")
+            self._check_reachable(fix, index)
+        except InvalidInput as refusal:
+            return FixVerdict(Outcome.REFUSED, str(refusal))
+        self._fixes.insert(index, fix)
+        self._keys.insert(index, key)
+        self._refilter_from(index)
+        step = self._steps[index]
+        return FixVerdict(step.outcome, step.reason)
+
+    def estimate(self, now: datetime) -> Estimate | None:
+        """The fused position at `now`, its uncertainty grown for the time since the last fix."""
+        if not self._steps:
+            return None
+        last = self._steps[-1]
+        assert last.state is not None
+        assert last.state_at is not None
+        dt = max(0.0, (now - last.state_at).total_seconds())
+        state = self._filter.predict(last.state, dt)
+        mean, cov = state.combined()
+        lat, lon = self._to_wgs84(mean[:2])
+        major, minor, orientation = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
+        speed = math.hypot(mean[2], mean[3])
+        heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
+        used = [i for i, o in enumerate(self._outcomes()) if o is Outcome.ACCEPTED]
+        floor = next(
+            (self._fixes[i].floor for i in reversed(used) if self._fixes[i].floor is not None), None
+        )
+        altitude = next(
+            (
+                self._fixes[i].altitude_m
+                for i in reversed(used)
+                if self._fixes[i].altitude_m is not None
+            ),
+            None,
+        )
+        return Estimate(
+            lat=lat,
+            lon=lon,
+            semi_major_m=major,
+            semi_minor_m=minor,
+            orientation_deg=orientation,
+            radius_95_m=major,
+            area_m2=math.pi * major * minor,
+            at=now,
+            last_fix_at=last.state_at,
+            age_s=dt,
+            speed_mps=speed,
+            heading_deg=heading,
+            vehicle_probability=float(state.probs[1]),
+            track=self._track(last.state_at),
+            contributions=self._contributions(),
+            floor=floor,
+            altitude_m=altitude,
+        )
+
+    def _check_reachable(self, fix: LocationFix, index: int) -> None:
+        """Refuses a fix no vehicle could have reached from the accepted fixes nearest in time.
+
+        One accepted fix could itself be the outlier (say the very first fix), so it takes two
+        that disagree; below that the gate and re-acquisition decide.
+        """
+        outcomes = self._outcomes()
+        accepted = [i for i, o in enumerate(outcomes) if o is Outcome.ACCEPTED]
+        nearest = sorted(
+            accepted,
+            key=lambda i: abs((fix.observed_at - self._fixes[i].observed_at).total_seconds()),
+        )[:NEIGHBOURS_CHECKED]
+        conflicts = []
+        for i in nearest:
+            other = self._fixes[i]
+            gap = (
+                haversine_m(fix.lat, fix.lon, other.lat, other.lon) - fix.radius_m - other.radius_m
+            )
+            seconds = abs((fix.observed_at - other.observed_at).total_seconds())
+            if gap > MAX_SPEED_MPS * seconds:
+                conflicts.append((gap, seconds, other))
+        if len(conflicts) >= 2:
+            gap, seconds, other = conflicts[0]
+            raise InvalidInput(
+                f"fix is {gap:.0f} m beyond the accepted {other.method} fix of "
+                f"{other.observed_at.isoformat()} ({seconds:.0f} s apart): "
+                "faster than any vehicle"
+            )
+
+    def _refilter_from(self, index: int) -> None:
+        if index == 0:
+            self._anchor = (self._fixes[0].lat, self._fixes[0].lon)
+        del self._steps[index:]
+        previous = self._steps[-1] if self._steps else _START
+        for i in range(index, len(self._fixes)):
+            previous = self._step(previous, i)
+            self._steps.append(previous)
+
+    def _step(self, previous: _Step, i: int) -> _Step:
+        fix = self._fixes[i]
+        z, r = self._measurement(fix)
+        if previous.state is None or previous.state_at is None:
+            state = self._filter.start(z, r)
+            return _Step(
+                state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
+            )
+        dt = (fix.observed_at - previous.state_at).total_seconds()
+        predicted = self._filter.predict(previous.state, dt)
+        innovation = self._filter.innovation(predicted, z, r)
+        if innovation.mahalanobis2 <= self._tuning.gate_d2:
+            inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
+            z, r = _with_velocity(fix, z, r * inflation)
+            state = self._filter.update(predicted, z, r)
+            return _Step(
+                state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
+            )
+        pending = (*previous.pending, i)
+        pending = tuple(
+            j for j in pending if fix.observed_at - self._fixes[j].observed_at <= REACQUIRE_WINDOW
+        )
+        if self._consistent(pending[-REACQUIRE_COUNT:]):
+            state = self._restart(pending[-REACQUIRE_COUNT:])
+            revived = pending[-REACQUIRE_COUNT:-1]
+            reason = f"re-acquired: {len(revived) + 1} consistent fixes away from the old track"
+            return _Step(
+                state,
+                fix.observed_at,
+                Outcome.ACCEPTED,
+                reason,
+                (),
+                revived,
+                self._point(state, fix),
+            )
+        reason = (
+            f"gated as outlier: Mahalanobis distance {math.sqrt(innovation.mahalanobis2):.1f} "
+            f"beyond {math.sqrt(self._tuning.gate_d2):.1f}"
+        )
+        return _Step(previous.state, previous.state_at, Outcome.GATED, reason, pending)
+
+    def _consistent(self, indices: tuple[int, ...]) -> bool:
+        """True when enough gated fixes agree with each other, allowing for a fast vehicle."""
+        if len(indices) < REACQUIRE_COUNT:
+            return False
+        fixes = [self._fixes[j] for j in indices]
+        for a_pos, a in enumerate(fixes):
+            for b in fixes[a_pos + 1 :]:
+                dist = haversine_m(a.lat, a.lon, b.lat, b.lon)
+                seconds = (b.observed_at - a.observed_at).total_seconds()
+                var = _sigma(a) ** 2 + _sigma(b) ** 2
+                if dist**2 > self._tuning.gate_d2 * var + (REACQUIRE_SPEED_MPS * seconds) ** 2:
+                    return False
+        return True
+
+    def _restart(self, indices: tuple[int, ...]) -> ImmState:
+        first = self._fixes[indices[0]]
+        z, r = self._measurement(first)
+        state, at = self._filter.start(z, r), first.observed_at
+        for j in indices[1:]:
+            fix = self._fixes[j]
+            z, r = self._measurement(fix)
+            state = self._filter.predict(state, (fix.observed_at - at).total_seconds())
+            state, at = self._filter.update(state, z, r), fix.observed_at
+        return state
+
+    def _measurement(self, fix: LocationFix) -> tuple[Vector, Matrix]:
+        return self._to_local(fix.lat, fix.lon), np.eye(2) * _sigma(fix) ** 2
+
+    def _point(self, state: ImmState, fix: LocationFix) -> TrackPoint:
+        mean, cov = state.combined()
+        lat, lon = self._to_wgs84(mean[:2])
+        major, _, _ = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
+        return TrackPoint(fix.observed_at, lat, lon, major)
+
+    def _outcomes(self) -> list[Outcome]:
+        outcomes = [s.outcome for s in self._steps]
+        for step in self._steps:
+            for j in step.revived:
+                outcomes[j] = Outcome.ACCEPTED
+        return outcomes
+
+    def _track(self, last_at: datetime) -> tuple[TrackPoint, ...]:
+        points = [s.point for s in self._steps if s.point is not None]
+        recent = [p for p in points if last_at - p.at <= TRACK_WINDOW]
+        return tuple(recent[-TRACK_POINTS:])
+
+    def _contributions(self) -> tuple[MethodContribution, ...]:
+        tally: dict[FixMethod, tuple[int, int, float]] = {}
+        for fix, outcome in zip(self._fixes, self._outcomes(), strict=True):
+            used, gated, _ = tally.get(fix.method, (0, 0, 0.0))
+            if outcome is Outcome.ACCEPTED:
+                used += 1
+            else:
+                gated += 1
+            tally[fix.method] = (used, gated, fix.radius_m)
+        return tuple(
+            MethodContribution(method, used, gated, radius)
+            for method, (used, gated, radius) in sorted(tally.items())
+        )
+
+    def _to_local(self, lat: float, lon: float) -> Vector:
+        lat0, lon0 = self._anchor
+        east = math.radians(lon - lon0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
+        north = math.radians(lat - lat0) * EARTH_RADIUS_M
+        return np.array([east, north])
+
+    def _to_wgs84(self, en: Vector) -> tuple[float, float]:
+        lat0, lon0 = self._anchor
+        lat = lat0 + math.degrees(float(en[1]) / EARTH_RADIUS_M)
+        lon = lon0 + math.degrees(float(en[0]) / (EARTH_RADIUS_M * math.cos(math.radians(lat0))))
+        return lat, lon
+
+
+def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matrix]:
+    """Adds the device's own speed and heading (GNSS Doppler) to the measurement when given."""
+    if fix.speed_mps is None or fix.heading_deg is None or fix.method is not FixMethod.GNSS:
+        return z, r
+    heading = math.radians(fix.heading_deg)
+    velocity = np.array([fix.speed_mps * math.sin(heading), fix.speed_mps * math.cos(heading)])
+    # Heading is noise at walking pace; the spread grows with speed for the bearing error.
+    sigma = VELOCITY_SIGMA_MPS + 0.1 * fix.speed_mps
+    r4 = np.zeros((4, 4))
+    r4[:2, :2] = r
+    r4[2:, 2:] = np.eye(2) * sigma**2
+    return np.concatenate([z, velocity]), r4
+
+
+def _sigma(fix: LocationFix) -> float:
+    return max(fix.radius_m, MIN_RADIUS_M) / R95_PER_SIGMA
+
+
+def _sort_key(fix: LocationFix) -> _Key:
+    return (
+        fix.observed_at,
+        fix.method.value,
+        fix.source,
+        fix.lat,
+        fix.lon,
+        fix.radius_m,
+        repr(fix),
+    )
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,320 @@
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from ansim.domain.errors import InvalidInput
+from ansim.domain.estimate import Estimate, ellipse_95
+from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.fusion import R95_PER_SIGMA, LocationTrack, Outcome, haversine_m
+from ansim.sim.location_traces import (
+    ERROR_MODELS,
+    T0,
+    ErrorModel,
+    draw_fixes,
+    synthetic_trace,
+)
+
+HOME = (37.5663, 126.9779)
+M_PER_DEG_LAT = 111_195.0
+M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(HOME[0]))
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def fix(
+    east: float = 0.0,
+    north: float = 0.0,
+    *,
+    t: float,
+    radius: float = 80.0,
+    method: FixMethod = FixMethod.WIFI,
+    **extra: float,
+) -> LocationFix:
+    return LocationFix(
+        lat=HOME[0] + north / M_PER_DEG_LAT,
+        lon=HOME[1] + east / M_PER_DEG_LON,
+        radius_m=radius,
+        method=method,
+        observed_at=at(t),
+        source="test",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def noisy_static_fixes(
+    rng: np.random.Generator, n: int, radius: float = 100.0
+) -> list[LocationFix]:
+    sigma = radius / R95_PER_SIGMA
+    return [fix(*rng.normal(0, sigma, 2), t=10.0 * i, radius=radius) for i in range(n)]
+
+
+def distance_from_home(estimate: Estimate) -> float:
+    return haversine_m(estimate.lat, estimate.lon, *HOME)
+
+
+def test_converges_on_a_static_target() -> None:
+    track = LocationTrack()
+    for f in noisy_static_fixes(np.random.default_rng(1), 30):
+        assert track.add(f, now=f.observed_at).outcome is Outcome.ACCEPTED
+    estimate = track.estimate(at(290))
+    assert estimate is not None
+    assert distance_from_home(estimate) < 30
+    assert estimate.radius_95_m < 60  # well inside one fix's 100 m
+    assert estimate.area_m2 == pytest.approx(
+        math.pi * estimate.semi_major_m * estimate.semi_minor_m
+    )
+
+
+def test_no_estimate_without_fixes() -> None:
+    assert LocationTrack().estimate(at(0)) is None
+
+
+def test_gross_outlier_is_gated_and_does_not_drag() -> None:
+    track = LocationTrack()
+    for i in range(6):
+        track.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(10.0 * i))
+    before = track.estimate(at(80))
+    verdict = track.add(fix(900, 0, t=80, radius=60), now=at(80))  # reachable, but implausible
+    after = track.estimate(at(80))
+    assert verdict.outcome is Outcome.GATED
+    assert "Mahalanobis" in verdict.reason
+    assert before is not None
+    assert after is not None
+    assert distance_from_home(after) < 10
+    wifi = next(c for c in after.contributions if c.method is FixMethod.WIFI)
+    assert (wifi.used, wifi.gated) == (0, 1)
+
+
+def test_reacquires_after_the_person_really_moved_far() -> None:
+    track = LocationTrack()
+    for i in range(6):
+        track.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(10.0 * i))
+    verdicts = [
+        track.add(fix(1500, 300, t=100 + 10.0 * i, radius=20, method=FixMethod.GNSS), now=at(130))
+        for i in range(3)
+    ]
+    assert [v.outcome for v in verdicts[:2]] == [Outcome.GATED, Outcome.GATED]
+    assert verdicts[2].outcome is Outcome.ACCEPTED
+    assert "re-acquired" in verdicts[2].reason
+    estimate = track.estimate(at(120))
+    assert estimate is not None
+    target = fix(1500, 300, t=0)
+    assert haversine_m(estimate.lat, estimate.lon, target.lat, target.lon) < 30
+    gnss = next(c for c in estimate.contributions if c.method is FixMethod.GNSS)
+    assert (gnss.used, gnss.gated) == (9, 0)
+
+
+def test_uncertainty_grows_with_staleness() -> None:
+    track = LocationTrack()
+    for f in noisy_static_fixes(np.random.default_rng(2), 10):
+        track.add(f, now=f.observed_at)
+    fresh, minute, ten = (track.estimate(at(90 + s)) for s in (0, 60, 600))
+    assert fresh is not None
+    assert minute is not None
+    assert ten is not None
+    assert fresh.radius_95_m < minute.radius_95_m < ten.radius_95_m
+    assert ten.age_s == pytest.approx(600)
+    assert ten.last_fix_at == at(90)
+
+
+def test_out_of_order_fixes_give_the_same_estimate_as_in_order() -> None:
+    fixes = noisy_static_fixes(np.random.default_rng(3), 20)
+    fixes[5] = fix(0, 0, t=50, radius=10, method=FixMethod.GNSS, speed_mps=1.0, heading_deg=90)
+    in_order = LocationTrack()
+    for f in fixes:
+        in_order.add(f, now=at(200))
+    shuffled = LocationTrack()
+    for j in np.random.default_rng(4).permutation(len(fixes)):
+        shuffled.add(fixes[int(j)], now=at(200))
+    assert in_order.estimate(at(220)) == shuffled.estimate(at(220))
+    assert LocationTrack.from_fixes(reversed(fixes), now=at(200)).estimate(at(220)) == (
+        in_order.estimate(at(220))
+    )
+
+
+def test_switches_to_the_vehicle_model_when_the_person_starts_driving() -> None:
+    track = LocationTrack()
+    rng = np.random.default_rng(5)
+    walked = 0.0
+    for i in range(13):  # two minutes of walking north
+        walked = 1.3 * 10 * i
+        f = fix(
+            *rng.normal(0, 6, 2) + np.array([0, walked]),
+            t=10.0 * i,
+            radius=15,
+            method=FixMethod.GNSS,
+        )
+        track.add(f, now=f.observed_at)
+    walking = track.estimate(at(120))
+    for i in range(1, 7):  # then a car eastwards at 12 m/s
+        f = fix(
+            *rng.normal(0, 6, 2) + np.array([120 * i, walked]),
+            t=120 + 10.0 * i,
+            radius=15,
+            method=FixMethod.GNSS,
+        )
+        track.add(f, now=f.observed_at)
+    driving = track.estimate(at(180))
+    assert walking is not None
+    assert driving is not None
+    assert walking.vehicle_probability < 0.3
+    assert driving.vehicle_probability > 0.7
+    assert 8 < driving.speed_mps < 16
+    assert 45 < driving.heading_deg < 135
+
+
+@pytest.mark.parametrize("kind", ["walk", "car"])
+def test_calibrated_on_synthetic_traces(kind: str) -> None:
+    honest = {m: ErrorModel(e.share, e.median_error_m, 0.0, 0.0) for m, e in ERROR_MODELS.items()}
+    rng = np.random.default_rng(11)
+    inside = []
+    for _ in range(8):
+        trace = synthetic_trace(kind, rng, duration_s=300)  # type: ignore[arg-type]
+        track = LocationTrack()
+        for received in sorted(
+            draw_fixes(trace, rng, honest, outlier_share=0.0, late_share=0.0),
+            key=lambda r: r.arrival_s,
+        ):
+            f = received.fix
+            track.add(f, now=f.observed_at)
+            estimate = track.estimate(f.observed_at + timedelta(seconds=5))
+            assert estimate is not None
+            t = (f.observed_at - T0).total_seconds() + 5
+            east, north = trace.to_local(estimate.lat, estimate.lon)
+            te, tn = trace.position(t)
+            inside.append(_in_ellipse(te - east, tn - north, estimate))
+    assert 0.88 <= float(np.mean(inside)) <= 0.995
+
+
+def _in_ellipse(de: float, dn: float, estimate: Estimate) -> bool:
+    theta = math.radians(estimate.orientation_deg)
+    along = de * math.sin(theta) + dn * math.cos(theta)
+    across = de * math.cos(theta) - dn * math.sin(theta)
+    return (along / estimate.semi_major_m) ** 2 + (across / estimate.semi_minor_m) ** 2 <= 1
+
+
+def test_refuses_a_fix_from_the_future() -> None:
+    track = LocationTrack()
+    verdict = track.add(fix(t=600), now=at(0))
+    assert verdict.outcome is Outcome.REFUSED
+    with pytest.raises(InvalidInput, match="future"):
+        verdict.raise_if_refused()
+    assert track.estimate(at(0)) is None
+
+
+def test_refuses_a_teleport_and_keeps_the_estimate() -> None:
+    track = LocationTrack()
+    for i in range(3):
+        track.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(20))
+    before = track.estimate(at(30))
+    verdict = track.add(fix(40_000, 0, t=30, radius=50), now=at(30))
+    assert verdict.outcome is Outcome.REFUSED
+    assert "faster than any vehicle" in verdict.reason
+    assert track.estimate(at(30)) == before
+    # A late teleport into the past is refused against the fix after it too.
+    assert track.add(fix(0, 30_000, t=15, radius=50), now=at(30)).outcome is Outcome.REFUSED
+    assert len(track.fixes) == 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"radius_m": -5.0},
+        {"radius_m": 1e9},
+        {"radius_m": math.nan},
+        {"lat": 91.0},
+        {"lon": math.inf},
+        {"observed_at": datetime(2026, 3, 2, 8, 0)},  # no time zone
+    ],
+)
+def test_refuses_malformed_fixes(bad: dict[str, object]) -> None:
+    fields: dict[str, object] = {
+        "lat": HOME[0],
+        "lon": HOME[1],
+        "radius_m": 30.0,
+        "method": FixMethod.GNSS,
+        "observed_at": T0,
+        "source": "test",
+    }
+    with pytest.raises(InvalidInput):
+        LocationFix(**{**fields, **bad})  # type: ignore[arg-type]
+
+
+def test_a_repeated_fix_counts_once() -> None:
+    track = LocationTrack()
+    f = fix(t=0)
+    assert track.add(f, now=at(0)).outcome is Outcome.ACCEPTED
+    verdict = track.add(f, now=at(5))
+    assert verdict.outcome is Outcome.DUPLICATE
+    assert verdict.accepted
+    estimate = track.estimate(at(5))
+    assert estimate is not None
+    assert [c.used for c in estimate.contributions] == [1]
+
+
+def test_describe_in_english_and_korean() -> None:
+    track = LocationTrack()
+    rng = np.random.default_rng(6)
+    for f in noisy_static_fixes(rng, 5, radius=60):
+        track.add(f, now=f.observed_at)
+    track.add(fix(t=45, radius=12, method=FixMethod.GNSS, floor=3), now=at(45))
+    estimate = track.estimate(at(57))
+    assert estimate is not None
+    en = estimate.describe("en", at(57))
+    ko = estimate.describe("ko", at(57))
+    assert en.startswith("Wi-Fi ±")
+    assert "12 s ago" in en
+    assert "(Wi-Fi 5, GPS 1)" in en
+    assert ko.startswith("Wi-Fi ±")
+    assert "12초 전" in ko
+    assert "(Wi-Fi 5건, GPS 1건)" in ko
+    assert "floor 3" in en
+    assert "3층" in ko
+    assert "3 min ago" in estimate.describe("en", at(225))
+    assert "1시간 2분 전" in estimate.describe("ko", at(45 + 3720))
+    with pytest.raises(InvalidInput):
+        estimate.describe("fr", at(57))  # type: ignore[arg-type]
+
+
+def test_describe_mentions_a_moving_vehicle() -> None:
+    track = LocationTrack()
+    for i in range(10):
+        f = fix(
+            150.0 * i, 0, t=10.0 * i, radius=10, method=FixMethod.GNSS, speed_mps=15, heading_deg=90
+        )
+        track.add(f, now=f.observed_at)
+    estimate = track.estimate(at(95))
+    assert estimate is not None
+    assert "moving E at about" in estimate.describe("en", at(95))
+    assert "동쪽으로 시속" in estimate.describe("ko", at(95))
+
+
+@pytest.mark.parametrize(
+    ("cov", "orientation"),
+    [((100.0, 0.0, 400.0), 0.0), ((400.0, 0.0, 100.0), 90.0), ((250.0, 150.0, 250.0), 45.0)],
+)
+def test_ellipse_orientation_is_a_bearing(
+    cov: tuple[float, float, float], orientation: float
+) -> None:
+    major, minor, bearing = ellipse_95(cov)
+    assert bearing == pytest.approx(orientation)
+    assert major == pytest.approx(20 * math.sqrt(-2 * math.log(0.05)))
+    assert minor == pytest.approx(10 * math.sqrt(-2 * math.log(0.05)))
+
+
+def test_a_first_fix_that_is_an_outlier_does_not_lock_true_fixes_out() -> None:
+    track = LocationTrack()
+    track.add(fix(3000, 0, t=0, radius=60), now=at(0))
+    verdicts = [
+        track.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(10.0 * i))
+        for i in range(1, 4)
+    ]
+    assert Outcome.REFUSED not in [v.outcome for v in verdicts]
+    assert verdicts[-1].outcome is Outcome.ACCEPTED
+    estimate = track.estimate(at(30))
+    assert estimate is not None
+    assert distance_from_home(estimate) < 20

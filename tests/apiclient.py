@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from tests.factories import PASSWORD
 
 from ansim.api.app import create_app
 from ansim.settings import Settings
-from tests.factories import PASSWORD
 
 
 @contextmanager

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-
-from ansim.store.tables import incident_events, incidents, outbox
 from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
 from tests.factories import World, build_world
+
+from ansim.store.tables import incident_events, incidents, outbox
 
 
 @pytest.fixture
@@ -122,11 +122,13 @@ def test_cookie_sessions_need_the_csrf_header_for_changes(api: tuple[TestClient,
     ).json()["incident_id"]
     body = {"priority": 0, "reason": "guardian cannot reach her"}
     refused = client.post(f"/api/v1/incidents/{incident_id}/priority", json=body)
-    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
     accepted = client.post(
         f"/api/v1/incidents/{incident_id}/priority", json=body, headers={"X-CSRF-Token": csrf}
     )
-    assert accepted.status_code == 200 and accepted.json()["incident"]["priority"] == 0
+    assert accepted.status_code == 200
+    assert accepted.json()["incident"]["priority"] == 0
     assert client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get("/api/v1/incidents").status_code == 401
 
@@ -186,7 +188,8 @@ def test_malformed_json_unknown_ids_and_illegal_steps_are_4xx(
         content=b'{"fix": {',
         headers=app_headers(world.app_credential) | {"content-type": "application/json"},
     )
-    assert broken.status_code == 422 and "JSON" in broken.text
+    assert broken.status_code == 422
+    assert "JSON" in broken.text
     assert client.get("/api/v1/incidents/nope", headers=board).status_code == 404
     incident_id = client.post(
         "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential)
@@ -194,11 +197,13 @@ def test_malformed_json_unknown_ids_and_illegal_steps_are_4xx(
     unknown_unit = client.post(
         f"/api/v1/incidents/{incident_id}/dispatch", json={"unit_id": "nope"}, headers=board
     )
-    assert unknown_unit.status_code == 404 and "no unit" in unknown_unit.json()["detail"]
+    assert unknown_unit.status_code == 404
+    assert "no unit" in unknown_unit.json()["detail"]
     illegal = client.post(
         f"/api/v1/incidents/{incident_id}/status", json={"status": "closed"}, headers=board
     )
-    assert illegal.status_code == 409 and "cannot become closed" in illegal.json()["detail"]
+    assert illegal.status_code == 409
+    assert "cannot become closed" in illegal.json()["detail"]
     busy = client.post(
         f"/api/v1/incidents/{incident_id}/dispatch",
         json={"unit_id": world.unit_ids["태평로11"]},

@@ -83,8 +83,16 @@ def test_districts_and_jurisdiction_lookup() -> None:
 
 def test_attribution_names_every_source() -> None:
     text = (data_dir() / ATTRIBUTION_FILE).read_text(encoding="utf-8")
-    for needle in ("© OpenStreetMap contributors", "ODbL", "서울특별시", "경찰청",
-                   "한국지방교육행정연구재단", "southkorea/seoul-maps", "Apache-2.0", "KOSTAT"):
+    for needle in (
+        "© OpenStreetMap contributors",
+        "ODbL",
+        "서울특별시",
+        "경찰청",
+        "한국지방교육행정연구재단",
+        "southkorea/seoul-maps",
+        "Apache-2.0",
+        "KOSTAT",
+    ):
         assert needle in text
 
 

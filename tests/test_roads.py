@@ -43,9 +43,7 @@ def test_osm_ways_become_directed_edges_respecting_oneway(graph: RoadGraph) -> N
     assert graph.edge_count == 5  # footway dropped; the one-way street has no reverse edge
     forward = edge_between(graph, 2, 3)
     assert graph.edge_oneway[forward]
-    assert not any(
-        graph.edge_from[e] == graph.node_index(3) for e in range(graph.edge_count)
-    )
+    assert not any(graph.edge_from[e] == graph.node_index(3) for e in range(graph.edge_count))
     assert graph.edge_length_m[forward] == pytest.approx(100.0, rel=1e-3)
     assert graph.edge_name[edge_between(graph, 1, 2)] == "골목길"
     assert graph.edge_twin[edge_between(graph, 1, 2)] == edge_between(graph, 2, 1)
@@ -53,8 +51,11 @@ def test_osm_ways_become_directed_edges_respecting_oneway(graph: RoadGraph) -> N
 
 
 def test_reverse_oneway_tag_flips_the_direction(tmp_path: Path) -> None:
-    graph = build(tmp_path, {1: (0.0, 0.0), 2: (80.0, 0.0)},
-                  [([1, 2], {"highway": "tertiary", "oneway": "-1"})])
+    graph = build(
+        tmp_path,
+        {1: (0.0, 0.0), 2: (80.0, 0.0)},
+        [([1, 2], {"highway": "tertiary", "oneway": "-1"})],
+    )
     assert graph.edge_count == 1
     assert graph.node_ids[graph.edge_from[0]] == 2
 

@@ -11,8 +11,14 @@ from roadkit import at, build
 
 # West-east street: 1 -- 2 two-way residential, then 2 -> 3 one-way residential.
 # Node 5 hangs off a one-way street that only leaves it (5 -> 1): reachable from, not to.
-NODES = {1: (0.0, 0.0), 2: (100.0, 0.0), 3: (200.0, 0.0), 5: (0.0, 100.0), 8: (400.0, 0.0),
-         9: (500.0, 0.0)}
+NODES = {
+    1: (0.0, 0.0),
+    2: (100.0, 0.0),
+    3: (200.0, 0.0),
+    5: (0.0, 100.0),
+    8: (400.0, 0.0),
+    9: (500.0, 0.0),
+}
 WAYS = [
     ([1, 2], {"highway": "residential"}),
     ([2, 3], {"highway": "residential", "oneway": "yes"}),
@@ -89,8 +95,9 @@ def _networkx_seconds(graph: RoadGraph, nxg: nx.DiGraph, a: Snap, b: Snap) -> fl
                 )
             except nx.NetworkXNoPath:
                 continue
-            best = min(best, (1 - fa) * graph.edge_seconds[ea] + middle
-                       + fb * graph.edge_seconds[eb])
+            best = min(
+                best, (1 - fa) * graph.edge_seconds[ea] + middle + fb * graph.edge_seconds[eb]
+            )
     return None if best == float("inf") else float(best)
 
 
@@ -105,8 +112,10 @@ def test_agrees_with_networkx_on_the_seoul_graph() -> None:
 
     def somewhere() -> Snap:
         i = rng.randrange(graph.node_count)
-        return graph.snap(graph.node_lat[i] + rng.uniform(-0.001, 0.001),
-                          graph.node_lon[i] + rng.uniform(-0.001, 0.001))
+        return graph.snap(
+            graph.node_lat[i] + rng.uniform(-0.001, 0.001),
+            graph.node_lon[i] + rng.uniform(-0.001, 0.001),
+        )
 
     target = somewhere()
     units = [somewhere() for _ in range(25)]

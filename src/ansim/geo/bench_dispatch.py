@@ -49,11 +49,19 @@ def grid_graph(side: int, *, seed: int = 1) -> RoadGraph:
     geom_lat = np.column_stack([lat[u_arr], lat[v_arr]]).ravel()
     geom_lon = np.column_stack([lon[u_arr], lon[v_arr]]).ravel()
     return RoadGraph(
-        node_ids=np.arange(side * side), node_lat=lat, node_lon=lon, edge_from=u_arr, edge_to=v_arr,
-        edge_length_m=np.full(len(froms), GRID_SPACING_M), edge_highway=classes,
-        edge_oneway=oneway, edge_maxspeed_kmh=np.full(len(froms), math.nan),
-        edge_name=[""] * len(froms), geom_offsets=np.arange(0, 2 * len(froms) + 1, 2),
-        geom_lat=geom_lat, geom_lon=geom_lon,
+        node_ids=np.arange(side * side),
+        node_lat=lat,
+        node_lon=lon,
+        edge_from=u_arr,
+        edge_to=v_arr,
+        edge_length_m=np.full(len(froms), GRID_SPACING_M),
+        edge_highway=classes,
+        edge_oneway=oneway,
+        edge_maxspeed_kmh=np.full(len(froms), math.nan),
+        edge_name=[""] * len(froms),
+        geom_offsets=np.arange(0, 2 * len(froms) + 1, 2),
+        geom_lat=geom_lat,
+        geom_lon=geom_lon,
     )
 
 
@@ -62,8 +70,12 @@ def _random_snaps(graph: RoadGraph, count: int, rng: random.Random) -> list[Snap
     while len(snaps) < count:
         i = rng.randrange(graph.node_count)
         try:
-            snaps.append(graph.snap(float(graph.node_lat[i]) + rng.uniform(-5e-4, 5e-4),
-                                    float(graph.node_lon[i]) + rng.uniform(-5e-4, 5e-4)))
+            snaps.append(
+                graph.snap(
+                    float(graph.node_lat[i]) + rng.uniform(-5e-4, 5e-4),
+                    float(graph.node_lon[i]) + rng.uniform(-5e-4, 5e-4),
+                )
+            )
         except OffNetwork:
             continue
     return snaps
@@ -82,8 +94,9 @@ def _p99(values: list[float]) -> float:
     return float(np.percentile(values, 99))
 
 
-def _networkx_ranking(graph: RoadGraph, repeats: int, targets: list[Snap], units: list[Snap]
-                      ) -> list[float]:
+def _networkx_ranking(
+    graph: RoadGraph, repeats: int, targets: list[Snap], units: list[Snap]
+) -> list[float]:
     import networkx as nx
 
     reverse = nx.DiGraph()
@@ -94,8 +107,9 @@ def _networkx_ranking(graph: RoadGraph, repeats: int, targets: list[Snap], units
     unit_nodes = [int(graph.edge_to[u.edge]) for u in units]
 
     def rank(target: Snap) -> None:
-        dist = nx.single_source_dijkstra_path_length(reverse, int(graph.edge_from[target.edge]),
-                                                     weight="w")
+        dist = nx.single_source_dijkstra_path_length(
+            reverse, int(graph.edge_from[target.edge]), weight="w"
+        )
         sorted((dist.get(n, math.inf), i) for i, n in enumerate(unit_nodes))
 
     times = []
@@ -119,9 +133,11 @@ def _latency_row(name: str, graph: RoadGraph, repeats: int, rng: random.Random) 
     ours = _timed(lambda: ours_rank(next(queue)), repeats)
     theirs = _networkx_ranking(graph, max(3, repeats // 3), targets, units)
     ratio = statistics.median(theirs) / statistics.median(ours)
-    return (f"| {name} | {graph.node_count:,} | {graph.edge_count:,} | "
-            f"{statistics.median(ours):.1f} | {_p99(ours):.1f} | "
-            f"{statistics.median(theirs):.1f} | {ratio:.1f}x |")
+    return (
+        f"| {name} | {graph.node_count:,} | {graph.edge_count:,} | "
+        f"{statistics.median(ours):.1f} | {_p99(ours):.1f} | "
+        f"{statistics.median(theirs):.1f} | {ratio:.1f}x |"
+    )
 
 
 def _choice_rows(graph: RoadGraph, incidents: int, rng: random.Random) -> list[str]:

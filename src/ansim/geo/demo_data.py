@@ -152,12 +152,23 @@ def load_camera_sites() -> tuple[CameraSite, ...]:
     cols = doc["columns"]
     return tuple(
         CameraSite(
-            gu=gus[g], address=a, lat=la / 1e6, lon=lo / 1e6, camera_count=c, dong=dongs[d],
+            gu=gus[g],
+            address=a,
+            lat=la / 1e6,
+            lon=lo / 1e6,
+            camera_count=c,
+            dong=dongs[d],
             source=sources[s],
         )
         for g, a, la, lo, c, d, s in zip(
-            cols["gu"], cols["address"], cols["lat_e6"], cols["lon_e6"], cols["count"],
-            cols["dong"], cols["source"], strict=True,
+            cols["gu"],
+            cols["address"],
+            cols["lat_e6"],
+            cols["lon_e6"],
+            cols["count"],
+            cols["dong"],
+            cols["source"],
+            strict=True,
         )
     )
 
@@ -169,13 +180,19 @@ def load_districts() -> tuple[District, ...]:
     districts = []
     for d in doc["districts"]:
         polygons = tuple(
-            tuple(tuple((ring[i] / 1e6, ring[i + 1] / 1e6) for i in range(0, len(ring), 2))
-                  for ring in polygon)
+            tuple(
+                tuple((ring[i] / 1e6, ring[i + 1] / 1e6) for i in range(0, len(ring), 2))
+                for ring in polygon
+            )
             for polygon in d["polygons"]
         )
         points = [p for polygon in polygons for ring in polygon for p in ring]
-        bbox = (min(p[0] for p in points), min(p[1] for p in points),
-                max(p[0] for p in points), max(p[1] for p in points))
+        bbox = (
+            min(p[0] for p in points),
+            min(p[1] for p in points),
+            max(p[0] for p in points),
+            max(p[1] for p in points),
+        )
         districts.append(District(d["code"], d["name_ko"], d["name_en"], polygons, bbox))
     return tuple(districts)
 

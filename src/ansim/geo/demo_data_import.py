@@ -31,7 +31,9 @@ CCTV_SOURCES = {
     "jongno-ansimi-20221201": "cctv/seoul_ansimi_cctv_jongno_20221201.csv",
 }
 DISTRICTS_SOURCE = "boundaries/seoul_gu_juso2015_simple.geojson"
-ROADS_ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
+ROADS_ATTRIBUTION = (
+    "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
+)
 # Generous box around Seoul: rows outside it are geocoding slips, not cameras.
 SEOUL_BBOX = (37.40, 126.70, 37.73, 127.22)  # lat_min, lon_min, lat_max, lon_max
 # "수서구" is not a district; those rows are 수서경찰서 units, all in 강남구.
@@ -63,8 +65,10 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _in_seoul(lat: float, lon: float) -> bool:
     return (
-        math.isfinite(lat) and math.isfinite(lon)
-        and SEOUL_BBOX[0] <= lat <= SEOUL_BBOX[2] and SEOUL_BBOX[1] <= lon <= SEOUL_BBOX[3]
+        math.isfinite(lat)
+        and math.isfinite(lon)
+        and SEOUL_BBOX[0] <= lat <= SEOUL_BBOX[2]
+        and SEOUL_BBOX[1] <= lon <= SEOUL_BBOX[3]
     )
 
 
@@ -80,8 +84,11 @@ def _table(columns: list[str], rows: list[list[Any]], source: str) -> dict[str, 
 
 
 def _facility_kind(name: str) -> FacilityKind:
-    for suffix, kind in (("경찰서", FacilityKind.STATION), ("지구대", FacilityKind.DISTRICT_UNIT),
-                         ("파출소", FacilityKind.BOX)):
+    for suffix, kind in (
+        ("경찰서", FacilityKind.STATION),
+        ("지구대", FacilityKind.DISTRICT_UNIT),
+        ("파출소", FacilityKind.BOX),
+    ):
         if name.endswith(suffix):
             return kind
     return FacilityKind.OTHER
@@ -89,9 +96,7 @@ def _facility_kind(name: str) -> FacilityKind:
 
 def police_table(shared: Path) -> tuple[dict[str, Any], int]:
     """Police facilities with lon/lat swapped into place, joined to the 2022 official list."""
-    official = {
-        r["관서명"] + r["구분"]: r for r in _read_csv(shared / POLICE_OFFICIAL_SOURCE)
-    }
+    official = {r["관서명"] + r["구분"]: r for r in _read_csv(shared / POLICE_OFFICIAL_SOURCE)}
     rows, matched = [], 0
     for r in _read_csv(shared / POLICE_SOURCE):
         name = r["관서명"].strip()
@@ -101,11 +106,19 @@ def police_table(shared: Path) -> tuple[dict[str, Any], int]:
         hit = official.get(name)
         matched += hit is not None
         station = f"{hit['경찰서']}경찰서" if hit else (name if name.endswith("경찰서") else "")
-        rows.append([
-            name, _facility_kind(name).value, _GU_FIXES.get(r["자치구"], r["자치구"]),
-            round(lat, 7), round(lon, 7), r["행정동"], station,
-            hit["경찰_전화번호"] if hit else "", " ".join(hit["경찰_주소"].split()) if hit else "",
-        ])
+        rows.append(
+            [
+                name,
+                _facility_kind(name).value,
+                _GU_FIXES.get(r["자치구"], r["자치구"]),
+                round(lat, 7),
+                round(lon, 7),
+                r["행정동"],
+                station,
+                hit["경찰_전화번호"] if hit else "",
+                " ".join(hit["경찰_주소"].split()) if hit else "",
+            ]
+        )
     columns = ["name", "kind", "gu", "lat", "lon", "dong", "station", "phone", "address"]
     return _table(columns, rows, f"{POLICE_SOURCE} + {POLICE_OFFICIAL_SOURCE}"), matched
 
@@ -120,8 +133,9 @@ def schools_table(shared: Path) -> dict[str, Any]:
         address = r["소재지도로명주소"] or r["소재지지번주소"]
         parts = address.split()
         gu = parts[1] if len(parts) > 1 and parts[1].endswith("구") else ""
-        rows.append([r["학교ID"], r["학교명"], round(lat, 7), round(lon, 7), address, gu,
-                     r["설립형태"]])
+        rows.append(
+            [r["학교ID"], r["학교명"], round(lat, 7), round(lon, 7), address, gu, r["설립형태"]]
+        )
     columns = ["school_id", "name", "lat", "lon", "address", "gu", "founded_by"]
     return _table(columns, rows, SCHOOLS_SOURCE)
 
@@ -129,8 +143,9 @@ def schools_table(shared: Path) -> dict[str, Any]:
 def cameras_document(shared: Path) -> tuple[dict[str, Any], int, int]:
     """CCTV sites as columns with shared name tables; returns (doc, kept, skipped)."""
     names: dict[str, dict[str, int]] = {"gu": {}, "dong": {}, "source": {}}
-    cols: dict[str, list[Any]] = {k: [] for k in
-                                  ("gu", "address", "lat_e6", "lon_e6", "count", "dong", "source")}
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("gu", "address", "lat_e6", "lon_e6", "count", "dong", "source")
+    }
 
     def code(table: str, value: str) -> int:
         return names[table].setdefault(value, len(names[table]))
@@ -156,9 +171,12 @@ def cameras_document(shared: Path) -> tuple[dict[str, Any], int, int]:
             cols["dong"].append(code("dong", (r.get("행정동") or "").strip()))
             cols["source"].append(code("source", source))
     doc = {
-        "version": DATA_FORMAT_VERSION, "source": sorted(CCTV_SOURCES.values()),
-        "gu_names": list(names["gu"]), "dong_names": list(names["dong"]),
-        "source_names": list(names["source"]), "columns": cols,
+        "version": DATA_FORMAT_VERSION,
+        "source": sorted(CCTV_SOURCES.values()),
+        "gu_names": list(names["gu"]),
+        "dong_names": list(names["dong"]),
+        "source_names": list(names["source"]),
+        "columns": cols,
     }
     return doc, len(cols["gu"]), skipped
 
@@ -172,14 +190,20 @@ def districts_document(shared: Path) -> dict[str, Any]:
     districts = []
     for feature in collection["features"]:
         props, geometry = feature["properties"], feature["geometry"]
-        polygons = ([geometry["coordinates"]] if geometry["type"] == "Polygon"
-                    else geometry["coordinates"])
-        districts.append({
-            "code": str(props["SIG_CD"]), "name_ko": props["SIG_KOR_NM"],
-            "name_en": props["SIG_ENG_NM"],
-            "polygons": [[[round(v * 1e6) for point in ring for v in point[:2]] for ring in polygon]
-                         for polygon in polygons],
-        })
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        districts.append(
+            {
+                "code": str(props["SIG_CD"]),
+                "name_ko": props["SIG_KOR_NM"],
+                "name_en": props["SIG_ENG_NM"],
+                "polygons": [
+                    [[round(v * 1e6) for point in ring for v in point[:2]] for ring in polygon]
+                    for polygon in polygons
+                ],
+            }
+        )
     districts.sort(key=lambda d: d["code"])
     return {"version": DATA_FORMAT_VERSION, "source": DISTRICTS_SOURCE, "districts": districts}
 
@@ -201,8 +225,13 @@ def build_demo_data(shared_data_dir: Path, out_dir: Path) -> DemoDataReport:
     districts = districts_document(shared_data_dir)
     sizes[DISTRICTS_FILE] = _write(out_dir, DISTRICTS_FILE, districts)
     return DemoDataReport(
-        road_nodes=graph.node_count, road_edges=graph.edge_count,
-        police_facilities=len(police["rows"]), police_matched_official=matched,
-        schools=len(schools["rows"]), camera_sites=kept, camera_rows_skipped=skipped,
-        districts=len(districts["districts"]), file_bytes=sizes,
+        road_nodes=graph.node_count,
+        road_edges=graph.edge_count,
+        police_facilities=len(police["rows"]),
+        police_matched_official=matched,
+        schools=len(schools["rows"]),
+        camera_sites=kept,
+        camera_rows_skipped=skipped,
+        districts=len(districts["districts"]),
+        file_bytes=sizes,
     )

@@ -25,7 +25,9 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def haversine_many_m(
-    lat1: FloatArray | float, lon1: FloatArray | float, lat2: FloatArray | float,
+    lat1: FloatArray | float,
+    lon1: FloatArray | float,
+    lat2: FloatArray | float,
     lon2: FloatArray | float,
 ) -> FloatArray:
     """Vectorised haversine distance in metres (arguments broadcast like numpy)."""

@@ -114,12 +114,18 @@ def read_graphml(path: Path) -> RoadGraph:
             length = float(a["length"])
         except (KeyError, ValueError) as err:
             raise RoadImportError(f"edge {src}->{dst} in {path} has no numeric length") from err
-        edges.append({
-            "u": u, "v": v, "length": length, "shape": shape,
-            "highway": _first_text(a.get("highway", "road")).split("/")[0],
-            "oneway": a.get("oneway", "False") == "True",
-            "maxspeed": _maxspeed(a.get("maxspeed")), "name": _first_text(a.get("name", "")),
-        })
+        edges.append(
+            {
+                "u": u,
+                "v": v,
+                "length": length,
+                "shape": shape,
+                "highway": _first_text(a.get("highway", "road")).split("/")[0],
+                "oneway": a.get("oneway", "False") == "True",
+                "maxspeed": _maxspeed(a.get("maxspeed")),
+                "name": _first_text(a.get("name", "")),
+            }
+        )
     return _assemble(ids, lats, lons, edges)
 
 
@@ -175,22 +181,27 @@ def read_osm_xml(path: Path) -> RoadGraph:
                 _add_way_piece(refs[start : i + 1], tags, forward_only, coords, index, edges)
                 start = i
     ids = list(index)
-    return _assemble(
-        ids, [coords[i][0] for i in ids], [coords[i][1] for i in ids], edges
-    )
+    return _assemble(ids, [coords[i][0] for i in ids], [coords[i][1] for i in ids], edges)
 
 
 def _add_way_piece(
-    refs: list[int], tags: dict[str, str], oneway: bool, coords: dict[int, tuple[float, float]],
-    index: dict[int, int], edges: list[dict[str, Any]],
+    refs: list[int],
+    tags: dict[str, str],
+    oneway: bool,
+    coords: dict[int, tuple[float, float]],
+    index: dict[int, int],
+    edges: list[dict[str, Any]],
 ) -> None:
     shape = [coords[r] for r in refs]
     lat, lon = np.array([p[0] for p in shape]), np.array([p[1] for p in shape])
     length = float(haversine_many_m(lat[:-1], lon[:-1], lat[1:], lon[1:]).sum())
     u, v = (index.setdefault(r, len(index)) for r in (refs[0], refs[-1]))
     base = {
-        "length": length, "highway": tags["highway"], "oneway": oneway,
-        "maxspeed": _maxspeed(tags.get("maxspeed")), "name": tags.get("name", ""),
+        "length": length,
+        "highway": tags["highway"],
+        "oneway": oneway,
+        "maxspeed": _maxspeed(tags.get("maxspeed")),
+        "name": tags.get("name", ""),
     }
     edges.append({**base, "u": u, "v": v, "shape": shape})
     if not oneway:
@@ -209,11 +220,19 @@ def _assemble(
             glon.append(lon)
         offsets.append(len(glat))
     return RoadGraph(
-        node_ids=ids, node_lat=lats, node_lon=lons,
-        edge_from=[e["u"] for e in edges], edge_to=[e["v"] for e in edges],
-        edge_length_m=[e["length"] for e in edges], edge_highway=[e["highway"] for e in edges],
-        edge_oneway=[e["oneway"] for e in edges], edge_maxspeed_kmh=[e["maxspeed"] for e in edges],
-        edge_name=[e["name"] for e in edges], geom_offsets=offsets, geom_lat=glat, geom_lon=glon,
+        node_ids=ids,
+        node_lat=lats,
+        node_lon=lons,
+        edge_from=[e["u"] for e in edges],
+        edge_to=[e["v"] for e in edges],
+        edge_length_m=[e["length"] for e in edges],
+        edge_highway=[e["highway"] for e in edges],
+        edge_oneway=[e["oneway"] for e in edges],
+        edge_maxspeed_kmh=[e["maxspeed"] for e in edges],
+        edge_name=[e["name"] for e in edges],
+        geom_offsets=offsets,
+        geom_lat=glat,
+        geom_lon=glon,
     )
 
 
@@ -262,16 +281,24 @@ def compact_document(graph: RoadGraph, *, attribution: str) -> dict[str, Any]:
         inner = simplify_polyline(graph.edge_polyline(e), graph.frame)[1:-1]
         shapes.append([v for lat, lon in inner for v in _e6((lat, lon))])
     return {
-        "format": COMPACT_FORMAT, "version": COMPACT_VERSION, "attribution": attribution,
-        "nodes": {"id": graph.node_ids.tolist(), "lat_e6": _e6(graph.node_lat),
-                  "lon_e6": _e6(graph.node_lon)},
+        "format": COMPACT_FORMAT,
+        "version": COMPACT_VERSION,
+        "attribution": attribution,
+        "nodes": {
+            "id": graph.node_ids.tolist(),
+            "lat_e6": _e6(graph.node_lat),
+            "lon_e6": _e6(graph.node_lon),
+        },
         "edges": {
-            "from": graph.edge_from.tolist(), "to": graph.edge_to.tolist(),
+            "from": graph.edge_from.tolist(),
+            "to": graph.edge_to.tolist(),
             "length_m": [round(x, 2) for x in graph.edge_length_m.tolist()],
-            "classes": classes, "class": [class_code[h] for h in graph.edge_highway],
+            "classes": classes,
+            "class": [class_code[h] for h in graph.edge_highway],
             "oneway": [int(x) for x in graph.edge_oneway],
             "maxspeed_kmh": [0 if math.isnan(x) else round(x) for x in graph.edge_maxspeed_kmh],
-            "names": names, "name": [name_code[n] for n in graph.edge_name],
+            "names": names,
+            "name": [name_code[n] for n in graph.edge_name],
             "shape_e6": shapes,
         },
     }
@@ -279,8 +306,9 @@ def compact_document(graph: RoadGraph, *, attribution: str) -> dict[str, Any]:
 
 def write_compact(graph: RoadGraph, path: Path, *, attribution: str) -> None:
     """Writes the compact gzip JSON form of a graph (deterministic bytes)."""
-    text = json.dumps(compact_document(graph, attribution=attribution), ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps(
+        compact_document(graph, attribution=attribution), ensure_ascii=False, separators=(",", ":")
+    )
     path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
@@ -318,12 +346,19 @@ def graph_from_compact(doc: dict[str, Any]) -> RoadGraph:
             offsets.append(len(glat))
         classes, names = edges["classes"], edges["names"]
         return RoadGraph(
-            node_ids=nodes["id"], node_lat=lat, node_lon=lon, edge_from=u, edge_to=v,
-            edge_length_m=edges["length_m"], edge_highway=[classes[c] for c in edges["class"]],
+            node_ids=nodes["id"],
+            node_lat=lat,
+            node_lon=lon,
+            edge_from=u,
+            edge_to=v,
+            edge_length_m=edges["length_m"],
+            edge_highway=[classes[c] for c in edges["class"]],
             edge_oneway=[bool(x) for x in edges["oneway"]],
             edge_maxspeed_kmh=[float(x) if x else math.nan for x in edges["maxspeed_kmh"]],
-            edge_name=[names[n] for n in edges["name"]], geom_offsets=offsets,
-            geom_lat=glat, geom_lon=glon,
+            edge_name=[names[n] for n in edges["name"]],
+            geom_offsets=offsets,
+            geom_lat=glat,
+            geom_lon=glon,
         )
     except (KeyError, TypeError, IndexError, ValueError) as err:
         raise RoadImportError(f"malformed ansim road document: {err!r}") from err

@@ -141,16 +141,21 @@ class RoadGraph:
             raise RoadImportError("the road graph has no nodes or no edges")
         node_columns = (self.node_lat, self.node_lon)
         edge_columns = (
-            self.edge_to, self.edge_length_m, self.edge_highway, self.edge_oneway,
-            self.edge_maxspeed_kmh, self.edge_name,
+            self.edge_to,
+            self.edge_length_m,
+            self.edge_highway,
+            self.edge_oneway,
+            self.edge_maxspeed_kmh,
+            self.edge_name,
         )
         if any(len(c) != n for c in node_columns) or any(len(c) != m for c in edge_columns):
             raise RoadImportError("road graph columns have different lengths")
         if len(self.geom_offsets) != m + 1 or len(self.geom_lat) != self.geom_offsets[-1]:
             raise RoadImportError("edge geometry offsets do not match the edges")
-        if min(self.edge_from.min(), self.edge_to.min()) < 0 or max(
-            self.edge_from.max(), self.edge_to.max()
-        ) >= n:
+        if (
+            min(self.edge_from.min(), self.edge_to.min()) < 0
+            or max(self.edge_from.max(), self.edge_to.max()) >= n
+        ):
             raise RoadImportError("an edge refers to a node that does not exist")
         if np.any(~np.isfinite(self.edge_length_m)) or np.any(self.edge_length_m < 0):
             raise RoadImportError("edge lengths must be non-negative numbers")
@@ -169,12 +174,19 @@ class RoadGraph:
 
     def _columns(self) -> dict[str, Any]:
         return {
-            "node_ids": self.node_ids, "node_lat": self.node_lat, "node_lon": self.node_lon,
-            "edge_from": self.edge_from, "edge_to": self.edge_to,
-            "edge_length_m": self.edge_length_m, "edge_highway": self.edge_highway,
-            "edge_oneway": self.edge_oneway, "edge_maxspeed_kmh": self.edge_maxspeed_kmh,
-            "edge_name": self.edge_name, "geom_offsets": self.geom_offsets,
-            "geom_lat": self.geom_lat, "geom_lon": self.geom_lon,
+            "node_ids": self.node_ids,
+            "node_lat": self.node_lat,
+            "node_lon": self.node_lon,
+            "edge_from": self.edge_from,
+            "edge_to": self.edge_to,
+            "edge_length_m": self.edge_length_m,
+            "edge_highway": self.edge_highway,
+            "edge_oneway": self.edge_oneway,
+            "edge_maxspeed_kmh": self.edge_maxspeed_kmh,
+            "edge_name": self.edge_name,
+            "geom_offsets": self.geom_offsets,
+            "geom_lat": self.geom_lat,
+            "geom_lon": self.geom_lon,
         }
 
     def node_index(self, osm_id: int) -> int:
@@ -225,8 +237,10 @@ class RoadGraph:
         perm = np.argsort(key_sorted)
         entry_edge = kept[perm][np.searchsorted(key_sorted[perm], entry_keys)]
         return (
-            np.asarray(matrix.data, np.float64), np.asarray(matrix.indices, np.int64),
-            np.asarray(matrix.indptr, np.int64), entry_edge.astype(np.int64),
+            np.asarray(matrix.data, np.float64),
+            np.asarray(matrix.indices, np.int64),
+            np.asarray(matrix.indptr, np.int64),
+            entry_edge.astype(np.int64),
         )
 
     @cached_property

@@ -163,9 +163,7 @@ def route(graph: RoadGraph, source: Snap, target: Snap) -> Route | NoRoute:
         line.extend(graph.edge_polyline(edge)[1:])
         metres += float(graph.edge_length_m[edge])
         node = nxt
-    end = min(
-        (s for s in tree.seeds if s[1] == node), key=lambda s: s[2], default=None
-    )
+    end = min((s for s in tree.seeds if s[1] == node), key=lambda s: s[2], default=None)
     if end is None:
         return NoRoute(UNREACHABLE_REASON)
     place = end[0]

@@ -24,3 +24,4 @@ class Settings(BaseSettings):
     # Repeated SOS from one person within this window join the open incident.
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
+    scheduler_poll_s: float = Field(default=0.5, gt=0)

@@ -19,7 +19,9 @@ from ansim.api import console, errors, intake_app, pages, sessions, stream, unit
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
+from ansim.bus.scheduler import DeadlineScheduler
 from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.services.timers import deadline_handlers
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -41,12 +43,19 @@ def create_app(
     bus = InProcessBus()
     relay = OutboxRelay(UnitOfWork(session_factory), bus, poll_s=settings.outbox_poll_s)
     uow.add_after_commit(relay.wake_threadsafe())
+    scheduler = DeadlineScheduler(
+        UnitOfWork(session_factory),
+        deadline_handlers(),
+        clock=clock,
+        poll_s=settings.scheduler_poll_s,
+    )
     context = AppContext(
         settings=settings,
         engine=engine,
         uow=uow,
         bus=bus,
         relay=relay,
+        scheduler=scheduler,
         ranker=ranker or StraightLineRanker(),
         clock=clock,
     )
@@ -54,11 +63,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
         try:
             yield
         finally:
             relay.stop()
+            scheduler.stop()
             await relay_task
+            await scheduler_task
 
     app = FastAPI(
         title="ansim",

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
+from ansim.bus.scheduler import DeadlineScheduler
 from ansim.services.ranking import UnitRanker
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
@@ -26,6 +27,7 @@ class AppContext:
     uow: UnitOfWork
     bus: InProcessBus
     relay: OutboxRelay
+    scheduler: DeadlineScheduler
     ranker: UnitRanker
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -168,6 +168,20 @@ outbox = sa.Table(
     sa.Column("published_at", UTCDateTime, index=True),
 )
 
+deadlines = sa.Table(
+    "deadlines",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("subject_id", sa.String(100), nullable=False, index=True),
+    sa.Column("due_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("fired_at", UTCDateTime),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
 staff_users = sa.Table(
     "staff_users",
     metadata,

@@ -1,0 +1,107 @@
+"""Durable deadlines fire exactly once, after a restart too, and never twice with two schedulers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from tests.factories import T0
+
+from ansim.bus.scheduler import DeadlineScheduler
+from ansim.store import deadlines
+from ansim.store.db import make_session_factory
+from ansim.store.deadlines import Deadline
+from ansim.store.uow import UnitOfWork
+
+
+def test_a_deadline_fires_once_when_due_and_a_new_scheduler_resumes_it(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    fired: list[tuple[str, str]] = []
+
+    def handler(session: Session, deadline: Deadline, now: object) -> None:
+        fired.append((deadline.subject_id, deadline.data["why"]))
+
+    with uow.begin() as session:
+        deadlines.schedule(
+            session,
+            kind="test.ack",
+            subject_id="a1",
+            due_at=T0 + timedelta(seconds=30),
+            at=T0,
+            data={"why": "ack"},
+        )
+        deadlines.schedule(
+            session,
+            kind="test.ack",
+            subject_id="a2",
+            due_at=T0 + timedelta(seconds=60),
+            at=T0,
+            data={"why": "x"},
+        )
+        deadlines.schedule(
+            session,
+            kind="test.ack",
+            subject_id="a3",
+            due_at=T0 + timedelta(seconds=10),
+            at=T0,
+            data={"why": "y"},
+        )
+    with uow.begin() as session:
+        assert deadlines.cancel(session, kind="test.ack", subject_id="a3", at=T0) == 1
+    first = DeadlineScheduler(uow, {"test.ack": handler}, clock=lambda: T0)
+    assert first.fire_due(T0 + timedelta(seconds=29)) == 0
+    assert first.fire_due(T0 + timedelta(seconds=31)) == 1
+    # "Restart": a new scheduler over the same database sees only what is still pending.
+    second = DeadlineScheduler(uow, {"test.ack": handler}, clock=lambda: T0)
+    assert second.fire_due(T0 + timedelta(seconds=31)) == 0
+    assert second.fire_due(T0 + timedelta(minutes=5)) == 1
+    assert fired == [("a1", "ack"), ("a2", "x")]
+
+
+def test_a_failing_handler_is_retried_and_its_effects_rolled_back(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    calls: list[int] = []
+
+    def flaky(session: Session, deadline: Deadline, now: object) -> None:
+        calls.append(deadline.attempts)
+        deadlines.schedule(session, kind="test.side", subject_id="s", due_at=T0, at=T0)
+        if len(calls) == 1:
+            raise RuntimeError("gateway down")
+
+    with uow.begin() as session:
+        deadlines.schedule(session, kind="test.flaky", subject_id="f", due_at=T0, at=T0)
+    scheduler = DeadlineScheduler(
+        uow, {"test.flaky": flaky, "test.side": lambda *_: None}, clock=lambda: T0
+    )
+    assert scheduler.fire_due(T0) == 0
+    with uow.read() as session:
+        assert [d.kind for d in deadlines.pending(session)] == [
+            "test.flaky"
+        ]  # the side effect was rolled back
+    assert scheduler.fire_due(T0 + timedelta(seconds=10)) == 2  # the retry and its side deadline
+    assert calls == [0, 1]
+
+
+def test_two_schedulers_racing_fire_each_deadline_once(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    fired: list[str] = []
+    lock = threading.Lock()
+
+    def handler(session: Session, deadline: Deadline, now: object) -> None:
+        with lock:
+            fired.append(deadline.subject_id)
+
+    with uow.begin() as session:
+        for n in range(40):
+            deadlines.schedule(session, kind="test.race", subject_id=f"d{n}", due_at=T0, at=T0)
+    schedulers = [
+        DeadlineScheduler(uow, {"test.race": handler}, clock=lambda: T0) for _ in range(2)
+    ]
+    threads = [threading.Thread(target=s.fire_due, args=(T0,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(fired) == sorted(f"d{n}" for n in range(40))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import FastAPI, Request, Response
@@ -35,7 +36,9 @@ def create_app(
     engine: Engine | None = None,
     ranker: UnitRanker | None = None,
     clock: Callable[[], datetime] = utc_now,
+    extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle)."""
     settings = settings or Settings()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -64,9 +67,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
+        extras = [asyncio.create_task(task(context)) for task in extra_tasks]
         try:
             yield
         finally:
+            for extra in extras:
+                extra.cancel()
             relay.stop()
             scheduler.stop()
             await relay_task

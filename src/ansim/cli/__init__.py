@@ -1,0 +1,28 @@
+"""The `ansim` command. Each subcommand lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ansim.cli import bench, database, imports, serve
+
+# Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
+COMMANDS = [serve, database, imports, bench]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ansim", description="ansim — silent-SOS and police dispatch / 무음 SOS·112 출동"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

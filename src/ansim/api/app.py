@@ -16,12 +16,23 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    console,
+    dispatching,
+    errors,
+    intake_app,
+    pages,
+    sessions,
+    stream,
+    unit_terminal,
+)
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
-from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.services.ranking import UnitRanker
+from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
@@ -38,8 +49,17 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
-    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle)."""
+    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
+
+    Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
+    """
     settings = settings or Settings()
+    ranker = ranker or default_ranker()
+    policy = DispatchPolicy(
+        ack_timeout_s=settings.ack_timeout_s,
+        code0_extra_units=settings.code0_extra_units,
+        overrides=settings.dispatch_rules,
+    )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
@@ -48,7 +68,7 @@ def create_app(
     uow.add_after_commit(relay.wake_threadsafe())
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
-        deadline_handlers(),
+        deadline_handlers(ranker=ranker, policy=policy),
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
@@ -59,8 +79,9 @@ def create_app(
         bus=bus,
         relay=relay,
         scheduler=scheduler,
-        ranker=ranker or StraightLineRanker(),
+        ranker=ranker,
         clock=clock,
+        dispatch_policy=policy,
     )
 
     @asynccontextmanager
@@ -91,6 +112,7 @@ def create_app(
         intake_app.router,
         console.router,
         unit_terminal.router,
+        dispatching.router,
         sessions.router,
         stream.router,
         pages.router,

@@ -144,6 +144,9 @@ assignments = sa.Table(
     sa.Column("acknowledged_at", UTCDateTime),
     sa.Column("arrived_at", UTCDateTime),
     sa.Column("cleared_at", UTCDateTime),
+    sa.Column("eta_s", sa.Float),
+    sa.Column("ack_due_at", UTCDateTime),
+    sa.Column("end_reason", sa.String(200), nullable=False, default="", server_default=""),
 )
 
 idempotency_keys = sa.Table(
@@ -203,6 +206,18 @@ staff_sessions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+unit_status_changes = sa.Table(
+    "unit_status_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unit_id", ID, sa.ForeignKey("units.id"), nullable=False, index=True),
+    sa.Column("previous", enum_column(UnitStatus), nullable=False),
+    sa.Column("status", enum_column(UnitStatus), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id")),
+    sa.Column("actor", sa.String(100), nullable=False),
 )
 
 mapper_registry = registry(metadata=metadata)

@@ -34,7 +34,11 @@ def _sos(uow: UnitOfWork, world: World, *, at=T0, policy: DispatchPolicy | None 
     outcome = do_receive_sos(
         uow,
         report=SosReport(
-            channel=Channel.APP, received_at=at, source="t", subscriber_id=world.subscriber_id, fix=fix
+            channel=Channel.APP,
+            received_at=at,
+            source="t",
+            subscriber_id=world.subscriber_id,
+            fix=fix,
         ),
         ranker=RANKER,
         merge_window=timedelta(0),
@@ -102,7 +106,9 @@ def test_an_acknowledged_order_stops_its_deadline(engine: Engine, uow: UnitOfWor
     incident_id = _sos(uow, world)
     with uow.begin() as session:
         (order,) = dispatch.open_assignments(session, incident_id=incident_id)
-        dispatch.acknowledge(session, assignment_id=order.id, actor="officer", at=T0 + timedelta(seconds=5))
+        dispatch.acknowledge(
+            session, assignment_id=order.id, actor="officer", at=T0 + timedelta(seconds=5)
+        )
     scheduler = DeadlineScheduler(uow, deadline_handlers(ranker=RANKER), clock=lambda: T0)
     assert scheduler.fire_due(T0 + timedelta(minutes=5)) == 0
     assert _states(uow, incident_id) == [("태평로11", "acknowledged")]
@@ -192,7 +198,11 @@ def test_a_code_1_incident_preempts_a_unit_on_a_code_2_job_which_is_requeued(
 def test_the_policy_resolves_channel_and_priority_most_specific_last() -> None:
     policy = DispatchPolicy(
         ack_timeout_s=20,
-        overrides={"*:1": {"units": 2}, "one_touch:1": {"ack_timeout_s": 45}, "*:3": {"auto_dispatch": True}},
+        overrides={
+            "*:1": {"units": 2},
+            "one_touch:1": {"ack_timeout_s": 45},
+            "*:3": {"auto_dispatch": True},
+        },
     )
     assert policy.rule_for(Channel.APP, PriorityCode.CODE_1).units == 2
     one_touch = policy.rule_for(Channel.ONE_TOUCH, PriorityCode.CODE_1)

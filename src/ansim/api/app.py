@@ -11,12 +11,13 @@ from typing import Any
 
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import basemap, console, errors, intake_app, pages, sessions, stream, unit_terminal
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
@@ -93,12 +94,14 @@ def create_app(
         unit_terminal.router,
         sessions.router,
         stream.router,
+        basemap.router,
         pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.middleware("http")(_security_headers(settings))
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app
 
 

@@ -36,20 +36,24 @@ def test_the_board_gets_etas_routes_countdown_and_code_0_converges(
     assert plan["ranking"] == "road"
     assert plan["rule"] == {"auto_dispatch": True, "units": 1, "ack_timeout_s": 30.0}
     (order,) = plan["assignments"]
-    assert order["call_sign"] == "태평로11" and 0 < order["ack_remaining_s"] <= 30
+    assert order["call_sign"] == "태평로11"
+    assert 0 < order["ack_remaining_s"] <= 30
     etas = [r["eta_s"] for r in plan["recommended"]]
     assert [r["call_sign"] for r in plan["recommended"]] == ["남대문21", "종로31"]
     assert etas == sorted(etas)
     assert plan["jurisdiction"]["district_ko"] == "중구"
     assert plan["jurisdiction"]["station_name"] == "태평로파출소"  # the only station in this world
     route = client.get(f"/api/v1/assignments/{order['id']}/route", headers=board).json()
-    assert route["on_roads"] and route["seconds"] > 0 and len(route["polyline"]) >= 3
+    assert route["on_roads"]
+    assert route["seconds"] > 0
+    assert len(route["polyline"]) >= 3
     preview = client.get(
         f"/api/v1/incidents/{incident_id}/route",
         params={"unit_id": world.unit_ids["종로31"]},
         headers=board,
     ).json()
-    assert preview["assignment_id"] is None and preview["metres"] > 1000
+    assert preview["assignment_id"] is None
+    assert preview["metres"] > 1000
 
     escalated = client.post(
         f"/api/v1/incidents/{incident_id}/priority",
@@ -70,7 +74,8 @@ def test_the_officer_acknowledges_and_declines_only_their_own_orders(
     (order,) = client.get(
         f"/api/v1/units/{world.unit_ids['태평로11']}/orders", headers=officer
     ).json()
-    assert order["person"]["name"] == "김하늘" and order["incident"]["id"] == incident_id
+    assert order["person"]["name"] == "김하늘"
+    assert order["incident"]["id"] == incident_id
     other = client.get(f"/api/v1/units/{world.unit_ids['종로31']}/orders", headers=officer)
     assert other.status_code == 403
     declined = client.post(
@@ -96,7 +101,8 @@ def test_bad_dispatch_input_is_refused_with_a_reason(api: tuple[TestClient, Worl
     far = client.post(
         f"/api/v1/units/{unit}/position", json={"lat": 35.1796, "lon": 129.0756}, headers=officer
     )
-    assert far.status_code == 422 and "from any road" in far.json()["detail"]
+    assert far.status_code == 422
+    assert "from any road" in far.json()["detail"]
     unknown = client.post(
         "/api/v1/units/nope/position", json={"lat": 37.5665, "lon": 126.978}, headers=board
     )
@@ -109,7 +115,8 @@ def test_bad_dispatch_input_is_refused_with_a_reason(api: tuple[TestClient, Worl
         json={"unit_id": unit, "confirm": False},
         headers=board,
     )
-    assert unconfirmed.status_code == 422 and "confirmation" in unconfirmed.json()["detail"]
+    assert unconfirmed.status_code == 422
+    assert "confirmation" in unconfirmed.json()["detail"]
     same = client.post(
         f"/api/v1/incidents/{incident_id}/preempt",
         json={"unit_id": unit, "confirm": True},

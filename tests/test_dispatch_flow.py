@@ -77,14 +77,16 @@ def test_an_unacknowledged_order_moves_to_the_next_unit_by_eta_exactly_once(
     with uow.read() as session:
         (order,) = dispatch.open_assignments(session, incident_id=incident_id)
         assert order.ack_due_at == T0 + timedelta(seconds=30)
-        assert order.eta_s is not None and 0 < order.eta_s < 300
+        assert order.eta_s is not None
+        assert 0 < order.eta_s < 300
     scheduler = DeadlineScheduler(uow, deadline_handlers(ranker=RANKER), clock=lambda: T0)
     assert scheduler.fire_due(T0 + timedelta(seconds=29)) == 0
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 1
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 0  # fired once, never again
     assert _states(uow, incident_id) == [("태평로11", "timed_out"), ("남대문21", "ordered")]
     (told,) = _events(uow, "assignment.ack_timed_out")
-    assert told["call_sign"] == "태평로11" and told["next_call_sign"] == "남대문21"
+    assert told["call_sign"] == "태평로11"
+    assert told["next_call_sign"] == "남대문21"
     with uow.read() as session:
         first = dispatch.get_unit(session, unit_id=world.unit_ids["태평로11"])
         assert first.status == UnitStatus.AVAILABLE  # back on the list, but not for this incident
@@ -98,7 +100,8 @@ def test_an_unacknowledged_order_moves_to_the_next_unit_by_eta_exactly_once(
     assert scheduler.fire_due(T0 + timedelta(seconds=93)) == 1
     assert [s for _, s in _states(uow, incident_id)] == ["timed_out"] * 3
     last = _events(uow, "assignment.ack_timed_out")[-1]
-    assert last["next_unit_id"] is None and "no other unit" in str(last["reason"])
+    assert last["next_unit_id"] is None
+    assert "no other unit" in str(last["reason"])
 
 
 def test_an_acknowledged_order_stops_its_deadline(engine: Engine, uow: UnitOfWork) -> None:
@@ -171,7 +174,8 @@ def test_a_code_1_incident_preempts_a_unit_on_a_code_2_job_which_is_requeued(
     with uow.begin() as session:
         urgent = incidents.get(session, incident_id=urgent_id)
         (candidate,) = dispatch_flow.preemption_candidates(session, incident=urgent, ranker=RANKER)
-        assert candidate.ranked.unit.id == busy and candidate.job_priority == PriorityCode.CODE_2
+        assert candidate.ranked.unit.id == busy
+        assert candidate.job_priority == PriorityCode.CODE_2
         dispatch_flow.preempt(
             session,
             incident_id=urgent_id,
@@ -184,9 +188,11 @@ def test_a_code_1_incident_preempts_a_unit_on_a_code_2_job_which_is_requeued(
     assert _states(uow, urgent_id) == [("태평로11", "ordered")]
     assert _states(uow, job_id) == [("태평로11", "preempted")]
     (requeued,) = _events(uow, "incident.requeued")
-    assert requeued["incident_id"] == job_id and requeued["next_assignment_id"] is None
+    assert requeued["incident_id"] == job_id
+    assert requeued["next_assignment_id"] is None
     (preempted,) = _events(uow, "unit.preempted")
-    assert preempted["from_incident_id"] == job_id and preempted["confirmed_by"] == "dispatcher"
+    assert preempted["from_incident_id"] == job_id
+    assert preempted["confirmed_by"] == "dispatcher"
     # Code 1 never takes a unit from another code 1 job.
     third = _sos(uow, world, at=T0 + timedelta(seconds=3))
     with uow.begin() as session, pytest.raises(Conflict, match="cannot take a unit"):

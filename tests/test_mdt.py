@@ -23,7 +23,7 @@ NEAR_CITY_HALL = {"latitude": 37.5690, "longitude": 126.9800}
 
 @pytest.mark.browser
 def test_the_officer_takes_an_order_from_alert_to_clear(
-    page: Any,  # noqa: F811
+    page: Any,
     sqlite_template: Path,
     tmp_path: Path,
 ) -> None:

@@ -59,7 +59,7 @@ export const dispatchSection = {
       go.type = "button";
       go.disabled = unit.eta_s === null;
       go.addEventListener("click", async () => {
-        await ctx.api(`/api/v1/incidents/${incidentId}/dispatch`, { method: "POST", body: JSON.stringify({ unit_id: unit.unit_id }) });
+        await ctx.api(`/api/v1/incidents/${incidentId}/dispatch`, { method: "POST", body: { unit_id: unit.unit_id } });
         await dispatchSection.render(container, detail, ctx);
       });
       const show = el("button", ctx.t("경로", "Route"));
@@ -79,7 +79,7 @@ export const dispatchSection = {
         take.addEventListener("click", async () => {
           const question = ctx.t(`${unit.call_sign}을(를) 현재 업무에서 빼서 이 사건에 배정할까요?`, `Take ${unit.call_sign} off its job for this incident?`);
           if (!window.confirm(question)) return;
-          await ctx.api(`/api/v1/incidents/${incidentId}/preempt`, { method: "POST", body: JSON.stringify({ unit_id: unit.unit_id, confirm: true }) });
+          await ctx.api(`/api/v1/incidents/${incidentId}/preempt`, { method: "POST", body: { unit_id: unit.unit_id, confirm: true } });
           await dispatchSection.render(container, detail, ctx);
         });
         item.append(take);

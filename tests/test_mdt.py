@@ -10,7 +10,7 @@ import httpx
 import pytest
 from tests.apiclient import SOS_BODY, app_headers
 from tests.factories import PASSWORD, build_world
-from tests.live import chromium, page, serving  # noqa: F401
+from tests.live import serving
 
 from ansim.api.app import create_app
 from ansim.services import dispatch

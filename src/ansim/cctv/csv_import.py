@@ -7,7 +7,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class CameraRow:
 @dataclass(frozen=True, slots=True)
 class Rejection:
     line: int
+    kind: str
     reason: str
     text: str
 
@@ -61,14 +62,20 @@ class ReadResult:
     layout: Layout
     rows: list[CameraRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    # Rows naming a site already read (same place, address and purpose) add their cameras to it.
+    merged: int = 0
 
     @property
     def read(self) -> int:
-        return len(self.rows) + len(self.rejected)
+        return len(self.rows) + len(self.rejected) + self.merged
 
 
 class RowError(ValueError):
-    """Why a row is refused."""
+    """Why a row is refused: `kind` groups the report, the message says what is wrong."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _header_key(name: str) -> str:
@@ -114,19 +121,27 @@ def read_text(
     columns = {_header_key(h): i for i, h in enumerate(header)}
     total = max(text.count("\n") - 1, 1)
     result = ReadResult(layout)
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, tuple[str, ...]]] = {}
     parse = _standard_row if layout == Layout.STANDARD else _ansimi_row
     for number, (line, cells) in enumerate(_numbered(reader), start=1):
         try:
             if len(cells) != len(header):
-                raise RowError(f"has {len(cells)} cells, the header has {len(header)}")
+                raise RowError("cells", f"has {len(cells)} cells, the header has {len(header)}")
             row = parse(line, {key: cells[i].strip() for key, i in columns.items()}, layout)
             if row.site_key in seen:
-                raise RowError(f"duplicate of line {seen[row.site_key]}")
-            seen[row.site_key] = line
-            result.rows.append(row)
+                position, first_cells = seen[row.site_key]
+                if tuple(cells) == first_cells:
+                    raise RowError("duplicate", f"repeats line {result.rows[position].line}")
+                earlier = result.rows[position]
+                result.rows[position] = replace(
+                    earlier, camera_count=earlier.camera_count + row.camera_count
+                )
+                result.merged += 1
+            else:
+                seen[row.site_key] = (len(result.rows), tuple(cells))
+                result.rows.append(row)
         except RowError as error:
-            result.rejected.append(Rejection(line, str(error), ",".join(cells)[:200]))
+            result.rejected.append(Rejection(line, error.kind, str(error), ",".join(cells)[:200]))
         if progress is not None and number % 500 == 0:
             progress(number, total)
     if progress is not None:
@@ -169,7 +184,7 @@ def _ansimi_row(line: int, cell: dict[str, str], layout: Layout) -> CameraRow:
     lat, lon = _position(cell.get("위도", ""), cell.get("경도", ""))
     gu = cell.get("자치구", "")
     if not gu:
-        raise RowError("자치구 is empty")
+        raise RowError("no_district", "자치구 is empty")
     return _row(
         layout,
         line,
@@ -200,25 +215,25 @@ def _number(text: str, what: str) -> float:
     try:
         value = float(text.replace(",", ""))
     except ValueError:
-        raise RowError(f"{what} {text!r} is not a number") from None
+        raise RowError("not_a_number", f"{what} {text!r} is not a number") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise RowError(f"{what} {text!r} is not a number")
+        raise RowError("not_a_number", f"{what} {text!r} is not a number")
     return value
 
 
 def _position(lat_text: str, lon_text: str) -> tuple[float, float]:
     if not lat_text or not lon_text:
-        raise RowError("missing coordinates")
+        raise RowError("missing_coordinates", "missing coordinates")
     lat, lon = _number(lat_text, "latitude"), _number(lon_text, "longitude")
     if lat == 0 and lon == 0:
-        raise RowError("missing coordinates (0, 0)")
+        raise RowError("missing_coordinates", "missing coordinates (0, 0)")
     inside = KOREA_LAT[0] <= lat <= KOREA_LAT[1] and KOREA_LON[0] <= lon <= KOREA_LON[1]
     if inside:
         return lat, lon
     if KOREA_LAT[0] <= lon <= KOREA_LAT[1] and KOREA_LON[0] <= lat <= KOREA_LON[1]:
         # Never guessed right: a swapped pair is reported so the publisher's row gets fixed.
-        raise RowError(f"swapped coordinates: latitude {lat}, longitude {lon}")
-    raise RowError(f"coordinates outside South Korea: {lat}, {lon}")
+        raise RowError("swapped_coordinates", f"swapped coordinates: latitude {lat}, longitude {lon}")
+    raise RowError("outside_korea", f"coordinates outside South Korea: {lat}, {lon}")
 
 
 def _count(text: str) -> int:
@@ -226,7 +241,7 @@ def _count(text: str) -> int:
         return 1  # the 안심이 lists leave it empty only for single cameras
     value = _number(text, "camera count")
     if value != int(value) or not 1 <= value <= MAX_CAMERAS_PER_SITE:
-        raise RowError(f"impossible camera count {text!r} (1-{MAX_CAMERAS_PER_SITE})")
+        raise RowError("impossible_count", f"impossible camera count {text!r} (1-{MAX_CAMERAS_PER_SITE})")
     return int(value)
 
 
@@ -236,7 +251,7 @@ def _pixels(text: str) -> int | None:
     value = _number(text, "pixel count")
     pixels = value if value >= PLAIN_PIXELS_FROM else value * 10_000
     if not 0 < pixels <= MAX_PIXELS:
-        raise RowError(f"impossible pixel count {text!r}")
+        raise RowError("impossible_pixels", f"impossible pixel count {text!r}")
     return int(pixels)
 
 
@@ -245,7 +260,7 @@ def _retention(text: str) -> int | None:
         return None
     value = _number(text, "retention days")
     if value != int(value) or not 0 <= value <= MAX_RETENTION_DAYS:
-        raise RowError(f"impossible retention {text!r} days (0-{MAX_RETENTION_DAYS})")
+        raise RowError("impossible_retention", f"impossible retention {text!r} days (0-{MAX_RETENTION_DAYS})")
     return int(value)
 
 

@@ -17,7 +17,7 @@ from ansim.domain.errors import InvalidInput
 # South Korea including Jeju, Ulleung and Dokdo; anything outside is a typo.
 KOREA_LAT = (33.0, 38.7)
 KOREA_LON = (124.5, 132.0)
-MAX_CAMERAS_PER_SITE = 50
+MAX_CAMERAS_PER_SITE = 500  # an apartment complex links over 100
 MAX_PIXELS = 100_000_000
 MAX_RETENTION_DAYS = 3650
 # The standard gives pixels in 만 화소 (10,000); values this large were given in plain pixels.

@@ -133,8 +133,8 @@ def create(
 ) -> Camera:
     """Registers one camera by hand (a PTZ dome the district installed, say)."""
     check_position(lat, lon)
-    if not 1 <= camera_count <= 50:
-        raise InvalidInput(f"camera count must be 1-50, got {camera_count}")
+    if not 1 <= camera_count <= 500:
+        raise InvalidInput(f"camera count must be 1-500, got {camera_count}")
     camera = Camera(
         id=str(uuid.uuid4()),
         site_key=f"manual:{uuid.uuid4().hex}",

@@ -68,7 +68,9 @@ class FakePtzCamera:
         raise Refused(f"unsupported operation {operation.tag}")
 
     def _check_security(self, header: Any) -> None:
-        token = None if header is None else header.find(f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+        token = (
+            None if header is None else header.find(f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+        )
         if token is None:
             raise Refused("WS-Security UsernameToken missing")
         if token.findtext(f"{{{WSSE}}}Username") != self.username:
@@ -78,7 +80,9 @@ class FakePtzCamera:
         if password is None or password.get("Type") != DIGEST or not nonce or not created:
             raise Refused("a password digest with nonce and created time is required")
         expected = base64.b64encode(
-            hashlib.sha1(base64.b64decode(nonce) + created.encode() + self.password.encode()).digest()
+            hashlib.sha1(  # noqa: S324 (WS-Security UsernameToken digest is SHA-1 by definition)
+                base64.b64decode(nonce) + created.encode() + self.password.encode()
+            ).digest()
         ).decode()
         if password.text != expected:
             raise Refused("wrong password digest")
@@ -119,7 +123,7 @@ def running_camera(camera: FakePtzCamera | None = None) -> Iterator[FakePtzCamer
     camera = camera or FakePtzCamera()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
                 answer, status = camera.handle(self.headers.get("Content-Type", ""), body), 200

@@ -23,9 +23,7 @@ CITY_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 LIST_LOG_WINDOW = timedelta(minutes=5)
 
 
-def assign_area(
-    session: Session, *, user: StaffUser, gu: str, actor: str, at: datetime
-) -> str:
+def assign_area(session: Session, *, user: StaffUser, gu: str, actor: str, at: datetime) -> str:
     """Gives a CCTV operator their district; returns its Korean name."""
     if user.role != Role.CCTV_OPERATOR:
         raise InvalidInput(f"{user.username} is a {user.role}, not a cctv_operator")

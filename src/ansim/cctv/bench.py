@@ -70,7 +70,13 @@ def run(*, updates: int = 2000, seed: int = 1) -> tuple[int, float, list[Row]]:
             selected.append(len(chosen))
         ms = np.array(timings) * 1000
         rows.append(
-            Row(label, updates, float(np.median(ms)), float(np.percentile(ms, 99)), float(np.mean(selected)))
+            Row(
+                label,
+                updates,
+                float(np.median(ms)),
+                float(np.percentile(ms, 99)),
+                float(np.mean(selected)),
+            )
         )
     return len(index), build_ms, rows
 

@@ -204,9 +204,10 @@ def _ansimi_row(line: int, cell: dict[str, str], layout: Layout) -> CameraRow:
 
 
 def _row(layout: Layout, line: int, **fields: object) -> CameraRow:
-    identity = "|".join(
-        str(fields[k]) for k in ("gu", "address", "purpose") if fields[k] is not None
-    ) + f"|{fields['lat']:.6f}|{fields['lon']:.6f}"
+    identity = (
+        "|".join(str(fields[k]) for k in ("gu", "address", "purpose") if fields[k] is not None)
+        + f"|{fields['lat']:.6f}|{fields['lon']:.6f}"
+    )
     key = hashlib.sha256(f"{layout.value}|{identity}".encode()).hexdigest()[:40]
     return CameraRow(site_key=key, line=line, **fields)  # type: ignore[arg-type]
 
@@ -232,7 +233,9 @@ def _position(lat_text: str, lon_text: str) -> tuple[float, float]:
         return lat, lon
     if KOREA_LAT[0] <= lon <= KOREA_LAT[1] and KOREA_LON[0] <= lat <= KOREA_LON[1]:
         # Never guessed right: a swapped pair is reported so the publisher's row gets fixed.
-        raise RowError("swapped_coordinates", f"swapped coordinates: latitude {lat}, longitude {lon}")
+        raise RowError(
+            "swapped_coordinates", f"swapped coordinates: latitude {lat}, longitude {lon}"
+        )
     raise RowError("outside_korea", f"coordinates outside South Korea: {lat}, {lon}")
 
 
@@ -241,7 +244,9 @@ def _count(text: str) -> int:
         return 1  # the 안심이 lists leave it empty only for single cameras
     value = _number(text, "camera count")
     if value != int(value) or not 1 <= value <= MAX_CAMERAS_PER_SITE:
-        raise RowError("impossible_count", f"impossible camera count {text!r} (1-{MAX_CAMERAS_PER_SITE})")
+        raise RowError(
+            "impossible_count", f"impossible camera count {text!r} (1-{MAX_CAMERAS_PER_SITE})"
+        )
     return int(value)
 
 
@@ -260,7 +265,9 @@ def _retention(text: str) -> int | None:
         return None
     value = _number(text, "retention days")
     if value != int(value) or not 0 <= value <= MAX_RETENTION_DAYS:
-        raise RowError("impossible_retention", f"impossible retention {text!r} days (0-{MAX_RETENTION_DAYS})")
+        raise RowError(
+            "impossible_retention", f"impossible retention {text!r} days (0-{MAX_RETENTION_DAYS})"
+        )
     return int(value)
 
 

@@ -54,7 +54,12 @@ def import_bundled(*, database_url: str, progress: Progress | None = None) -> Im
     for site in load_camera_sites():
         address = site.address.replace('"', "'")
         lines.append(f'{site.gu},"{address}",{site.lat},{site.lon},{site.camera_count},{site.dong}')
-    return import_text("\n".join(lines) + "\n", source="bundled Seoul sites", database_url=database_url, progress=progress)
+    return import_text(
+        "\n".join(lines) + "\n",
+        source="bundled Seoul sites",
+        database_url=database_url,
+        progress=progress,
+    )
 
 
 def _store(database_url: str, source: str, result: ReadResult) -> ImportReport:

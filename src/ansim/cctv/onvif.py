@@ -39,13 +39,17 @@ def _client(endpoint: OnvifEndpoint) -> Client:
     session = requests.Session()
     session.trust_env = False  # a proxy from the environment must never carry camera commands
     wsse = (
-        UsernameToken(endpoint.username, endpoint.password or "", use_digest=True)
+        UsernameToken(  # type: ignore[no-untyped-call]
+            endpoint.username, endpoint.password or "", use_digest=True
+        )
         if endpoint.username
         else None
     )
-    return Client(
+    return Client(  # type: ignore[no-untyped-call]
         str(WSDL),
-        transport=Transport(session=session, timeout=TIMEOUT_S, operation_timeout=TIMEOUT_S),
+        transport=Transport(  # type: ignore[no-untyped-call]
+            session=session, timeout=TIMEOUT_S, operation_timeout=TIMEOUT_S
+        ),
         settings=Settings(strict=True, forbid_dtd=True, forbid_entities=True),
         wsse=wsse,
     )
@@ -71,10 +75,12 @@ def goto_preset(endpoint: OnvifEndpoint, *, preset_token: str) -> None:
 
 def _call(endpoint: OnvifEndpoint, operation: str, **body: object) -> None:
     try:
-        service = _client(endpoint).create_service(BINDING, endpoint.url)
+        service = _client(endpoint).create_service(BINDING, endpoint.url)  # type: ignore[no-untyped-call]
         getattr(service, operation)(**body)
     except (requests.RequestException, ZeepError, OSError) as error:
-        raise CameraUnreachable(f"{operation} to {endpoint.url} failed: {_reason(error)}") from error
+        raise CameraUnreachable(
+            f"{operation} to {endpoint.url} failed: {_reason(error)}"
+        ) from error
 
 
 def _reason(error: Exception) -> str:

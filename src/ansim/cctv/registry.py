@@ -46,14 +46,18 @@ def import_rows(
         found = session.execute(
             sa.select(cameras.c.site_key, cameras.c.id).where(cameras.c.site_key.in_(chunk))
         )
-        known.update({key: camera_id for key, camera_id in found.tuples()})
+        known.update(dict(found.tuples()))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for row in rows:
-        values: dict[str, Any] = {name: getattr(row, name) for name in _IMPORTED if name != "source"}
+        values: dict[str, Any] = {
+            name: getattr(row, name) for name in _IMPORTED if name != "source"
+        }
         values.update(source=source, updated_at=at)
         if row.site_key in known:
-            updates.append({"b_id": known[row.site_key], **{f"v_{k}": v for k, v in values.items()}})
+            updates.append(
+                {"b_id": known[row.site_key], **{f"v_{k}": v for k, v in values.items()}}
+            )
         else:
             inserts.append(
                 {
@@ -148,14 +152,14 @@ def create(
         updated_at=at,
     )
     _apply(camera, settings)
-    session.execute(cameras.insert().values(**{name: getattr(camera, name) for name in _CAMERA_FIELDS}))
+    session.execute(
+        cameras.insert().values(**{name: getattr(camera, name) for name in _CAMERA_FIELDS})
+    )
     session.flush()
     return camera
 
 
-def update_settings(
-    session: Session, *, camera_id: str, at: datetime, **settings: Any
-) -> Camera:
+def update_settings(session: Session, *, camera_id: str, at: datetime, **settings: Any) -> Camera:
     """Changes PTZ, ONVIF, stream, field of view or range of one camera."""
     camera = get(session, camera_id=camera_id)
     _apply(camera, settings)

@@ -217,7 +217,10 @@ class CameraIndex:
         inside = np.hypot(dx, dy) <= self._range[candidates][:, None]
         directed = self._directed[candidates]
         if directed.any():
-            look = np.arctan2(dx[directed], dy[directed]) - self._bearing[candidates][directed][:, None]
+            look = (
+                np.arctan2(dx[directed], dy[directed])
+                - self._bearing[candidates][directed][:, None]
+            )
             off = np.abs((look + math.pi) % (2.0 * math.pi) - math.pi)
             inside[directed] &= off <= self._half_fov[candidates][directed][:, None]
         covered: FloatArray = inside.mean(axis=1)
@@ -247,5 +250,7 @@ def _density(px: FloatArray, py: FloatArray, region: UncertaintyRegion) -> Float
     u = (px * math.sin(theta) + py * math.cos(theta)) / sa
     v = (px * math.cos(theta) - py * math.sin(theta)) / sb
     m2 = u * u + v * v
-    density: FloatArray = np.where(m2 <= CHI2_95, np.exp(-0.5 * m2), 0.0) / (2.0 * math.pi * sa * sb)
+    density: FloatArray = np.where(m2 <= CHI2_95, np.exp(-0.5 * m2), 0.0) / (
+        2.0 * math.pi * sa * sb
+    )
     return density

@@ -91,12 +91,12 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_area(args: argparse.Namespace) -> int:
+    from ansim.api.context import utc_now
     from ansim.cctv import access
     from ansim.services import staff
     from ansim.settings import Settings
     from ansim.store.db import make_engine, make_session_factory
     from ansim.store.uow import UnitOfWork
-    from ansim.api.context import utc_now
 
     engine = make_engine(args.database_url or Settings().database_url)
     try:

@@ -46,7 +46,7 @@ def import_rows(
         found = session.execute(
             sa.select(cameras.c.site_key, cameras.c.id).where(cameras.c.site_key.in_(chunk))
         )
-        known.update(dict(found.tuples()))
+        known.update((key, camera_id) for key, camera_id in found)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for row in rows:

@@ -5,24 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tests.live import free_port
 from tests.onvif_camera import FakePtzCamera, running_camera
 
 from ansim.cctv.aiming import aim_at
 from ansim.cctv.cameras import Camera
 from ansim.cctv.onvif import CameraUnreachable, OnvifEndpoint, absolute_move, goto_preset
 from ansim.geo.geodesy import LocalFrame
-from tests.live import free_port
 
 POLE = (37.5665, 126.9780)
 FRAME = LocalFrame(*POLE)
 
 
 def dome(**kw: object) -> Camera:
-    base: dict[str, object] = dict(
-        id="dome", site_key="k", source="manual", gu="중구", address="시청 앞", lat=POLE[0],
-        lon=POLE[1], purpose="생활방범", camera_count=1, updated_at=datetime(2026, 1, 1, tzinfo=UTC),
-        ptz=True, fov_deg=60.0, mount_height_m=6.0,
-    )  # fmt: skip
+    base: dict[str, object] = {
+        "id": "dome", "site_key": "k", "source": "manual", "gu": "중구", "address": "시청 앞", "lat": POLE[0],
+        "lon": POLE[1], "purpose": "생활방범", "camera_count": 1, "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "ptz": True, "fov_deg": 60.0, "mount_height_m": 6.0,
+    }  # fmt: skip
     return Camera(**(base | kw))  # type: ignore[arg-type]
 
 

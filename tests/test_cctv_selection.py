@@ -66,7 +66,7 @@ def test_ranking_prefers_more_of_the_likely_area_then_distance() -> None:
         [view("edge", 0, 250), view("centre", 0, 0), view("mid", 0, 100), view("twin", 0, -100)]
     )
     chosen = index.select(UncertaintyRegion.circle(*CENTRE, 300))
-    assert [c.camera_id for c in chosen][0] == "centre"
+    assert next(c.camera_id for c in chosen) == "centre"
     assert {c.camera_id for c in chosen[1:3]} == {"mid", "twin"}
     assert chosen[-1].camera_id == "edge"
     assert chosen[0].share > chosen[1].share > chosen[-1].share > 0
@@ -94,10 +94,10 @@ def test_impossible_ellipse_is_refused() -> None:
 
 def test_camera_defaults_follow_what_is_known() -> None:
     def camera(**kw: object) -> Camera:
-        base: dict[str, object] = dict(
-            id="x", site_key="k", source="s", gu="중구", address="a", lat=CENTRE[0], lon=CENTRE[1],
-            purpose="생활방범", camera_count=1, updated_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )  # fmt: skip
+        base: dict[str, object] = {
+            "id": "x", "site_key": "k", "source": "s", "gu": "중구", "address": "a", "lat": CENTRE[0], "lon": CENTRE[1],
+            "purpose": "생활방범", "camera_count": 1, "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }  # fmt: skip
         return Camera(**(base | kw))  # type: ignore[arg-type]
 
     assert camera().sees_all_around  # direction unknown: cannot be excluded

@@ -14,6 +14,7 @@ from tests.factories import PASSWORD, T0, World, build_world
 from tests.live import free_port
 from tests.onvif_camera import FakePtzCamera, running_camera
 
+from ansim.domain.events import validate_event
 from ansim.domain.staff import Role
 from ansim.geo.demo_data import district_at
 from ansim.geo.geodesy import LocalFrame
@@ -189,6 +190,8 @@ def test_sightings_and_clips_reach_the_board_stream_and_timeline(cctv: CctvWorld
         while "cctv.clip_requested" not in types:
             envelope = json.loads(stream.receive_text())
             types.append(envelope["type"])
+            # What the board receives is exactly the registered schema's JSON.
+            assert validate_event(envelope["type"], envelope["data"]) == envelope["data"]
             if envelope["type"] == "cctv.person_seen":
                 assert envelope["data"]["note"] == "노란 우산, 북쪽으로 걸어감"
                 assert envelope["incident_id"] == cctv.incident_id

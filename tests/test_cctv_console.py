@@ -77,7 +77,7 @@ def console(sqlite_engine: tuple[Engine, str]) -> Iterator[tuple[str, FakePtzCam
 
 def test_operator_aims_marks_and_the_board_sees_it(
     console: tuple[str, FakePtzCamera, str],
-    page: Any,  # noqa: F811
+    page: Any,
 ) -> None:
     url, ptz, incident_id = console
     errors: list[str] = []
@@ -120,7 +120,7 @@ def test_operator_aims_marks_and_the_board_sees_it(
 
 def test_wrong_password_and_wrong_role_stay_on_the_login_form(
     console: tuple[str, FakePtzCamera, str],
-    page: Any,  # noqa: F811
+    page: Any,
 ) -> None:
     url, _ptz, _incident = console
     page.goto(f"{url}/cctv")

@@ -20,6 +20,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
     basemap,
+    cctv,
     console,
     dispatching,
     errors,
@@ -122,6 +123,7 @@ def create_app(
         stream.router,
         basemap.router,
         pages.router,
+        cctv.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

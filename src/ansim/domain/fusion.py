@@ -130,6 +130,10 @@ class LocationTrack:
         """Fixes kept (accepted or gated), oldest first."""
         return tuple(self._fixes)
 
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """What became of each kept fix (in the order of `fixes`): accepted or gated."""
+        return tuple(self._outcomes())
+
     def add(self, fix: LocationFix, *, now: datetime) -> FixVerdict:
         """Takes one fix in, in any order; refused fixes leave the track untouched."""
         try:

@@ -17,7 +17,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import basemap, console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    basemap,
+    console,
+    errors,
+    intake_app,
+    location,
+    pages,
+    sessions,
+    stream,
+    unit_terminal,
+)
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
@@ -91,6 +101,7 @@ def create_app(
     for router in (
         intake_app.router,
         console.router,
+        location.router,
         unit_terminal.router,
         sessions.router,
         stream.router,

@@ -1,3 +1,6 @@
 // Extra sections of the incident detail panel, one module per capability:
 // each is {id, render(container, detail, ctx)}; ctx = {api, t, lang, map, refresh}.
+import { locationSection } from "./location-section.js";
+
 export const detailSections = [];
+detailSections.push(locationSection);

@@ -47,7 +47,9 @@ def test_the_board_draws_the_ellipse_and_the_track_of_several_fixes(
     live, world, engine = location_server
     body = {"fix": {"lat": CITY_HALL[0], "lon": CITY_HALL[1], "accuracy_m": 60, "method": "wifi"}}
     answer = httpx.post(
-        f"{live.url}/api/v1/app/sos", json=body, headers=app_headers(world.app_credential, "location-0001")
+        f"{live.url}/api/v1/app/sos",
+        json=body,
+        headers=app_headers(world.app_credential, "location-0001"),
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

@@ -91,7 +91,7 @@ class ImmFilter:
     def _switch(self, dt: float) -> Matrix:
         eigenvalues, vectors, inverse = self._eig
         p = (vectors * np.exp(eigenvalues * dt)) @ inverse
-        return np.clip(np.real(p), 0.0, 1.0)
+        return np.asarray(np.clip(np.real(p), 0.0, 1.0), dtype=np.float64)
 
     def start(self, position: Vector, position_cov: Matrix) -> ImmState:
         """Starts at a measured position with the velocity only known by its model spread."""
@@ -159,6 +159,19 @@ class ImmFilter:
         log_post = np.log(state.probs) + log_like
         post = np.exp(log_post - log_post.max())
         return ImmState(means, covs, _normalised(post))
+
+    def update_model(
+        self, state: ImmState, model: int, h: Matrix, z: Vector, r: Matrix
+    ) -> ImmState:
+        """Kalman update of one model by a constraint (`z = h x`); mode probabilities stay."""
+        x, p = state.means[model], state.covs[model]
+        s = h @ p @ h.T + r
+        k = p @ h.T @ np.linalg.inv(s)
+        ikh = np.eye(4) - k @ h
+        means, covs = state.means.copy(), state.covs.copy()
+        means[model] = x + k @ (z - h @ x)
+        covs[model] = ikh @ p @ ikh.T + k @ r @ k.T
+        return ImmState(means, covs, state.probs)
 
 
 def _normalised(p: Vector) -> Vector:

@@ -7,6 +7,7 @@ abduction walks from a school for 30-120 s, then drives routed roads (chained ro
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -31,6 +32,14 @@ class RoadTraces:
             for s in load_schools()
             if lat.min() < s.lat < lat.max() and lon.min() < s.lon < lon.max()
         )
+
+    def nearest_road(self, lat: float, lon: float) -> tuple[float, float] | None:
+        """Nearest road point within 150 m (the filter's optional road constraint)."""
+        try:
+            snap = self.graph.snap(lat, lon, max_distance_m=150.0)
+        except OffNetwork:
+            return None
+        return snap.lat, snap.lon
 
     def __call__(self, kind: Kind, rng: np.random.Generator) -> Trace:
         school = self.schools[int(rng.integers(len(self.schools)))]
@@ -59,7 +68,7 @@ class RoadTraces:
             if leg is None:
                 break
             line.extend(leg[1:])
-            total += sum(_metres(a, b) for a, b in zip(leg, leg[1:], strict=False))
+            total += sum(_metres(a, b) for a, b in itertools.pairwise(leg))
             here = leg[-1]
         return line
 

@@ -29,9 +29,8 @@ MIN_RADIUS_M = 4.0
 VELOCITY_SIGMA_MPS = 1.0
 
 WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
-# A car's velocity persists between fixes: a 60 s memory beat 30 s on the road-network
-# benchmark (docs/location.md, tuning table).
-VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=60.0)
+# A 60 s memory lowers a car's error a little but under-covers more (docs/location.md).
+VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
 # Standing or sitting somewhere (a child hiding, waiting at a bus stop): barely drifts.
 STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
 

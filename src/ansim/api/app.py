@@ -20,6 +20,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
     basemap,
+    cctv,
     console,
     errors,
     intake_app,
@@ -110,6 +111,7 @@ def create_app(
         stream.router,
         basemap.router,
         pages.router,
+        cctv.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

@@ -100,6 +100,46 @@ class UnitMoved(EventData):
     at: datetime
 
 
+class CameraAimed(EventData):
+    """A PTZ camera was turned toward the estimate (or could not be)."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    status: Literal["moved", "preset", "unreachable"]
+    pan: float | None = Field(default=None, ge=-1, le=1)
+    tilt: float | None = Field(default=None, ge=-1, le=1)
+    zoom: float | None = Field(default=None, ge=0, le=1)
+    distance_m: float = Field(ge=0)
+    message: str
+    actor: str
+
+
+class PersonSeen(EventData):
+    """A CCTV operator saw the person on a camera."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    note: str
+    seen_at: datetime
+    actor: str
+
+
+class ClipRequested(EventData):
+    """A CCTV operator asked for a camera's recording to be kept as evidence."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    start: datetime
+    end: datetime
+    note: str
+    actor: str
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -110,6 +150,9 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "assignment.changed": (1, AssignmentChanged),
     "unit.status_changed": (1, UnitStatusChanged),
     "unit.moved": (1, UnitMoved),
+    "cctv.camera_aimed": (1, CameraAimed),
+    "cctv.person_seen": (1, PersonSeen),
+    "cctv.clip_requested": (1, ClipRequested),
 }
 
 

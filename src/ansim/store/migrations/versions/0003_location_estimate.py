@@ -1,7 +1,7 @@
 """location estimate: fused ellipse on incidents, fusion verdict on fixes
 
 Revision ID: 0003_location_estimate
-Revises: 0002
+Revises: 0003_cctv
 Create Date: 2026-11-29 00:26:11.460618
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_location_estimate"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_cctv"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

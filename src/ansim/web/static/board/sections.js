@@ -1,6 +1,7 @@
 // Extra sections of the incident detail panel, one module per capability:
 // each is {id, render(container, detail, ctx)}; ctx = {api, t, lang, map, refresh}.
+import { cctvSection } from "./cctv_section.js";
 import { locationSection } from "./location-section.js";
 
-export const detailSections = [];
+export const detailSections = [cctvSection];
 detailSections.push(locationSection);

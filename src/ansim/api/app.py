@@ -25,6 +25,7 @@ from ansim.api import (
     dispatching,
     errors,
     intake_app,
+    location,
     pages,
     sessions,
     stream,
@@ -117,6 +118,7 @@ def create_app(
     for router in (
         intake_app.router,
         console.router,
+        location.router,
         unit_terminal.router,
         dispatching.router,
         sessions.router,

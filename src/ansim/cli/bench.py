@@ -11,6 +11,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
     )
+    command.add_argument(
+        "--road-constraint",
+        action="store_true",
+        help="location: keep the vehicle model on the road network (off by default)",
+    )
     command.set_defaults(func=run)
 
 
@@ -20,9 +25,21 @@ def run(args: argparse.Namespace) -> int:
 
         print(bench_dispatch.run(smoke=args.smoke))
     if args.name in {"location", "all"}:
-        from ansim.sim import location_bench
+        from dataclasses import replace
 
-        result = location_bench.run(traces=10 if args.smoke else 100, seed=1)
+        from ansim.domain.fusion import Tuning
+        from ansim.sim import location_bench
+        from ansim.sim.location_roads import RoadTraces
+
+        roads = RoadTraces()
+        tuning = Tuning()
+        name = "Seoul road network (walks from schools, routed car abductions)"
+        if args.road_constraint:
+            tuning = replace(tuning, road=roads.nearest_road)
+            name += ", vehicle model kept on roads"
+        result = location_bench.run(
+            traces=3 if args.smoke else 100, seed=1, source=roads, source_name=name, tuning=tuning
+        )
         print(result.format_table())
     if args.name in {"cctv", "all"}:
         from ansim.cctv import bench as cctv_bench

@@ -13,11 +13,17 @@ class EventData(BaseModel):
 
 
 class Location(EventData):
+    """The fused estimate; the 95 % ellipse fields are optional (absent before version 1.1)."""
+
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius_m: float = Field(ge=0)
     method: str
     located_at: datetime
+    semi_major_m: float | None = Field(default=None, ge=0)
+    semi_minor_m: float | None = Field(default=None, ge=0)
+    orientation_deg: float | None = Field(default=None, ge=0, le=360)
+    area_m2: float | None = Field(default=None, ge=0)
 
 
 class IncidentReceived(EventData):

@@ -98,6 +98,10 @@ incidents = sa.Table(
     sa.Column("radius_m", sa.Float),
     sa.Column("location_method", sa.String(20)),
     sa.Column("located_at", UTCDateTime),
+    sa.Column("semi_major_m", sa.Float),
+    sa.Column("semi_minor_m", sa.Float),
+    sa.Column("orientation_deg", sa.Float),
+    sa.Column("area_m2", sa.Float),
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
@@ -130,6 +134,9 @@ location_fixes = sa.Table(
     sa.Column("floor", sa.Integer),
     sa.Column("speed_mps", sa.Float),
     sa.Column("heading_deg", sa.Float),
+    # What fusion made of the fix: accepted, gated, duplicate or refused (kept for the audit).
+    sa.Column("verdict", sa.String(20), nullable=False, server_default="accepted"),
+    sa.Column("verdict_reason", sa.String(300), nullable=False, server_default=""),
 )
 
 assignments = sa.Table(

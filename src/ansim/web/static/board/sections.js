@@ -2,5 +2,6 @@
 // each is {id, render(container, detail, ctx)}; ctx = {api, t, lang, map, refresh}.
 import { cctvSection } from "./cctv_section.js";
 import { dispatchSection } from "./dispatch-section.js";
+import { locationSection } from "./location-section.js";
 
-export const detailSections = [dispatchSection, cctvSection];
+export const detailSections = [locationSection, dispatchSection, cctvSection];

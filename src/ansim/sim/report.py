@@ -69,6 +69,7 @@ def _map(sim: Simulation, times: list[CaseTimes]) -> str:
                  s=25, label="police stations / boxes")
     axis.set_xlim(float(graph.node_lon.min()), float(graph.node_lon.max()))
     axis.set_ylim(float(graph.node_lat.min()), float(graph.node_lat.max()))
+    axis.ticklabel_format(useOffset=False)
     axis.set_aspect(1 / 0.79)  # cos(37.57°): metres the same both ways
     axis.legend(fontsize=7, loc="lower left")
     axis.set_title("Response time across the district (where the SOS was pressed)")

@@ -36,14 +36,18 @@ def test_short_scenario_matches_the_saved_summary(sim_engine: Engine) -> None:
     sim.run()
     summary = summarise(sim)
     assert json.loads(json.dumps(summary)) == json.loads(SAVED.read_text(encoding="utf-8"))
-    assert summary["sos"] > 0 and summary["arrived"] > 0
+    assert summary["sos"] > 0
+    assert summary["arrived"] > 0
     with sim_engine.connect() as conn:
         stored = conn.execute(sa.select(incidents.c.drill)).scalars().all()
-    assert stored and all(stored)  # every simulated incident is a drill
+    assert stored
+    assert all(stored)
     times, _ = collect(sim)
     page = render(sim, times, summary)
     assert page.count("data:image/png;base64,") == 3
-    assert "4:20" in page and "5:05" in page and "28 s" in page
+    assert "4:20" in page
+    assert "5:05" in page
+    assert "28 s" in page
 
 
 def test_the_same_processes_run_in_real_time(sim_engine: Engine) -> None:

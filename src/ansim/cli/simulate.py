@@ -12,13 +12,19 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("simulate", help="run a simulation scenario (drill) and report")
-    command.add_argument("scenario", type=Path, help="a scenario YAML file, e.g. scenarios/short_smoke.yaml")
+    command.add_argument(
+        "scenario", type=Path, help="a scenario YAML file, e.g. scenarios/short_smoke.yaml"
+    )
     command.add_argument("--report", type=Path, help="write the HTML report here")
     command.add_argument("--summary", type=Path, help="write the summary JSON here")
-    command.add_argument("--database-url", help="a fresh, empty database (default: a temporary SQLite file)")
+    command.add_argument(
+        "--database-url", help="a fresh, empty database (default: a temporary SQLite file)"
+    )
     command.add_argument("--realtime", action="store_true", help="pace the run by the wall clock")
     command.add_argument("--speed", type=float, default=1.0, help="virtual seconds per real second")
-    command.add_argument("--serve", type=int, metavar="PORT", help="with --realtime: serve the board on PORT")
+    command.add_argument(
+        "--serve", type=int, metavar="PORT", help="with --realtime: serve the board on PORT"
+    )
     command.set_defaults(func=run)
 
 
@@ -35,7 +41,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(
                 f"{'press → ' + stage:<28}{stats['n']:>5}{stats['median']:>10}{stats['p90']:>9}{stats['p99']:>9}"
             )
-    urgent, errors, mis = summary["arrival_code01"], summary["location_error_m"], summary["mis_presses"]
+    urgent, errors, mis = (
+        summary["arrival_code01"],
+        summary["location_error_m"],
+        summary["mis_presses"],
+    )
     lines += [
         f"code 0/1 arrival: mean {urgent.get('mean', '–')} s, median {urgent.get('median', '–')} s"
         "   (anchors: 5:05 = 305 s Korea 2020, 4:20 = 260 s Seoul 2018)",
@@ -69,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         summary = summarise(sim)
         print(format_summary(summary))
         if args.summary:
-            args.summary.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
+            args.summary.write_text(
+                json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
+            )
         if args.report:
             times, _ = collect(sim)
             args.report.write_text(render(sim, times, summary), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Generator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,9 @@ ONE_TOUCH_MODELS: dict[FixMethod, ErrorModel] = {
 class UnitAgent:
     """A patrol car's crew: patrols, acknowledges orders, drives there, clears and patrols again."""
 
-    def __init__(self, sim: Simulation, unit_id: str, call_sign: str, home: tuple[float, float]) -> None:
+    def __init__(
+        self, sim: Simulation, unit_id: str, call_sign: str, home: tuple[float, float]
+    ) -> None:
         self.sim = sim
         self.unit_id = unit_id
         self.call_sign = call_sign
@@ -65,7 +68,7 @@ class UnitAgent:
                     yield from self._respond(*self.order)
             except simpy.Interrupt as interrupt:
                 self._where_now()
-                kind, *rest = interrupt.cause
+                kind, *rest = interrupt.cause or (None,)
                 if kind == "order":
                     self.order = (rest[0], rest[1])
                 elif kind == "stand_down" and self.order is not None:
@@ -96,7 +99,9 @@ class UnitAgent:
 
         def move() -> None:
             with self.sim.uow.begin() as session:
-                dispatch.move_unit(session, unit_id=self.unit_id, lat=lat, lon=lon, at=self.sim.now())
+                dispatch.move_unit(
+                    session, unit_id=self.unit_id, lat=lat, lon=lon, at=self.sim.now()
+                )
 
         self.sim.call("move_unit", move)
 
@@ -112,7 +117,11 @@ class UnitAgent:
         def change() -> None:
             with self.sim.uow.begin() as session:
                 dispatch.change_unit_status(
-                    session, unit_id=self.unit_id, status=status, actor=self.call_sign, at=self.sim.now()
+                    session,
+                    unit_id=self.unit_id,
+                    status=status,
+                    actor=self.call_sign,
+                    at=self.sim.now(),
                 )
 
         return self.sim.call(f"unit {status}", change)
@@ -134,7 +143,9 @@ class UnitAgent:
             return
         while True:
             target = self._estimate(incident_id) or self.position
-            drive = self.sim.city.drive(self.position, target, speed_factor=fleet.emergency_speed_factor)
+            drive = self.sim.city.drive(
+                self.position, target, speed_factor=fleet.emergency_speed_factor
+            )
 
             def moved(heading: tuple[float, float] = target) -> bool:
                 now = self._estimate(incident_id) or heading
@@ -148,7 +159,11 @@ class UnitAgent:
         estimate = self._estimate(incident_id)
         if case is not None and estimate is not None:
             case.error_at_arrival_m = haversine_m(*estimate, *case.truth(float(self.sim.env.now)))
-        minutes = fleet.on_scene_false_min if case is not None and case.mis_press else fleet.on_scene_real_min
+        minutes = (
+            fleet.on_scene_false_min
+            if case is not None and case.mis_press
+            else fleet.on_scene_real_min
+        )
         yield self.sim.env.timeout(self.sim.lognormal(self.sim.rng_units, minutes * 60.0, 0.4))
         self._clear(incident_id, stood_down=False)
 
@@ -163,6 +178,7 @@ class UnitAgent:
 
 def close_case(sim: Simulation, incident_id: str, *, reason: str) -> None:
     """Resolves the incident once no unit is left on it; the reporter stops sending fixes."""
+
     def resolve() -> None:
         with sim.uow.begin() as session:
             if dispatch.open_assignments(session, incident_id=incident_id):
@@ -170,8 +186,12 @@ def close_case(sim: Simulation, incident_id: str, *, reason: str) -> None:
             incident = incidents.get(session, incident_id=incident_id, for_update=True)
             if IncidentStatus.RESOLVED in TRANSITIONS[incident.status]:
                 incidents.change_status(
-                    session, incident_id=incident_id, status=IncidentStatus.RESOLVED,
-                    actor="sim", reason=reason, at=sim.now(),
+                    session,
+                    incident_id=incident_id,
+                    status=IncidentStatus.RESOLVED,
+                    actor="sim",
+                    reason=reason,
+                    at=sim.now(),
                 )
             case = sim.log.case_of(incident_id)
             if case is not None:
@@ -234,10 +254,12 @@ def reporter(sim: Simulation) -> Step:
         if case.closed:
             return
         fix = _shift(later.fix, case, sim)
-        sim.call("add_fix", lambda fix=fix: _add_fix(sim, case, fix))
+        sim.call("add_fix", functools.partial(_add_fix, sim, case, fix))
 
 
-def _shift(fix: LocationFix, case: CaseRecord, sim: Simulation, observed_at: Any = None) -> LocationFix:
+def _shift(
+    fix: LocationFix, case: CaseRecord, sim: Simulation, observed_at: Any = None
+) -> LocationFix:
     observed = observed_at or sim.start + timedelta(seconds=case.press_s) + (fix.observed_at - T0)
     return dataclasses.replace(fix, observed_at=observed, source=f"sim:{case.channel.value}")
 
@@ -276,13 +298,21 @@ def _danger_confirmed(sim: Simulation, incident_id: str) -> None:
             incident = incidents.get(session, incident_id=incident_id, for_update=True)
             if IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]:
                 incidents.change_status(
-                    session, incident_id=incident_id, status=IncidentStatus.CONFIRMED,
-                    actor="sim-guardian", reason="guardian: not with the child", at=sim.now(),
+                    session,
+                    incident_id=incident_id,
+                    status=IncidentStatus.CONFIRMED,
+                    actor="sim-guardian",
+                    reason="guardian: not with the child",
+                    at=sim.now(),
                 )
             if incident.is_active and incident.priority != PriorityCode.CODE_0:
                 incidents.change_priority(
-                    session, incident_id=incident_id, priority=PriorityCode.CODE_0,
-                    actor="sim-guardian", reason="guardian confirms danger", at=sim.now(),
+                    session,
+                    incident_id=incident_id,
+                    priority=PriorityCode.CODE_0,
+                    actor="sim-guardian",
+                    reason="guardian confirms danger",
+                    at=sim.now(),
                 )
 
     sim.call("confirm danger", confirm)
@@ -295,14 +325,18 @@ def _mis_press_confirmed(sim: Simulation, incident_id: str) -> None:
             if IncidentStatus.FALSE_ALARM not in TRANSITIONS[incident.status]:
                 return []  # the unit is already there; the crew sorts it out on scene
             incidents.change_status(
-                session, incident_id=incident_id, status=IncidentStatus.FALSE_ALARM,
-                actor="sim-guardian", reason="guardian: pressed by mistake", at=sim.now(),
+                session,
+                incident_id=incident_id,
+                status=IncidentStatus.FALSE_ALARM,
+                actor="sim-guardian",
+                reason="guardian: pressed by mistake",
+                at=sim.now(),
             )
             return [a.unit_id for a in dispatch.open_assignments(session, incident_id=incident_id)]
 
     try:
         units = stand_down()
-    except Exception as error:  # noqa: BLE001 — recorded; the run goes on
+    except Exception as error:
         sim.log.errors.append(f"stand down: {error}")
         return
     agents = [sim.units[u] for u in units if u in sim.units]

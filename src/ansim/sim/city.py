@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -39,13 +40,15 @@ class Drive:
         if self.seconds <= 0 or self.metres <= 0:
             return float(self.lat[-1]), float(self.lon[-1])
         done = min(max(t / self.seconds, 0.0), 1.0) * self.metres
-        return float(np.interp(done, self.cum_m, self.lat)), float(np.interp(done, self.cum_m, self.lon))
+        return float(np.interp(done, self.cum_m, self.lat)), float(
+            np.interp(done, self.cum_m, self.lon)
+        )
 
 
 def _polyline_drive(points: list[tuple[float, float]], seconds: float) -> Drive:
     lat = np.array([p[0] for p in points], np.float64)
     lon = np.array([p[1] for p in points], np.float64)
-    steps = [haversine_m(a[0], a[1], b[0], b[1]) for a, b in zip(points, points[1:], strict=False)]
+    steps = [haversine_m(a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(points)]
     cum = np.concatenate([[0.0], np.cumsum(steps)]) if steps else np.array([0.0])
     return Drive(lat, lon, cum, seconds)
 

@@ -37,7 +37,12 @@ class CaseTimes:
     arrival_s: float | None
 
     def stage(self, name: str) -> float | None:
-        return {"board": self.board_s, "order": self.order_s, "ack": self.ack_s, "arrival": self.arrival_s}[name]
+        return {
+            "board": self.board_s,
+            "order": self.order_s,
+            "ack": self.ack_s,
+            "arrival": self.arrival_s,
+        }[name]
 
 
 def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
@@ -47,7 +52,9 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
         orders = list(
             session.execute(sa.select(Assignment).order_by(assignments.c.ordered_at)).scalars()
         )
-        drills = session.execute(sa.select(sa.func.count()).where(incidents.c.drill.is_(False))).scalar_one()
+        drills = session.execute(
+            sa.select(sa.func.count()).where(incidents.c.drill.is_(False))
+        ).scalar_one()
     if drills:
         raise AssertionError("a simulated incident was stored without the drill flag")
     first: dict[str, Assignment] = {}
@@ -58,7 +65,7 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
         if case.incident_id is None:
             continue
         incident = stored[case.incident_id]
-        order = first.get(case.incident_id)
+        assignment = first.get(case.incident_id)
 
         def after(at: datetime | None, press: float = case.press_s) -> float | None:
             return None if at is None else sim.seconds_of(at) - press
@@ -67,11 +74,11 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
             CaseTimes(
                 case,
                 incident,
-                order,
+                assignment,
                 board_s=sim.seconds_of(incident.received_at) - case.press_s,
-                order_s=after(order.ordered_at) if order else None,
-                ack_s=after(order.acknowledged_at) if order else None,
-                arrival_s=after(order.arrived_at) if order else None,
+                order_s=after(assignment.ordered_at) if assignment else None,
+                ack_s=after(assignment.acknowledged_at) if assignment else None,
+                arrival_s=after(assignment.arrived_at) if assignment else None,
             )
         )
     return times, orders
@@ -116,7 +123,9 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         busy += max(0.0, min(stop, end) - start)
         tied[order.incident_id] = tied.get(order.incident_id, 0.0) + max(0.0, stop - start)
     mis = [t for t in times if t.case.mis_press]
-    urgent = [t.arrival_s for t in times if t.arrival_s is not None and int(t.incident.priority) <= 1]
+    urgent = [
+        t.arrival_s for t in times if t.arrival_s is not None and int(t.incident.priority) <= 1
+    ]
     unit_hours = len(sim.on_duty) * end
     return {
         "scenario": sim.scenario.name,
@@ -128,11 +137,18 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         "arrived": sum(1 for t in times if t.arrival_s is not None),
         "by_priority": _group(times, "priority"),
         "by_channel": _group(times, "channel"),
-        "all": {stage: _stats([v for t in times if (v := t.stage(stage)) is not None]) for stage in STAGES},
+        "all": {
+            stage: _stats([v for t in times if (v := t.stage(stage)) is not None])
+            for stage in STAGES
+        },
         "arrival_code01": _stats(urgent),
         "location_error_m": {
-            "at_dispatch": _stats([e for t in times if (e := t.case.error_at_dispatch_m) is not None]),
-            "at_arrival": _stats([e for t in times if (e := t.case.error_at_arrival_m) is not None]),
+            "at_dispatch": _stats(
+                [e for t in times if (e := t.case.error_at_dispatch_m) is not None]
+            ),
+            "at_arrival": _stats(
+                [e for t in times if (e := t.case.error_at_arrival_m) is not None]
+            ),
         },
         "mis_presses": {
             "count": len(mis),

@@ -10,12 +10,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-from ansim.sim.metrics import ANCHORS, STAGES, CaseTimes  # noqa: E402
-from ansim.sim.runner import Simulation  # noqa: E402
+from ansim.sim.metrics import ANCHORS, STAGES, CaseTimes
+from ansim.sim.runner import Simulation
 
 _STAGE_NAMES = {
     "board": "press → board (commit)",
@@ -40,8 +40,12 @@ def _distributions(times: list[CaseTimes]) -> str:
         axis.set_title(_STAGE_NAMES[stage], fontsize=9)
         axis.set_xlabel("seconds")
         if stage == "arrival":
-            axis.axvline(ANCHORS["arrival_code01_seoul_s"], color="red", ls="--", label="Seoul 4:20")
-            axis.axvline(ANCHORS["arrival_code01_national_s"], color="orange", ls="--", label="Korea 5:05")
+            axis.axvline(
+                ANCHORS["arrival_code01_seoul_s"], color="red", ls="--", label="Seoul 4:20"
+            )
+            axis.axvline(
+                ANCHORS["arrival_code01_national_s"], color="orange", ls="--", label="Korea 5:05"
+            )
             axis.legend(fontsize=7)
     return _png(figure)
 
@@ -58,15 +62,34 @@ def _map(sim: Simulation, times: list[CaseTimes]) -> str:
     if arrived:
         lons = [t.case.trace.origin[1] for t in arrived]
         lats = [t.case.trace.origin[0] for t in arrived]
-        shade = axis.scatter(lons, lats, c=[t.arrival_s for t in arrived], cmap="RdYlGn_r", s=40,
-                             vmin=0, vmax=max(600.0, max(t.arrival_s or 0 for t in arrived)))
+        shade = axis.scatter(
+            lons,
+            lats,
+            c=[t.arrival_s or 0.0 for t in arrived],
+            cmap="RdYlGn_r",
+            s=40,
+            vmin=0,
+            vmax=max(600.0, max(t.arrival_s or 0 for t in arrived)),
+        )
         figure.colorbar(shade, ax=axis, label="press → arrival (s)")
     missed = [t for t in times if t.arrival_s is None]
-    axis.scatter([t.case.trace.origin[1] for t in missed], [t.case.trace.origin[0] for t in missed],
-                 marker="x", color="black", s=25, label="no arrival (stood down / open at end)")
+    axis.scatter(
+        [t.case.trace.origin[1] for t in missed],
+        [t.case.trace.origin[0] for t in missed],
+        marker="x",
+        color="black",
+        s=25,
+        label="no arrival (stood down / open at end)",
+    )
     stations = sim.world.stations if sim.world else []
-    axis.scatter([s.lon for s in stations], [s.lat for s in stations], marker="^", color="#1f3d7a",
-                 s=25, label="police stations / boxes")
+    axis.scatter(
+        [s.lon for s in stations],
+        [s.lat for s in stations],
+        marker="^",
+        color="#1f3d7a",
+        s=25,
+        label="police stations / boxes",
+    )
     axis.set_xlim(float(graph.node_lon.min()), float(graph.node_lon.max()))
     axis.set_ylim(float(graph.node_lat.min()), float(graph.node_lat.max()))
     axis.ticklabel_format(useOffset=False)
@@ -125,12 +148,12 @@ def render(sim: Simulation, times: list[CaseTimes], summary: dict[str, Any]) -> 
     )
     gaps = "".join(f"<li>{html.escape(g)}</li>" for g in summary["gaps"])
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>ansim simulation — {html.escape(summary['scenario'])}</title>
+<title>ansim simulation — {html.escape(summary["scenario"])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}.anchor{{background:#fff3cd;padding:6px}}
 .drill{{background:#b00;color:#fff;padding:4px 8px;font-weight:bold}}</style></head><body>
 <p class=drill>훈련 DRILL — simulated incidents, never real</p>
-<h1>Simulation {html.escape(summary['scenario'])} (seed {summary['seed']}, {summary['virtual_minutes']} virtual min)</h1>
+<h1>Simulation {html.escape(summary["scenario"])} (seed {summary["seed"]}, {summary["virtual_minutes"]} virtual min)</h1>
 {headline}{anchors}{location}
 <img alt="distributions" src="data:image/png;base64,{_distributions(times)}">
 {_table("By priority code (final)", summary["by_priority"])}

@@ -94,7 +94,11 @@ class Simulation:
             if index >= keep:
                 with self.uow.begin() as session:
                     dispatch.change_unit_status(
-                        session, unit_id=unit.id, status=UnitStatus.OFF_DUTY, actor="sim", at=self.now()
+                        session,
+                        unit_id=unit.id,
+                        status=UnitStatus.OFF_DUTY,
+                        actor="sim",
+                        at=self.now(),
                     )
                 continue
             home = next(s for s in self.world.stations if s.id == unit.station_id)
@@ -159,11 +163,16 @@ class Simulation:
                     and not dispatch.open_assignments(session, incident_id=i.id)
                 ]
             for incident in sorted(waiting, key=lambda i: i.received_at):
+
                 def order(incident_id: str = incident.id) -> None:
                     with self.uow.begin() as session:
                         found = incidents.get(session, incident_id=incident_id)
                         dispatch.order_best_unit(
-                            session, incident=found, ranker=self.ranker, actor=SIM_DISPATCHER, at=self.now()
+                            session,
+                            incident=found,
+                            ranker=self.ranker,
+                            actor=SIM_DISPATCHER,
+                            at=self.now(),
                         )
 
                 self.call("dispatcher order", order)
@@ -177,9 +186,7 @@ class Simulation:
                 for a in dispatch.open_assignments(session)
                 if a.state == AssignmentState.ORDERED and a.id not in self._known_orders
             ]
-            targets = {
-                a.id: incidents.get(session, incident_id=a.incident_id) for a in fresh
-            }
+            targets = {a.id: incidents.get(session, incident_id=a.incident_id) for a in fresh}
         for assignment in fresh:
             self._known_orders.add(assignment.id)
             case = self.log.case_of(assignment.incident_id)

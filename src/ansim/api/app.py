@@ -103,7 +103,11 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
-    app.mount("/vendor/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+    app.mount(
+        "/vendor/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app

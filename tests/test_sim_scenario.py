@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ SAVED = ROOT / "tests" / "fixtures" / "sim" / "short_smoke_summary.json"
 
 
 @pytest.fixture
-def sim_engine(sqlite_template: Path, tmp_path: Path) -> Engine:
+def sim_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
     path = tmp_path / "sim.db"
     shutil.copy(sqlite_template, path)
     engine = throwaway_sqlite(make_engine(f"sqlite:///{path}"))

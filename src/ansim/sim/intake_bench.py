@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -31,6 +33,7 @@ SOS_BODY = {
     "fix": {"lat": 37.5665, "lon": 126.978, "accuracy_m": 20, "confidence": 0.68, "method": "gnss"}
 }
 CONCURRENCY = 16
+T = TypeVar("T")
 
 
 @dataclass
@@ -184,6 +187,12 @@ async def _offered(
     return len(answers) / elapsed, total, failed, post, board_lat
 
 
+def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` on a fresh loop in its own thread (the caller's thread may own a loop already)."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 def _seed(url: str) -> tuple[dict[str, str], str]:
     engine = make_engine(url)
     world = seed(UnitOfWork(make_session_factory(engine)), at=datetime.now(UTC), pupils=4)
@@ -262,16 +271,16 @@ def run_backend(
     with _database(backend) as url:
         app_headers, staff = _seed(url)
         with _server(url, bare=True) as base:
-            ceiling = asyncio.run(_closed_loop(base, "/ping", {}, seconds))
+            ceiling = _run_async(_closed_loop(base, "/ping", {}, seconds))
         with _server(url, bare=False) as base:
             token = httpx.post(
                 f"{base}/api/v1/session", json={"username": staff, "password": DEMO_PASSWORD}
             ).json()["token"]
             offered = [
-                (rate, asyncio.run(_offered(base, app_headers, token, rate, seconds)))
+                (rate, _run_async(_offered(base, app_headers, token, rate, seconds)))
                 for rate in rates
             ]
-            maximum = asyncio.run(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
+            maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
         fix_rates = {batch: round(_fix_rate(url, batch, fixes), 0) for batch in (1, 100)}
     return [
         IntakeResult(

@@ -7,7 +7,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
-    command.add_argument("name", choices=["dispatch", "location", "cctv", "all"])
+    command.add_argument("name", choices=["dispatch", "location", "cctv", "intake", "all"])
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
     )
@@ -45,4 +45,8 @@ def run(args: argparse.Namespace) -> int:
         from ansim.cctv import bench as cctv_bench
 
         print(cctv_bench.format_table(*cctv_bench.run(updates=200 if args.smoke else 2000)))
+    if args.name in {"intake", "all"}:
+        from ansim.sim import intake_bench
+
+        print(intake_bench.format_table(intake_bench.run(smoke=args.smoke)))
     return 0

@@ -16,13 +16,27 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    console,
+    errors,
+    guardian_page,
+    intake_app,
+    notify_reports,
+    pages,
+    school_guards,
+    sessions,
+    stream,
+    unit_terminal,
+    verification,
+)
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
+from ansim.notify.notifier import Notifier, senders_from
 from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.timers import deadline_handlers
+from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -52,6 +66,15 @@ def create_app(
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
+    verification_config = VerificationConfig.from_settings(settings.verification)
+    notifier = Notifier(
+        UnitOfWork(session_factory),
+        senders_from(settings),
+        clock=clock,
+        retry=verification_config.retry,
+        poll_s=settings.verification.notifier_poll_s,
+    )
+    uow.add_after_commit(notifier.wake_threadsafe())
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -61,12 +84,14 @@ def create_app(
         scheduler=scheduler,
         ranker=ranker or StraightLineRanker(),
         clock=clock,
+        verification=verification_config,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
+        notifier_task = asyncio.create_task(notifier.run(), name="notifier")
         extras = [asyncio.create_task(task(context)) for task in extra_tasks]
         try:
             yield
@@ -75,8 +100,10 @@ def create_app(
                 extra.cancel()
             relay.stop()
             scheduler.stop()
+            notifier.stop()
             await relay_task
             await scheduler_task
+            await notifier_task
 
     app = FastAPI(
         title="ansim",
@@ -94,6 +121,10 @@ def create_app(
         sessions.router,
         stream.router,
         pages.router,
+        verification.router,
+        guardian_page.router,
+        notify_reports.router,
+        school_guards.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

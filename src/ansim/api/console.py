@@ -17,7 +17,7 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, incidents, people
+from ansim.services import dispatch, incidents, people, verification
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -79,6 +79,14 @@ def _dispatch(
             at=context.now(),
             eta_s=ranked.get(unit_id),
         )
+        if context.verification is not None:
+            verification.start(
+                session,
+                incident_id=incident_id,
+                config=context.verification,
+                actor=user.username,
+                at=context.now(),
+            )
     return _detail(context, user, incident_id)
 
 

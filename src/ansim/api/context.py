@@ -12,6 +12,7 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.services.ranking import UnitRanker
+from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
 
@@ -30,6 +31,7 @@ class AppContext:
     scheduler: DeadlineScheduler
     ranker: UnitRanker
     clock: Callable[[], datetime] = field(default=utc_now)
+    verification: VerificationConfig | None = None
 
     def now(self) -> datetime:
         return self.clock()

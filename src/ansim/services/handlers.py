@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from ansim.services import dispatch, incidents
+from ansim.services import dispatch, incidents, verification
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
+from ansim.services.verification_config import VerificationConfig
 from ansim.store.uow import UnitOfWork
 
 AUTO_DISPATCHER = "auto-dispatch"
@@ -21,6 +22,7 @@ def do_receive_sos(
     ranker: UnitRanker,
     merge_window: timedelta,
     auto_dispatch: bool,
+    verify: VerificationConfig | None = None,
 ) -> SosOutcome:
     """Commits the SOS (and, dispatch first, the order to the nearest unit) before anyone is told."""
     for attempt in range(2):
@@ -34,6 +36,10 @@ def do_receive_sos(
                         ranker=ranker,
                         actor=AUTO_DISPATCHER,
                         at=report.received_at,
+                    )
+                if outcome.created and verify is not None:
+                    verification.after_sos(
+                        session, incident=outcome.incident, config=verify, at=report.received_at
                     )
             return outcome
         except IntegrityError:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from ansim.bus.scheduler import DeadlineHandler
+from ansim.services import verification
 
 
 def deadline_handlers() -> dict[str, DeadlineHandler]:
     """All deadline kinds the running system knows, by kind name."""
-    return {}
+    return {
+        verification.ANSWER_DEADLINE: verification.on_answer_deadline,
+    }

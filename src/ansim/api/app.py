@@ -11,12 +11,14 @@ from typing import Any
 
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
+    basemap,
     console,
     errors,
     guardian_page,
@@ -120,6 +122,7 @@ def create_app(
         unit_terminal.router,
         sessions.router,
         stream.router,
+        basemap.router,
         pages.router,
         verification.router,
         guardian_page.router,
@@ -130,6 +133,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.middleware("http")(_security_headers(settings))
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app
 
 

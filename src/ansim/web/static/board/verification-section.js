@@ -32,12 +32,15 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-function post(ctx, path, body) {
-  return ctx.api(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+// After a change the whole detail panel is redrawn (timeline included) when the board offers it.
+async function post(ctx, path, body, draw) {
+  try {
+    const fresh = await ctx.api(path, { method: 'POST', body });
+    if (ctx.refresh) ctx.refresh();
+    else draw(fresh);
+  } catch (failure) {
+    alert(failure.message);
+  }
 }
 
 function deliveryLine(ctx, delivery) {
@@ -56,7 +59,7 @@ function render(container, detail, ctx) {
     if (!v.started) {
       container.append(
         el('p', {}, ctx.t('아직 시작되지 않음 (출동 지령 후 시작)', 'not started (starts when a unit is ordered)')),
-        el('button', { type: 'button', onclick: () => post(ctx, base, {}).then(draw) }, ctx.t('확인 시작', 'Start verification')),
+        el('button', { type: 'button', onclick: () => post(ctx, base, undefined, draw) }, ctx.t('확인 시작', 'Start verification')),
       );
     } else {
       const [ko, en] = STATE[v.state] || [v.state, v.state];
@@ -67,8 +70,8 @@ function render(container, detail, ctx) {
     if (v.stand_down_requested) {
       container.append(
         el('p', { class: 'stand-down', role: 'alert' }, ctx.t('보호자가 오작동이라고 답했습니다. 출동 유지 여부를 결정하세요 (자동 철수 없음).', 'A guardian says it was a mistake. Decide whether units stand down (never automatic).')),
-        el('button', { type: 'button', onclick: () => post(ctx, `${base}/decision`, { decision: 'stand_down' }).then(draw) }, ctx.t('철수 (오인 신고)', 'Stand down (false alarm)')),
-        el('button', { type: 'button', onclick: () => post(ctx, `${base}/decision`, { decision: 'continue' }).then(draw) }, ctx.t('출동 유지', 'Keep units going')),
+        el('button', { type: 'button', onclick: () => post(ctx, `${base}/decision`, { decision: 'stand_down' }, draw) }, ctx.t('철수 (오인 신고)', 'Stand down (false alarm)')),
+        el('button', { type: 'button', onclick: () => post(ctx, `${base}/decision`, { decision: 'continue' }, draw) }, ctx.t('출동 유지', 'Keep units going')),
       );
     }
     const list = el('ul', { class: 'guardians' });
@@ -77,7 +80,7 @@ function render(container, detail, ctx) {
         el('button', {
           type: 'button',
           'data-outcome': value,
-          onclick: () => post(ctx, `${base}/calls`, { guardian_id: guardian.id, outcome: value }).then(draw),
+          onclick: () => post(ctx, `${base}/calls`, { guardian_id: guardian.id, outcome: value }, draw),
         }, ctx.t(ko, en)));
       const answers = guardian.answers.map((a) =>
         el('li', {}, `${new Date(a.at).toLocaleTimeString()} ${a.source === 'guardian_page' ? ctx.t('링크 응답', 'link answer') : ctx.t('통화', 'call')}: ${a.answer}`));

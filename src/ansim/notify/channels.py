@@ -114,8 +114,9 @@ class SmtpMailer:
         message["Date"] = format_datetime(datetime.now(UTC))
         # Stable per attempt: a resend after a crash carries the same Message-ID.
         message["Message-ID"] = f"<{delivery.message_id}@ansim>"
-        message["Content-Language"] = delivery.language
         message.set_content(delivery.body)
+        # After set_content, which drops every Content-* header set before it.
+        message["Content-Language"] = delivery.language
         try:
             await aiosmtplib.send(
                 message,

@@ -97,3 +97,17 @@ def smtp_server() -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+def signed_report(
+    report: dict[str, Any], *, timestamp: int, secret: bytes = GATEWAY_SECRET
+) -> tuple[bytes, dict[str, str]]:
+    """A provider's delivery report, signed the way the gateway contract says."""
+    body = json.dumps(report).encode()
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Ansim-Timestamp": str(timestamp),
+        "X-Ansim-Signature": f"v1={mac}",
+    }
+    return body, headers

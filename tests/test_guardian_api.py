@@ -100,11 +100,14 @@ def test_a_guardian_answers_danger_from_the_sms_link_once(setup: Setup) -> None:
     [text] = setup.wait_for_sms()
     path = _token(text)
     page = client.get(path)
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
     assert page.headers["cache-control"] == "no-store"
     api = path.replace("/g/", "/api/v1/guardian/")
     view = client.get(api).json()
-    assert view["situation"] == "active" and view["can_answer"] and view["person_name"] == "김하늘"
+    assert view["situation"] == "active"
+    assert view["can_answer"]
+    assert view["person_name"] == "김하늘"
     assert view["location"]["radius_m"] == pytest.approx(32.4, abs=0.1)
     assert set(view) == {
         "recipient_kind",
@@ -117,7 +120,8 @@ def test_a_guardian_answers_danger_from_the_sms_link_once(setup: Setup) -> None:
     }
     answered = client.post(f"{api}/answer", json={"answer": "danger"})
     assert answered.status_code == 201, answered.text
-    assert answered.json()["answered"] == "danger" and not answered.json()["can_answer"]
+    assert answered.json()["answered"] == "danger"
+    assert not answered.json()["can_answer"]
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
     assert (detail["incident"]["priority"], detail["incident"]["status"]) == (0, "confirmed")
     replay = client.post(f"{api}/answer", json={"answer": "safe"})
@@ -125,7 +129,8 @@ def test_a_guardian_answers_danger_from_the_sms_link_once(setup: Setup) -> None:
     after = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
     assert len(after["timeline"]) == len(detail["timeline"])
     kinds = [e["kind"] for e in after["timeline"]]
-    assert kinds.count("guardian_answered") == 1 and "verification_decided" in kinds
+    assert kinds.count("guardian_answered") == 1
+    assert "verification_decided" in kinds
 
 
 def test_forged_expired_and_foreign_links_change_nothing(setup: Setup) -> None:
@@ -224,7 +229,8 @@ def test_delivery_reports_must_be_signed_and_fresh(setup: Setup) -> None:
     body, headers = signed_report(report, timestamp=now)
     for _ in range(2):  # a provider that repeats its report changes nothing the second time
         answer = client.post(REPORTS, content=body, headers=headers)
-        assert answer.status_code == 200 and answer.json()["status"] == "delivered"
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "delivered"
     assert sms_status() == "delivered"
 
 
@@ -234,7 +240,8 @@ def test_the_board_records_calls_and_decides_on_a_stand_down(setup: Setup) -> No
     incident_id = setup.sos("guardian-0004")
     base = f"/api/v1/incidents/{incident_id}/verification"
     state = client.get(base, headers=board).json()
-    assert state["started"] and state["state"] == "pending"
+    assert state["started"]
+    assert state["state"] == "pending"
     [guardian] = state["guardians"]
     assert guardian["tel"] == "tel:+821098765432"
     assert client.get(base, headers=staff_headers(client, "officer")).status_code == 403
@@ -246,14 +253,16 @@ def test_the_board_records_calls_and_decides_on_a_stand_down(setup: Setup) -> No
         f"{base}/calls", json={"guardian_id": guardian["id"], "outcome": "safe"}, headers=board
     )
     assert called.status_code == 200, called.text
-    assert called.json()["stand_down_requested"] and called.json()["state"] == "mistake"
+    assert called.json()["stand_down_requested"]
+    assert called.json()["state"] == "mistake"
     assert called.json()["guardians"][0]["answers"][0]["source"] == "dispatcher_call"
     decided = client.post(
         f"{base}/decision",
         json={"decision": "stand_down", "reason": "아버지와 함께 있음"},
         headers=board,
     )
-    assert decided.status_code == 200 and not decided.json()["stand_down_requested"]
+    assert decided.status_code == 200
+    assert not decided.json()["stand_down_requested"]
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
     assert detail["incident"]["status"] == "false_alarm"
     assert [a["state"] for a in detail["assignments"]] == ["ordered"]  # no automatic recall
@@ -289,7 +298,8 @@ def test_administrators_manage_school_guards(setup: Setup) -> None:
     changed = client.patch(
         f"{base}/{guard_id}", json={"duty_end": "18:30", "weekdays": "43210"}, headers=admin
     )
-    assert changed.json()["duty_end"] == "18:30" and changed.json()["weekdays"] == "01234"
+    assert changed.json()["duty_end"] == "18:30"
+    assert changed.json()["weekdays"] == "01234"
     assert [
         g["name"] for g in client.get(f"{base}?school=서울덕수초등학교", headers=admin).json()
     ] == ["정지킴"]

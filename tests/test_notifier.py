@@ -63,9 +63,11 @@ def test_a_gateway_that_fails_then_recovers_delivers_exactly_once(engine: Engine
         assert _run(notifier, 0, 4, 5, 14, 15, 60) == [1, 0, 1, 0, 1, 0]
         sms = _only(engine, incident_id, DeliveryChannel.SMS)
         assert (sms.status, sms.attempts, sms.provider_ref) == (DeliveryStatus.SENT, 3, "prov-1")
-        assert len(receiver.accepted) == 1 and receiver.rejected_signatures == 0
+        assert len(receiver.accepted) == 1
+        assert receiver.rejected_signatures == 0
         [message] = receiver.accepted.values()
-        assert message["to"] == "+821098765432" and message["message_id"] == f"{sms.id}.3"
+        assert message["to"] == "+821098765432"
+        assert message["message_id"] == f"{sms.id}.3"
         assert "https://ansim.example/g/" in message["text"]
         # A new notifier (a restart) finds nothing to send again.
         assert _run(_notifier(engine, {DeliveryChannel.SMS: _gateway(receiver)}), 3600) == [0]
@@ -140,13 +142,17 @@ def test_email_goes_through_a_real_smtp_server_and_waits_when_it_is_down(engine:
         port = mailbox.port
     email = _only(engine, incident_id, DeliveryChannel.EMAIL)
     assert email.status == DeliveryStatus.SENT
-    assert mail["To"] == "father@example.kr" and mail["Message-ID"] == f"<{email.id}.1@ansim>"
-    assert mail["Content-Language"] == "ko" and "SOS" in mail["Subject"]
+    assert mail["To"] == "father@example.kr"
+    assert mail["Message-ID"] == f"<{email.id}.1@ansim>"
+    assert mail["Content-Language"] == "ko"
+    assert "SOS" in mail["Subject"]
     body = mail.get_body()
-    assert body is not None and "https://ansim.example/g/" in body.get_content()
+    assert body is not None
+    assert "https://ansim.example/g/" in body.get_content()
     # The SMS of the same guardian is untouched by the mail sender (no SMS channel configured here).
     sms = _only(engine, incident_id, DeliveryChannel.SMS)
-    assert sms.status == DeliveryStatus.DEAD and "no sms channel" in sms.last_error
+    assert sms.status == DeliveryStatus.DEAD
+    assert "no sms channel" in sms.last_error
     # Now with the server gone: a transient failure, retried later.
     second = send_sos(engine, world.subscriber_id, at=T0 + timedelta(hours=2))
     mailer = SmtpMailer(host="127.0.0.1", port=port, sender="ansim@police.example", timeout_s=2)

@@ -67,7 +67,8 @@ def test_a_dispatched_sos_starts_verification_and_silence_counts_as_danger(engin
         [sms] = deliveries.for_incident(session, incident_id=incident_id)
         assert sms.status == DeliveryStatus.QUEUED
         assert "https://ansim.example/g/" in sms.body
-        assert "김하늘" in sms.body and "서울덕수초등학교" not in sms.body
+        assert "김하늘" in sms.body
+        assert "서울덕수초등학교" not in sms.body
     scheduler = _scheduler(engine)
     assert scheduler.fire_due(T0 + timedelta(seconds=59)) == 0
     assert scheduler.fire_due(T0 + timedelta(seconds=61)) == 1
@@ -78,7 +79,8 @@ def test_a_dispatched_sos_starts_verification_and_silence_counts_as_danger(engin
             PriorityCode.CODE_0,
         )
         found = verification.get(session, incident_id=incident_id)
-        assert found is not None and found.state == VerificationState.DANGER
+        assert found is not None
+        assert found.state == VerificationState.DANGER
         decided = [
             e
             for e in incidents.timeline(session, incident_id=incident_id)
@@ -126,7 +128,8 @@ def test_a_mistake_asks_the_dispatcher_and_never_recalls_a_unit(engine: Engine) 
         # Standing down is the dispatcher's radio call; the assignment stays until the unit clears.
         assert len(dispatch.open_assignments(session, incident_id=incident_id)) == 1
         kinds = [e.kind for e in incidents.timeline(session, incident_id=incident_id)]
-        assert kinds.count("verification_decided") == 2 and "guardian_answered" in kinds
+        assert kinds.count("verification_decided") == 2
+        assert "guardian_answered" in kinds
 
 
 def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: Engine) -> None:
@@ -188,7 +191,8 @@ def test_a_duress_incident_ignores_mistake_and_never_reads_as_cancelled(engine: 
     _guardian_answer(engine, incident_id, Answer.SAFE)
     with uow_of(engine).read() as session:
         found = verification.get(session, incident_id=incident_id)
-        assert found is not None and found.state == VerificationState.PENDING
+        assert found is not None
+        assert found.state == VerificationState.PENDING
         assert not found.stand_down_requested
     assert _scheduler(engine).fire_due(T0 + timedelta(seconds=61)) == 1
     with uow_of(engine).read() as session:
@@ -217,9 +221,11 @@ def test_a_terminal_sos_alerts_guardians_and_the_school_guard_on_duty_once(engin
             ("school_guard", "school_guard_sos"),
         ]
         guard = next(d for d in sent if d.recipient_kind.value == "school_guard")
-        assert guard.address == "+82101112222" and "서울덕수초등학교" in guard.body
+        assert guard.address == "+82101112222"
+        assert "서울덕수초등학교" in guard.body
         kinds = [e.kind for e in incidents.timeline(session, incident_id=incident_id)]
-        assert "alerts_queued" in kinds and "verification_started" in kinds
+        assert "alerts_queued" in kinds
+        assert "verification_started" in kinds
     with uow_of(engine).read() as session:
         assert not school_guards.on_duty(session, school="서울덕수초등학교", at=T0)
 
@@ -268,7 +274,8 @@ def test_an_unregistered_caller_or_undispatched_sos_has_nothing_to_verify(engine
             actor="dispatcher",
             at=T0 + timedelta(seconds=20),
         )
-        assert started is not None and started.due_at == T0 + timedelta(seconds=80)
+        assert started is not None
+        assert started.due_at == T0 + timedelta(seconds=80)
         again = verification.start(
             session,
             incident_id=incident_id,
@@ -299,4 +306,5 @@ def test_school_guard_records_are_checked(engine: Engine) -> None:
         )
         assert isinstance(guard, SchoolGuard)
     night = T0.replace(hour=14)  # 23:00 in Seoul
-    assert guard.on_duty(night) and not guard.on_duty(T0.replace(hour=4))  # 13:00 in Seoul
+    assert guard.on_duty(night)
+    assert not guard.on_duty(T0.replace(hour=4))

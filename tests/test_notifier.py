@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from tests.factories import T0, build_world
@@ -28,6 +30,15 @@ def _gateway(receiver: SmsReceiver) -> SmsGateway:
     )
 
 
+T = TypeVar("T")
+
+
+def _in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` on a fresh loop in a worker thread (Playwright may own this thread's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _notifier(engine: Engine, senders: Mapping[DeliveryChannel, Sender]) -> Notifier:
     return Notifier(uow_of(engine), senders, clock=lambda: T0, retry=CONFIG.retry)
 
@@ -40,7 +51,7 @@ def _run(notifier: Notifier, *seconds: float) -> list[int]:
             for sender in notifier._senders.values():
                 await sender.aclose()
 
-    return asyncio.run(go())
+    return _in_own_loop(go())
 
 
 def _only(engine: Engine, incident_id: str, channel: DeliveryChannel) -> Delivery:
@@ -94,7 +105,7 @@ def test_a_crash_after_sending_resends_with_the_same_message_id(engine: Engine) 
             await gateway.send(leased)
             await gateway.aclose()
 
-        asyncio.run(send_then_crash())
+        _in_own_loop(send_then_crash())
         notifier = _notifier(engine, {DeliveryChannel.SMS: _gateway(receiver)})
         assert _run(notifier, 30, 61) == [0, 1]
         assert receiver.calls == [leased.message_id, leased.message_id]

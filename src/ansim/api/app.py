@@ -24,21 +24,27 @@ from ansim.api import (
     console,
     dispatching,
     errors,
+    guardian_page,
     intake_app,
     location,
+    notify_reports,
     pages,
+    school_guards,
     sessions,
     stream,
     unit_terminal,
+    verification,
 )
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.notify.notifier import Notifier, senders_from
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
+from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -77,6 +83,15 @@ def create_app(
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
+    verification_config = VerificationConfig.from_settings(settings.verification)
+    notifier = Notifier(
+        UnitOfWork(session_factory),
+        senders_from(settings),
+        clock=clock,
+        retry=verification_config.retry,
+        poll_s=settings.verification.notifier_poll_s,
+    )
+    uow.add_after_commit(notifier.wake_threadsafe())
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -87,12 +102,14 @@ def create_app(
         ranker=ranker,
         clock=clock,
         dispatch_policy=policy,
+        verification=verification_config,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
+        notifier_task = asyncio.create_task(notifier.run(), name="notifier")
         extras = [asyncio.create_task(task(context)) for task in extra_tasks]
         try:
             yield
@@ -101,8 +118,10 @@ def create_app(
                 extra.cancel()
             relay.stop()
             scheduler.stop()
+            notifier.stop()
             await relay_task
             await scheduler_task
+            await notifier_task
 
     app = FastAPI(
         title="ansim",
@@ -126,6 +145,10 @@ def create_app(
         basemap.router,
         pages.router,
         cctv.router,
+        verification.router,
+        guardian_page.router,
+        notify_reports.router,
+        school_guards.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

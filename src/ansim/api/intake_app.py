@@ -58,6 +58,7 @@ async def send_sos(
         merge_window=timedelta(seconds=context.settings.merge_window_s),
         auto_dispatch=context.settings.auto_dispatch,
         policy=context.dispatch_policy,
+        verify=context.verification,
     )
     if not outcome.created:
         response.status_code = 200

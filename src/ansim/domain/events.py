@@ -176,6 +176,51 @@ class ClipRequested(EventData):
     actor: str
 
 
+class VerificationStarted(EventData):
+    incident_id: str
+    verification_id: str
+    due_at: datetime
+    guardians: int = Field(ge=0)
+
+
+class VerificationAnswered(EventData):
+    """A guardian's answer on the live page, or the outcome of a dispatcher's call."""
+
+    incident_id: str
+    recipient_id: str
+    source: Literal["guardian_page", "dispatcher_call"]
+    answer: Literal["safe", "danger", "no_answer"]
+    actor: str
+
+
+class VerificationDecided(EventData):
+    incident_id: str
+    state: Literal["danger", "mistake", "stood_down", "continued"]
+    reason: str
+    stand_down_requested: bool
+    priority: int = Field(ge=0, le=4)
+
+
+class GuardianUnreachable(EventData):
+    """Every message to this recipient about the incident ended in the dead letter."""
+
+    incident_id: str
+    recipient_kind: Literal["guardian", "school_guard"]
+    recipient_id: str
+
+
+class DeliveryStatusChanged(EventData):
+    delivery_id: str
+    incident_id: str | None
+    recipient_kind: Literal["guardian", "school_guard"]
+    recipient_id: str
+    channel: Literal["sms", "email"]
+    template: str
+    status: Literal["queued", "sending", "sent", "delivered", "failed", "dead"]
+    attempts: int = Field(ge=0)
+    error: str
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -192,6 +237,11 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "cctv.camera_aimed": (1, CameraAimed),
     "cctv.person_seen": (1, PersonSeen),
     "cctv.clip_requested": (1, ClipRequested),
+    "verification.started": (1, VerificationStarted),
+    "verification.answered": (1, VerificationAnswered),
+    "verification.decided": (1, VerificationDecided),
+    "verification.guardian_unreachable": (1, GuardianUnreachable),
+    "notification.status_changed": (1, DeliveryStatusChanged),
 }
 
 

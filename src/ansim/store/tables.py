@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
+from ansim.domain.deliveries import DeliveryChannel, DeliveryStatus, RecipientKind
 from ansim.domain.incidents import Channel, Incident, IncidentEvent, IncidentStatus, PriorityCode
 from ansim.domain.people import ChannelBinding, Guardian, Subscriber
+from ansim.domain.school_guards import SchoolGuard
 from ansim.domain.staff import Role, StaffSession, StaffUser
 from ansim.domain.units import Assignment, AssignmentState, Station, StationKind, Unit, UnitStatus
+from ansim.domain.verification import Verification, VerificationState
 from ansim.store.types import IntEnumColumn, UTCDateTime, enum_column
 
 metadata = sa.MetaData(
@@ -294,6 +297,75 @@ cctv_bookmarks = sa.Table(
     sa.Column("detail", sa.String(300), nullable=False, default=""),
 )
 
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, unique=True),
+    sa.Column("state", enum_column(VerificationState), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("reason", sa.String(500), nullable=False, default=""),
+    sa.Column("stand_down_requested", sa.Boolean, nullable=False, default=False),
+)
+
+verification_answers = sa.Table(
+    "verification_answers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("recipient_id", ID, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("answer", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # "<incident>:<guardian>" for answers from a guardian link: one answer per link, a replay is refused.
+    sa.Column("once_key", sa.String(80), unique=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), index=True),
+    sa.Column("recipient_kind", enum_column(RecipientKind), nullable=False),
+    sa.Column("recipient_id", ID, nullable=False),
+    sa.Column("channel", enum_column(DeliveryChannel), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("template", sa.String(50), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", enum_column(DeliveryStatus), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("provider_ref", sa.String(200), nullable=False, default=""),
+    sa.Column("last_error", sa.String(500), nullable=False, default=""),
+    # The same message is never queued twice (an SOS alert and the verification link share one key).
+    sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
+)
+
+school_guards = sa.Table(
+    "school_guards",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("school", sa.String(200), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("duty_start", sa.String(5), nullable=False),
+    sa.Column("duty_end", sa.String(5), nullable=False),
+    sa.Column("weekdays", sa.String(7), nullable=False, default="01234"),
+    sa.Column("email", sa.String(200), nullable=False, default=""),
+    sa.Column("language", sa.String(8), nullable=False, default="ko"),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
 mapper_registry = registry(metadata=metadata)
 _MAPPED: list[tuple[type, sa.Table]] = [
     (Subscriber, subscribers),
@@ -306,6 +378,8 @@ _MAPPED: list[tuple[type, sa.Table]] = [
     (Assignment, assignments),
     (StaffUser, staff_users),
     (StaffSession, staff_sessions),
+    (Verification, verifications),
+    (SchoolGuard, school_guards),
 ]
 
 

@@ -3,5 +3,6 @@
 import { cctvSection } from "./cctv_section.js";
 import { dispatchSection } from "./dispatch-section.js";
 import { locationSection } from "./location-section.js";
+import verificationSection from "./verification-section.js";
 
-export const detailSections = [locationSection, dispatchSection, cctvSection];
+export const detailSections = [locationSection, dispatchSection, verificationSection, cctvSection];

@@ -16,7 +16,21 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    app_account,
+    app_pages,
+    carrier,
+    console,
+    enrolment,
+    errors,
+    exports,
+    intake_app,
+    pages,
+    sessions,
+    stream,
+    terminal,
+    unit_terminal,
+)
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
@@ -94,6 +108,13 @@ def create_app(
         sessions.router,
         stream.router,
         pages.router,
+        carrier.router,
+        app_account.router,
+        app_pages.router,
+        terminal.router,
+        enrolment.router,
+        enrolment.pages,
+        exports.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from ansim.services import dispatch, incidents
+from ansim.services import dispatch, handset, incidents
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
 from ansim.store.uow import UnitOfWork
@@ -27,6 +27,11 @@ def do_receive_sos(
         try:
             with uow.begin() as session:
                 outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
+                if not outcome.replayed:
+                    # An AML/ELS fix may have come a few seconds before the carrier's call.
+                    handset.claim_pending(
+                        session, incident=outcome.incident, at=report.received_at
+                    )
                 if outcome.created and auto_dispatch:
                     dispatch.order_best_unit(
                         session,

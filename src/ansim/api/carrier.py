@@ -20,6 +20,7 @@ from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.intake.formats import parse_aml_text, parse_els_body, parse_pidf_lo
 from ansim.intake.formats.aml import decode_aml_data_sms
+from ansim.intake.numbers import normalize_number
 from ansim.intake.signing import BadRequestSignature
 from ansim.services import carriers, handset, people
 from ansim.services.handlers import do_receive_sos
@@ -29,7 +30,7 @@ router = APIRouter(tags=["one-touch carrier gateway"])
 MAX_CARRIER_BODY = 96 * 1024
 MAX_AML_BODY = 4 * 1024
 MAX_ELS_BODY = 16 * 1024
-E164 = r"^\+?[0-9]{3,20}$"
+PHONE = r"^[+0-9][0-9 \-]{2,24}$"
 
 
 class NetworkLocationIn(Body):
@@ -44,14 +45,14 @@ class NetworkLocationIn(Body):
 
 class CarrierSosIn(Body):
     call_id: str = Field(min_length=4, max_length=100, description="the carrier's id of this call; retries repeat it")
-    caller_number: str = Field(pattern=E164)
+    caller_number: str = Field(pattern=PHONE)
     called_at: datetime
     network_location: NetworkLocationIn | None = None
     pidf_lo: str | None = Field(default=None, max_length=64 * 1024, description="PIDF-LO XML")
 
 
 class AmlDeliveryIn(Body):
-    originating_number: str = Field(pattern=E164)
+    originating_number: str = Field(pattern=PHONE)
     text: str | None = Field(default=None, max_length=1024)
     data_base64: str | None = Field(default=None, max_length=1400, description="Android data SMS")
 
@@ -125,15 +126,17 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
             context, channel="carrier", reason="malformed", status=422, detail=str(err)
         ) from None
 
+    number = normalize_number(body.caller_number)
+
     def receive() -> tuple[SosAck, bool]:
         with context.uow.read() as session:
-            bound = people.binding(session, channel=Channel.ONE_TOUCH, address=body.caller_number)
+            bound = people.binding(session, channel=Channel.ONE_TOUCH, address=number)
         report = SosReport(
             channel=Channel.ONE_TOUCH,
             received_at=now,
             source=f"carrier:{carrier_id}",
             subscriber_id=bound.subscriber_id if bound else None,
-            caller_number=body.caller_number,
+            caller_number=number,
             fix=fix,
             idempotency_scope=f"carrier:{carrier_id}",
             idempotency_key=body.call_id,
@@ -172,7 +175,8 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
         if delivery.data_base64 is not None:
             text = decode_aml_data_sms(base64.b64decode(delivery.data_base64, validate=True))
         assert text is not None
-        message = parse_aml_text(text, originating_number=delivery.originating_number)
+        number = normalize_number(delivery.originating_number)
+        message = parse_aml_text(text, originating_number=number)
         fix = message.fix(now)
     except (ValidationError, InvalidInput, binascii.Error, ValueError) as err:
         return await _discard(context, "aml", "malformed", str(err))
@@ -186,7 +190,7 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
             incident_id = handset.attach_or_keep(
                 session,
                 channel="aml",
-                caller_number=delivery.originating_number,
+                caller_number=number,
                 imei=message.imei,
                 fix=fix,
                 received_at=now,
@@ -226,13 +230,14 @@ async def els_receive(
         return await _discard(context, "els", "no_location", "the post had no position")
     if message.phone_number is None and message.imei is None:
         return await _discard(context, "els", "no_identity", "neither device_number nor IMEI")
+    number = normalize_number(message.phone_number) if message.phone_number else None
 
     def attach() -> str | None:
         with context.uow.begin() as session:
             return handset.attach_or_keep(
                 session,
                 channel="els",
-                caller_number=message.phone_number,
+                caller_number=number,
                 imei=message.imei,
                 fix=fix,
                 received_at=now,

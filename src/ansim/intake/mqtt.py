@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from ansim.intake import terminal_protocol as protocol
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
+SHARED_GROUP = "$share/ansim-intake/"
 # Handles one raw message from a terminal; returns the replies to publish on its down topic.
 MessageHandler = Callable[[str, bytes], Awaitable[list[dict[str, Any]]]]
 
@@ -51,8 +53,9 @@ async def run_bridge(url: str, handle: MessageHandler, stopping: asyncio.Event) 
     """Subscribes to every terminal's up topic and answers on its down topic until `stopping`."""
     while not stopping.is_set():
         try:
-            async with client_for(url, identifier="ansim-intake") as client:
-                await client.subscribe(protocol.UP_TOPIC_FILTER, qos=1)
+            async with client_for(url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}") as client:
+                # A shared subscription: with N API workers each message reaches exactly one.
+                await client.subscribe(SHARED_GROUP + protocol.UP_TOPIC_FILTER, qos=1)
                 log.info("terminal MQTT bridge subscribed at %s", url)
                 async for message in client.messages:
                     terminal_id = terminal_of(str(message.topic))

@@ -40,7 +40,9 @@ def _last_code(engine: Engine, number: str) -> str:
     return found.group()
 
 
-def _signed(credential: str, body: dict[str, Any], clock: Clock, key: str | None = None) -> dict[str, Any]:
+def _signed(
+    credential: str, body: dict[str, Any], clock: Clock, key: str | None = None
+) -> dict[str, Any]:
     raw = json.dumps(body).encode()
     stamp = str(int(clock.now.timestamp()))
     headers = {
@@ -55,7 +57,9 @@ def _signed(credential: str, body: dict[str, Any], clock: Clock, key: str | None
 
 
 def _register(client: TestClient, engine: Engine, client_id: str = "client-0001") -> str:
-    challenge = client.post("/api/v1/app/register", json={"phone_number": PHONE, "client_id": client_id})
+    challenge = client.post(
+        "/api/v1/app/register", json={"phone_number": PHONE, "client_id": client_id}
+    )
     assert challenge.status_code == 202, challenge.text
     answer = client.post(
         "/api/v1/app/register/verify",
@@ -88,32 +92,71 @@ def test_registration_by_code_gives_a_credential_that_sends_a_signed_sos(
     client, _, clock, engine = app
     credential = _register(client, engine)
     incident_id = _sos(client, credential, clock)
-    profile = client.get("/api/v1/app/profile", headers={"Authorization": f"Bearer {credential}"}).json()
+    profile = client.get(
+        "/api/v1/app/profile", headers={"Authorization": f"Bearer {credential}"}
+    ).json()
     assert profile["name"] == "이서연"
-    update = {"name": "이서연", "birth_year": 1994, "guardians": [{"name": "이민호", "phone": "010-9999-0000", "relation": "brother"}]}
-    assert client.put("/api/v1/app/profile", **_signed(credential, update, clock)).status_code == 200
-    detail = client.get(f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "dispatcher")).json()
+    update = {
+        "name": "이서연",
+        "birth_year": 1994,
+        "guardians": [{"name": "이민호", "phone": "010-9999-0000", "relation": "brother"}],
+    }
+    assert (
+        client.put("/api/v1/app/profile", **_signed(credential, update, clock)).status_code == 200
+    )
+    detail = client.get(
+        f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "dispatcher")
+    ).json()
     assert detail["person"]["name"] == "이서연"
-    assert detail["guardians"] == [{"name": "이민호", "phone": "+821099990000", "relation": "brother"}]
+    assert detail["guardians"] == [
+        {"name": "이민호", "phone": "+821099990000", "relation": "brother"}
+    ]
 
 
 def test_wrong_codes_are_limited_expired_codes_refused_and_requests_rate_limited(
     app: tuple[TestClient, World, Clock, Engine],
 ) -> None:
     client, _, clock, engine = app
-    challenge = client.post("/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}).json()
+    challenge = client.post(
+        "/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}
+    ).json()
     good = _last_code(engine, E164)
     wrong = f"{(int(good) + 1) % 10**6:06d}"
-    attempt = {"challenge_id": challenge["challenge_id"], "phone_number": PHONE, "pin": "2580", "duress_pin": "0852", "name": "x", "birth_year": 1990}
-    statuses = [client.post("/api/v1/app/register/verify", json={**attempt, "code": wrong}).status_code for _ in range(5)]
+    attempt = {
+        "challenge_id": challenge["challenge_id"],
+        "phone_number": PHONE,
+        "pin": "2580",
+        "duress_pin": "0852",
+        "name": "x",
+        "birth_year": 1990,
+    }
+    statuses = [
+        client.post("/api/v1/app/register/verify", json={**attempt, "code": wrong}).status_code
+        for _ in range(5)
+    ]
     assert statuses == [403] * 5
-    assert client.post("/api/v1/app/register/verify", json={**attempt, "code": good}).status_code == 429
-    fresh = client.post("/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}).json()
+    assert (
+        client.post("/api/v1/app/register/verify", json={**attempt, "code": good}).status_code
+        == 429
+    )
+    fresh = client.post(
+        "/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}
+    ).json()
     clock.now = T0 + timedelta(minutes=5, seconds=1)
     late = {**attempt, "challenge_id": fresh["challenge_id"], "code": _last_code(engine, E164)}
     assert client.post("/api/v1/app/register/verify", json=late).status_code == 410
-    assert client.post("/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}).status_code == 202
-    assert client.post("/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0003"}).status_code == 429
+    assert (
+        client.post(
+            "/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0002"}
+        ).status_code
+        == 202
+    )
+    assert (
+        client.post(
+            "/api/v1/app/register", json={"phone_number": PHONE, "client_id": "client-0003"}
+        ).status_code
+        == 429
+    )
 
 
 def test_fixes_stream_in_batches_and_bad_signatures_are_refused(
@@ -122,15 +165,35 @@ def test_fixes_stream_in_batches_and_bad_signatures_are_refused(
     client, _, clock, engine = app
     credential = _register(client, engine)
     incident_id = _sos(client, credential, clock)
-    batch = {"fixes": [{"lat": 37.5670 + i * 1e-4, "lon": 126.9785, "accuracy_m": 8, "method": "gnss", "observed_at": (T0 + timedelta(seconds=i)).isoformat()} for i in range(3)]}
-    stored = client.post(f"/api/v1/app/incidents/{incident_id}/fixes", **_signed(credential, batch, clock))
-    assert stored.status_code == 200 and stored.json() == {"stored": 3}
+    batch = {
+        "fixes": [
+            {
+                "lat": 37.5670 + i * 1e-4,
+                "lon": 126.9785,
+                "accuracy_m": 8,
+                "method": "gnss",
+                "observed_at": (T0 + timedelta(seconds=i)).isoformat(),
+            }
+            for i in range(3)
+        ]
+    }
+    stored = client.post(
+        f"/api/v1/app/incidents/{incident_id}/fixes", **_signed(credential, batch, clock)
+    )
+    assert stored.status_code == 200
+    assert stored.json() == {"stored": 3}
     forged = _signed(credential, batch, clock)
     forged["content"] = forged["content"].replace(b"37.567", b"37.667")
     assert client.post(f"/api/v1/app/incidents/{incident_id}/fixes", **forged).status_code == 401
-    unsigned = client.post(f"/api/v1/app/incidents/{incident_id}/fixes", json=batch, headers={"Authorization": f"Bearer {credential}"})
+    unsigned = client.post(
+        f"/api/v1/app/incidents/{incident_id}/fixes",
+        json=batch,
+        headers={"Authorization": f"Bearer {credential}"},
+    )
     assert unsigned.status_code == 401
-    detail = client.get(f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "dispatcher")).json()
+    detail = client.get(
+        f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "dispatcher")
+    ).json()
     assert len(detail["fixes"]) == 4
     assert detail["incident"]["location"]["lat"] == pytest.approx(37.5672)
 
@@ -147,8 +210,14 @@ def test_a_wrong_pin_never_cancels_and_the_right_pin_does(
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
     assert detail["incident"]["status"] == "dispatched"
     assert "cancel_refused" in [e["kind"] for e in detail["timeline"]]
-    assert client.post(cancel, **_signed(credential, {"pin": "2580"}, clock)).json()["status"] == "cancelled"
-    assert client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]["status"] == "cancelled"
+    assert (
+        client.post(cancel, **_signed(credential, {"pin": "2580"}, clock)).json()["status"]
+        == "cancelled"
+    )
+    assert (
+        client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]["status"]
+        == "cancelled"
+    )
 
 
 def test_the_duress_pin_looks_cancelled_to_the_phone_and_escalates_on_the_board(
@@ -159,16 +228,27 @@ def test_the_duress_pin_looks_cancelled_to_the_phone_and_escalates_on_the_board(
     incident_id = _sos(client, credential, clock)
     board = staff_headers(client, "dispatcher")
     with client.websocket_connect("/api/v1/stream", headers=board) as stream:
-        answer = client.post(f"/api/v1/app/incidents/{incident_id}/cancel", **_signed(credential, {"pin": "0852"}, clock))
-        assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+        answer = client.post(
+            f"/api/v1/app/incidents/{incident_id}/cancel",
+            **_signed(credential, {"pin": "0852"}, clock),
+        )
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "cancelled"
         kinds: list[str] = []
         while "incident.priority_changed" not in kinds:
             kinds.append(json.loads(stream.receive_text())["type"])
     assert kinds[-2:] == ["incident.duress", "incident.priority_changed"]
-    seen = client.get(f"/api/v1/app/incidents/{incident_id}", headers={"Authorization": f"Bearer {credential}"}).json()
+    seen = client.get(
+        f"/api/v1/app/incidents/{incident_id}", headers={"Authorization": f"Bearer {credential}"}
+    ).json()
     assert seen["status"] == "cancelled"
     incident = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]
     assert (incident["duress"], incident["priority"], incident["status"]) == (True, 0, "dispatched")
     # The real PIN afterwards cannot undo a duress escalation.
-    client.post(f"/api/v1/app/incidents/{incident_id}/cancel", **_signed(credential, {"pin": "2580"}, clock))
-    assert client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]["status"] == "dispatched"
+    client.post(
+        f"/api/v1/app/incidents/{incident_id}/cancel", **_signed(credential, {"pin": "2580"}, clock)
+    )
+    assert (
+        client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]["status"]
+        == "dispatched"
+    )

@@ -54,7 +54,9 @@ def test_an_admin_enrols_a_pupil_with_consent_and_every_edit_is_audited(
     assert made.status_code == 201, made.text
     person_id = made.json()["person"]["id"]
     assert made.json()["one_touch_numbers"] == ["+821044445555"]
-    edit = client.patch(f"/api/v1/admin/people/{person_id}", json={"school": "서울교동초등학교"}, headers=headers)
+    edit = client.patch(
+        f"/api/v1/admin/people/{person_id}", json={"school": "서울교동초등학교"}, headers=headers
+    )
     audit = edit.json()["audit"]
     assert [a["action"] for a in audit] == ["enrolled", "edited"]
     assert audit[1]["changes"] == {"school": {"from": "서울덕수초등학교", "to": "서울교동초등학교"}}
@@ -71,28 +73,70 @@ def test_a_school_list_imports_whole_or_not_at_all(
     client, _, headers = admin
     before = _people(engine)
     broken = CSV + "한지민,20x7,서울덕수초등학교,,,,,2026-09-03\n"
-    refused = client.post("/api/v1/admin/people/import", content=broken.encode(), headers={**headers, "content-type": "text/csv"})
-    assert refused.status_code == 422 and "row 4" in refused.json()["detail"]
+    refused = client.post(
+        "/api/v1/admin/people/import",
+        content=broken.encode(),
+        headers={**headers, "content-type": "text/csv"},
+    )
+    assert refused.status_code == 422
+    assert "row 4" in refused.json()["detail"]
     assert _people(engine) == before
-    imported = client.post("/api/v1/admin/people/import", content=CSV.encode(), headers={**headers, "content-type": "text/csv"})
-    assert imported.status_code == 201 and imported.json()["enrolled"] == 2
-    listed = client.get("/api/v1/admin/people", params={"school": "서울덕수초등학교"}, headers=headers).json()
+    imported = client.post(
+        "/api/v1/admin/people/import",
+        content=CSV.encode(),
+        headers={**headers, "content-type": "text/csv"},
+    )
+    assert imported.status_code == 201
+    assert imported.json()["enrolled"] == 2
+    listed = client.get(
+        "/api/v1/admin/people", params={"school": "서울덕수초등학교"}, headers=headers
+    ).json()
     assert {p["name"] for p in listed} >= {"박지우", "최도윤"}
     assert client.get("/admin/enrol").status_code == 200
 
 
 def test_the_device_cli_enrols_sends_an_sos_heartbeats_and_walks_the_roads(
-    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     world = build_world(engine)
     monkeypatch.setattr(device_cli, "STATE_DIR", tmp_path)
     app = create_app(Settings(database_url=database_url, outbox_poll_s=0.05), engine=engine)
     with serving(app) as live:
         base = ["device", "--server", live.url, "--terminal", "UA-CLI-1"]
-        assert main([*base, "enrol", "--subscriber", world.subscriber_id, "--interval", "60", "--password", PASSWORD]) == 0
+        assert (
+            main(
+                [
+                    *base,
+                    "enrol",
+                    "--subscriber",
+                    world.subscriber_id,
+                    "--interval",
+                    "60",
+                    "--password",
+                    PASSWORD,
+                ]
+            )
+            == 0
+        )
         main([*base, "sos", "--lat", "37.5665", "--lon", "126.9780"])
         main([*base, "heartbeat", "--battery", "70"])
-        main([*base, "walk", "--start", "37.5665,126.9780", "--end", "37.5651,126.9895", "--every", "60", "--fast"])
+        main(
+            [
+                *base,
+                "walk",
+                "--start",
+                "37.5665,126.9780",
+                "--end",
+                "37.5651,126.9895",
+                "--every",
+                "60",
+                "--fast",
+            ]
+        )
     lines = capsys.readouterr().out.splitlines()
     assert '"status": "accepted"' in lines[1]
     assert sum('"type": "ack"' in line for line in lines[3:]) >= 3  # the walk's location fixes

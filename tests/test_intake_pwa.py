@@ -31,14 +31,18 @@ def _code(engine: Engine) -> str:
 
 @pytest.mark.browser
 def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_cancel(
-    engine: Engine, database_url: str, chromium: Any  # noqa: F811
+    engine: Engine,
+    database_url: str,
+    chromium: Any,  # noqa: F811
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("one backend is enough for the browser")
     build_world(engine)
     app = create_app(Settings(database_url=database_url, outbox_poll_s=0.05), engine=engine)
     with serving(app) as live:
-        context = chromium.new_context(locale="ko-KR", geolocation=GANGNAM, permissions=["geolocation"])
+        context = chromium.new_context(
+            locale="ko-KR", geolocation=GANGNAM, permissions=["geolocation"]
+        )
         context.grant_permissions(["geolocation"], origin=live.url)
         page = context.new_page()
         page.goto(f"{live.url}/app")
@@ -58,7 +62,9 @@ def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_can
         assert page.locator("#dark").is_visible()  # silent mode: the screen looks off
         page.wait_for_selector("#state:has-text('접수')")
         with engine.connect() as conn:
-            row = conn.execute(sa.select(incidents.c.lat, incidents.c.lon, incidents.c.channel)).one()
+            row = conn.execute(
+                sa.select(incidents.c.lat, incidents.c.lon, incidents.c.channel)
+            ).one()
         assert (round(row.lat, 4), round(row.lon, 4), row.channel) == (37.4979, 127.0276, "app")
         # Move and let the 5-second batch upload carry the new fix.
         context.set_geolocation({"latitude": 37.4990, "longitude": 127.0290, "accuracy": 9})
@@ -71,7 +77,9 @@ def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_can
         page.click("#cancel button")
         page.wait_for_selector("#state:has-text('취소되었습니다')")
         with engine.connect() as conn:
-            duress, priority = conn.execute(sa.select(incidents.c.duress, incidents.c.priority)).one()
+            duress, priority = conn.execute(
+                sa.select(incidents.c.duress, incidents.c.priority)
+            ).one()
         assert (duress, priority) == (True, 0)
         page.click("#lang")
         assert page.locator("h1").inner_text() == "112 Safety"

@@ -47,7 +47,9 @@ class VerifyIn(Body):
 
 
 class InstallOut(BaseModel):
-    credential: str = Field(description="`<install id>.<secret>`: the bearer credential and signing secret")
+    credential: str = Field(
+        description="`<install id>.<secret>`: the bearer credential and signing secret"
+    )
     subscriber_id: str
 
 
@@ -89,7 +91,9 @@ class PersonViewOut(BaseModel):
     status: str = Field(description="active, cancelled or closed: all the person's device may know")
 
 
-@router.post("/register", operation_id="app_request_code", status_code=202, response_model=CodeRequestOut)
+@router.post(
+    "/register", operation_id="app_request_code", status_code=202, response_model=CodeRequestOut
+)
 async def app_request_code(body: CodeRequestIn, context: ContextDep) -> CodeRequestOut:
     """Sends a 6-digit code by SMS to the number (valid 5 minutes; rate-limited)."""
     now = context.now()
@@ -108,7 +112,9 @@ async def app_request_code(body: CodeRequestIn, context: ContextDep) -> CodeRequ
     return CodeRequestOut(challenge_id=challenge_id, expires_at=now + app_accounts.OTP_TTL)
 
 
-@router.post("/register/verify", operation_id="app_verify_code", status_code=201, response_model=InstallOut)
+@router.post(
+    "/register/verify", operation_id="app_verify_code", status_code=201, response_model=InstallOut
+)
 async def app_verify_code(body: VerifyIn, context: ContextDep) -> InstallOut:
     """Checks the code and gives this install its credential; sets the cancel and duress PINs."""
     now = context.now()
@@ -164,7 +170,9 @@ async def app_get_profile(install: AppInstall, context: ContextDep) -> ProfileOu
 
 
 @router.put("/profile", operation_id="app_update_profile", response_model=ProfileOut)
-async def app_update_profile(body: ProfileIn, install: SignedInstall, context: ContextDep) -> ProfileOut:
+async def app_update_profile(
+    body: ProfileIn, install: SignedInstall, context: ContextDep
+) -> ProfileOut:
     """Replaces the person's details and guardians (in call order)."""
 
     def update() -> None:
@@ -190,7 +198,9 @@ async def app_update_profile(body: ProfileIn, install: SignedInstall, context: C
     return await run_in_threadpool(_profile, context, install.subscriber_id)
 
 
-@router.post("/incidents/{incident_id}/fixes", operation_id="app_upload_fixes", response_model=FixBatchOut)
+@router.post(
+    "/incidents/{incident_id}/fixes", operation_id="app_upload_fixes", response_model=FixBatchOut
+)
 async def app_upload_fixes(
     incident_id: str, body: FixBatchIn, install: SignedInstall, context: ContextDep
 ) -> FixBatchOut:
@@ -213,7 +223,9 @@ async def app_upload_fixes(
     return FixBatchOut(stored=await run_in_threadpool(store))
 
 
-@router.post("/incidents/{incident_id}/cancel", operation_id="app_cancel_sos", response_model=PersonViewOut)
+@router.post(
+    "/incidents/{incident_id}/cancel", operation_id="app_cancel_sos", response_model=PersonViewOut
+)
 async def app_cancel_sos(
     incident_id: str, body: CancelIn, install: SignedInstall, context: ContextDep
 ) -> PersonViewOut:
@@ -233,8 +245,12 @@ async def app_cancel_sos(
     return PersonViewOut(incident_id=incident_id, status="cancelled")
 
 
-@router.get("/incidents/{incident_id}", operation_id="app_get_sos_status", response_model=PersonViewOut)
-async def app_get_sos_status(incident_id: str, install: AppInstall, context: ContextDep) -> PersonViewOut:
+@router.get(
+    "/incidents/{incident_id}", operation_id="app_get_sos_status", response_model=PersonViewOut
+)
+async def app_get_sos_status(
+    incident_id: str, install: AppInstall, context: ContextDep
+) -> PersonViewOut:
     """What the person's own device may show about their SOS."""
 
     def read() -> PersonViewOut:

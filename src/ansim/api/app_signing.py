@@ -25,7 +25,9 @@ def signing_key(secret: str) -> bytes:
 def app_signature(credential: str, *, timestamp: str, body: bytes) -> str:
     """What the app puts in X-Ansim-Signature (tests and the CLI use this; the PWA does the same)."""
     _install, _, secret = credential.partition(".")
-    return hmac.new(signing_key(secret), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.new(
+        signing_key(secret), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
 
 
 async def _check(request: Request, install: ChannelBinding, *, required: bool) -> ChannelBinding:

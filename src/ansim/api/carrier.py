@@ -44,7 +44,9 @@ class NetworkLocationIn(Body):
 
 
 class CarrierSosIn(Body):
-    call_id: str = Field(min_length=4, max_length=100, description="the carrier's id of this call; retries repeat it")
+    call_id: str = Field(
+        min_length=4, max_length=100, description="the carrier's id of this call; retries repeat it"
+    )
     caller_number: str = Field(pattern=PHONE)
     called_at: datetime
     network_location: NetworkLocationIn | None = None
@@ -185,7 +187,9 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
 
     def attach() -> HandsetAck:
         with context.uow.begin() as session:
-            if not carriers.first_sighting(session, scope=f"aml:{carrier_id}", digest=digest, at=now):
+            if not carriers.first_sighting(
+                session, scope=f"aml:{carrier_id}", digest=digest, at=now
+            ):
                 return HandsetAck(accepted=False, reason="replayed")
             incident_id = handset.attach_or_keep(
                 session,

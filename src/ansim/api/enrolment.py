@@ -147,7 +147,9 @@ def _detail(context: ContextDep, subscriber_id: str) -> PersonDetailOut:
                 for g in people.guardians_of(session, subscriber_id=subscriber_id)
             ],
             one_touch_numbers=enrolment.one_touch_numbers(session, subscriber_id=subscriber_id),
-            terminals=[_terminal_out(t) for t in terminals.list_for(session, subscriber_id=subscriber_id)],
+            terminals=[
+                _terminal_out(t) for t in terminals.list_for(session, subscriber_id=subscriber_id)
+            ],
             audit=[
                 {**row, "at": row["at"].isoformat()}
                 for row in enrolment.audit_of(session, subscriber_id=subscriber_id)
@@ -155,7 +157,9 @@ def _detail(context: ContextDep, subscriber_id: str) -> PersonDetailOut:
         )
 
 
-@router.post("/people", operation_id="admin_enrol_person", status_code=201, response_model=PersonDetailOut)
+@router.post(
+    "/people", operation_id="admin_enrol_person", status_code=201, response_model=PersonDetailOut
+)
 async def admin_enrol_person(body: PersonIn, context: ContextDep, user: Admin) -> PersonDetailOut:
     """Enrols a person with guardians and one-touch numbers; consent and its date are required."""
     draft = PersonDraft(
@@ -164,19 +168,25 @@ async def admin_enrol_person(body: PersonIn, context: ContextDep, user: Admin) -
         consent_at=body.consent_at,
         school=body.school,
         notes=body.notes,
-        guardians=tuple(GuardianDraft(g.name, g.phone, g.relation, g.email) for g in body.guardians),
+        guardians=tuple(
+            GuardianDraft(g.name, g.phone, g.relation, g.email) for g in body.guardians
+        ),
         one_touch_numbers=tuple(body.one_touch_numbers),
     )
 
     def enrol() -> str:
         with context.uow.begin() as session:
-            return enrolment.enrol_person(session, draft=draft, actor=user.username, at=context.now()).id
+            return enrolment.enrol_person(
+                session, draft=draft, actor=user.username, at=context.now()
+            ).id
 
     return await run_in_threadpool(_detail, context, await run_in_threadpool(enrol))
 
 
 @router.get("/people", operation_id="admin_list_people", response_model=list[EnrolledPersonOut])
-async def admin_list_people(context: ContextDep, user: Admin, school: str | None = None) -> list[EnrolledPersonOut]:
+async def admin_list_people(
+    context: ContextDep, user: Admin, school: str | None = None
+) -> list[EnrolledPersonOut]:
     """Enrolled people by name (optionally one school's)."""
 
     def read() -> list[EnrolledPersonOut]:
@@ -186,13 +196,17 @@ async def admin_list_people(context: ContextDep, user: Admin, school: str | None
     return await run_in_threadpool(read)
 
 
-@router.get("/people/{subscriber_id}", operation_id="admin_get_person", response_model=PersonDetailOut)
+@router.get(
+    "/people/{subscriber_id}", operation_id="admin_get_person", response_model=PersonDetailOut
+)
 async def admin_get_person(subscriber_id: str, context: ContextDep, user: Admin) -> PersonDetailOut:
     """One person with guardians, numbers, terminals and the audit of every edit."""
     return await run_in_threadpool(_detail, context, subscriber_id)
 
 
-@router.patch("/people/{subscriber_id}", operation_id="admin_update_person", response_model=PersonDetailOut)
+@router.patch(
+    "/people/{subscriber_id}", operation_id="admin_update_person", response_model=PersonDetailOut
+)
 async def admin_update_person(
     subscriber_id: str, body: PersonEditIn, context: ContextDep, user: Admin
 ) -> PersonDetailOut:
@@ -212,7 +226,9 @@ async def admin_update_person(
     return await run_in_threadpool(_detail, context, subscriber_id)
 
 
-@router.post("/people/import", operation_id="admin_import_people", status_code=201, response_model=ImportOut)
+@router.post(
+    "/people/import", operation_id="admin_import_people", status_code=201, response_model=ImportOut
+)
 async def admin_import_people(request: Request, context: ContextDep, user: Admin) -> ImportOut:
     """Enrols a school's list from CSV (UTF-8, header row); all rows or none."""
     raw = await read_body(request, limit=MAX_CSV_BYTES)
@@ -229,8 +245,15 @@ async def admin_import_people(request: Request, context: ContextDep, user: Admin
     return ImportOut(enrolled=len(ids), ids=ids)
 
 
-@router.post("/terminals", operation_id="admin_enrol_terminal", status_code=201, response_model=TerminalSecretOut)
-async def admin_enrol_terminal(body: TerminalIn, context: ContextDep, user: Admin) -> TerminalSecretOut:
+@router.post(
+    "/terminals",
+    operation_id="admin_enrol_terminal",
+    status_code=201,
+    response_model=TerminalSecretOut,
+)
+async def admin_enrol_terminal(
+    body: TerminalIn, context: ContextDep, user: Admin
+) -> TerminalSecretOut:
     """Enrols a U-안심 terminal for a person; the answer holds its secret, shown only now."""
 
     def enrol() -> TerminalSecretOut:
@@ -250,7 +273,10 @@ async def admin_enrol_terminal(body: TerminalIn, context: ContextDep, user: Admi
                 actor=user.username,
                 at=now,
                 action="terminal_enrolled",
-                changes={"terminal_id": body.terminal_id, "reporting_interval_s": body.reporting_interval_s},
+                changes={
+                    "terminal_id": body.terminal_id,
+                    "reporting_interval_s": body.reporting_interval_s,
+                },
             )
             terminal = terminals.get(session, terminal_id=body.terminal_id)
             return TerminalSecretOut(**_terminal_out(terminal).model_dump(), secret=secret)
@@ -258,7 +284,9 @@ async def admin_enrol_terminal(body: TerminalIn, context: ContextDep, user: Admi
     return await run_in_threadpool(enrol)
 
 
-@router.patch("/terminals/{terminal_id}", operation_id="admin_update_terminal", response_model=TerminalOut)
+@router.patch(
+    "/terminals/{terminal_id}", operation_id="admin_update_terminal", response_model=TerminalOut
+)
 async def admin_update_terminal(
     terminal_id: str, body: TerminalEditIn, context: ContextDep, user: Admin
 ) -> TerminalOut:
@@ -267,7 +295,10 @@ async def admin_update_terminal(
     def update() -> TerminalOut:
         with context.uow.begin() as session:
             terminal = terminals.set_interval(
-                session, terminal_id=terminal_id, reporting_interval_s=body.reporting_interval_s, at=context.now()
+                session,
+                terminal_id=terminal_id,
+                reporting_interval_s=body.reporting_interval_s,
+                at=context.now(),
             )
             enrolment.audit(
                 session,
@@ -275,7 +306,10 @@ async def admin_update_terminal(
                 actor=user.username,
                 at=context.now(),
                 action="terminal_edited",
-                changes={"terminal_id": terminal_id, "reporting_interval_s": body.reporting_interval_s},
+                changes={
+                    "terminal_id": terminal_id,
+                    "reporting_interval_s": body.reporting_interval_s,
+                },
             )
             return _terminal_out(terminal)
 
@@ -293,18 +327,31 @@ async def admin_list_terminals(context: ContextDep, user: Admin) -> list[Termina
     return await run_in_threadpool(read)
 
 
-@router.post("/carriers", operation_id="admin_register_carrier", status_code=201, response_model=CarrierSecretOut)
-async def admin_register_carrier(body: CarrierIn, context: ContextDep, user: Admin) -> CarrierSecretOut:
+@router.post(
+    "/carriers",
+    operation_id="admin_register_carrier",
+    status_code=201,
+    response_model=CarrierSecretOut,
+)
+async def admin_register_carrier(
+    body: CarrierIn, context: ContextDep, user: Admin
+) -> CarrierSecretOut:
     """Registers a carrier (its call gateway and SMS centre); the shared secret is shown only now."""
 
     def register() -> str:
         with context.uow.begin() as session:
-            return carriers.register(session, carrier_id=body.carrier_id, name=body.name, at=context.now())
+            return carriers.register(
+                session, carrier_id=body.carrier_id, name=body.name, at=context.now()
+            )
 
     return CarrierSecretOut(carrier_id=body.carrier_id, secret=await run_in_threadpool(register))
 
 
-@router.get("/intake/discards", operation_id="admin_intake_discards", response_model=dict[str, dict[str, int]])
+@router.get(
+    "/intake/discards",
+    operation_id="admin_intake_discards",
+    response_model=dict[str, dict[str, int]],
+)
 async def admin_intake_discards(context: ContextDep, user: Admin) -> dict[str, dict[str, int]]:
     """How many messages each channel refused or dropped, by reason."""
 

@@ -30,7 +30,9 @@ def _entity(incident: Any) -> str:
     response_class=Response,
     responses={200: {"content": {PIDF_MEDIA_TYPE: {}}}},
 )
-async def export_incident_pidf_lo(incident_id: str, context: ContextDep, user: ConsoleUser) -> Response:
+async def export_incident_pidf_lo(
+    incident_id: str, context: ContextDep, user: ConsoleUser
+) -> Response:
     """The incident's current location as a PIDF-LO Circle at 95 % confidence."""
 
     def build() -> bytes:
@@ -51,8 +53,12 @@ async def export_incident_pidf_lo(incident_id: str, context: ContextDep, user: C
     return Response(await run_in_threadpool(build), media_type=PIDF_MEDIA_TYPE)
 
 
-@router.get("/{incident_id}/eido", operation_id="export_incident_eido", response_model=dict[str, Any])
-async def export_incident_eido(incident_id: str, context: ContextDep, user: ConsoleUser) -> dict[str, Any]:
+@router.get(
+    "/{incident_id}/eido", operation_id="export_incident_eido", response_model=dict[str, Any]
+)
+async def export_incident_eido(
+    incident_id: str, context: ContextDep, user: ConsoleUser
+) -> dict[str, Any]:
     """The incident as a NENA EIDO JSON document (validates against the published schema)."""
 
     def build() -> dict[str, Any]:

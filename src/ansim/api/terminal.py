@@ -93,7 +93,12 @@ async def receive(
     except DomainError as err:
         reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))
         await run_in_threadpool(
-            record_discard_now, context, channel=channel, reason=reason, at=context.now(), detail=str(err)
+            record_discard_now,
+            context,
+            channel=channel,
+            reason=reason,
+            at=context.now(),
+            detail=str(err),
         )
         if topic_terminal is not None:
             return []  # over MQTT a refused message gets no reply: nothing to tell an impostor

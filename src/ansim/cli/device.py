@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import time
@@ -22,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command = subparsers.add_parser("device", help="run a U-안심 terminal from the command line")
     command.add_argument("--server", default="http://127.0.0.1:8000", help="ansim base URL")
     command.add_argument("--terminal", required=True, help="terminal id, e.g. UA-0001")
-    command.add_argument("--mqtt", default=os.environ.get("ANSIM_MQTT_URL", ""), help="send over MQTT")
+    command.add_argument(
+        "--mqtt", default=os.environ.get("ANSIM_MQTT_URL", ""), help="send over MQTT"
+    )
     actions = command.add_subparsers(dest="action", required=True)
     enrol = actions.add_parser("enrol", help="enrol this terminal (needs an admin login)")
     enrol.add_argument("--subscriber", required=True)
@@ -48,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     device = Device(args.server, args.terminal, args.mqtt)
     if args.action == "enrol":
-        secret = enrol(args.server, args.terminal, args.subscriber, args.interval, args.username, args.password)
+        secret = enrol(
+            args.server, args.terminal, args.subscriber, args.interval, args.username, args.password
+        )
         device.save({"secret": secret, "seq": 0})
         print(f"enrolled {args.terminal}; secret stored in {device.state_path}")
         return 0
@@ -56,21 +61,35 @@ def run(args: argparse.Namespace) -> int:
         fix = _fix(args.lat, args.lon, args.accuracy)
         print(json.dumps(device.send("sos", fix=fix), ensure_ascii=False))
     elif args.action == "heartbeat":
-        print(json.dumps(device.send("heartbeat", battery_pct=args.battery, config_version=device.state().get("config_version", 0))))
+        print(
+            json.dumps(
+                device.send(
+                    "heartbeat",
+                    battery_pct=args.battery,
+                    config_version=device.state().get("config_version", 0),
+                )
+            )
+        )
     else:
         for reply in walk_route(device, args):
             print(json.dumps(reply, ensure_ascii=False))
     return 0
 
 
-def enrol(server: str, terminal_id: str, subscriber: str, interval: int, username: str, password: str) -> str:
+def enrol(
+    server: str, terminal_id: str, subscriber: str, interval: int, username: str, password: str
+) -> str:
     with httpx.Client(base_url=server, timeout=10) as http:
         login = http.post("/api/v1/session", json={"username": username, "password": password})
         login.raise_for_status()
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
         answer = http.post(
             "/api/v1/admin/terminals",
-            json={"terminal_id": terminal_id, "subscriber_id": subscriber, "reporting_interval_s": interval},
+            json={
+                "terminal_id": terminal_id,
+                "subscriber_id": subscriber,
+                "reporting_interval_s": interval,
+            },
             headers=headers,
         )
         answer.raise_for_status()
@@ -135,7 +154,7 @@ class Device:
             await client.publish(protocol.up_topic(self.terminal_id), raw, qos=1)
             async with asyncio.timeout(10):
                 async for message in client.messages:
-                    reply: dict[str, Any] = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    reply: dict[str, Any] = json.loads(bytes(message.payload))
                     return [reply]
         return []
 
@@ -161,13 +180,15 @@ def walk_route(device: Device, args: argparse.Namespace) -> list[dict[str, Any]]
     return replies
 
 
-def points_along(polyline: tuple[tuple[float, float], ...], *, step_m: float) -> list[tuple[float, float]]:
+def points_along(
+    polyline: tuple[tuple[float, float], ...], *, step_m: float
+) -> list[tuple[float, float]]:
     """Points every `step_m` metres along a (lat, lon) polyline, ends included."""
     from ansim.geo.geodesy import haversine_m
 
     points = [polyline[0]]
     carried = 0.0
-    for (lat1, lon1), (lat2, lon2) in zip(polyline, polyline[1:], strict=False):
+    for (lat1, lon1), (lat2, lon2) in itertools.pairwise(polyline):
         length = haversine_m(lat1, lon1, lat2, lon2)
         position = step_m - carried
         while position <= length and length > 0:
@@ -181,4 +202,10 @@ def points_along(polyline: tuple[tuple[float, float], ...], *, step_m: float) ->
 
 
 def _fix(lat: float, lon: float, accuracy: float) -> dict[str, Any]:
-    return {"lat": round(lat, 7), "lon": round(lon, 7), "accuracy_m": accuracy, "method": "gnss", "at": datetime.now(UTC).isoformat()}
+    return {
+        "lat": round(lat, 7),
+        "lon": round(lon, 7),
+        "accuracy_m": accuracy,
+        "method": "gnss",
+        "at": datetime.now(UTC).isoformat(),
+    }

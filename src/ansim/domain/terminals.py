@@ -52,8 +52,10 @@ class Terminal:
 
     def supervision_due(self, at: datetime) -> datetime:
         """When the terminal counts as lost if nothing more arrives after `at`."""
-        return at + timedelta(seconds=self.reporting_interval_s) + supervision_grace(
-            self.reporting_interval_s
+        return (
+            at
+            + timedelta(seconds=self.reporting_interval_s)
+            + supervision_grace(self.reporting_interval_s)
         )
 
     def accept_sequence(self, seq: int, digest: str) -> bool:

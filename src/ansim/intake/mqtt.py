@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -53,7 +54,9 @@ async def run_bridge(url: str, handle: MessageHandler, stopping: asyncio.Event) 
     """Subscribes to every terminal's up topic and answers on its down topic until `stopping`."""
     while not stopping.is_set():
         try:
-            async with client_for(url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}") as client:
+            async with client_for(
+                url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}"
+            ) as client:
                 # A shared subscription: with N API workers each message reaches exactly one.
                 await client.subscribe(SHARED_GROUP + protocol.UP_TOPIC_FILTER, qos=1)
                 log.info("terminal MQTT bridge subscribed at %s", url)
@@ -65,7 +68,5 @@ async def run_bridge(url: str, handle: MessageHandler, stopping: asyncio.Event) 
                     await publish(client, terminal_id, replies)
         except aiomqtt.MqttError as err:
             log.warning("terminal MQTT bridge lost the broker (%s); reconnecting", err)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=RECONNECT_S)
-            except TimeoutError:
-                pass

@@ -92,7 +92,7 @@ def parse(raw: bytes) -> tuple[TerminalMessage, dict[str, Any]]:
 
 def verify(document: dict[str, Any], *, secret: str) -> str:
     """Checks the signature of the raw JSON object; returns its digest (the message's identity)."""
-    expected = sign(document, secret=secret)["sig"]
+    expected: str = sign(document, secret=secret)["sig"]
     if not hmac.compare_digest(expected, str(document.get("sig", ""))):
         raise BadSignature("signature does not match the terminal's secret")
     return expected

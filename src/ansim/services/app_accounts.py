@@ -89,11 +89,17 @@ def check_code(
     session: Session, *, challenge_id: str, phone_number: str, code: str, at: datetime
 ) -> CodeCheck:
     """Checks a code; counts the attempt (the caller commits even when the answer is no)."""
-    row = session.execute(
-        sa.select(otp_challenges)
-        .where(otp_challenges.c.id == challenge_id, otp_challenges.c.phone_number == phone_number)
-        .with_for_update()
-    ).mappings().first()
+    row = (
+        session.execute(
+            sa.select(otp_challenges)
+            .where(
+                otp_challenges.c.id == challenge_id, otp_challenges.c.phone_number == phone_number
+            )
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     if row is None or row["verified_at"] is not None:
         return CodeCheck.EXPIRED
     if row["attempts"] >= OTP_MAX_ATTEMPTS:
@@ -170,9 +176,13 @@ def set_pins(
 
 def judge_pin(session: Session, *, subscriber_id: str, pin: str) -> tuple[PinVerdict, int]:
     """Which PIN this is; a wrong one is counted. Returns the verdict and the failures so far."""
-    row = session.execute(
-        sa.select(subscriber_pins).where(subscriber_pins.c.subscriber_id == subscriber_id)
-    ).mappings().first()
+    row = (
+        session.execute(
+            sa.select(subscriber_pins).where(subscriber_pins.c.subscriber_id == subscriber_id)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return PinVerdict.WRONG, 0
     # Both hashes are always checked: the answer time must not tell a duress PIN from the PIN.

@@ -56,4 +56,3 @@ def first_sighting(session: Session, *, scope: str, digest: str, at: datetime) -
     session.execute(seen_signatures.delete().where(seen_signatures.c.at < at - 2 * MAX_SKEW))
     session.execute(seen_signatures.insert().values(scope=scope, digest=digest, at=at))
     return True
-

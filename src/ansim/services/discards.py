@@ -26,8 +26,9 @@ def record(session: Session, *, channel: str, reason: str, at: datetime, detail:
 def counts(session: Session) -> dict[str, dict[str, int]]:
     """Discards so far, by channel then reason."""
     rows = session.execute(
-        sa.select(intake_discards.c.channel, intake_discards.c.reason, sa.func.count())
-        .group_by(intake_discards.c.channel, intake_discards.c.reason)
+        sa.select(intake_discards.c.channel, intake_discards.c.reason, sa.func.count()).group_by(
+            intake_discards.c.channel, intake_discards.c.reason
+        )
     ).all()
     result: dict[str, dict[str, int]] = {}
     for channel, reason, count in rows:

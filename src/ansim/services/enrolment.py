@@ -87,7 +87,9 @@ def enrol_person(session: Session, *, draft: PersonDraft, actor: str, at: dateti
     for number in numbers:
         if people.binding(session, channel=Channel.ONE_TOUCH, address=number) is not None:
             raise Conflict(f"number {number} already belongs to an enrolled person")
-        people.bind(session, subscriber_id=person.id, channel=Channel.ONE_TOUCH, address=number, at=at)
+        people.bind(
+            session, subscriber_id=person.id, channel=Channel.ONE_TOUCH, address=number, at=at
+        )
     audit(
         session,
         subscriber_id=person.id,
@@ -139,9 +141,15 @@ def import_csv(session: Session, *, text: str, actor: str, at: datetime) -> list
                 name=row["name"] or "",
                 birth_year=int(row["birth_year"] or "0"),
                 school=row["school"] or "",
-                consent_at=datetime.combine(date.fromisoformat(row["consent_date"] or ""), time(), UTC),
+                consent_at=datetime.combine(
+                    date.fromisoformat(row["consent_date"] or ""), time(), UTC
+                ),
                 guardians=(
-                    (GuardianDraft(row["guardian_name"], row["guardian_phone"], row["guardian_relation"]),)
+                    (
+                        GuardianDraft(
+                            row["guardian_name"], row["guardian_phone"], row["guardian_relation"]
+                        ),
+                    )
                     if row["guardian_name"]
                     else ()
                 ),
@@ -154,7 +162,13 @@ def import_csv(session: Session, *, text: str, actor: str, at: datetime) -> list
 
 
 def audit(
-    session: Session, *, subscriber_id: str, actor: str, at: datetime, action: str, changes: dict[str, Any]
+    session: Session,
+    *,
+    subscriber_id: str,
+    actor: str,
+    at: datetime,
+    action: str,
+    changes: dict[str, Any],
 ) -> None:
     session.execute(
         enrolment_audit.insert().values(
@@ -172,7 +186,9 @@ def audit_of(session: Session, *, subscriber_id: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def list_people(session: Session, *, school: str | None = None, limit: int = 500) -> list[Subscriber]:
+def list_people(
+    session: Session, *, school: str | None = None, limit: int = 500
+) -> list[Subscriber]:
     query = sa.select(Subscriber).order_by(subscribers.c.name).limit(limit)
     if school:
         query = query.where(subscribers.c.school == school)

@@ -29,9 +29,7 @@ def do_receive_sos(
                 outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
                 if not outcome.replayed:
                     # An AML/ELS fix may have come a few seconds before the carrier's call.
-                    handset.claim_pending(
-                        session, incident=outcome.incident, at=report.received_at
-                    )
+                    handset.claim_pending(session, incident=outcome.incident, at=report.received_at)
                 if outcome.created and auto_dispatch:
                     dispatch.order_best_unit(
                         session,

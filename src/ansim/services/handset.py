@@ -53,11 +53,13 @@ def claim_pending(session: Session, *, incident: Incident, at: datetime) -> int:
         return 0
     rows = list(
         session.execute(
-            sa.select(handset_fixes).where(
+            sa.select(handset_fixes)
+            .where(
                 handset_fixes.c.caller_number == incident.caller_number,
                 handset_fixes.c.incident_id.is_(None),
                 handset_fixes.c.received_at >= at - PENDING_WINDOW,
-            ).order_by(handset_fixes.c.observed_at)
+            )
+            .order_by(handset_fixes.c.observed_at)
         ).mappings()
     )
     for row in rows:

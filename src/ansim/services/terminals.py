@@ -26,6 +26,7 @@ from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
 from ansim.store.tables import idempotency_keys
 from ansim.store.tables import incidents as incidents_table
+from ansim.store.tables import terminals as terminals_table
 from ansim.store.uow import UnitOfWork
 
 HEARTBEAT_KIND = "terminal.heartbeat"
@@ -70,13 +71,17 @@ def enrol(
         enrolled_by=actor,
     )
     session.add(terminal)
-    people.bind(session, subscriber_id=subscriber_id, channel=Channel.TERMINAL, address=terminal_id, at=at)
+    people.bind(
+        session, subscriber_id=subscriber_id, channel=Channel.TERMINAL, address=terminal_id, at=at
+    )
     session.flush()
     _supervise(session, terminal, at)
     return secret
 
 
-def set_interval(session: Session, *, terminal_id: str, reporting_interval_s: int, at: datetime) -> Terminal:
+def set_interval(
+    session: Session, *, terminal_id: str, reporting_interval_s: int, at: datetime
+) -> Terminal:
     """Changes the reporting interval; the device gets a `config` with its next heartbeat."""
     check_interval(reporting_interval_s)
     terminal = get(session, terminal_id=terminal_id)
@@ -94,9 +99,9 @@ def get(session: Session, *, terminal_id: str, for_update: bool = False) -> Term
 
 
 def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Terminal]:
-    query = sa.select(Terminal).order_by(Terminal.id)  # type: ignore[arg-type]
+    query = sa.select(Terminal).order_by(terminals_table.c.id)
     if subscriber_id is not None:
-        query = query.where(Terminal.subscriber_id == subscriber_id)  # type: ignore[arg-type]
+        query = query.where(terminals_table.c.subscriber_id == subscriber_id)
     return list(session.execute(query).scalars())
 
 
@@ -233,7 +238,9 @@ def _fixes(message: TerminalMessage) -> list[LocationFix]:
         raise InvalidInput(f"terminal fix is unusable: {err}") from None
 
 
-def _open_incident(session: Session, subscriber_id: str, at: datetime, window: timedelta) -> Incident | None:
+def _open_incident(
+    session: Session, subscriber_id: str, at: datetime, window: timedelta
+) -> Incident | None:
     return session.execute(
         sa.select(Incident)
         .where(
@@ -282,7 +289,9 @@ def _cancel(
     return _ack(message, secret, status, incident.id)
 
 
-def _ack(message: TerminalMessage, secret: str, status: str, incident_id: str | None = None) -> dict[str, Any]:
+def _ack(
+    message: TerminalMessage, secret: str, status: str, incident_id: str | None = None
+) -> dict[str, Any]:
     return protocol.ack(
         terminal_id=message.terminal_id,
         seq=message.seq,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +23,7 @@ from ansim.domain.errors import InvalidInput
 from ansim.intake import terminal_protocol as protocol
 from ansim.store.tables import incidents, intake_discards, outbox
 
+T = TypeVar("T")
 TID = "UA-0001"
 MOSQUITTO = "mqtt://127.0.0.1:1883"
 
@@ -189,6 +192,16 @@ def test_any_bytes_are_parsed_or_refused_as_invalid_input(raw: bytes) -> None:
     assert message.terminal_id  # only a complete message gets through
 
 
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs a coroutine on its own thread: the sync Playwright of other tests may own this thread's loop."""
+    results: list[T] = []
+    worker = threading.Thread(target=lambda: results.append(asyncio.run(factory())))
+    worker.start()
+    worker.join(60)
+    assert results, "the MQTT exchange did not finish"
+    return results[0]
+
+
 @pytest.mark.mqtt
 def test_an_sos_over_mqtt_through_mosquitto_reaches_the_board(
     engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
@@ -204,7 +217,7 @@ def test_an_sos_over_mqtt_through_mosquitto_reaches_the_board(
         except aiomqtt.MqttError:
             return False
 
-    if not asyncio.run(broker_up()):
+    if not _run(broker_up):
         from tests.conftest import missing_service
 
         missing_service(f"Mosquitto is not answering at {MOSQUITTO}")
@@ -231,7 +244,7 @@ def test_an_sos_over_mqtt_through_mosquitto_reaches_the_board(
                         continue
             raise AssertionError("no ack over MQTT")
 
-        ack = asyncio.run(exchange())
+        ack = _run(exchange)
         protocol.verify(ack, secret=secret)
         assert ack["status"] in {"accepted", "duplicate"}
         queue = client.get("/api/v1/incidents", headers=staff_headers(client, "dispatcher")).json()

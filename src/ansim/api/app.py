@@ -9,8 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -19,6 +21,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from ansim.api import (
     app_account,
     app_pages,
+    basemap,
     carrier,
     console,
     enrolment,
@@ -98,6 +101,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     errors.install(app)
@@ -107,6 +112,7 @@ def create_app(
         unit_terminal.router,
         sessions.router,
         stream.router,
+        basemap.router,
         pages.router,
         carrier.router,
         app_account.router,
@@ -119,7 +125,13 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+    app.mount(
+        "/vendor/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
     app.middleware("http")(_security_headers(settings))
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app
 
 

@@ -1,0 +1,5 @@
+// Extra sections of the incident detail panel, one module per capability:
+// each is {id, render(container, detail, ctx)}; ctx = {api, t, lang, map, refresh}.
+import { intakeSection } from "./intake.js";
+
+export const detailSections = [intakeSection];

@@ -33,7 +33,7 @@ def _code(engine: Engine) -> str:
 def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_cancel(
     engine: Engine,
     database_url: str,
-    chromium: Any,  # noqa: F811
+    chromium: Any,
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("one backend is enough for the browser")

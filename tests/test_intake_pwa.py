@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.factories import build_world
-from tests.live import chromium, serving  # noqa: F401
+from tests.live import serving
 
 from ansim.api.app import create_app
 from ansim.services import app_accounts

@@ -19,11 +19,16 @@ from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
+    app_account,
+    app_pages,
     basemap,
+    carrier,
     cctv,
     console,
     dispatching,
+    enrolment,
     errors,
+    exports,
     guardian_page,
     intake_app,
     location,
@@ -32,6 +37,7 @@ from ansim.api import (
     school_guards,
     sessions,
     stream,
+    terminal,
     unit_terminal,
     verification,
 )
@@ -149,6 +155,13 @@ def create_app(
         guardian_page.router,
         notify_reports.router,
         school_guards.router,
+        carrier.router,
+        app_account.router,
+        app_pages.router,
+        terminal.router,
+        enrolment.router,
+        enrolment.pages,
+        exports.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

@@ -221,6 +221,29 @@ class DeliveryStatusChanged(EventData):
     error: str
 
 
+class IncidentDuress(EventData):
+    """The person cancelled with the duress PIN: they were told "cancelled", help must hurry."""
+
+    incident_id: str
+    channel: Literal["one_touch", "app", "terminal"]
+
+
+class CancelRefused(EventData):
+    """A cancel came with a wrong PIN; it changed nothing."""
+
+    incident_id: str
+    failed_attempts: int = Field(ge=1)
+
+
+class TerminalSupervision(EventData):
+    """A terminal went silent, came back, or its battery ran low (guardians and admins are told)."""
+
+    terminal_id: str
+    subscriber_id: str
+    last_seen_at: datetime | None
+    battery_pct: int | None = Field(ge=0, le=100)
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -242,6 +265,11 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "verification.decided": (1, VerificationDecided),
     "verification.guardian_unreachable": (1, GuardianUnreachable),
     "notification.status_changed": (1, DeliveryStatusChanged),
+    "incident.duress": (1, IncidentDuress),
+    "incident.cancel_refused": (1, CancelRefused),
+    "terminal.lost": (1, TerminalSupervision),
+    "terminal.recovered": (1, TerminalSupervision),
+    "terminal.low_battery": (1, TerminalSupervision),
 }
 
 

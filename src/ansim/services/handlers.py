@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ansim.domain.dispatch_policy import DispatchPolicy
-from ansim.services import dispatch_flow, incidents, verification
+from ansim.services import dispatch_flow, handset, incidents, verification
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
 from ansim.services.verification_config import VerificationConfig
@@ -32,6 +32,9 @@ def do_receive_sos(
         try:
             with uow.begin() as session:
                 outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
+                if not outcome.replayed:
+                    # An AML/ELS fix may have come a few seconds before the carrier's call.
+                    handset.claim_pending(session, incident=outcome.incident, at=report.received_at)
                 if outcome.created and auto_dispatch:
                     dispatch_flow.dispatch_per_policy(
                         session,

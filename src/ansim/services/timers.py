@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ansim.bus.scheduler import DeadlineHandler
 from ansim.domain.dispatch_policy import DispatchPolicy
-from ansim.services import dispatch, dispatch_flow, verification
+from ansim.services import dispatch, dispatch_flow, terminals, verification
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 
@@ -18,4 +18,5 @@ def deadline_handlers(
     return {
         dispatch.ACK_DEADLINE: dispatch_flow.ack_timeout_handler(ranker, policy),
         verification.ANSWER_DEADLINE: verification.on_answer_deadline,
+        terminals.HEARTBEAT_KIND: terminals.on_heartbeat_overdue,
     }

@@ -10,6 +10,7 @@ from ansim.domain.incidents import Channel, Incident, IncidentEvent, IncidentSta
 from ansim.domain.people import ChannelBinding, Guardian, Subscriber
 from ansim.domain.school_guards import SchoolGuard
 from ansim.domain.staff import Role, StaffSession, StaffUser
+from ansim.domain.terminals import Terminal
 from ansim.domain.units import Assignment, AssignmentState, Station, StationKind, Unit, UnitStatus
 from ansim.domain.verification import Verification, VerificationState
 from ansim.store.types import IntEnumColumn, UTCDateTime, enum_column
@@ -366,6 +367,123 @@ school_guards = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True),
 )
 
+# --- intake (issue 3): carriers, terminals, handset fixes, app accounts, enrolment audit ---
+
+carriers = sa.Table(
+    "carriers",
+    metadata,
+    sa.Column("id", sa.String(50), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # HMAC needs the shared secret itself on both sides; it never leaves the server again.
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+seen_signatures = sa.Table(
+    "seen_signatures",
+    metadata,
+    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
+terminals = sa.Table(
+    "terminals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), nullable=False, index=True),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("reporting_interval_s", sa.Integer, nullable=False),
+    sa.Column("enrolled_at", UTCDateTime, nullable=False),
+    sa.Column("enrolled_by", sa.String(100), nullable=False),
+    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("last_digest", sa.String(64), nullable=False, default=""),
+    sa.Column("last_seen_at", UTCDateTime),
+    sa.Column("battery_pct", sa.Integer),
+    sa.Column("signal_dbm", sa.Integer),
+    sa.Column("low_battery", sa.Boolean, nullable=False, default=False),
+    sa.Column("lost", sa.Boolean, nullable=False, default=False),
+    sa.Column("config_version", sa.Integer, nullable=False, default=1),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+handset_fixes = sa.Table(
+    "handset_fixes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(10), nullable=False),
+    sa.Column("caller_number", sa.String(32), index=True),
+    sa.Column("imei", sa.String(20), index=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("radius_m", sa.Float, nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("altitude_m", sa.Float),
+    sa.Column("floor", sa.Integer),
+    sa.Column("speed_mps", sa.Float),
+    sa.Column("heading_deg", sa.Float),
+)
+
+intake_discards = sa.Table(
+    "intake_discards",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(100), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, default=""),
+)
+
+otp_challenges = sa.Table(
+    "otp_challenges",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("phone_number", sa.String(32), nullable=False, index=True),
+    sa.Column("client_id", sa.String(100), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("verified_at", UTCDateTime),
+)
+
+sms_outbox = sa.Table(
+    "sms_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("to_number", sa.String(32), nullable=False),
+    sa.Column("purpose", sa.String(30), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, index=True),
+)
+
+subscriber_pins = sa.Table(
+    "subscriber_pins",
+    metadata,
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("pin_hash", sa.String(200), nullable=False),
+    sa.Column("duress_pin_hash", sa.String(200), nullable=False),
+    sa.Column("set_at", UTCDateTime, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
+)
+
+enrolment_audit = sa.Table(
+    "enrolment_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", ID, nullable=False, index=True),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+)
+
 mapper_registry = registry(metadata=metadata)
 _MAPPED: list[tuple[type, sa.Table]] = [
     (Subscriber, subscribers),
@@ -380,6 +498,7 @@ _MAPPED: list[tuple[type, sa.Table]] = [
     (StaffSession, staff_sessions),
     (Verification, verifications),
     (SchoolGuard, school_guards),
+    (Terminal, terminals),
 ]
 
 

@@ -158,7 +158,8 @@ def test_app_and_terminal_of_one_person_join_one_incident_and_the_walk_follows(
         e["data"].get("channel") for e in detail["timeline"] if e["kind"] == "sos_repeated"
     ] == ["terminal"]
     assert len(detail["fixes"]) == 5
-    assert detail["incident"]["location"]["lat"] == pytest.approx(37.5673)
+    # The fused estimate follows the walk: near the newest fix.
+    assert detail["incident"]["location"]["lat"] == pytest.approx(37.5673, abs=2e-4)
 
 
 @settings(max_examples=200, deadline=None)

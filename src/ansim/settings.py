@@ -25,3 +25,15 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     scheduler_poll_s: float = Field(default=0.5, gt=0)
+    # Security (docs/security.md). A second factor for dispatchers, supervisors and admins.
+    require_totp: bool = True
+    # Personal data encryption key: base64 of 32 bytes, optionally "<key id>:<base64>"; several
+    # keys separated by commas, the first encrypts (rotation). Or a file holding the same text.
+    data_key: str = ""
+    data_key_file: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Failed logins before a lock, and the first lock's length (it doubles each further failure).
+    login_max_failures: int = Field(default=5, gt=0)
+    login_lock_s: float = Field(default=30.0, gt=0)
+    # Location history and guardian answers are purged this long after an incident closes.
+    retention_days: float = Field(default=30.0, gt=0)

@@ -10,18 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import xstatic.pkg.leaflet as xstatic_leaflet
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import basemap, console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    audit_admin,
+    basemap,
+    console,
+    errors,
+    intake_app,
+    pages,
+    sessions,
+    stream,
+    unit_terminal,
+)
+from ansim.api.auth import enforce_access
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
+from ansim.security import crypto, secrets
+from ansim.security.limits import BodyLimit
 from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.timers import deadline_handlers
 from ansim.settings import Settings
@@ -41,6 +54,8 @@ def create_app(
 ) -> FastAPI:
     """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle)."""
     settings = settings or Settings()
+    # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
+    crypto.install(secrets.check(settings))
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
@@ -96,12 +111,15 @@ def create_app(
         stream.router,
         basemap.router,
         pages.router,
+        audit_admin.router,
     ):
-        app.include_router(router)
+        # Every route passes the role matrix (ansim.security.access) before its own dependencies.
+        app.include_router(router, dependencies=[Depends(enforce_access)])
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
 

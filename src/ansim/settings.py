@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     scheduler_poll_s: float = Field(default=0.5, gt=0)
-    # Security (docs/security.md). A second factor for dispatchers, supervisors and admins.
+    # Security (docs/security.md). A second factor for dispatchers, supervisors and admins
+    # (never asked in demo mode, whose accounts are public).
     require_totp: bool = True
     # Personal data encryption key: base64 of 32 bytes, optionally "<key id>:<base64>"; several
     # keys separated by commas, the first encrypts (rotation). Or a file holding the same text.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
@@ -33,7 +34,7 @@ from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
-from ansim.security import crypto, secrets
+from ansim.security import crypto, retention, secrets
 from ansim.security.limits import BodyLimit
 from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.timers import deadline_handlers
@@ -81,6 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_ensure_retention_sweep, context)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
         extras = [asyncio.create_task(task(context)) for task in extra_tasks]
@@ -121,6 +123,15 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _ensure_retention_sweep(context: AppContext) -> None:
+    with context.uow.begin() as session:
+        retention.ensure_sweep(
+            session,
+            now=context.now(),
+            keep_for=timedelta(days=context.settings.retention_days),
+        )
 
 
 def _operation_id(route: APIRoute) -> str:

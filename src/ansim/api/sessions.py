@@ -92,7 +92,7 @@ async def log_in(
                     max_failures=settings.login_max_failures,
                     lock=timedelta(seconds=settings.login_lock_s),
                 ),
-                require_totp=settings.require_totp,
+                require_totp=settings.require_totp and not settings.demo,
             )
 
     result = await run_in_threadpool(command)

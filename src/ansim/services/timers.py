@@ -7,4 +7,8 @@ from ansim.bus.scheduler import DeadlineHandler
 
 def deadline_handlers() -> dict[str, DeadlineHandler]:
     """All deadline kinds the running system knows, by kind name."""
-    return {}
+    from ansim.security import retention
+
+    return {
+        retention.SWEEP_KIND: retention.sweep_handler,
+    }

@@ -16,7 +16,11 @@ routes and are tested there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from ansim.domain.staff import Role
 
@@ -99,3 +103,15 @@ def staff_only(rule: Rule) -> bool:
 
 def admits(rule: Rule, role: Role) -> bool:
     return Principal(role.value) in rule
+
+
+def operations(routes: Iterable[BaseRoute]) -> set[str]:
+    """The operation ids of every HTTP route, looking inside included routers."""
+    found: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= operations(included.routes)
+        elif isinstance(route, APIRoute):
+            found.add(route.operation_id or route.name)
+    return found

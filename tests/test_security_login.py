@@ -30,7 +30,8 @@ def _login(app: SecureApp, username: str, **extra: str) -> tuple[int, dict[str, 
 
 def _enrol(app: SecureApp, username: str) -> tuple[pyotp.TOTP, list[str], dict[str, str]]:
     status, body = _login(app, username)
-    assert status == 200 and body["enrolment_required"] is True
+    assert status == 200
+    assert body["enrolment_required"] is True
     bearer = {"Authorization": f"Bearer {body['token']}"}
     uri = app.client.post("/api/v1/session/totp", headers=bearer).json()["otpauth_uri"]
     factor = pyotp.parse_uri(uri)
@@ -44,10 +45,12 @@ def _enrol(app: SecureApp, username: str) -> tuple[pyotp.TOTP, list[str], dict[s
 def test_a_dispatcher_must_enrol_totp_before_seeing_anything(secured: SecureApp) -> None:
     client = secured.client
     status, body = _login(secured, "dispatcher")
-    assert status == 200 and body["enrolment_required"] is True
+    assert status == 200
+    assert body["enrolment_required"] is True
     bearer = {"Authorization": f"Bearer {body['token']}"}
     refused = client.get("/api/v1/incidents", headers=bearer)
-    assert refused.status_code == 403 and "second factor" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "second factor" in refused.json()["detail"]
     assert client.get("/api/v1/session", headers=bearer).status_code == 200
     uri = client.post("/api/v1/session/totp", headers=bearer).json()["otpauth_uri"]
     factor = pyotp.parse_uri(uri)
@@ -64,19 +67,22 @@ def test_a_dispatcher_must_enrol_totp_before_seeing_anything(secured: SecureApp)
 def test_once_enrolled_login_needs_a_fresh_code_or_a_recovery_code(secured: SecureApp) -> None:
     factor, recovery, _bearer = _enrol(secured, "supervisor")
     status, body = _login(secured, "supervisor")
-    assert status == 401 and body["_headers"]["x-second-factor"] == "totp"  # type: ignore[index]
+    assert status == 401
+    assert body["_headers"]["x-second-factor"] == "totp"
     replay = factor.at(secured.clock.now)  # the code the enrolment used
     assert _login(secured, "supervisor", otp=replay)[0] == 401
     secured.clock.advance(60)
     status, body = _login(secured, "supervisor", otp=factor.at(secured.clock.now))
-    assert status == 200 and body["enrolment_required"] is False
+    assert status == 200
+    assert body["enrolment_required"] is False
     assert _login(secured, "supervisor", recovery_code=recovery[0])[0] == 200
     assert _login(secured, "supervisor", recovery_code=recovery[0])[0] == 401  # used up
 
 
 def test_officers_log_in_with_the_password_alone(secured: SecureApp) -> None:
     status, body = _login(secured, "officer")
-    assert status == 200 and body["enrolment_required"] is False
+    assert status == 200
+    assert body["enrolment_required"] is False
 
 
 def test_repeated_failures_lock_the_account_with_back_off_and_survive_a_restart(
@@ -106,7 +112,7 @@ def test_one_address_trying_many_names_is_locked_too(secured: SecureApp) -> None
 
 
 def test_logout_revokes_the_session(secured: SecureApp) -> None:
-    status, body = _login(secured, "officer")
+    _status, body = _login(secured, "officer")
     bearer = {"Authorization": f"Bearer {body['token']}"}
     assert secured.client.delete("/api/v1/session", headers=bearer).status_code == 204
     assert secured.client.get("/api/v1/units", headers=bearer).status_code == 401

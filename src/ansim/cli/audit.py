@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ansim.security import audit
 from ansim.settings import Settings
@@ -28,13 +30,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     head.set_defaults(func=run_head)
 
 
-def _uow(url: str | None) -> UnitOfWork:
-    return UnitOfWork(make_session_factory(make_engine(url or Settings().database_url)))
+@contextmanager
+def _uow(url: str | None) -> Iterator[UnitOfWork]:
+    engine = make_engine(url or Settings().database_url)
+    try:
+        yield UnitOfWork(make_session_factory(engine))
+    finally:
+        engine.dispose()
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    uow = _uow(args.database_url)
-    with uow.read() as session:
+    with _uow(args.database_url) as uow, uow.read() as session:
         count, breaks = audit.verify(session)
         last_id, last_hash = audit.head(session)
         if args.expect_head:
@@ -59,7 +65,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_head(args: argparse.Namespace) -> int:
-    with _uow(args.database_url).read() as session:
+    with _uow(args.database_url) as uow, uow.read() as session:
         last_id, last_hash = audit.head(session)
     print(f"{last_id}:{last_hash}")
     return 0

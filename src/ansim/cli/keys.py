@@ -35,9 +35,13 @@ def run_rotate(args: argparse.Namespace) -> int:
     settings = Settings()
     keyring = secrets.check(settings)
     crypto.install(keyring)
-    uow = UnitOfWork(make_session_factory(make_engine(args.database_url or settings.database_url)))
-    with uow.begin() as session:
-        report = rotation.rotate(session, keyring=keyring)
+    engine = make_engine(args.database_url or settings.database_url)
+    try:
+        uow = UnitOfWork(make_session_factory(engine))
+        with uow.begin() as session:
+            report = rotation.rotate(session, keyring=keyring)
+    finally:
+        engine.dispose()
     print(
         f"re-encrypted {report.rewritten} value(s) under key {keyring.current}; "
         f"{report.already_current} were already under it"

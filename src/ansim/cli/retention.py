@@ -24,9 +24,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_purge(args: argparse.Namespace) -> int:
     settings = Settings()
     crypto.install(secrets.check(settings))
-    uow = UnitOfWork(make_session_factory(make_engine(args.database_url or settings.database_url)))
-    days = args.days if args.days is not None else settings.retention_days
-    with uow.begin() as session:
-        report = retention.purge(session, now=utc_now(), keep_for=timedelta(days=days))
+    engine = make_engine(args.database_url or settings.database_url)
+    try:
+        uow = UnitOfWork(make_session_factory(engine))
+        days = args.days if args.days is not None else settings.retention_days
+        with uow.begin() as session:
+            report = retention.purge(session, now=utc_now(), keep_for=timedelta(days=days))
+    finally:
+        engine.dispose()
     print(f"purged {report.incidents} incident(s): {report.rows}")
     return 0

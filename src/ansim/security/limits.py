@@ -27,26 +27,31 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        too_large = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:
+                # The app may have turned our exception into its own error answer: ours replaces it.
+                refused = True
+                await self._refuse(send)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
+            if not refused:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:

@@ -101,7 +101,9 @@ def test_keys_rotate_and_old_keys_can_then_be_dropped(
             assert all(value.startswith("ae1:next:") for value in raw.scalars())
             found = people.binding(session, channel=Channel.ONE_TOUCH, address="+821012345678")
             assert found is not None
-            assert people.get_subscriber(session, subscriber_id=found.subscriber_id).name == "김하늘"
+            assert (
+                people.get_subscriber(session, subscriber_id=found.subscriber_id).name == "김하늘"
+            )
     finally:
         crypto.install(crypto.Keyring.parse(old))
 
@@ -129,9 +131,10 @@ def test_location_history_is_purged_after_retention_but_the_timeline_keeps_that_
     fired = scheduler.fire_due(closed_at + keep + timedelta(hours=2))
     assert fired >= 1
     with uow.read() as session:
-        assert session.execute(
-            sa.select(sa.func.count()).select_from(location_fixes)
-        ).scalar_one() == 0
+        assert (
+            session.execute(sa.select(sa.func.count()).select_from(location_fixes)).scalar_one()
+            == 0
+        )
         kinds = [e.kind for e in incidents.timeline(session, incident_id=incident_id)]
         assert kinds[-1] == retention.PURGED
         assert kinds[0] == "received"

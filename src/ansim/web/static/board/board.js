@@ -42,11 +42,32 @@ async function main() {
 
 let refreshTimer = null;
 function onEvent(board, event) {
+  if (event.type === "incident.received") showProvisionally(board, event);
   if (event.type === "unit.moved" || event.type === "unit.status_changed") {
     refreshUnits(board);
   }
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => refresh(board, event.incident_id === state.selected), 60);
+}
+
+// A new SOS is drawn from the event itself at once; the REST refresh that follows fills in the person.
+function showProvisionally(board, event) {
+  const data = event.data;
+  if (state.incidents.some((incident) => incident.id === data.incident_id)) return;
+  const incident = {
+    id: data.incident_id,
+    channel: data.channel,
+    status: data.status,
+    priority: data.priority,
+    received_at: data.received_at,
+    subscriber_name: data.unknown_caller ? null : "…",
+    location: data.location,
+    drill: data.drill,
+    duress: false,
+  };
+  state.incidents.push(incident);
+  board.showIncident(incident, false);
+  renderQueue();
 }
 
 async function refreshUnits(board) {

@@ -80,6 +80,7 @@ ACCESS: dict[str, Rule] = {
     "home": PUBLIC,
     "board": PUBLIC,
     "login_page": PUBLIC,
+    "api_docs": PUBLIC,
     "page_config": PUBLIC,
 }
 

@@ -65,7 +65,9 @@ def test_a_new_sos_appears_on_the_map_and_in_the_queue_within_two_seconds(
     page.locator(f"path.incident-{incident_id}").wait_for(timeout=2000)
     page.locator(f"path.uncertainty-{incident_id}").wait_for(timeout=2000)
     # The person's name comes from the authenticated REST read that follows the event.
-    page.locator(f"[data-incident-id='{incident_id}'] .who", has_text="김하늘").wait_for(timeout=5000)
+    page.locator(f"[data-incident-id='{incident_id}'] .who", has_text="김하늘").wait_for(
+        timeout=5000
+    )
 
     item.click()
     page.locator("[data-testid=who]").wait_for()
@@ -87,7 +89,9 @@ def test_the_board_speaks_english_too_and_refuses_without_login(
     assert page.locator("h1").inner_text() == "112 Situation Board"
 
 
-def test_the_openapi_explorer_works_offline(board_server: tuple[LiveServer, World], page: Any) -> None:
+def test_the_openapi_explorer_works_offline(
+    board_server: tuple[LiveServer, World], page: Any
+) -> None:
     live, _world = board_server
     page.goto(f"{live.url}/docs")
     page.get_by_text("app_send_sos", exact=True).first.wait_for(timeout=15000)

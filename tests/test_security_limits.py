@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from tests.apiclient import SOS_BODY, app_headers
+from tests.factories import T0
 from tests.security_fixtures import SecureApp, secure_app
 
 from ansim.api.app import create_app
-from ansim.security import crypto
+from ansim.security import crypto, throttle
 from ansim.security.secrets import InsecureConfiguration
 from ansim.settings import Settings
+from ansim.store.db import make_session_factory
 from ansim.store.tables import incidents
+from ansim.store.uow import UnitOfWork
 
 
 @pytest.fixture
@@ -85,3 +90,34 @@ def test_a_flood_of_sos_from_one_device_folds_into_its_open_incident(secured: Se
     assert len({a.json()["incident_id"] for a in answers}) == 1
     with secured.engine.connect() as conn:
         assert conn.execute(sa.select(incidents.c.sos_count)).scalar_one() == 30
+
+
+def test_registration_and_otp_sends_are_rate_limited_per_key(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    window = timedelta(minutes=10)
+    for n in range(3):
+        with uow.begin() as session:
+            throttle.hit(
+                session,
+                key="otp-send:+821012345678",
+                at=T0 + timedelta(seconds=n),
+                limit=3,
+                window=window,
+            )
+    with pytest.raises(throttle.Locked), uow.begin() as session:
+        throttle.hit(
+            session,
+            key="otp-send:+821012345678",
+            at=T0 + timedelta(seconds=5),
+            limit=3,
+            window=window,
+        )
+    with uow.begin() as session:  # another number is not affected; the window passes
+        throttle.hit(session, key="otp-send:+821099999999", at=T0, limit=3, window=window)
+        throttle.hit(
+            session,
+            key="otp-send:+821012345678",
+            at=T0 + window + timedelta(seconds=1),
+            limit=3,
+            window=window,
+        )

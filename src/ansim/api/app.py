@@ -22,7 +22,9 @@ from starlette.middleware.base import RequestResponseEndpoint
 from ansim.api import (
     audit_admin,
     basemap,
+    cctv,
     console,
+    dispatching,
     errors,
     intake_app,
     pages,
@@ -35,9 +37,11 @@ from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.security import crypto, retention, secrets
 from ansim.security.limits import BodyLimit
-from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.services.ranking import UnitRanker
+from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
@@ -54,10 +58,19 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
-    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle)."""
+    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
+
+    Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
+    """
     settings = settings or Settings()
     # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
     crypto.install(secrets.check(settings))
+    ranker = ranker or default_ranker()
+    policy = DispatchPolicy(
+        ack_timeout_s=settings.ack_timeout_s,
+        code0_extra_units=settings.code0_extra_units,
+        overrides=settings.dispatch_rules,
+    )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
@@ -66,7 +79,7 @@ def create_app(
     uow.add_after_commit(relay.wake_threadsafe())
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
-        deadline_handlers(),
+        deadline_handlers(ranker=ranker, policy=policy),
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
@@ -77,8 +90,9 @@ def create_app(
         bus=bus,
         relay=relay,
         scheduler=scheduler,
-        ranker=ranker or StraightLineRanker(),
+        ranker=ranker,
         clock=clock,
+        dispatch_policy=policy,
     )
 
     @asynccontextmanager
@@ -112,10 +126,12 @@ def create_app(
         intake_app.router,
         console.router,
         unit_terminal.router,
+        dispatching.router,
         sessions.router,
         stream.router,
         basemap.router,
         pages.router,
+        cctv.router,
         audit_admin.router,
     ):
         # Every route passes the role matrix (ansim.security.access) before its own dependencies.

@@ -11,8 +11,10 @@ from ansim.api.auth import ContextDep, FieldUser
 from ansim.api.schemas import PositionIn, UnitOut, UnitStatusIn
 from ansim.domain.errors import Forbidden
 from ansim.domain.staff import Role, StaffUser
+from ansim.domain.units import AssignmentState, UnitStatus
 from ansim.security import audit
-from ansim.services import dispatch
+from ansim.services import dispatch, dispatch_flow
+from ansim.services.road_ranking import check_on_map
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
@@ -38,9 +40,6 @@ def _status(
 ) -> UnitOut:
     _check_own_unit(user, unit_id)
     with context.uow.begin() as session:
-        unit = dispatch.change_unit_status(
-            session, unit_id=unit_id, status=body.status, actor=user.username, at=context.now()
-        )
         audit.record(
             session,
             actor=actor_of(request, user),
@@ -48,6 +47,25 @@ def _status(
             at=context.now(),
             subject=f"unit:{unit_id}",
             detail={"status": body.status.value},
+        )
+        current = dispatch.open_assignments(session, unit_id=unit_id)
+        if (
+            body.status == UnitStatus.AVAILABLE
+            and current
+            and current[0].state == AssignmentState.ORDERED
+        ):
+            # Clearing an order never acknowledged is a decline: the order moves on at once.
+            dispatch_flow.decline(
+                session,
+                assignment_id=current[0].id,
+                ranker=context.ranker,
+                policy=context.dispatch_policy,
+                actor=user.username,
+                at=context.now(),
+            )
+            return views.unit_out(dispatch.get_unit(session, unit_id=unit_id))
+        unit = dispatch.change_unit_status(
+            session, unit_id=unit_id, status=body.status, actor=user.username, at=context.now()
         )
         return views.unit_out(unit)
 
@@ -62,6 +80,7 @@ async def change_unit_status(
 
 def _position(context: ContextDep, user: StaffUser, unit_id: str, body: PositionIn) -> UnitOut:
     _check_own_unit(user, unit_id)
+    check_on_map(context.ranker, body.lat, body.lon)
     with context.uow.begin() as session:
         unit = dispatch.move_unit(
             session, unit_id=unit_id, lat=body.lat, lon=body.lon, at=context.now()
@@ -73,5 +92,5 @@ def _position(context: ContextDep, user: StaffUser, unit_id: str, body: Position
 async def report_unit_position(
     unit_id: str, body: PositionIn, context: ContextDep, user: FieldUser
 ) -> UnitOut:
-    """A position report (AVL) from the unit's terminal."""
+    """A position report (AVL) from the unit's terminal; a position off the road map answers 422."""
     return await run_in_threadpool(_position, context, user, unit_id, body)

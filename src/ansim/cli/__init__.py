@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ansim.cli import audit, bench, database, imports, keys, retention, serve
+from ansim.cli import audit, bench, cctv, database, imports, keys, retention, serve
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, imports, bench, audit, keys, retention]
+COMMANDS = [serve, database, imports, bench, cctv, audit, keys, retention]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

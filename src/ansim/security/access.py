@@ -69,6 +69,28 @@ ACCESS: dict[str, Rule] = {
     "list_units": FIELD,
     "change_unit_status": FIELD,
     "report_unit_position": FIELD,
+    # dispatch (issue 5)
+    "get_dispatch_plan": CONSOLE,
+    "preempt_unit": CONSOLE,
+    "get_incident_route": FIELD,
+    "get_assignment_route": FIELD,
+    "acknowledge_order": FIELD,
+    "decline_order": FIELD,
+    "list_unit_orders": FIELD,
+    "list_unit_status_history": FIELD,
+    # CCTV control center (issue 7); operators see only active incidents in their area (in the routes)
+    "cctv_me": CCTV,
+    "cctv_list_incidents": CCTV,
+    "cctv_incident_cameras": CCTV,
+    "cctv_open_live_view": CCTV,
+    "cctv_aim_camera": CCTV,
+    "cctv_mark_sighting": CCTV,
+    "cctv_request_clip": CCTV,
+    "cctv_assign_area": ADMIN,
+    "cctv_view_log": SUPERVISION,
+    "cctv_register_camera": ADMIN,
+    "cctv_update_camera": ADMIN,
+    "cctv_page": PUBLIC,
     # base map
     "get_base_map_roads": ANY_STAFF,
     "list_stations": ANY_STAFF,
@@ -81,6 +103,7 @@ ACCESS: dict[str, Rule] = {
     "board": PUBLIC,
     "login_page": PUBLIC,
     "api_docs": PUBLIC,
+    "mdt_page": PUBLIC,
     "page_config": PUBLIC,
 }
 

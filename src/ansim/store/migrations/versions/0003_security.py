@@ -4,7 +4,7 @@ Encrypted columns become text; existing plain values stay readable (no prefix) u
 `ansim keys rotate` encrypts them.
 
 Revision ID: 0003_security
-Revises: 0002
+Revises: 0003_dispatch
 Create Date: 2026-11-29 00:28:41.442613
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_security"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_dispatch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ansim.security import crypto
 from ansim.services.staff import configure_password_hashing
 from ansim.store.db import make_engine
 from ansim.store.migrate import upgrade
@@ -31,6 +32,11 @@ SERVICES_REQUIRED = (
 
 # Real argon2, cheaper parameters: the suite hashes dozens of passwords.
 configure_password_hashing(time_cost=1, memory_cost_kib=1024)
+# Personal data is encrypted at rest: one random key per test run, for apps and factories alike.
+os.environ.setdefault("ANSIM_DATA_KEY", crypto.new_key_text("test"))
+crypto.install(crypto.Keyring.parse(os.environ["ANSIM_DATA_KEY"]))
+# Logins in most tests use the password only; tests of the second factor switch it on.
+os.environ.setdefault("ANSIM_REQUIRE_TOTP", "false")
 
 
 def missing_service(reason: str) -> None:

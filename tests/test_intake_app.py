@@ -210,7 +210,9 @@ def test_a_wrong_pin_never_cancels_and_the_right_pin_does(
     assert client.post(cancel, **_signed(credential, {"pin": "1111"}, clock)).status_code == 403
     board = staff_headers(client, "dispatcher")
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
-    assert detail["incident"]["status"] == "verifying"  # not cancelled: help is on its way, guardians being asked
+    assert (
+        detail["incident"]["status"] == "verifying"
+    )  # not cancelled: help is on its way, guardians being asked
     assert "cancel_refused" in [e["kind"] for e in detail["timeline"]]
     assert (
         client.post(cancel, **_signed(credential, {"pin": "2580"}, clock)).json()["status"]

@@ -65,3 +65,16 @@ class Settings(BaseSettings):
     # Per channel and priority, e.g. {"one_touch:1": {"units": 2}, "*:3": {"auto_dispatch": true}}.
     dispatch_rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     verification: VerificationSettings = Field(default_factory=lambda: VerificationSettings())
+    # Security (docs/security.md). A second factor for dispatchers, supervisors and admins
+    # (never asked in demo mode, whose accounts are public).
+    require_totp: bool = True
+    # Personal data encryption key: base64 of 32 bytes, optionally "<key id>:<base64>"; several
+    # keys separated by commas, the first encrypts (rotation). Or a file holding the same text.
+    data_key: str = ""
+    data_key_file: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Failed logins before a lock, and the first lock's length (it doubles each further failure).
+    login_max_failures: int = Field(default=5, gt=0)
+    login_lock_s: float = Field(default=30.0, gt=0)
+    # Location history and guardian answers are purged this long after an incident closes.
+    retention_days: float = Field(default=30.0, gt=0)

@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
     app_account,
     app_pages,
+    audit_admin,
     basemap,
     carrier,
     cctv,
@@ -41,12 +43,15 @@ from ansim.api import (
     unit_terminal,
     verification,
 )
+from ansim.api.auth import enforce_access
 from ansim.api.context import AppContext, utc_now
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.notify.notifier import Notifier, senders_from
+from ansim.security import crypto, retention, secrets
+from ansim.security.limits import BodyLimit
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
@@ -71,6 +76,8 @@ def create_app(
     Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
     """
     settings = settings or Settings()
+    # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
+    crypto.install(secrets.check(settings))
     ranker = ranker or default_ranker()
     policy = DispatchPolicy(
         ack_timeout_s=settings.ack_timeout_s,
@@ -113,6 +120,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_ensure_retention_sweep, context)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
         notifier_task = asyncio.create_task(notifier.run(), name="notifier")
@@ -162,8 +170,10 @@ def create_app(
         enrolment.router,
         enrolment.pages,
         exports.router,
+        audit_admin.router,
     ):
-        app.include_router(router)
+        # Every route passes the role matrix (ansim.security.access) before its own dependencies.
+        app.include_router(router, dependencies=[Depends(enforce_access)])
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.mount(
@@ -173,7 +183,17 @@ def create_app(
     )
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _ensure_retention_sweep(context: AppContext) -> None:
+    with context.uow.begin() as session:
+        retention.ensure_sweep(
+            session,
+            now=context.now(),
+            keep_for=timedelta(days=context.settings.retention_days),
+        )
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -1,4 +1,7 @@
-"""Who is calling: staff sessions (cookie with CSRF double-submit, or bearer), app installs."""
+"""Who is calling: staff sessions (cookie with CSRF double-submit, or bearer), app installs.
+
+`enforce_access` runs on every route and applies the role matrix in `ansim.security.access`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.routing import APIRoute
+from starlette.requests import HTTPConnection
 
 from ansim.api.context import AppContext
 from ansim.domain.people import ChannelBinding
 from ansim.domain.staff import Role, StaffUser
+from ansim.security import access
 from ansim.services import people, staff
 
 SESSION_COOKIE = "ansim_session"
@@ -37,36 +43,79 @@ def bearer_token(header: str | None) -> str | None:
     return None
 
 
-def _staff_from(context: AppContext, token: str | None) -> StaffUser | None:
+def client_ip(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client else ""
+
+
+def session_token(connection: HTTPConnection) -> tuple[str | None, bool]:
+    """The staff session token and whether it came in a cookie (then changes need the CSRF header)."""
+    token = bearer_token(connection.headers.get("authorization"))
+    if token is not None:
+        return token, False
+    return connection.cookies.get(SESSION_COOKIE), True
+
+
+def operation_of(connection: HTTPConnection) -> str:
+    route = connection.scope.get("route")
+    if isinstance(route, APIRoute):
+        return route.operation_id or route.name
+    return getattr(route, "name", "") or ""
+
+
+def _staff_from(context: AppContext, token: str | None) -> tuple[StaffUser, bool] | None:
     if not token:
         return None
     with context.uow.read() as session:
-        return staff.authenticate(session, token=token, at=context.now())
+        return staff.authenticate_session(session, token=token, at=context.now())
+
+
+def authenticated_staff(request: Request) -> StaffUser:
+    """The live staff session's user (once per request), or 401; cookie changes need the CSRF token."""
+    cached: StaffUser | None = getattr(request.state, "staff_user", None)
+    if cached is not None:
+        return cached
+    context = get_context(request)
+    token, via_cookie = session_token(request)
+    found = _staff_from(context, token)
+    if found is None:
+        raise HTTPException(
+            401, "log in first: no valid staff session", {"WWW-Authenticate": "Bearer"}
+        )
+    user, enrolment_only = found
+    if via_cookie and request.method not in _SAFE_METHODS:
+        sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise HTTPException(403, "missing or wrong CSRF token header")
+    if enrolment_only and operation_of(request) not in access.ENROLMENT_OPERATIONS:
+        raise HTTPException(403, "enrol a second factor (TOTP) before anything else")
+    request.state.staff_user = user
+    return user
+
+
+def enforce_access(connection: HTTPConnection) -> None:
+    """Applies the role matrix to the matched route; a route without a rule is refused."""
+    if connection.scope["type"] != "http":
+        return  # WebSockets check their session when they accept
+    operation = operation_of(connection)
+    rule = access.rule_for(operation)
+    if rule is None:
+        raise HTTPException(403, f"no access rule for {operation} in ansim.security.access")
+    if not access.staff_only(rule):
+        return  # device, carrier, guardian and public routes authenticate in their own dependency
+    assert isinstance(connection, Request)
+    user = authenticated_staff(connection)
+    if not access.admits(rule, user.role):
+        raise HTTPException(403, f"role {user.role} may not do this")
 
 
 def require_staff(*roles: Role) -> Callable[[Request], StaffUser]:
-    """A dependency admitting a live staff session of one of `roles`."""
+    """A dependency admitting a live staff session of one of `roles` (and of the route's rule)."""
     allowed = frozenset(roles)
 
     def dependency(request: Request) -> StaffUser:
-        context = get_context(request)
-        token = bearer_token(request.headers.get("authorization"))
-        via_cookie = token is None
-        if via_cookie:
-            token = request.cookies.get(SESSION_COOKIE)
-        user = _staff_from(context, token)
-        if user is None:
-            raise HTTPException(
-                401, "log in first: no valid staff session", {"WWW-Authenticate": "Bearer"}
-            )
-        if via_cookie and request.method not in _SAFE_METHODS:
-            sent, expected = (
-                request.headers.get(CSRF_HEADER, ""),
-                request.cookies.get(CSRF_COOKIE, ""),
-            )
-            if not expected or not hmac.compare_digest(sent, expected):
-                raise HTTPException(403, "missing or wrong CSRF token header")
-        if user.role not in allowed:
+        user = authenticated_staff(request)
+        rule = access.rule_for(operation_of(request))
+        if user.role not in allowed or rule is None or not access.admits(rule, user.role):
             raise HTTPException(403, f"role {user.role} may not do this")
         return user
 
@@ -75,11 +124,12 @@ def require_staff(*roles: Role) -> Callable[[Request], StaffUser]:
 
 def staff_for_websocket(websocket: WebSocket, *roles: Role) -> StaffUser | None:
     context: AppContext = websocket.app.state.context
-    token = bearer_token(websocket.headers.get("authorization")) or websocket.cookies.get(
-        SESSION_COOKIE
-    )
-    user = _staff_from(context, token)
-    return user if user is not None and user.role in roles else None
+    token, _via_cookie = session_token(websocket)
+    found = _staff_from(context, token)
+    if found is None or found[1]:
+        return None
+    user = found[0]
+    return user if user.role in roles else None
 
 
 def require_app_install(request: Request) -> ChannelBinding:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
+from ansim.api.audit_admin import actor_of, record_read
 from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
 from ansim.api.schemas import (
     DispatchIn,
@@ -17,12 +18,16 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
+from ansim.security import audit
 from ansim.services import dispatch, dispatch_flow, incidents, people, verification
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
 
-def _list(context: ContextDep, user: StaffUser, active: bool) -> list[IncidentOut]:
+def _list(
+    context: ContextDep, request: Request, user: StaffUser, active: bool
+) -> list[IncidentOut]:
+    record_read(context, request, user, action="incident.list", detail={"active": active})
     with context.uow.read() as session:
         found = incidents.list_recent(session, active_only=active)
         if user.role == Role.OFFICER:
@@ -41,29 +46,36 @@ def _list(context: ContextDep, user: StaffUser, active: bool) -> list[IncidentOu
 
 @router.get("", operation_id="list_incidents", response_model=list[IncidentOut])
 async def list_incidents(
-    context: ContextDep, user: FieldUser, active: bool = True
+    request: Request, context: ContextDep, user: FieldUser, active: bool = True
 ) -> list[IncidentOut]:
     """Lists incidents, newest first (officers see only those their unit is assigned to)."""
-    return await run_in_threadpool(_list, context, user, active)
+    return await run_in_threadpool(_list, context, request, user, active)
 
 
-def _detail(context: ContextDep, user: StaffUser, incident_id: str) -> IncidentDetailOut:
+def _detail(
+    context: ContextDep, user: StaffUser, incident_id: str, request: Request | None = None
+) -> IncidentDetailOut:
     with context.uow.read() as session:
         if user.role == Role.OFFICER:
             assigned = dispatch.incident_assignments(session, incident_id=incident_id)
             if not any(a.unit_id == user.unit_id for a in assigned):
                 raise Forbidden("officers see only incidents their unit is assigned to")
-        return views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
+        detail = views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
+    if request is not None:  # a look (not the answer to an action, which is audited as such)
+        record_read(context, request, user, action="incident.read", incident_id=incident_id)
+    return detail
 
 
 @router.get("/{incident_id}", operation_id="get_incident", response_model=IncidentDetailOut)
-async def get_incident(incident_id: str, context: ContextDep, user: FieldUser) -> IncidentDetailOut:
+async def get_incident(
+    incident_id: str, request: Request, context: ContextDep, user: FieldUser
+) -> IncidentDetailOut:
     """Who, where, the timeline, the units on it and the units that could go."""
-    return await run_in_threadpool(_detail, context, user, incident_id)
+    return await run_in_threadpool(_detail, context, user, incident_id, request)
 
 
 def _dispatch(
-    context: ContextDep, user: StaffUser, incident_id: str, unit_id: str
+    context: ContextDep, request: Request, user: StaffUser, incident_id: str, unit_id: str
 ) -> IncidentDetailOut:
     with context.uow.begin() as session:
         incident = incidents.get(session, incident_id=incident_id)
@@ -89,6 +101,14 @@ def _dispatch(
                 actor=user.username,
                 at=context.now(),
             )
+        audit.record(
+            session,
+            actor=actor_of(request, user),
+            action="incident.dispatch",
+            at=context.now(),
+            incident_id=incident_id,
+            subject=f"unit:{unit_id}",
+        )
     return _detail(context, user, incident_id)
 
 
@@ -96,14 +116,18 @@ def _dispatch(
     "/{incident_id}/dispatch", operation_id="dispatch_unit", response_model=IncidentDetailOut
 )
 async def dispatch_unit(
-    incident_id: str, body: DispatchIn, context: ContextDep, user: ConsoleUser
+    incident_id: str, body: DispatchIn, request: Request, context: ContextDep, user: ConsoleUser
 ) -> IncidentDetailOut:
     """Orders an available unit to the incident."""
-    return await run_in_threadpool(_dispatch, context, user, incident_id, body.unit_id)
+    return await run_in_threadpool(_dispatch, context, request, user, incident_id, body.unit_id)
 
 
 def _status(
-    context: ContextDep, user: StaffUser, incident_id: str, body: IncidentStatusIn
+    context: ContextDep,
+    request: Request,
+    user: StaffUser,
+    incident_id: str,
+    body: IncidentStatusIn,
 ) -> IncidentDetailOut:
     with context.uow.begin() as session:
         incidents.change_status(
@@ -114,6 +138,14 @@ def _status(
             reason=body.reason,
             at=context.now(),
         )
+        audit.record(
+            session,
+            actor=actor_of(request, user),
+            action="incident.status",
+            at=context.now(),
+            incident_id=incident_id,
+            detail={"status": body.status.value, "reason": body.reason},
+        )
     return _detail(context, user, incident_id)
 
 
@@ -121,14 +153,18 @@ def _status(
     "/{incident_id}/status", operation_id="change_incident_status", response_model=IncidentDetailOut
 )
 async def change_incident_status(
-    incident_id: str, body: IncidentStatusIn, context: ContextDep, user: ConsoleUser
+    incident_id: str,
+    body: IncidentStatusIn,
+    request: Request,
+    context: ContextDep,
+    user: ConsoleUser,
 ) -> IncidentDetailOut:
     """Moves the incident along its lifecycle; an illegal step answers 409."""
-    return await run_in_threadpool(_status, context, user, incident_id, body)
+    return await run_in_threadpool(_status, context, request, user, incident_id, body)
 
 
 def _priority(
-    context: ContextDep, user: StaffUser, incident_id: str, body: PriorityIn
+    context: ContextDep, request: Request, user: StaffUser, incident_id: str, body: PriorityIn
 ) -> IncidentDetailOut:
     with context.uow.begin() as session:
         incident = incidents.change_priority(
@@ -138,6 +174,14 @@ def _priority(
             actor=user.username,
             reason=body.reason,
             at=context.now(),
+        )
+        audit.record(
+            session,
+            actor=actor_of(request, user),
+            action="incident.priority",
+            at=context.now(),
+            incident_id=incident_id,
+            detail={"priority": body.priority, "reason": body.reason},
         )
         # Code 0 converges more units: the policy tops the incident up in the same transaction.
         dispatch_flow.dispatch_per_policy(
@@ -157,7 +201,7 @@ def _priority(
     response_model=IncidentDetailOut,
 )
 async def change_incident_priority(
-    incident_id: str, body: PriorityIn, context: ContextDep, user: ConsoleUser
+    incident_id: str, body: PriorityIn, request: Request, context: ContextDep, user: ConsoleUser
 ) -> IncidentDetailOut:
     """Sets the priority code (0 most urgent) with a reason for the timeline."""
-    return await run_in_threadpool(_priority, context, user, incident_id, body)
+    return await run_in_threadpool(_priority, context, request, user, incident_id, body)

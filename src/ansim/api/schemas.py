@@ -21,8 +21,12 @@ class FixIn(Body):
     lat: float = Field(ge=-90, le=90, description="WGS84 latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="WGS84 longitude, degrees")
     accuracy_m: float = Field(ge=0, le=50_000, description="horizontal uncertainty radius, metres")
+    # From 1 %: below it the 95 % radius conversion divides by ln(1 - p) = 0 (found by the fuzz test).
     confidence: float = Field(
-        default=0.68, gt=0, lt=1, description="probability inside accuracy_m (Android reports 68 %)"
+        default=0.68,
+        ge=0.01,
+        lt=1,
+        description="probability inside accuracy_m (Android reports 68 %)",
     )
     method: FixMethod = FixMethod.UNKNOWN
     observed_at: datetime | None = Field(

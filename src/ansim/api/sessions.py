@@ -1,4 +1,4 @@
-"""Staff login and logout."""
+"""Staff login (password, then the TOTP second factor), enrolment of that factor, and logout."""
 
 from __future__ import annotations
 
@@ -6,14 +6,47 @@ import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import CSRF_COOKIE, SESSION_COOKIE, AnyStaff, ContextDep, bearer_token
-from ansim.api.schemas import LoginIn, LoginOut, StaffOut
-from ansim.domain.staff import StaffUser
+from ansim.api.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    AnyStaff,
+    ContextDep,
+    client_ip,
+    session_token,
+)
+from ansim.api.schemas import Body, LoginIn, LoginOut, StaffOut
+from ansim.domain.staff import StaffSession, StaffUser
+from ansim.security import audit, throttle, totp
+from ansim.security.login import LoginAttempt, LoginResult, do_log_in
 from ansim.services import staff
 
 router = APIRouter(prefix="/api/v1/session", tags=["staff session"])
+
+
+class StaffLoginIn(LoginIn):
+    otp: str | None = Field(default=None, pattern=r"^\d{6}$", description="the TOTP code")
+    recovery_code: str | None = Field(default=None, min_length=6, max_length=40)
+
+
+class StaffLoginOut(LoginOut):
+    enrolment_required: bool = Field(
+        default=False, description="the session may only enrol a second factor (TOTP) until it does"
+    )
+
+
+class TotpEnrolmentOut(BaseModel):
+    otpauth_uri: str
+
+
+class TotpConfirmIn(Body):
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="shown once; each works once instead of a code")
 
 
 def staff_out(user: StaffUser) -> StaffOut:
@@ -26,34 +59,69 @@ def staff_out(user: StaffUser) -> StaffOut:
     )
 
 
-@router.post("", operation_id="log_in", response_model=LoginOut)
-async def log_in(body: LoginIn, context: ContextDep, response: Response) -> LoginOut:
-    """Opens a staff session: an HttpOnly cookie for the browser (with a CSRF token) and a bearer token."""
+def _actor(request: Request, user: StaffUser) -> audit.Actor:
+    return audit.Actor(name=user.username, role=user.role.value, ip=client_ip(request))
 
-    def command() -> tuple[StaffUser, str] | None:
+
+@router.post("", operation_id="log_in", response_model=StaffLoginOut)
+async def log_in(
+    body: StaffLoginIn, request: Request, context: ContextDep, response: Response
+) -> StaffLoginOut:
+    """Opens a staff session: an HttpOnly cookie for the browser (with a CSRF token) and a bearer token.
+
+    Dispatchers, supervisors and admins add `otp` (or a `recovery_code`); without an enrolled second
+    factor they get a session that may only enrol one. Repeated failures lock the name and address.
+    """
+    settings = context.settings
+    attempt = LoginAttempt(
+        username=body.username,
+        password=body.password,
+        ip=client_ip(request),
+        otp=body.otp,
+        recovery_code=body.recovery_code,
+    )
+
+    def command() -> LoginResult:
         with context.uow.begin() as session:
-            return staff.login(
+            return do_log_in(
                 session,
-                username=body.username,
-                password=body.password,
+                attempt=attempt,
                 at=context.now(),
-                lifetime=timedelta(hours=context.settings.session_hours),
+                lifetime=timedelta(hours=settings.session_hours),
+                policy=throttle.Policy(
+                    max_failures=settings.login_max_failures,
+                    lock=timedelta(seconds=settings.login_lock_s),
+                ),
+                require_totp=settings.require_totp and not settings.demo,
             )
 
     result = await run_in_threadpool(command)
-    if result is None:
-        raise HTTPException(401, "wrong user name or password")
-    user, token = result
+    if result.user is None:
+        if result.locked_until is not None and not result.second_factor_missing:
+            wait = max(1, int((result.locked_until - context.now()).total_seconds()) + 1)
+            raise HTTPException(429, result.refusal, {"Retry-After": str(wait)})
+        headers = {"X-Second-Factor": "totp"} if result.second_factor_missing else None
+        raise HTTPException(401, result.refusal, headers)
     csrf = secrets.token_urlsafe(24)
-    max_age = int(context.settings.session_hours * 3600)
-    secure = context.settings.cookie_secure
+    max_age = int(settings.session_hours * 3600)
+    secure = settings.cookie_secure
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure
+        SESSION_COOKIE,
+        result.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
     )
     response.set_cookie(
         CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure
     )
-    return LoginOut(token=token, csrf_token=csrf, user=staff_out(user))
+    return StaffLoginOut(
+        token=result.token,
+        csrf_token=csrf,
+        user=staff_out(result.user),
+        enrolment_required=result.enrolment_only,
+    )
 
 
 @router.get("", operation_id="who_am_i", response_model=StaffOut)
@@ -63,18 +131,76 @@ async def who_am_i(user: AnyStaff) -> StaffOut:
 
 
 @router.delete("", operation_id="log_out", status_code=204)
-async def log_out(request: Request, context: ContextDep, _user: AnyStaff) -> Response:
+async def log_out(request: Request, context: ContextDep, user: AnyStaff) -> Response:
     """Revokes this session."""
-    token = bearer_token(request.headers.get("authorization")) or request.cookies.get(
-        SESSION_COOKIE, ""
-    )
+    token = session_token(request)[0] or ""
 
     def command() -> None:
         with context.uow.begin() as session:
             staff.logout(session, token=token)
+            audit.record(session, actor=_actor(request, user), action="logout", at=context.now())
 
     await run_in_threadpool(command)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
     return response
+
+
+@router.post("/totp", operation_id="start_totp_enrolment", response_model=TotpEnrolmentOut)
+async def start_totp_enrolment(
+    request: Request, context: ContextDep, user: AnyStaff
+) -> TotpEnrolmentOut:
+    """Starts enrolling an authenticator app: scan the otpauth:// URI, then confirm with a code."""
+
+    def command() -> str:
+        with context.uow.begin() as session:
+            uri = totp.start(session, user=user, at=context.now())
+            audit.record(
+                session, actor=_actor(request, user), action="totp.enrol_started", at=context.now()
+            )
+            return uri
+
+    return TotpEnrolmentOut(otpauth_uri=await run_in_threadpool(command))
+
+
+@router.post(
+    "/totp/confirm", operation_id="confirm_totp_enrolment", response_model=RecoveryCodesOut
+)
+async def confirm_totp_enrolment(
+    body: TotpConfirmIn, request: Request, context: ContextDep, user: AnyStaff
+) -> RecoveryCodesOut:
+    """Confirms the enrolment with a first code; this session becomes a full one."""
+    token = session_token(request)[0] or ""
+    key = [f"otp:{user.id}"]
+    policy = throttle.Policy(
+        max_failures=context.settings.login_max_failures,
+        lock=timedelta(seconds=context.settings.login_lock_s),
+    )
+
+    def command() -> list[str] | None:
+        at = context.now()
+        with context.uow.begin() as session:
+            throttle.check(session, keys=key, at=at)
+            if not totp.check_code(session, user_id=user.id, code=body.code, at=at, pending=True):
+                throttle.fail(session, keys=key, at=at, policy=policy)
+                audit.record(
+                    session, actor=_actor(request, user), action="totp.enrol_failed", at=at
+                )
+                return None
+        with context.uow.begin() as session:
+            codes = totp.confirm_checked(session, user=user, at=at)
+            login_session = session.get(StaffSession, staff.token_hash(token))
+            if login_session is not None:
+                login_session.enrolment_only = False
+            throttle.succeed(session, keys=key)
+            audit.record(session, actor=_actor(request, user), action="totp.enrolled", at=at)
+            return codes
+
+    try:
+        codes = await run_in_threadpool(command)
+    except throttle.Locked as locked:
+        raise HTTPException(429, "too many wrong codes; wait", {"Retry-After": "30"}) from locked
+    if codes is None:
+        raise HTTPException(422, "the code does not match; check the phone's clock and try again")
+    return RecoveryCodesOut(recovery_codes=codes)

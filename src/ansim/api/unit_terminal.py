@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
+from ansim.api.audit_admin import actor_of
 from ansim.api.auth import ContextDep, FieldUser
 from ansim.api.schemas import PositionIn, UnitOut, UnitStatusIn
 from ansim.domain.errors import Forbidden
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.units import AssignmentState, UnitStatus
+from ansim.security import audit
 from ansim.services import dispatch, dispatch_flow
 from ansim.services.road_ranking import check_on_map
 
@@ -33,9 +35,19 @@ async def list_units(context: ContextDep, _user: FieldUser) -> list[UnitOut]:
     return await run_in_threadpool(_list, context)
 
 
-def _status(context: ContextDep, user: StaffUser, unit_id: str, body: UnitStatusIn) -> UnitOut:
+def _status(
+    context: ContextDep, request: Request, user: StaffUser, unit_id: str, body: UnitStatusIn
+) -> UnitOut:
     _check_own_unit(user, unit_id)
     with context.uow.begin() as session:
+        audit.record(
+            session,
+            actor=actor_of(request, user),
+            action="unit.status",
+            at=context.now(),
+            subject=f"unit:{unit_id}",
+            detail={"status": body.status.value},
+        )
         current = dispatch.open_assignments(session, unit_id=unit_id)
         if (
             body.status == UnitStatus.AVAILABLE
@@ -60,10 +72,10 @@ def _status(context: ContextDep, user: StaffUser, unit_id: str, body: UnitStatus
 
 @router.post("/{unit_id}/status", operation_id="change_unit_status", response_model=UnitOut)
 async def change_unit_status(
-    unit_id: str, body: UnitStatusIn, context: ContextDep, user: FieldUser
+    unit_id: str, body: UnitStatusIn, request: Request, context: ContextDep, user: FieldUser
 ) -> UnitOut:
     """Acknowledge (en route), on scene, clear (available): the assignment follows the unit."""
-    return await run_in_threadpool(_status, context, user, unit_id, body)
+    return await run_in_threadpool(_status, context, request, user, unit_id, body)
 
 
 def _position(context: ContextDep, user: StaffUser, unit_id: str, body: PositionIn) -> UnitOut:

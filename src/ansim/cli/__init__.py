@@ -6,10 +6,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ansim.cli import bench, cctv, database, device, imports, serve, simulate
+from ansim.cli import (
+    audit,
+    bench,
+    cctv,
+    database,
+    device,
+    imports,
+    keys,
+    retention,
+    serve,
+    simulate,
+)
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, imports, bench, cctv, simulate, device]
+COMMANDS = [serve, database, imports, bench, cctv, simulate, device, audit, keys, retention]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

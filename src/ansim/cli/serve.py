@@ -11,6 +11,7 @@ import uvicorn
 
 from ansim.api.app import create_app
 from ansim.api.context import utc_now
+from ansim.security import crypto, secrets
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.migrate import upgrade
@@ -59,6 +60,7 @@ def run_demo(args: argparse.Namespace) -> int:
     upgrade(url)
     settings = Settings(database_url=url, demo=True, data_dir=data_dir)
     engine = make_engine(url)
+    crypto.install(secrets.check(settings))  # the seed writes encrypted personal data
     world = seed(UnitOfWork(make_session_factory(engine)), at=utc_now())
     print(demo_banner(world, args.host, args.port, DEMO_PASSWORD))
     tasks = [demo_traffic(world, every_s=args.sos_every)] if args.sos_every > 0 else []

@@ -36,3 +36,5 @@ class StaffSession:
     created_at: datetime
     expires_at: datetime
     revoked: bool = False
+    # Password checked but the second factor still to enrol: only enrolment and logout are allowed.
+    enrolment_only: bool = False

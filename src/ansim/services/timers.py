@@ -13,10 +13,13 @@ def deadline_handlers(
     *, ranker: UnitRanker | None = None, policy: DispatchPolicy | None = None
 ) -> dict[str, DeadlineHandler]:
     """All deadline kinds the running system knows, by kind name."""
+    from ansim.security import retention
+
     ranker = ranker or default_ranker()
     policy = policy or DispatchPolicy()
     return {
         dispatch.ACK_DEADLINE: dispatch_flow.ack_timeout_handler(ranker, policy),
         verification.ANSWER_DEADLINE: verification.on_answer_deadline,
         terminals.HEARTBEAT_KIND: terminals.on_heartbeat_overdue,
+        retention.SWEEP_KIND: retention.sweep_handler,
     }

@@ -13,7 +13,14 @@ from ansim.domain.staff import Role, StaffSession, StaffUser
 from ansim.domain.terminals import Terminal
 from ansim.domain.units import Assignment, AssignmentState, Station, StationKind, Unit, UnitStatus
 from ansim.domain.verification import Verification, VerificationState
-from ansim.store.types import IntEnumColumn, UTCDateTime, enum_column
+from ansim.store.types import (
+    EncryptedFloat,
+    EncryptedText,
+    IntEnumColumn,
+    LookupText,
+    UTCDateTime,
+    enum_column,
+)
 
 metadata = sa.MetaData(
     naming_convention={
@@ -29,10 +36,10 @@ subscribers = sa.Table(
     "subscribers",
     metadata,
     sa.Column("id", ID, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name", EncryptedText, nullable=False),
     sa.Column("birth_year", sa.Integer, nullable=False),
-    sa.Column("photo_url", sa.String(500), nullable=False, default=""),
-    sa.Column("notes", sa.Text, nullable=False, default=""),
+    sa.Column("photo_url", EncryptedText, nullable=False, default=""),
+    sa.Column("notes", EncryptedText, nullable=False, default=""),
     sa.Column("school", sa.String(200), nullable=False, default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("consent_at", UTCDateTime),
@@ -43,10 +50,10 @@ guardians = sa.Table(
     metadata,
     sa.Column("id", ID, primary_key=True),
     sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), nullable=False, index=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("name", EncryptedText, nullable=False),
+    sa.Column("phone", LookupText, nullable=False),
     sa.Column("relation", sa.String(50), nullable=False),
-    sa.Column("email", sa.String(200), nullable=False, default=""),
+    sa.Column("email", EncryptedText, nullable=False, default=""),
     sa.Column("call_order", sa.Integer, nullable=False, default=1),
 )
 
@@ -56,7 +63,7 @@ channel_bindings = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), nullable=False, index=True),
     sa.Column("channel", enum_column(Channel), nullable=False),
-    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("address", LookupText, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("credential_hash", sa.String(200), nullable=False, default=""),
     sa.UniqueConstraint("channel", "address", name="uq_channel_bindings_channel_address"),
@@ -96,7 +103,7 @@ incidents = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False, index=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), index=True),
-    sa.Column("caller_number", sa.String(32)),
+    sa.Column("caller_number", LookupText),
     sa.Column("lat", sa.Float),
     sa.Column("lon", sa.Float),
     sa.Column("radius_m", sa.Float),
@@ -127,8 +134,8 @@ location_fixes = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
-    sa.Column("lat", sa.Float, nullable=False),
-    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", EncryptedFloat, nullable=False),
+    sa.Column("lon", EncryptedFloat, nullable=False),
     sa.Column("radius_m", sa.Float, nullable=False),
     sa.Column("method", sa.String(20), nullable=False),
     sa.Column("observed_at", UTCDateTime, nullable=False),
@@ -217,6 +224,54 @@ staff_sessions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    sa.Column("enrolment_only", sa.Boolean, nullable=False, default=False),
+)
+
+# Security (ansim.security): second factors, login throttling, the hash-chained audit log.
+staff_second_factors = sa.Table(
+    "staff_second_factors",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
+    sa.Column("totp_secret", EncryptedText, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    # The last accepted time step: a code is good once (no replay within its 30 s window).
+    sa.Column("last_step", sa.Integer, nullable=False, default=0),
+)
+
+staff_recovery_codes = sa.Table(
+    "staff_recovery_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(200), nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+auth_throttle = sa.Table(
+    "auth_throttle",
+    metadata,
+    # "user:<name>", "ip:<address>", "otp:<user id>"...
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("last_failure_at", UTCDateTime),
+    sa.Column("locked_until", UTCDateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(100), nullable=False, index=True),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False, index=True),
+    sa.Column("ip", sa.String(64), nullable=False, default=""),
+    sa.Column("incident_id", sa.String(100), index=True),
+    sa.Column("subject", sa.String(200), nullable=False, default=""),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
 
 unit_status_changes = sa.Table(

@@ -8,6 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
+
+from ansim.security import crypto
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -56,3 +59,55 @@ class IntEnumColumn(sa.TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self._enum(value)
+
+
+class EncryptedText(sa.TypeDecorator[str]):
+    """Personal text encrypted field by field (AES-GCM, ansim.security.crypto); services see plain text."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else crypto.installed().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else crypto.installed().decrypt(value)
+
+
+class LookupText(sa.TypeDecorator[str]):
+    """Encrypted text that can still be looked up by equality (phone numbers, channel addresses).
+
+    Equal values encrypt equally under one key (the nonce is a keyed hash of the value); `==`
+    compares against the value's form under every configured key, so lookups survive rotation.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    class comparator_factory(sa.TypeDecorator.Comparator[str]):  # noqa: N801 - SQLAlchemy's name
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if op is operators.eq and len(other) == 1 and isinstance(other[0], str):
+                forms = crypto.installed().lookup_forms(other[0])
+                return sa.or_(
+                    *(sa.type_coerce(self.expr, sa.Text) == sa.literal(f, sa.Text) for f in forms)
+                )
+            return super().operate(op, *other, **kwargs)
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else crypto.installed().encrypt(value, lookup=True)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else crypto.installed().decrypt(value)
+
+
+class EncryptedFloat(sa.TypeDecorator[float]):
+    """A coordinate of someone's location history, encrypted like EncryptedText."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> str | None:
+        return None if value is None else crypto.installed().encrypt(repr(float(value)))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> float | None:
+        return None if value is None else float(crypto.installed().decrypt(value))

@@ -1,0 +1,141 @@
+"""Who may call what: one table from each route's operation id to the principals it admits.
+
+Every HTTP route of the app must have a line in `ACCESS`; a route without one is refused at run
+time (403) and fails `tests/test_security_access.py`, which walks the OpenAPI and tries every staff
+role that is not admitted. Adding a route means adding one line here, e.g.
+
+    "acknowledge_guardian_alert": GUARDIAN,
+
+Staff rules (sets of `Principal`s that are staff roles) are enforced for every route by
+`ansim.api.auth.enforce_access`. Rules naming other principals (device, carrier, guardian link,
+public) declare that the route does not take a staff session: the route's own dependency checks the
+device signature, carrier credential or guardian link, and a staff session there is worth nothing.
+Finer rules (officers see only their unit's incidents, guardians only their person) live in the
+routes and are tested there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from ansim.domain.staff import Role
+
+
+class Principal(StrEnum):
+    DISPATCHER = Role.DISPATCHER.value
+    SUPERVISOR = Role.SUPERVISOR.value
+    OFFICER = Role.OFFICER.value
+    CCTV_OPERATOR = Role.CCTV_OPERATOR.value
+    ADMIN = Role.ADMIN.value
+    GUARDIAN_LINK = "guardian_link"
+    DEVICE = "device"
+    CARRIER = "carrier"
+    PUBLIC = "public"
+
+
+Rule = frozenset[Principal]
+P = Principal
+
+STAFF_PRINCIPALS: Rule = frozenset(Principal(role.value) for role in Role)
+CONSOLE: Rule = frozenset({P.DISPATCHER, P.SUPERVISOR, P.ADMIN})
+FIELD: Rule = CONSOLE | {P.OFFICER}
+CCTV: Rule = frozenset({P.DISPATCHER, P.SUPERVISOR, P.CCTV_OPERATOR, P.ADMIN})
+ANY_STAFF: Rule = STAFF_PRINCIPALS
+ADMIN: Rule = frozenset({P.ADMIN})
+SUPERVISION: Rule = frozenset({P.SUPERVISOR, P.ADMIN})
+DEVICE: Rule = frozenset({P.DEVICE})
+CARRIER: Rule = frozenset({P.CARRIER})
+GUARDIAN: Rule = frozenset({P.GUARDIAN_LINK})
+PUBLIC: Rule = frozenset({P.PUBLIC})
+
+ACCESS: dict[str, Rule] = {
+    # staff session
+    "log_in": PUBLIC,
+    "who_am_i": ANY_STAFF,
+    "log_out": ANY_STAFF,
+    "start_totp_enrolment": ANY_STAFF,
+    "confirm_totp_enrolment": ANY_STAFF,
+    # situation board
+    "list_incidents": FIELD,
+    "get_incident": FIELD,
+    "dispatch_unit": CONSOLE,
+    "change_incident_status": CONSOLE,
+    "change_incident_priority": CONSOLE,
+    # units
+    "list_units": FIELD,
+    "change_unit_status": FIELD,
+    "report_unit_position": FIELD,
+    # dispatch (issue 5)
+    "get_dispatch_plan": CONSOLE,
+    "preempt_unit": CONSOLE,
+    "get_incident_route": FIELD,
+    "get_assignment_route": FIELD,
+    "acknowledge_order": FIELD,
+    "decline_order": FIELD,
+    "list_unit_orders": FIELD,
+    "list_unit_status_history": FIELD,
+    # CCTV control center (issue 7); operators see only active incidents in their area (in the routes)
+    "cctv_me": CCTV,
+    "cctv_list_incidents": CCTV,
+    "cctv_incident_cameras": CCTV,
+    "cctv_open_live_view": CCTV,
+    "cctv_aim_camera": CCTV,
+    "cctv_mark_sighting": CCTV,
+    "cctv_request_clip": CCTV,
+    "cctv_assign_area": ADMIN,
+    "cctv_view_log": SUPERVISION,
+    "cctv_register_camera": ADMIN,
+    "cctv_update_camera": ADMIN,
+    "cctv_page": PUBLIC,
+    # base map
+    "get_base_map_roads": ANY_STAFF,
+    "list_stations": ANY_STAFF,
+    # intake
+    "app_send_sos": DEVICE,
+    # audit
+    "search_audit_log": ADMIN,
+    # web pages and their configuration (no personal data)
+    "home": PUBLIC,
+    "board": PUBLIC,
+    "login_page": PUBLIC,
+    "api_docs": PUBLIC,
+    "mdt_page": PUBLIC,
+    "page_config": PUBLIC,
+}
+
+# A session that logged in with the password but still has to enrol its second factor may do only this.
+ENROLMENT_OPERATIONS = frozenset(
+    {"who_am_i", "log_out", "start_totp_enrolment", "confirm_totp_enrolment"}
+)
+# Roles that must log in with a second factor (when settings.require_totp is on).
+SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
+def rule_for(operation_id: str) -> Rule | None:
+    """The principals admitted to `operation_id`, or None when it has no rule (refuse it)."""
+    return ACCESS.get(operation_id)
+
+
+def staff_only(rule: Rule) -> bool:
+    """True when the rule admits staff sessions and nobody else."""
+    return bool(rule) and rule <= STAFF_PRINCIPALS
+
+
+def admits(rule: Rule, role: Role) -> bool:
+    return Principal(role.value) in rule
+
+
+def operations(routes: Iterable[BaseRoute]) -> set[str]:
+    """The operation ids of every HTTP route, looking inside included routers."""
+    found: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= operations(included.routes)
+        elif isinstance(route, APIRoute):
+            found.add(route.operation_id or route.name)
+    return found

@@ -25,3 +25,7 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     scheduler_poll_s: float = Field(default=0.5, gt=0)
+    # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
+    nats_url: str = ""
+    # "json" for one JSON object per log line (with incident_id where known), "text" for people.
+    log_format: str = "text"

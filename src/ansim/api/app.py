@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,10 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, pages, sessions, stream, unit_terminal
+from ansim.api import console, errors, intake_app, ops, pages, sessions, stream, unit_terminal
 from ansim.api.context import AppContext, utc_now
+from ansim.api.metrics import Metrics
 from ansim.bus.memory import InProcessBus
-from ansim.bus.relay import OutboxRelay
+from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.timers import deadline_handlers
@@ -37,21 +37,36 @@ def create_app(
     ranker: UnitRanker | None = None,
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
+    roles: frozenset[ServeRole] = ALL_ROLES,
 ) -> FastAPI:
-    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle)."""
+    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
+
+    `roles` picks the loops this process runs (all of them in the embedded shape); a process
+    without the api role serves only /healthz, /readyz and /metrics.
+    """
     settings = settings or Settings()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
-    relay = OutboxRelay(UnitOfWork(session_factory), bus, poll_s=settings.outbox_poll_s)
-    uow.add_after_commit(relay.wake_threadsafe())
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
         deadline_handlers(),
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
+    background = build_background(
+        roles=roles,
+        engine=engine,
+        session_factory=session_factory,
+        uow=uow,
+        bus=bus,
+        scheduler=scheduler,
+        nats_url=settings.nats_url,
+        outbox_poll_s=settings.outbox_poll_s,
+    )
+    relay = background.relay
+    uow.add_after_commit(relay.wake_threadsafe())
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -65,18 +80,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-        scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
-        extras = [asyncio.create_task(task(context)) for task in extra_tasks]
+        background.start([task(context) for task in extra_tasks])
         try:
             yield
         finally:
-            for extra in extras:
-                extra.cancel()
-            relay.stop()
-            scheduler.stop()
-            await relay_task
-            await scheduler_task
+            await background.stop()
 
     app = FastAPI(
         title="ansim",
@@ -86,18 +94,25 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.context = context
+    app.state.background = background
+    app.state.metrics = metrics = Metrics(uow, background, clock)
     errors.install(app)
-    for router in (
-        intake_app.router,
-        console.router,
-        unit_terminal.router,
-        sessions.router,
-        stream.router,
-        pages.router,
-    ):
-        app.include_router(router)
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
-    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+    app.include_router(ops.router)
+    if ServeRole.API in roles:
+        for router in (
+            intake_app.router,
+            console.router,
+            unit_terminal.router,
+            sessions.router,
+            stream.router,
+            pages.router,
+        ):
+            app.include_router(router)
+        app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+        app.mount(
+            "/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet"
+        )
+    app.middleware("http")(metrics.middleware())
     app.middleware("http")(_security_headers(settings))
     return app
 

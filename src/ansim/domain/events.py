@@ -94,6 +94,16 @@ class UnitMoved(EventData):
     at: datetime
 
 
+class ProbeFired(EventData):
+    """A scheduler probe fired: operators (and the fault tests) measure how late the scheduler runs."""
+
+    deadline_id: str
+    label: str
+    due_at: datetime
+    fired_at: datetime
+    late_s: float
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -104,6 +114,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "assignment.changed": (1, AssignmentChanged),
     "unit.status_changed": (1, UnitStatusChanged),
     "unit.moved": (1, UnitMoved),
+    "ops.probe_fired": (1, ProbeFired),
 }
 
 

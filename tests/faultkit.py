@@ -245,7 +245,9 @@ def audit(engine: sa.Engine, presses: list[Press]) -> Report:
         stored = dict(
             conn.execute(sa.select(idempotency_keys.c.key, idempotency_keys.c.incident_id)).all()
         )
-        incident_count = conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one()
+        incident_count = conn.execute(
+            sa.select(sa.func.count()).select_from(incidents)
+        ).scalar_one()
     acked = [p for p in presses if p.incident_id is not None]
     lost = [p for p in acked if stored.get(p.key) != p.incident_id]
     ours = {p.key for p in presses}
@@ -343,7 +345,10 @@ class NatsServer:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
                 return
             time.sleep(0.05)
         raise RuntimeError("nats-server did not start")

@@ -30,7 +30,9 @@ def test_killing_an_api_worker_loses_no_acknowledged_sos(scene: Scene) -> None:
     engine = scene.engine()
     report = audit(engine, senders.presses)
     engine.dispose()
-    hit = [p for p in senders.presses if p.refused_at is not None and p.refused_at >= killed_at - 0.5]
+    hit = [
+        p for p in senders.presses if p.refused_at is not None and p.refused_at >= killed_at - 0.5
+    ]
     report.print(
         "api worker kill -9",
         worker_restart_s=f"{restart_s:.2f}",

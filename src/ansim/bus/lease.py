@@ -63,5 +63,8 @@ class AdvisoryLease:
         try:
             connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
             connection.close()
-        except sa.exc.DBAPIError:
+        except (
+            sa.exc.SQLAlchemyError
+        ):  # the connection is already broken; the server dropped the lock
             connection.invalidate()
+            connection.close()

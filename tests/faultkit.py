@@ -56,8 +56,9 @@ class Scene:
         return make_engine(self.database_url)
 
 
-@pytest.fixture
-def scene(postgres_template: str, tmp_path: Path) -> Iterator[Scene]:
+@pytest.fixture(name="scene")
+def scene_fixture(postgres_template: str, tmp_path: Path) -> Iterator[Scene]:
+    """Import `scene_fixture` into a test module to use the `scene` fixture."""
     name = f"ansim_f_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -15,7 +15,7 @@ from tests.faultkit import (
     audit,
     need_nats_server,
     outbox_ids,
-    scene,  # noqa: F401
+    scene_fixture,  # noqa: F401
     staff_token,
 )
 

@@ -13,7 +13,7 @@ from tests.faultkit import (
     Senders,
     audit,
     proxied_url,
-    scene,  # noqa: F401
+    scene_fixture,  # noqa: F401
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from tests.faultkit import Scene, scene  # noqa: F401
+from tests.faultkit import Scene, scene_fixture  # noqa: F401
 
 from ansim.bus.probe import PROBE, schedule_probe
 from ansim.store.db import make_session_factory

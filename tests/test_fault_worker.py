@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.faultkit import Scene, Senders, audit, scene  # noqa: F401
+from tests.faultkit import Scene, Senders, audit, scene_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

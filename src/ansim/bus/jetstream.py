@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.js.api import DeliverPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
@@ -25,6 +24,7 @@ SUBJECTS = "ansim.events"
 # publishing but before marking); boards drop anything older by id anyway.
 DUPLICATE_WINDOW_S = 600.0
 RECONNECT_WAIT_S = 0.5
+FIRST_CONNECT_S = 3.0
 
 
 def subject_for(envelope: EventEnvelope) -> str:
@@ -54,16 +54,26 @@ class JetStreamLink:
         """The JetStream context, connecting first (the first connection may fail; the caller retries)."""
         async with self._lock:
             if self._js is None:
-                client = await nats.connect(
-                    self.url,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RECONNECT_WAIT_S,
-                    connect_timeout=2,
-                    error_cb=_log_error,
-                    disconnected_cb=_log_disconnect,
-                    reconnected_cb=_log_reconnect,
-                )
+                client = Client()
+                try:
+                    # nats-py retries a first connection for ever; bound it so stop() is never stuck.
+                    await asyncio.wait_for(
+                        client.connect(
+                            self.url,
+                            allow_reconnect=True,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=RECONNECT_WAIT_S,  # type: ignore[arg-type]  # annotated int, sleeps a float
+                            connect_timeout=2,
+                            error_cb=_log_error,
+                            disconnected_cb=_log_disconnect,
+                            reconnected_cb=_log_reconnect,
+                        ),
+                        timeout=FIRST_CONNECT_S,
+                    )
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await client.close()
+                    raise
                 js = client.jetstream(timeout=5)
                 try:
                     await _ensure_stream(js, self.stream)

@@ -21,7 +21,7 @@ from tests.faultkit import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.nats]
-# Short by default to keep the suite fast; ANSIM_FAULT_OUTAGE_S=30 runs the issue\'s full outage.
+# Short by default to keep the suite fast; ANSIM_FAULT_OUTAGE_S=30 runs the issue's full outage.
 OUTAGE_S = float(os.environ.get("ANSIM_FAULT_OUTAGE_S", "5.0"))
 
 
@@ -41,6 +41,7 @@ def test_a_nats_outage_delays_events_but_loses_none(scene: Scene) -> None:
             board.start()
             boards.append(board)
         senders = Senders([w.url for w in workers], scene.world.app_credential, every_s=0.1)
+        senders.retry_deadline_s = OUTAGE_S + 20
         senders.start()
         time.sleep(2.0)
         nats.stop()

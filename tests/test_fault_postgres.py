@@ -18,7 +18,7 @@ from tests.faultkit import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-# Short by default to keep the suite fast; ANSIM_FAULT_OUTAGE_S=30 runs the issue\'s full outage.
+# Short by default to keep the suite fast; ANSIM_FAULT_OUTAGE_S=30 runs the issue's full outage.
 OUTAGE_S = float(os.environ.get("ANSIM_FAULT_OUTAGE_S", "4.0"))
 
 
@@ -29,6 +29,7 @@ def test_a_database_outage_refuses_with_503_and_loses_nothing(scene: Scene) -> N
         worker = scene.serve("all", database_url=proxied_url(scene.database_url, proxy.port))
         worker.wait_healthy()
         senders = Senders([worker.url], scene.world.app_credential, threads=3, every_s=0.1)
+        senders.retry_deadline_s = OUTAGE_S + 20
         senders.start()
         time.sleep(1.5)
         proxy.cut()

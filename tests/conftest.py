@@ -17,6 +17,9 @@ from ansim.services.staff import configure_password_hashing
 from ansim.store.db import make_engine
 from ansim.store.migrate import upgrade
 
+# Browser fixtures (`chromium`, `page`) for every test module.
+pytest_plugins = ["tests.live"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "ANSIM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

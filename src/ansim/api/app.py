@@ -8,14 +8,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
-from ansim.api import console, errors, intake_app, ops, pages, sessions, stream, unit_terminal
+from ansim.api import (
+    basemap,
+    console,
+    errors,
+    intake_app,
+    ops,
+    pages,
+    sessions,
+    stream,
+    unit_terminal,
+)
 from ansim.api.context import AppContext, utc_now
 from ansim.api.metrics import Metrics
 from ansim.bus.memory import InProcessBus
@@ -92,6 +104,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     app.state.background = background
@@ -105,6 +119,7 @@ def create_app(
             unit_terminal.router,
             sessions.router,
             stream.router,
+            basemap.router,
             pages.router,
         ):
             app.include_router(router)
@@ -112,8 +127,14 @@ def create_app(
         app.mount(
             "/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet"
         )
+        app.mount(
+            "/vendor/swagger-ui",
+            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+            name="swagger-ui",
+        )
     app.middleware("http")(metrics.middleware())
     app.middleware("http")(_security_headers(settings))
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app
 
 

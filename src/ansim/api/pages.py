@@ -28,6 +28,12 @@ async def login_page() -> FileResponse:
     return FileResponse(STATIC / "login.html")
 
 
+@router.get("/docs")
+async def api_docs() -> FileResponse:
+    """The OpenAPI explorer, served from the bundled Swagger UI (no CDN)."""
+    return FileResponse(STATIC / "docs.html")
+
+
 @router.get("/config.json")
 async def page_config(context: ContextDep) -> JSONResponse:
     """What the pages need to know about this deployment (no secrets)."""

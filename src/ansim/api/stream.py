@@ -18,7 +18,8 @@ UNAUTHENTICATED, TOO_SLOW = 4401, 4408
 
 
 @router.websocket("/api/v1/stream")
-async def stream(websocket: WebSocket, after: int = 0) -> None:
+async def stream(websocket: WebSocket, after: int = -1) -> None:
+    """Committed events after `after` (an event id), then live; -1 (default) means from now on."""
     context: AppContext = websocket.app.state.context
     user = await run_in_threadpool(staff_for_websocket, websocket, *FIELD_ROLES)
     if user is None:
@@ -27,13 +28,14 @@ async def stream(websocket: WebSocket, after: int = 0) -> None:
     await websocket.accept()
     async with context.bus.subscribe() as subscription:
         # Subscribe first, then read the backlog, so no event falls between the two.
-        def backlog() -> list[EventEnvelope]:
+        def backlog() -> tuple[int, list[EventEnvelope]]:
             with context.uow.read() as session:
-                return outbox.since(session, after_id=after)
+                start = outbox.latest_id(session) if after < 0 else after
+                return start, outbox.since(session, after_id=start)
 
-        last = after
+        last, missed = await run_in_threadpool(backlog)
         try:
-            for envelope in await run_in_threadpool(backlog):
+            for envelope in missed:
                 last = await _forward(websocket, context, user.role, user.unit_id, envelope, last)
             while True:
                 live = await subscription.next()

@@ -76,17 +76,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = 50) -> list[Deadl
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [
-        Deadline(
-            id=row["id"],
-            kind=row["kind"],
-            subject_id=row["subject_id"],
-            due_at=row["due_at"],
-            data=row["data"],
-            attempts=row["attempts"],
-        )
-        for row in session.execute(query).mappings()
-    ]
+    return [_deadline(row) for row in session.execute(query).mappings()]
 
 
 def mark_fired(session: Session, *, deadline_id: str, at: datetime) -> None:
@@ -112,13 +102,16 @@ def pending(
     if subject_id is not None:
         query = query.where(deadlines.c.subject_id == subject_id)
     return [
-        Deadline(
-            id=row["id"],
-            kind=row["kind"],
-            subject_id=row["subject_id"],
-            due_at=row["due_at"],
-            data=row["data"],
-            attempts=row["attempts"],
-        )
-        for row in session.execute(query.order_by(deadlines.c.due_at)).mappings()
+        _deadline(row) for row in session.execute(query.order_by(deadlines.c.due_at)).mappings()
     ]
+
+
+def _deadline(row: sa.RowMapping) -> Deadline:
+    return Deadline(
+        id=row["id"],
+        kind=row["kind"],
+        subject_id=row["subject_id"],
+        due_at=row["due_at"],
+        data=row["data"],
+        attempts=row["attempts"],
+    )

@@ -86,3 +86,10 @@ def _envelope(row: sa.RowMapping) -> EventEnvelope:
         unit_id=row["unit_id"],
         data=row["data"],
     )
+
+
+def latest_id(session: Session) -> int:
+    """The id of the newest committed event (0 when there is none)."""
+    return int(
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0))).scalar_one()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,9 +13,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -28,6 +31,7 @@ from websockets.sync.client import connect as ws_connect
 from ansim.store.db import make_engine
 from ansim.store.tables import idempotency_keys, incidents, outbox
 
+T = TypeVar("T")
 SRC = Path(__file__).resolve().parent.parent / "src"
 NATS_SERVER = os.environ.get("ANSIM_NATS_SERVER", "/usr/sbin/nats-server")
 
@@ -424,3 +428,9 @@ class CuttableProxy:
 
 def proxied_url(database_url: str, port: int) -> str:
     return sa.make_url(database_url).set(host="127.0.0.1", port=port).render_as_string(False)
+
+
+def run_in_own_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs `scenario` in a fresh event loop on its own thread (Playwright may own this thread's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()

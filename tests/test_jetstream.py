@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from tests.faultkit import NatsServer, need_nats_server
+from tests.faultkit import NatsServer, need_nats_server, run_in_own_loop
 
 from ansim.bus.jetstream import JetStreamFeed, JetStreamLink, subject_for
 from ansim.bus.memory import InProcessBus
@@ -85,7 +85,7 @@ def test_events_cross_processes_in_order_and_only_once(engine: Engine, nats_url:
             await worker_link.close()
         return received
 
-    received = asyncio.run(scenario())
+    received = run_in_own_loop(scenario)
     assert [e.id for e in received] == sorted(e.id for e in received)
     assert len({e.id for e in received}) == 7
     with uow.read() as session:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
+from tests.faultkit import run_in_own_loop
 
 from ansim.bus.lease import RELAY_LOCK, AdvisoryLease
 from ansim.bus.memory import InProcessBus
@@ -59,5 +59,5 @@ def test_the_tail_feeds_events_committed_after_it_started(engine: Engine) -> Non
             assert await tail.follow() == 0
             return [subscription.queue.get_nowait() for _ in range(2)]
 
-    received = asyncio.run(scenario())
+    received = run_in_own_loop(scenario)
     assert [e.unit_id if e else None for e in received] == ["after-1", "after-2"]

@@ -63,9 +63,19 @@ def serving(app: FastAPI) -> Iterator[LiveServer]:
         thread.join(15)
 
 
+_SHARED_BROWSER: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    """A headless Debian chromium (never a downloaded browser)."""
+    """A headless Debian chromium (never a downloaded browser), one per test session.
+
+    Each test module that imports this fixture gets its own session-scoped copy; Playwright's sync
+    API cannot run twice at once in one thread, so the copies share the first browser.
+    """
+    if _SHARED_BROWSER:
+        yield _SHARED_BROWSER[0]
+        return
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         from tests.conftest import missing_service
 
@@ -76,8 +86,12 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        yield browser
-        browser.close()
+        _SHARED_BROWSER.append(browser)
+        try:
+            yield browser
+        finally:
+            _SHARED_BROWSER.clear()
+            browser.close()
 
 
 @pytest.fixture

@@ -13,3 +13,13 @@ def test_grid_graph_routes_along_manhattan_distance() -> None:
     (eta,) = eta_from_units(graph, far, [corner])
     assert eta is not None
     assert eta == pytest.approx(graph.edge_seconds[0] * 11, rel=0.02)
+
+
+def test_the_smoke_benchmark_prints_both_tables() -> None:
+    from ansim.geo import bench_dispatch
+
+    table = bench_dispatch.run(smoke=True)
+    assert "| Seoul centre (OSM) | 3,384 |" in table
+    assert "| synthetic grid | 3,600 |" in table
+    assert "Target p99 < 20 ms" in table
+    assert "mean arrival time advantage of ETA choice" in table

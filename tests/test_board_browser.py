@@ -87,7 +87,9 @@ def test_the_board_speaks_english_too_and_refuses_without_login(
     assert page.locator("h1").inner_text() == "112 Situation Board"
 
 
-def test_the_openapi_explorer_works_offline(board_server: tuple[LiveServer, World], page: Any) -> None:
+def test_the_openapi_explorer_works_offline(
+    board_server: tuple[LiveServer, World], page: Any
+) -> None:
     live, _world = board_server
     page.goto(f"{live.url}/docs")
     page.get_by_text("app_send_sos", exact=True).first.wait_for(timeout=15000)

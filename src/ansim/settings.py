@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     scheduler_poll_s: float = Field(default=0.5, gt=0)
+    # Dispatch policy: the unit must acknowledge within this many seconds or the order moves on.
+    ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # Code 0 (e.g. suspected kidnapping) sends this many units beyond the first.
+    code0_extra_units: int = Field(default=2, ge=0, le=19)
+    # Per channel and priority, e.g. {"one_touch:1": {"units": 2}, "*:3": {"auto_dispatch": true}}.
+    dispatch_rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
     nats_url: str = ""
     # "json" for one JSON object per log line (with incident_id where known), "text" for people.

@@ -19,7 +19,9 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
     basemap,
+    cctv,
     console,
+    dispatching,
     errors,
     intake_app,
     ops,
@@ -33,7 +35,9 @@ from ansim.api.metrics import Metrics
 from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
-from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.services.ranking import UnitRanker
+from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
@@ -53,17 +57,25 @@ def create_app(
 ) -> FastAPI:
     """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
 
+    Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
+
     `roles` picks the loops this process runs (all of them in the embedded shape); a process
     without the api role serves only /healthz, /readyz and /metrics.
     """
     settings = settings or Settings()
+    ranker = ranker or default_ranker()
+    policy = DispatchPolicy(
+        ack_timeout_s=settings.ack_timeout_s,
+        code0_extra_units=settings.code0_extra_units,
+        overrides=settings.dispatch_rules,
+    )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
-        deadline_handlers(),
+        deadline_handlers(ranker=ranker, policy=policy),
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
@@ -86,8 +98,9 @@ def create_app(
         bus=bus,
         relay=relay,
         scheduler=scheduler,
-        ranker=ranker or StraightLineRanker(),
+        ranker=ranker,
         clock=clock,
+        dispatch_policy=policy,
     )
 
     @asynccontextmanager
@@ -117,10 +130,12 @@ def create_app(
             intake_app.router,
             console.router,
             unit_terminal.router,
+            dispatching.router,
             sessions.router,
             stream.router,
             basemap.router,
             pages.router,
+            cctv.router,
         ):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

@@ -17,7 +17,7 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, incidents, people
+from ansim.services import dispatch, dispatch_flow, incidents, people
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -71,6 +71,7 @@ def _dispatch(
             c.unit.id: c.eta_s
             for c in dispatch.rank_units(session, incident=incident, ranker=context.ranker)
         }
+        rule = context.dispatch_policy.rule_for(incident.channel, incident.priority)
         dispatch.order_unit(
             session,
             incident_id=incident_id,
@@ -78,6 +79,7 @@ def _dispatch(
             actor=user.username,
             at=context.now(),
             eta_s=ranked.get(unit_id),
+            ack_timeout_s=rule.ack_timeout_s,
         )
     return _detail(context, user, incident_id)
 
@@ -121,12 +123,21 @@ def _priority(
     context: ContextDep, user: StaffUser, incident_id: str, body: PriorityIn
 ) -> IncidentDetailOut:
     with context.uow.begin() as session:
-        incidents.change_priority(
+        incident = incidents.change_priority(
             session,
             incident_id=incident_id,
             priority=PriorityCode(body.priority),
             actor=user.username,
             reason=body.reason,
+            at=context.now(),
+        )
+        # Code 0 converges more units: the policy tops the incident up in the same transaction.
+        dispatch_flow.dispatch_per_policy(
+            session,
+            incident=incident,
+            ranker=context.ranker,
+            policy=context.dispatch_policy,
+            actor=user.username,
             at=context.now(),
         )
     return _detail(context, user, incident_id)

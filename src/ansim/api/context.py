@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.services.ranking import UnitRanker
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
@@ -30,6 +31,7 @@ class AppContext:
     scheduler: DeadlineScheduler
     ranker: UnitRanker
     clock: Callable[[], datetime] = field(default=utc_now)
+    dispatch_policy: DispatchPolicy = field(default_factory=DispatchPolicy)
 
     def now(self) -> datetime:
         return self.clock()

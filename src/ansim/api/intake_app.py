@@ -57,6 +57,7 @@ async def send_sos(
         ranker=context.ranker,
         merge_window=timedelta(seconds=context.settings.merge_window_s),
         auto_dispatch=context.settings.auto_dispatch,
+        policy=context.dispatch_policy,
     )
     if not outcome.created:
         response.status_code = 200

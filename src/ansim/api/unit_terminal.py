@@ -10,7 +10,9 @@ from ansim.api.auth import ContextDep, FieldUser
 from ansim.api.schemas import PositionIn, UnitOut, UnitStatusIn
 from ansim.domain.errors import Forbidden
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch
+from ansim.domain.units import AssignmentState, UnitStatus
+from ansim.services import dispatch, dispatch_flow
+from ansim.services.road_ranking import check_on_map
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
@@ -34,6 +36,22 @@ async def list_units(context: ContextDep, _user: FieldUser) -> list[UnitOut]:
 def _status(context: ContextDep, user: StaffUser, unit_id: str, body: UnitStatusIn) -> UnitOut:
     _check_own_unit(user, unit_id)
     with context.uow.begin() as session:
+        current = dispatch.open_assignments(session, unit_id=unit_id)
+        if (
+            body.status == UnitStatus.AVAILABLE
+            and current
+            and current[0].state == AssignmentState.ORDERED
+        ):
+            # Clearing an order never acknowledged is a decline: the order moves on at once.
+            dispatch_flow.decline(
+                session,
+                assignment_id=current[0].id,
+                ranker=context.ranker,
+                policy=context.dispatch_policy,
+                actor=user.username,
+                at=context.now(),
+            )
+            return views.unit_out(dispatch.get_unit(session, unit_id=unit_id))
         unit = dispatch.change_unit_status(
             session, unit_id=unit_id, status=body.status, actor=user.username, at=context.now()
         )
@@ -50,6 +68,7 @@ async def change_unit_status(
 
 def _position(context: ContextDep, user: StaffUser, unit_id: str, body: PositionIn) -> UnitOut:
     _check_own_unit(user, unit_id)
+    check_on_map(context.ranker, body.lat, body.lon)
     with context.uow.begin() as session:
         unit = dispatch.move_unit(
             session, unit_id=unit_id, lat=body.lat, lon=body.lon, at=context.now()
@@ -61,5 +80,5 @@ def _position(context: ContextDep, user: StaffUser, unit_id: str, body: Position
 async def report_unit_position(
     unit_id: str, body: PositionIn, context: ContextDep, user: FieldUser
 ) -> UnitOut:
-    """A position report (AVL) from the unit's terminal."""
+    """A position report (AVL) from the unit's terminal; a position off the road map answers 422."""
     return await run_in_threadpool(_position, context, user, unit_id, body)

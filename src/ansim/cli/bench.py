@@ -7,7 +7,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
-    command.add_argument("name", choices=["dispatch", "location", "all"])
+    command.add_argument("name", choices=["dispatch", "location", "cctv", "all"])
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
     )
@@ -24,4 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = location_bench.run(traces=10 if args.smoke else 100, seed=1)
         print(result.format_table())
+    if args.name in {"cctv", "all"}:
+        from ansim.cctv import bench as cctv_bench
+
+        print(cctv_bench.format_table(*cctv_bench.run(updates=200 if args.smoke else 2000)))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ansim.cli import cctv
 from ansim.domain.errors import InvalidInput
 
 
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     roads.add_argument("file", type=Path)
     roads.set_defaults(func=run_roads)
+    cctv.register_import(kinds)
 
 
 def run_demo_data(args: argparse.Namespace) -> int:

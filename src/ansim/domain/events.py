@@ -70,6 +70,8 @@ class UnitOrdered(EventData):
     call_sign: str
     ordered_by: str
     eta_s: float | None = Field(default=None, ge=0)
+    # v2: when the order moves to the next unit unless the unit acknowledges it.
+    ack_due_at: datetime | None = None
 
 
 class AssignmentChanged(EventData):
@@ -77,6 +79,40 @@ class AssignmentChanged(EventData):
     unit_id: str
     assignment_id: str
     state: str
+    # v2: why an order ended early (declined, timed out, pre-empted).
+    reason: str = ""
+
+
+class AssignmentAckTimedOut(EventData):
+    """A unit did not acknowledge in time; the order moved to the next unit by ETA, if any."""
+
+    incident_id: str
+    assignment_id: str
+    unit_id: str
+    call_sign: str
+    next_assignment_id: str | None
+    next_unit_id: str | None
+    next_call_sign: str | None
+    reason: str
+
+
+class UnitPreempted(EventData):
+    """A dispatcher took a unit off a code 2-4 job for a code 0/1 incident."""
+
+    unit_id: str
+    call_sign: str
+    from_incident_id: str
+    to_incident_id: str
+    confirmed_by: str
+
+
+class IncidentRequeued(EventData):
+    """An incident lost its unit and waits in the queue (or got the next unit at once)."""
+
+    incident_id: str
+    reason: str
+    next_assignment_id: str | None
+    next_call_sign: str | None
 
 
 class UnitStatusChanged(EventData):
@@ -92,6 +128,46 @@ class UnitMoved(EventData):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     at: datetime
+
+
+class CameraAimed(EventData):
+    """A PTZ camera was turned toward the estimate (or could not be)."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    status: Literal["moved", "preset", "unreachable"]
+    pan: float | None = Field(default=None, ge=-1, le=1)
+    tilt: float | None = Field(default=None, ge=-1, le=1)
+    zoom: float | None = Field(default=None, ge=0, le=1)
+    distance_m: float = Field(ge=0)
+    message: str
+    actor: str
+
+
+class PersonSeen(EventData):
+    """A CCTV operator saw the person on a camera."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    note: str
+    seen_at: datetime
+    actor: str
+
+
+class ClipRequested(EventData):
+    """A CCTV operator asked for a camera's recording to be kept as evidence."""
+
+    incident_id: str
+    camera_id: str
+    camera_label: str
+    start: datetime
+    end: datetime
+    note: str
+    actor: str
 
 
 class ProbeFired(EventData):
@@ -110,10 +186,16 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.priority_changed": (1, IncidentPriorityChanged),
     "incident.located": (1, IncidentLocated),
     "incident.sos_repeated": (1, SosRepeated),
-    "unit.ordered": (1, UnitOrdered),
-    "assignment.changed": (1, AssignmentChanged),
+    "unit.ordered": (2, UnitOrdered),
+    "assignment.changed": (2, AssignmentChanged),
+    "assignment.ack_timed_out": (1, AssignmentAckTimedOut),
+    "unit.preempted": (1, UnitPreempted),
+    "incident.requeued": (1, IncidentRequeued),
     "unit.status_changed": (1, UnitStatusChanged),
     "unit.moved": (1, UnitMoved),
+    "cctv.camera_aimed": (1, CameraAimed),
+    "cctv.person_seen": (1, PersonSeen),
+    "cctv.clip_requested": (1, ClipRequested),
     "ops.probe_fired": (1, ProbeFired),
 }
 

@@ -77,6 +77,18 @@ class AssignmentState(StrEnum):
     ON_SCENE = "on_scene"
     CLEARED = "cleared"
     DECLINED = "declined"
+    TIMED_OUT = "timed_out"  # not acknowledged in time; the order moved to the next unit
+    PREEMPTED = "preempted"  # the unit was taken for a more urgent incident
+
+
+CLOSED_ASSIGNMENT_STATES = frozenset(
+    {
+        AssignmentState.CLEARED,
+        AssignmentState.DECLINED,
+        AssignmentState.TIMED_OUT,
+        AssignmentState.PREEMPTED,
+    }
+)
 
 
 @dataclass
@@ -92,7 +104,10 @@ class Assignment:
     acknowledged_at: datetime | None = None
     arrived_at: datetime | None = None
     cleared_at: datetime | None = None
+    eta_s: float | None = None
+    ack_due_at: datetime | None = None
+    end_reason: str = ""
 
     @property
     def is_open(self) -> bool:
-        return self.state not in {AssignmentState.CLEARED, AssignmentState.DECLINED}
+        return self.state not in CLOSED_ASSIGNMENT_STATES

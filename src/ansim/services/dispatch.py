@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import Conflict, NotFound
 from ansim.domain.incidents import TRANSITIONS, Incident, IncidentEvent, IncidentStatus
-from ansim.domain.units import Assignment, AssignmentState, Unit, UnitStatus
+from ansim.domain.units import (
+    CLOSED_ASSIGNMENT_STATES,
+    Assignment,
+    AssignmentState,
+    Unit,
+    UnitStatus,
+)
 from ansim.services import incidents as incident_service
 from ansim.services.ranking import RankedUnit, UnitRanker
-from ansim.store import outbox
-from ansim.store.tables import assignments, units
+from ansim.store import deadlines, outbox
+from ansim.store.tables import assignments, unit_status_changes, units
+
+# The durable deadline a unit must acknowledge its order by (subject: the assignment id).
+ACK_DEADLINE = "assignment.ack"
 
 # Incident statuses from which ordering a unit moves the incident to "dispatched".
 _BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING, IncidentStatus.CONFIRMED}
@@ -36,7 +46,7 @@ def open_assignments(
     session: Session, *, incident_id: str | None = None, unit_id: str | None = None
 ) -> list[Assignment]:
     query = sa.select(Assignment).where(
-        assignments.c.state.not_in([AssignmentState.CLEARED.value, AssignmentState.DECLINED.value])
+        assignments.c.state.not_in([state.value for state in CLOSED_ASSIGNMENT_STATES])
     )
     if incident_id is not None:
         query = query.where(assignments.c.incident_id == incident_id)
@@ -66,8 +76,9 @@ def order_unit(
     actor: str,
     at: datetime,
     eta_s: float | None = None,
+    ack_timeout_s: float | None = None,
 ) -> Assignment:
-    """Orders `unit_id` to the incident; the unit must be available."""
+    """Orders `unit_id` to the incident; with `ack_timeout_s` the order moves on unless acknowledged."""
     incident = incident_service.get(session, incident_id=incident_id, for_update=True)
     if not incident.is_active:
         raise Conflict(f"incident is {incident.status}; no unit can be ordered to it")
@@ -82,9 +93,20 @@ def order_unit(
         state=AssignmentState.ORDERED,
         ordered_at=at,
         ordered_by=actor,
+        eta_s=eta_s,
+        ack_due_at=at + timedelta(seconds=ack_timeout_s) if ack_timeout_s else None,
     )
     session.add(assignment)
-    _record_unit_status(session, unit, previous, incident.id, at)
+    if assignment.ack_due_at is not None:
+        deadlines.schedule(
+            session,
+            kind=ACK_DEADLINE,
+            subject_id=assignment.id,
+            due_at=assignment.ack_due_at,
+            at=at,
+            data={"incident_id": incident.id, "unit_id": unit.id},
+        )
+    _record_unit_status(session, unit, previous, incident.id, at, actor)
     outbox.record(
         session,
         _timeline(incident.id, "unit_ordered", at, actor, unit=unit.call_sign, eta_s=eta_s),
@@ -96,6 +118,7 @@ def order_unit(
             "call_sign": unit.call_sign,
             "ordered_by": actor,
             "eta_s": eta_s,
+            "ack_due_at": assignment.ack_due_at,
         },
     )
     if incident.status in _BECOMES_DISPATCHED:
@@ -112,7 +135,13 @@ def order_unit(
 
 
 def order_best_unit(
-    session: Session, *, incident: Incident, ranker: UnitRanker, actor: str, at: datetime
+    session: Session,
+    *,
+    incident: Incident,
+    ranker: UnitRanker,
+    actor: str,
+    at: datetime,
+    ack_timeout_s: float | None = None,
 ) -> Assignment | None:
     """Dispatch first, verify after: orders the unit that can be there soonest, if any can."""
     for candidate in rank_units(session, incident=incident, ranker=ranker):
@@ -124,8 +153,68 @@ def order_best_unit(
                 actor=actor,
                 at=at,
                 eta_s=candidate.eta_s,
+                ack_timeout_s=ack_timeout_s,
             )
     return None
+
+
+def acknowledge(session: Session, *, assignment_id: str, actor: str, at: datetime) -> Assignment:
+    """The unit has seen its order: the acknowledgement deadline stops."""
+    assignment = get_assignment(session, assignment_id=assignment_id, for_update=True)
+    if assignment.state != AssignmentState.ORDERED:
+        if assignment.is_open:
+            return assignment  # acknowledged already (en route, on scene): a repeat is harmless
+        raise Conflict(f"the order is {assignment.state}; it can no longer be acknowledged")
+    assignment.state = AssignmentState.ACKNOWLEDGED
+    assignment.acknowledged_at = at
+    deadlines.cancel(session, kind=ACK_DEADLINE, subject_id=assignment.id, at=at)
+    unit = get_unit(session, unit_id=assignment.unit_id)
+    _record_assignment(session, assignment, unit, actor, at)
+    session.flush()
+    return assignment
+
+
+def end_assignment(
+    session: Session,
+    *,
+    assignment: Assignment,
+    state: AssignmentState,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> Unit:
+    """Closes an open order (declined, timed out, pre-empted) and frees the unit; returns the unit."""
+    if not assignment.is_open:
+        raise Conflict(f"the order is already {assignment.state}")
+    assignment.state, assignment.cleared_at, assignment.end_reason = state, at, reason
+    deadlines.cancel(session, kind=ACK_DEADLINE, subject_id=assignment.id, at=at)
+    unit = get_unit(session, unit_id=assignment.unit_id, for_update=True)
+    previous = unit.move_to(UnitStatus.AVAILABLE, at=at)
+    if previous != UnitStatus.AVAILABLE:
+        _record_unit_status(session, unit, previous, assignment.incident_id, at, actor)
+    _record_assignment(session, assignment, unit, actor, at)
+    session.flush()
+    return unit
+
+
+def get_assignment(session: Session, *, assignment_id: str, for_update: bool = False) -> Assignment:
+    """Gets an assignment by id or raises NotFound."""
+    assignment = session.get(Assignment, assignment_id, with_for_update=for_update)
+    if assignment is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    return assignment
+
+
+def unit_history(session: Session, *, unit_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The unit's status changes with their times, newest first."""
+    get_unit(session, unit_id=unit_id)
+    rows = session.execute(
+        sa.select(unit_status_changes)
+        .where(unit_status_changes.c.unit_id == unit_id)
+        .order_by(unit_status_changes.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows]
 
 
 def change_unit_status(
@@ -139,7 +228,7 @@ def change_unit_status(
     if previous == status:
         return unit
     incident_id = assignment.incident_id if assignment else None
-    _record_unit_status(session, unit, previous, incident_id, at)
+    _record_unit_status(session, unit, previous, incident_id, at, actor)
     if assignment is not None:
         _advance_assignment(session, assignment, unit, status, actor, at)
     session.flush()
@@ -154,6 +243,8 @@ def _advance_assignment(
     actor: str,
     at: datetime,
 ) -> None:
+    if status in {UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE}:
+        deadlines.cancel(session, kind=ACK_DEADLINE, subject_id=assignment.id, at=at)
     if status == UnitStatus.EN_ROUTE:
         assignment.state = AssignmentState.EN_ROUTE
         assignment.acknowledged_at = assignment.acknowledged_at or at
@@ -174,10 +265,21 @@ def _advance_assignment(
                 at=at,
             )
     elif status in {UnitStatus.AVAILABLE, UnitStatus.BUSY, UnitStatus.OFF_DUTY}:
-        assignment.state = (
-            AssignmentState.CLEARED if assignment.acknowledged_at else AssignmentState.DECLINED
-        )
+        if assignment.acknowledged_at:
+            assignment.state = AssignmentState.CLEARED
+        else:
+            assignment.state, assignment.end_reason = (
+                AssignmentState.DECLINED,
+                f"declined by {actor}",
+            )
         assignment.cleared_at = at
+        deadlines.cancel(session, kind=ACK_DEADLINE, subject_id=assignment.id, at=at)
+    _record_assignment(session, assignment, unit, actor, at)
+
+
+def _record_assignment(
+    session: Session, assignment: Assignment, unit: Unit, actor: str, at: datetime
+) -> None:
     outbox.record(
         session,
         _timeline(
@@ -187,6 +289,7 @@ def _advance_assignment(
             actor,
             unit=unit.call_sign,
             state=assignment.state.value,
+            reason=assignment.end_reason,
         ),
         "assignment.changed",
         {
@@ -194,6 +297,7 @@ def _advance_assignment(
             "unit_id": unit.id,
             "assignment_id": assignment.id,
             "state": assignment.state.value,
+            "reason": assignment.end_reason,
         },
     )
 
@@ -213,8 +317,23 @@ def move_unit(session: Session, *, unit_id: str, lat: float, lon: float, at: dat
 
 
 def _record_unit_status(
-    session: Session, unit: Unit, previous: UnitStatus, incident_id: str | None, at: datetime
+    session: Session,
+    unit: Unit,
+    previous: UnitStatus,
+    incident_id: str | None,
+    at: datetime,
+    actor: str,
 ) -> None:
+    session.execute(
+        unit_status_changes.insert().values(
+            unit_id=unit.id,
+            previous=previous,
+            status=unit.status,
+            at=at,
+            incident_id=incident_id,
+            actor=actor,
+        )
+    )
     outbox.emit(
         session,
         "unit.status_changed",

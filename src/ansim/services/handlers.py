@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from ansim.services import dispatch, incidents
+from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.services import dispatch_flow, incidents
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
 from ansim.store.uow import UnitOfWork
@@ -21,17 +22,20 @@ def do_receive_sos(
     ranker: UnitRanker,
     merge_window: timedelta,
     auto_dispatch: bool,
+    policy: DispatchPolicy | None = None,
 ) -> SosOutcome:
-    """Commits the SOS (and, dispatch first, the order to the nearest unit) before anyone is told."""
+    """Commits the SOS (and, dispatch first, the orders its rule asks for) before anyone is told."""
+    policy = policy or DispatchPolicy()
     for attempt in range(2):
         try:
             with uow.begin() as session:
                 outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
                 if outcome.created and auto_dispatch:
-                    dispatch.order_best_unit(
+                    dispatch_flow.dispatch_per_policy(
                         session,
                         incident=outcome.incident,
                         ranker=ranker,
+                        policy=policy,
                         actor=AUTO_DISPATCHER,
                         at=report.received_at,
                     )

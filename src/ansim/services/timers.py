@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from ansim.bus import probe
 from ansim.bus.scheduler import DeadlineHandler
+from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.services import dispatch, dispatch_flow
+from ansim.services.ranking import UnitRanker
+from ansim.services.road_ranking import default_ranker
 
 
-def deadline_handlers() -> dict[str, DeadlineHandler]:
+def deadline_handlers(
+    *, ranker: UnitRanker | None = None, policy: DispatchPolicy | None = None
+) -> dict[str, DeadlineHandler]:
     """All deadline kinds the running system knows, by kind name."""
+    ranker = ranker or default_ranker()
+    policy = policy or DispatchPolicy()
     return {
+        dispatch.ACK_DEADLINE: dispatch_flow.ack_timeout_handler(ranker, policy),
         probe.PROBE: probe.fire_probe,
     }

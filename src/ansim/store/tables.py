@@ -144,6 +144,9 @@ assignments = sa.Table(
     sa.Column("acknowledged_at", UTCDateTime),
     sa.Column("arrived_at", UTCDateTime),
     sa.Column("cleared_at", UTCDateTime),
+    sa.Column("eta_s", sa.Float),
+    sa.Column("ack_due_at", UTCDateTime),
+    sa.Column("end_reason", sa.String(200), nullable=False, default="", server_default=""),
 )
 
 idempotency_keys = sa.Table(
@@ -203,6 +206,85 @@ staff_sessions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+unit_status_changes = sa.Table(
+    "unit_status_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unit_id", ID, sa.ForeignKey("units.id"), nullable=False, index=True),
+    sa.Column("previous", enum_column(UnitStatus), nullable=False),
+    sa.Column("status", enum_column(UnitStatus), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id")),
+    sa.Column("actor", sa.String(100), nullable=False),
+)
+
+cameras = sa.Table(
+    "cameras",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # Stable identity of an imported row, so a re-import updates instead of duplicating.
+    sa.Column("site_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("gu", sa.String(20), nullable=False, index=True),
+    sa.Column("address", sa.String(300), nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("purpose", sa.String(50), nullable=False),
+    sa.Column("camera_count", sa.Integer, nullable=False),
+    sa.Column("pixels", sa.Integer),
+    sa.Column("direction_text", sa.String(100), nullable=False, default=""),
+    sa.Column("bearing_deg", sa.Float),
+    sa.Column("omnidirectional", sa.Boolean, nullable=False, default=False),
+    sa.Column("retention_days", sa.Integer),
+    sa.Column("manager", sa.String(100), nullable=False, default=""),
+    sa.Column("ptz", sa.Boolean, nullable=False, default=False),
+    sa.Column("onvif_url", sa.String(500)),
+    sa.Column("onvif_username", sa.String(100)),
+    sa.Column("onvif_password", sa.String(200)),
+    sa.Column("onvif_profile", sa.String(100)),
+    sa.Column("onvif_preset", sa.String(100)),
+    sa.Column("stream_url", sa.String(500)),
+    sa.Column("fov_deg", sa.Float),
+    sa.Column("range_m", sa.Float),
+    sa.Column("pan_zero_deg", sa.Float, nullable=False, default=0.0),
+    sa.Column("mount_height_m", sa.Float, nullable=False, default=4.0),
+    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
+cctv_operator_areas = sa.Table(
+    "cctv_operator_areas",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
+    sa.Column("gu", sa.String(20), nullable=False),
+    sa.Column("assigned_at", UTCDateTime, nullable=False),
+    sa.Column("assigned_by", sa.String(100), nullable=False),
+)
+
+cctv_view_log = sa.Table(
+    "cctv_view_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), nullable=False, index=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("camera_id", ID),
+    sa.Column("action", sa.String(30), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+cctv_bookmarks = sa.Table(
+    "cctv_bookmarks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("camera_id", ID, sa.ForeignKey("cameras.id"), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False, default=""),
 )
 
 mapper_registry = registry(metadata=metadata)

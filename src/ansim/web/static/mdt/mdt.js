@@ -1,0 +1,349 @@
+// The officer's terminal: log in, receive the order live, acknowledge, report status and position.
+import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+
+const TEXT = {
+  title: ["순찰차 단말 (MDT)", "Patrol terminal (MDT)"],
+  offline: ["연결 끊김", "offline"],
+  online: ["실시간 연결", "live"],
+  login_title: ["경찰관 로그인", "Officer log-in"],
+  username: ["아이디", "User name"],
+  password: ["비밀번호", "Password"],
+  log_in: ["로그인", "Log in"],
+  log_out: ["로그아웃", "Log out"],
+  unit_status: ["차량 상태", "Unit status"],
+  no_order: ["대기 중 — 지령 없음", "Standing by — no order"],
+  order: ["출동 지령", "Dispatch order"],
+  ack: ["지령 확인", "Acknowledge"],
+  decline: ["수행 불가", "Cannot go"],
+  en_route: ["출동 중", "En route"],
+  on_scene: ["현장 도착", "On scene"],
+  clear: ["종결·복귀", "Clear"],
+  attribution: ["지도·경로: © OpenStreetMap contributors (ODbL)", "Map and routes: © OpenStreetMap contributors (ODbL)"],
+  new_order: ["새 출동 지령!", "New dispatch order!"],
+  ack_in: ["확인 남은 시간", "Acknowledge within"],
+  ack_overdue: ["확인 시간 초과 — 다음 차량으로 넘어갑니다", "Overdue — the order moves to the next unit"],
+  acknowledged: ["확인됨", "acknowledged"],
+  withdrawn: ["지령이 다른 차량으로 넘어갔습니다", "The order moved to another unit"],
+  unknown_caller: ["미등록 신고자", "Unregistered caller"],
+  born: ["년생", "born"],
+  radius: ["오차 반경", "uncertainty"],
+  drive: ["예상 도착", "Drive time"],
+  straight: ["직선 추정", "straight-line estimate"],
+  gps_on: ["위치 전송 중", "sending position"],
+  gps_off: ["위치 전송 안 됨", "position not sent"],
+  wrong_login: ["아이디 또는 비밀번호가 틀렸습니다", "Wrong user name or password"],
+  not_officer: ["경찰관 계정만 사용할 수 있습니다", "Officer accounts only"],
+};
+const STATUS = {
+  available: ["대기", "available"], ordered: ["지령 수신", "ordered"], en_route: ["출동 중", "en route"],
+  on_scene: ["현장", "on scene"], busy: ["업무 중", "busy"], off_duty: ["비번", "off duty"],
+  acknowledged: ["확인됨", "acknowledged"], cleared: ["종결", "cleared"], declined: ["거절", "declined"],
+  timed_out: ["시간 초과", "timed out"], preempted: ["재배정", "pre-empted"],
+};
+const METHOD = { gnss: ["GPS", "GPS"], wifi: ["Wi-Fi", "Wi-Fi"], cell: ["기지국", "cell tower"], aml: ["AML", "AML"] };
+const REFRESH_ON = new Set([
+  "unit.ordered", "assignment.changed", "assignment.ack_timed_out", "incident.located",
+  "incident.status_changed", "incident.priority_changed", "unit.status_changed", "unit.preempted",
+  "incident.requeued",
+]);
+const POSITION_EVERY_MS = 10000;
+
+const $ = (id) => document.getElementById(id);
+const state = { lang: localStorage.getItem("ansim.lang") || "ko", user: null, order: null, unit: null,
+  socket: null, lastEvent: 0, dueAt: null, known: new Set(), audio: null, map: null, layers: null,
+  lastPositionAt: 0, watch: null };
+
+function t(key) {
+  const pair = TEXT[key] || STATUS[key] || METHOD[key];
+  if (!pair) return key;
+  return state.lang === "ko" ? pair[0] : pair[1];
+}
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  $("lang").textContent = state.lang === "ko" ? "English" : "한국어";
+  render();
+}
+
+function csrf() {
+  const match = document.cookie.match(/(?:^|; )ansim_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(path, options = {}) {
+  const headers = { "content-type": "application/json", ...(options.headers || {}) };
+  if (options.method && options.method !== "GET") headers["x-csrf-token"] = csrf();
+  const answer = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (answer.status === 204) return null;
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw Object.assign(new Error(body.detail || answer.statusText), { status: answer.status });
+  return body;
+}
+
+function beep() {
+  // Web Audio needs a user gesture first; the log-in click created the context.
+  const audio = state.audio;
+  document.body.dataset.alerts = String(Number(document.body.dataset.alerts) + 1);
+  if (!audio) return;
+  const start = audio.currentTime;
+  for (let i = 0; i < 3; i += 1) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = "square";
+    osc.frequency.value = 880;
+    gain.gain.value = 0.2;
+    osc.connect(gain).connect(audio.destination);
+    osc.start(start + i * 0.35);
+    osc.stop(start + i * 0.35 + 0.2);
+  }
+  if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+}
+
+function unlockAudio() {
+  const AudioContext = window.AudioContext || window.webkitAudioContext;
+  if (AudioContext && !state.audio) state.audio = new AudioContext();
+  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+}
+
+async function logIn(event) {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  unlockAudio();
+  try {
+    const answer = await api("/api/v1/session", {
+      method: "POST",
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    await start(answer.user);
+  } catch (error) {
+    $("login-error").textContent = error.status === 401 ? t("wrong_login") : error.message;
+  }
+}
+
+async function start(user) {
+  if (user.role !== "officer" || !user.unit_id) {
+    $("login-error").textContent = t("not_officer");
+    return;
+  }
+  state.user = user;
+  $("login").hidden = true;
+  $("terminal").hidden = false;
+  setUpMap();
+  await refresh();
+  state.known = new Set(state.order ? [state.order.assignment.id] : []);
+  connect();
+  sendPositions();
+}
+
+async function logOut() {
+  await api("/api/v1/session", { method: "DELETE" }).catch(() => null);
+  if (state.watch !== null) navigator.geolocation.clearWatch(state.watch);
+  if (state.socket) state.socket.close();
+  location.reload();
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${state.lastEvent}`);
+  state.socket = socket;
+  socket.onopen = () => setLink(true);
+  socket.onmessage = async (message) => {
+    const envelope = JSON.parse(message.data);
+    state.lastEvent = Math.max(state.lastEvent, envelope.id);
+    if (REFRESH_ON.has(envelope.type)) await refresh();
+  };
+  socket.onclose = () => {
+    setLink(false);
+    if (state.user) setTimeout(connect, 2000);
+  };
+}
+
+function setLink(up) {
+  $("link").className = `link ${up ? "up" : "down"}`;
+  $("link").dataset.t = up ? "online" : "offline";
+  $("link").textContent = t($("link").dataset.t);
+}
+
+async function refresh() {
+  const unitId = state.user.unit_id;
+  const orders = await api(`/api/v1/units/${unitId}/orders`);
+  const previous = state.order;
+  state.order = orders[0] || null;
+  if (state.order) {
+    state.unit = state.order.unit;
+    const remaining = state.order.assignment.ack_remaining_s;
+    state.dueAt = remaining === null ? null : Date.now() + remaining * 1000;
+    if (!state.known.has(state.order.assignment.id)) {
+      state.known.add(state.order.assignment.id);
+      $("alert").textContent = t("new_order");
+      $("alert").hidden = false;
+      beep();
+    }
+    await drawRoute();
+  } else {
+    state.unit = (await api("/api/v1/units")).find((u) => u.id === unitId) || state.unit;
+    state.dueAt = null;
+    if (previous) clearMap();
+  }
+  render();
+}
+
+function render() {
+  if (!state.user) return;
+  $("unit-label").textContent = state.unit ? state.unit.call_sign : "";
+  $("unit-status").textContent = state.unit ? t(state.unit.status) : "";
+  const order = state.order;
+  $("order").hidden = !order;
+  $("no-order").hidden = Boolean(order);
+  if (!order) return;
+  const { assignment, incident, person } = order;
+  $("priority").textContent = `CODE ${incident.priority}`;
+  if (person) {
+    $("person-name").textContent = person.name;
+    $("person-detail").textContent = `${person.birth_year}${state.lang === "ko" ? t("born") : ` (${t("born")})`} · ${person.school}`;
+    $("person-notes").textContent = person.notes;
+    $("initials").textContent = person.name.slice(0, 1);
+    $("photo").hidden = !person.photo_url;
+    $("initials").hidden = Boolean(person.photo_url);
+    if (person.photo_url) $("photo").src = person.photo_url;
+  } else {
+    $("person-name").textContent = t("unknown_caller");
+    $("person-detail").textContent = incident.caller_number || "";
+    $("person-notes").textContent = "";
+    $("initials").textContent = "?";
+    $("photo").hidden = true;
+    $("initials").hidden = false;
+  }
+  const where = incident.location;
+  $("location").textContent = where
+    ? `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(where.radius_m)} m · ${t(where.method)}`
+    : "";
+  const open = assignment.state;
+  $("ack").disabled = open !== "ordered";
+  $("decline").disabled = open !== "ordered";
+  $("en-route").disabled = !["ordered", "acknowledged"].includes(open);
+  $("on-scene").disabled = !["ordered", "acknowledged", "en_route"].includes(open);
+  $("clear").disabled = !["acknowledged", "en_route", "on_scene"].includes(open);
+  $("order-state").textContent = t(open);
+  tick();
+}
+
+function tick() {
+  if (!state.order) return;
+  if (state.dueAt === null) {
+    $("countdown").textContent = state.order.assignment.acknowledged_at ? `✓ ${t("acknowledged")}` : "";
+    return;
+  }
+  const left = Math.round((state.dueAt - Date.now()) / 1000);
+  $("countdown").textContent = left >= 0 ? `${t("ack_in")} ${left} s` : t("ack_overdue");
+}
+
+function setUpMap() {
+  if (state.map) return;
+  state.map = L.map("map", { zoomControl: true }).setView([37.5665, 126.978], 14);
+  api("/config.json").then((config) => {
+    if (config.tile_url) {
+      L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(state.map);
+    }
+  }).catch(() => null);
+  state.layers = L.layerGroup().addTo(state.map);
+}
+
+function clearMap() {
+  if (state.layers) state.layers.clearLayers();
+  $("eta").textContent = "";
+}
+
+async function drawRoute() {
+  const { assignment, incident } = state.order;
+  clearMap();
+  const where = incident.location;
+  if (!where) return;
+  L.circle([where.lat, where.lon], { radius: where.radius_m, color: "#c0392b", fillOpacity: 0.15 })
+    .addTo(state.layers);
+  L.circleMarker([where.lat, where.lon], { radius: 6, color: "#c0392b", fillOpacity: 1 }).addTo(state.layers);
+  let bounds = L.latLngBounds([[where.lat, where.lon]]).pad(0.5);
+  try {
+    const route = await api(`/api/v1/assignments/${assignment.id}/route`);
+    if (route.polyline.length) {
+      const line = L.polyline(route.polyline, { color: "#1565c0", weight: 5 }).addTo(state.layers);
+      L.circleMarker(route.polyline[0], { radius: 7, color: "#1565c0", fillOpacity: 1 }).addTo(state.layers);
+      bounds = line.getBounds().pad(0.2);
+    }
+    if (route.seconds !== null) {
+      const minutes = (route.seconds / 60).toFixed(1);
+      const km = route.metres === null ? "" : ` · ${(route.metres / 1000).toFixed(1)} km`;
+      $("eta").textContent = `${t("drive")} ${minutes} min${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
+    } else {
+      $("eta").textContent = route.reason;
+    }
+  } catch (error) {
+    $("eta").textContent = error.message;
+  }
+  state.map.fitBounds(bounds);
+}
+
+async function status(value) {
+  await api(`/api/v1/units/${state.user.unit_id}/status`, { method: "POST", body: JSON.stringify({ status: value }) });
+  $("alert").hidden = true;
+  await refresh();
+}
+
+async function acknowledge() {
+  await api(`/api/v1/assignments/${state.order.assignment.id}/acknowledge`, { method: "POST" });
+  $("alert").hidden = true;
+  await refresh();
+}
+
+async function decline() {
+  await api(`/api/v1/assignments/${state.order.assignment.id}/decline`, { method: "POST" });
+  $("alert").hidden = true;
+  await refresh();
+}
+
+function sendPositions() {
+  if (!navigator.geolocation) {
+    $("position-state").textContent = t("gps_off");
+    return;
+  }
+  state.watch = navigator.geolocation.watchPosition(
+    async (fix) => {
+      const now = Date.now();
+      if (now - state.lastPositionAt < POSITION_EVERY_MS) return;
+      state.lastPositionAt = now;
+      try {
+        await api(`/api/v1/units/${state.user.unit_id}/position`, {
+          method: "POST",
+          body: JSON.stringify({ lat: fix.coords.latitude, lon: fix.coords.longitude }),
+        });
+        $("position-state").textContent = `· ${t("gps_on")}`;
+      } catch (error) {
+        $("position-state").textContent = `· ${t("gps_off")}: ${error.message}`;
+      }
+    },
+    () => { $("position-state").textContent = `· ${t("gps_off")}`; },
+    { enableHighAccuracy: true, maximumAge: 5000 },
+  );
+}
+
+function guard(action) {
+  return () => action().catch((error) => { $("order-state").textContent = error.message; });
+}
+
+document.addEventListener("click", unlockAudio);
+$("login").addEventListener("submit", logIn);
+$("logout").addEventListener("click", logOut);
+$("lang").addEventListener("click", () => {
+  state.lang = state.lang === "ko" ? "en" : "ko";
+  localStorage.setItem("ansim.lang", state.lang);
+  applyLanguage();
+});
+$("ack").addEventListener("click", guard(acknowledge));
+$("decline").addEventListener("click", guard(decline));
+$("en-route").addEventListener("click", guard(() => status("en_route")));
+$("on-scene").addEventListener("click", guard(() => status("on_scene")));
+$("clear").addEventListener("click", guard(() => status("available")));
+setInterval(tick, 1000);
+applyLanguage();
+api("/api/v1/session").then(start).catch(() => null);

@@ -33,7 +33,8 @@ def test_an_sos_reaches_the_board_stream_and_the_queue(api: tuple[TestClient, Wo
         )
         assert answer.status_code == 201, answer.text
         incident_id = answer.json()["incident_id"]
-        assert answer.json()["status"] == "dispatched"  # dispatch first, verify after
+        # Dispatch first, verify after: the order is committed, then the guardians are asked.
+        assert answer.json()["status"] == "verifying"
         first = json.loads(stream.receive_text())
         assert first["type"] == "incident.received"
         assert first["incident_id"] == incident_id
@@ -47,7 +48,14 @@ def test_an_sos_reaches_the_board_stream_and_the_queue(api: tuple[TestClient, Wo
     assert detail["person"]["school"] == "서울덕수초등학교"
     assert detail["guardians"][0]["relation"] == "father"
     assert [a["call_sign"] for a in detail["assignments"]] == ["태평로11"]
-    assert [e["kind"] for e in detail["timeline"]] == ["received", "unit_ordered", "status_changed"]
+    assert [e["kind"] for e in detail["timeline"]][:5] == [
+        "received",
+        "unit_ordered",
+        "status_changed",
+        "status_changed",
+        "verification_started",
+    ]
+    assert [e["data"].get("to") for e in detail["timeline"][2:4]] == ["dispatched", "verifying"]
 
 
 def test_a_board_that_reconnects_catches_up_from_where_it_stopped(

@@ -65,7 +65,9 @@ def test_a_new_sos_appears_on_the_map_and_in_the_queue_within_two_seconds(
     page.locator(f"path.incident-{incident_id}").wait_for(timeout=2000)
     page.locator(f"path.uncertainty-{incident_id}").wait_for(timeout=2000)
     # The person's name comes from the authenticated REST read that follows the event.
-    page.locator(f"[data-incident-id='{incident_id}'] .who", has_text="김하늘").wait_for(timeout=5000)
+    page.locator(f"[data-incident-id='{incident_id}'] .who", has_text="김하늘").wait_for(
+        timeout=5000
+    )
 
     item.click()
     page.locator("[data-testid=who]").wait_for()

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -7,7 +8,14 @@ import pytest
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, ellipse_95
 from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.domain.fusion import R95_PER_SIGMA, LocationTrack, Outcome, haversine_m
+from ansim.domain.fusion import (
+    R95_PER_SIGMA,
+    STILL,
+    LocationTrack,
+    Outcome,
+    Tuning,
+    haversine_m,
+)
 from ansim.sim.location_traces import (
     ERROR_MODELS,
     T0,
@@ -318,3 +326,42 @@ def test_a_first_fix_that_is_an_outlier_does_not_lock_true_fixes_out() -> None:
     estimate = track.estimate(at(30))
     assert estimate is not None
     assert distance_from_home(estimate) < 20
+
+
+def test_a_third_still_model_keeps_a_standing_person_tight_and_out_of_a_car() -> None:
+    rng = np.random.default_rng(11)
+    two = LocationTrack(replace(Tuning(), still=None))
+    three = LocationTrack(replace(Tuning(), still=STILL))
+    for f in noisy_static_fixes(rng, 30):
+        two.add(f, now=f.observed_at)
+        three.add(f, now=f.observed_at)
+    still, moving = three.estimate(at(290)), two.estimate(at(290))
+    assert still is not None
+    assert moving is not None
+    assert still.semi_major_m < moving.semi_major_m
+    assert still.vehicle_probability < 0.2
+    assert distance_from_home(still) < 30
+
+
+def test_the_road_constraint_pulls_a_car_onto_its_road_across_it_only() -> None:
+    # A straight road running north through HOME; the car drives it at 15 m/s.
+    def road(lat: float, lon: float) -> tuple[float, float] | None:
+        return (lat, HOME[1])
+
+    free = LocationTrack()
+    on_road = LocationTrack(replace(Tuning(), road=road, vehicle_prior=0.9))
+    rng = np.random.default_rng(5)
+    for i in range(20):
+        east, north = rng.normal(0, 30, 2)
+        f = fix(east, 150.0 * i + north, t=10.0 * i, radius=75)
+        free.add(f, now=f.observed_at)
+        on_road.add(f, now=f.observed_at)
+    constrained, loose = on_road.estimate(at(190)), free.estimate(at(190))
+    assert constrained is not None
+    assert loose is not None
+    east_of = (constrained.lon - HOME[1]) * M_PER_DEG_LON
+    assert abs(east_of) < abs((loose.lon - HOME[1]) * M_PER_DEG_LON) + 1.0
+    assert abs(east_of) < 15
+    assert constrained.semi_minor_m < loose.semi_minor_m
+    # Along the road it is no tighter than the fixes allow: the major axis runs north-south.
+    assert min(constrained.orientation_deg, 180 - constrained.orientation_deg) < 20

@@ -25,7 +25,7 @@ def test_health_readiness_and_metrics_after_an_sos(engine: Engine, database_url:
         assert answer.status_code == 201
         health = client.get("/healthz")
         assert health.status_code == 200
-        assert health.json()["roles"] == ["api", "relay", "scheduler"]
+        assert health.json()["roles"] == ["api", "notifier", "relay", "scheduler"]
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
@@ -75,7 +75,7 @@ def test_roles_parse(text: str, roles: set[ServeRole]) -> None:
     assert parse_roles(text) == roles
 
 
-@pytest.mark.parametrize("text", ["", "notifier", "api,web"])
+@pytest.mark.parametrize("text", ["", "web", "api,web"])
 def test_unknown_roles_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="role"):
         parse_roles(text)

@@ -5,8 +5,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VerificationSettings(BaseSettings):
+    """Guardian verification and notification channels, read from ANSIM_VERIFY_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ANSIM_VERIFY_", extra="ignore")
+
+    # Fail safe: no answer by then counts as danger.
+    answer_timeout_s: float = Field(default=60.0, gt=0)
+    # Signs guardian links; empty makes a random key per process (links die with it: set it in production).
+    link_secret: SecretStr = SecretStr("")
+    link_ttl_s: float = Field(default=6 * 3600.0, gt=0)
+    # Where guardians' phones reach this server (links in messages, delivery-report callback).
+    public_url: str = "http://127.0.0.1:8000"
+    # Generic signed JSON SMS gateway; empty: SMS are dead-lettered (or only logged in demo mode).
+    sms_gateway_url: str = ""
+    sms_gateway_secret: SecretStr = SecretStr("")
+    sms_sender: str = "112"
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    mail_from: str = "ansim@localhost"
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    retry_base_s: float = Field(default=5.0, gt=0)
+    retry_cap_s: float = Field(default=600.0, gt=0)
+    notifier_poll_s: float = Field(default=1.0, gt=0)
+    # Terminal lost / low battery notices to guardians: at most one of each kind per interval.
+    terminal_notice_interval_s: float = Field(default=1800.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -32,6 +64,7 @@ class Settings(BaseSettings):
     code0_extra_units: int = Field(default=2, ge=0, le=19)
     # Per channel and priority, e.g. {"one_touch:1": {"units": 2}, "*:3": {"auto_dispatch": true}}.
     dispatch_rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    verification: VerificationSettings = Field(default_factory=lambda: VerificationSettings())
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
     nats_url: str = ""
     # "json" for one JSON object per log line (with incident_id where known), "text" for people.

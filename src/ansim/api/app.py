@@ -18,17 +18,28 @@ from sqlalchemy.engine import Engine
 from starlette.middleware.base import RequestResponseEndpoint
 
 from ansim.api import (
+    app_account,
+    app_pages,
     basemap,
+    carrier,
     cctv,
     console,
     dispatching,
+    enrolment,
     errors,
+    exports,
+    guardian_page,
     intake_app,
+    location,
+    notify_reports,
     ops,
     pages,
+    school_guards,
     sessions,
     stream,
+    terminal,
     unit_terminal,
+    verification,
 )
 from ansim.api.context import AppContext, utc_now
 from ansim.api.metrics import Metrics
@@ -36,9 +47,11 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.notify.notifier import Notifier, senders_from
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
+from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -79,6 +92,15 @@ def create_app(
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
+    verification_config = VerificationConfig.from_settings(settings.verification)
+    notifier = Notifier(
+        UnitOfWork(session_factory),
+        senders_from(settings),
+        clock=clock,
+        retry=verification_config.retry,
+        poll_s=settings.verification.notifier_poll_s,
+    )
+    uow.add_after_commit(notifier.wake_threadsafe())
     background = build_background(
         roles=roles,
         engine=engine,
@@ -88,6 +110,7 @@ def create_app(
         scheduler=scheduler,
         nats_url=settings.nats_url,
         outbox_poll_s=settings.outbox_poll_s,
+        notifier=notifier,
     )
     relay = background.relay
     uow.add_after_commit(relay.wake_threadsafe())
@@ -101,6 +124,7 @@ def create_app(
         ranker=ranker,
         clock=clock,
         dispatch_policy=policy,
+        verification=verification_config,
     )
 
     @asynccontextmanager
@@ -130,12 +154,24 @@ def create_app(
             intake_app.router,
             console.router,
             unit_terminal.router,
+            location.router,
             dispatching.router,
             sessions.router,
             stream.router,
             basemap.router,
             pages.router,
             cctv.router,
+            verification.router,
+            guardian_page.router,
+            notify_reports.router,
+            school_guards.router,
+            carrier.router,
+            app_account.router,
+            app_pages.router,
+            terminal.router,
+            enrolment.router,
+            enrolment.pages,
+            exports.router,
         ):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

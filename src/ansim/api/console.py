@@ -17,7 +17,7 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, dispatch_flow, incidents, people
+from ansim.services import dispatch, dispatch_flow, incidents, people, verification
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -81,6 +81,14 @@ def _dispatch(
             eta_s=ranked.get(unit_id),
             ack_timeout_s=rule.ack_timeout_s,
         )
+        if context.verification is not None:
+            verification.start(
+                session,
+                incident_id=incident_id,
+                config=context.verification,
+                actor=user.username,
+                at=context.now(),
+            )
     return _detail(context, user, incident_id)
 
 

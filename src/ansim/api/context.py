@@ -13,6 +13,7 @@ from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.services.ranking import UnitRanker
+from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
 
@@ -32,6 +33,7 @@ class AppContext:
     ranker: UnitRanker
     clock: Callable[[], datetime] = field(default=utc_now)
     dispatch_policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    verification: VerificationConfig | None = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import AppInstall, ContextDep
+from ansim.api.app_signing import MaybeSignedInstall
+from ansim.api.auth import ContextDep
 from ansim.api.schemas import AppSosIn, FixIn, SosAck
 from ansim.domain.fixes import LocationFix
 from ansim.domain.incidents import Channel
@@ -33,12 +34,12 @@ def to_fix(fix: FixIn, *, source: str, default_time: object) -> LocationFix:
 @router.post("/sos", operation_id="app_send_sos", status_code=201, response_model=SosAck)
 async def send_sos(
     body: AppSosIn,
-    install: AppInstall,
+    install: MaybeSignedInstall,
     context: ContextDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=200)] = None,
 ) -> SosAck:
-    """Receives a silent SOS from a registered app install; a retry with the same key returns the same incident."""
+    """Receives a silent SOS from a registered app install (signature checked when sent); a retry with the same key returns the same incident."""
     now = context.now()
     source = f"app:{install.address}"
     report = SosReport(
@@ -58,6 +59,7 @@ async def send_sos(
         merge_window=timedelta(seconds=context.settings.merge_window_s),
         auto_dispatch=context.settings.auto_dispatch,
         policy=context.dispatch_policy,
+        verify=context.verification,
     )
     if not outcome.created:
         response.status_code = 200

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +25,15 @@ class ServeRole(StrEnum):
     API = "api"
     SCHEDULER = "scheduler"
     RELAY = "relay"
+    NOTIFIER = "notifier"
+
+
+class Loop(Protocol):
+    """A background loop: runs until asked to stop."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 ALL_ROLES = frozenset(ServeRole)
@@ -54,6 +63,7 @@ class Background:
     link: JetStreamLink | None = None
     feed: JetStreamFeed | None = None
     tail: OutboxTail | None = None
+    notifier: Loop | None = None
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
     _extras: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -63,6 +73,8 @@ class Background:
             loops.append(self.relay.run())
         if ServeRole.SCHEDULER in self.roles:
             loops.append(self.scheduler.run())
+        if self.notifier is not None and ServeRole.NOTIFIER in self.roles:
+            loops.append(self.notifier.run())
         if self.feed is not None:
             loops.append(self.feed.run())
         if self.tail is not None:
@@ -76,6 +88,8 @@ class Background:
             extra.cancel()
         self.relay.stop()
         self.scheduler.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.feed is not None:
             self.feed.stop()
         if self.tail is not None:
@@ -97,6 +111,7 @@ def build_background(
     scheduler: DeadlineScheduler,
     nats_url: str,
     outbox_poll_s: float,
+    notifier: Loop | None = None,
 ) -> Background:
     """Wires the loops for `roles`: NATS when `nats_url` is set; else in-process (or tail the outbox)."""
     postgres = engine.dialect.name == "postgresql"
@@ -107,7 +122,9 @@ def build_background(
         poll_s=outbox_poll_s,
         lease=AdvisoryLease(engine, RELAY_LOCK) if postgres else None,
     )
-    background = Background(roles=roles, relay=relay, scheduler=scheduler, link=link)
+    background = Background(
+        roles=roles, relay=relay, scheduler=scheduler, link=link, notifier=notifier
+    )
     if ServeRole.API in roles:
         if link is not None:
             background.feed = JetStreamFeed(link, bus)

@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ansim.cli import bench, cctv, database, imports, serve
+from ansim.cli import bench, cctv, database, device, imports, serve, simulate
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, imports, bench, cctv]
+COMMANDS = [serve, database, imports, bench, cctv, simulate, device]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,9 +7,14 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
-    command.add_argument("name", choices=["dispatch", "location", "cctv", "all"])
+    command.add_argument("name", choices=["dispatch", "location", "cctv", "intake", "all"])
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
+    )
+    command.add_argument(
+        "--road-constraint",
+        action="store_true",
+        help="location: keep the vehicle model on the road network (off by default)",
     )
     command.set_defaults(func=run)
 
@@ -20,12 +25,28 @@ def run(args: argparse.Namespace) -> int:
 
         print(bench_dispatch.run(smoke=args.smoke))
     if args.name in {"location", "all"}:
-        from ansim.sim import location_bench
+        from dataclasses import replace
 
-        result = location_bench.run(traces=10 if args.smoke else 100, seed=1)
+        from ansim.domain.fusion import Tuning
+        from ansim.sim import location_bench
+        from ansim.sim.location_roads import RoadTraces
+
+        roads = RoadTraces()
+        tuning = Tuning()
+        name = "Seoul road network (walks from schools, routed car abductions)"
+        if args.road_constraint:
+            tuning = replace(tuning, road=roads.nearest_road)
+            name += ", vehicle model kept on roads"
+        result = location_bench.run(
+            traces=3 if args.smoke else 100, seed=1, source=roads, source_name=name, tuning=tuning
+        )
         print(result.format_table())
     if args.name in {"cctv", "all"}:
         from ansim.cctv import bench as cctv_bench
 
         print(cctv_bench.format_table(*cctv_bench.run(updates=200 if args.smoke else 2000)))
+    if args.name in {"intake", "all"}:
+        from ansim.sim import intake_bench
+
+        print(intake_bench.format_table(intake_bench.run(smoke=args.smoke)))
     return 0

@@ -22,6 +22,7 @@ _METHOD_WORDS: dict[FixMethod, tuple[str, str]] = {  # (en, ko)
 }
 _COMPASS_EN = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 _COMPASS_KO = ("북", "북동", "동", "남동", "남", "남서", "서", "북서")
+_EARTH_RADIUS_M = 6_371_008.8
 # Below this the person is described as standing still rather than moving.
 _MOVING_SPEED_MPS = 2.0
 
@@ -73,6 +74,20 @@ class Estimate:
         """The method that gave most fixes, the more accurate one on a tie."""
         best = max(self.contributions, key=lambda c: (c.used, -c.last_radius_m))
         return best.method
+
+    def outline(self, points: int = 48) -> tuple[tuple[float, float], ...]:
+        """The 95 % ellipse as a closed ring of (lat, lon), for maps and PIDF-LO polygons."""
+        bearing = math.radians(self.orientation_deg)
+        m_per_deg_lat = math.radians(1.0) * _EARTH_RADIUS_M
+        m_per_deg_lon = m_per_deg_lat * math.cos(math.radians(self.lat))
+        ring = []
+        for k in range(points + 1):
+            t = 2.0 * math.pi * k / points
+            along, across = self.semi_major_m * math.cos(t), self.semi_minor_m * math.sin(t)
+            east = along * math.sin(bearing) + across * math.cos(bearing)
+            north = along * math.cos(bearing) - across * math.sin(bearing)
+            ring.append((self.lat + north / m_per_deg_lat, self.lon + east / m_per_deg_lon))
+        return tuple(ring)
 
     def describe(self, lang: Language, now: datetime) -> str:
         """Dispatcher's words, e.g. 'Wi-Fi ±40 m, 12 s ago (Wi-Fi 9, GPS 2)'."""

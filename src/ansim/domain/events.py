@@ -13,11 +13,17 @@ class EventData(BaseModel):
 
 
 class Location(EventData):
+    """The fused estimate; the 95 % ellipse fields are optional (absent before version 1.1)."""
+
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius_m: float = Field(ge=0)
     method: str
     located_at: datetime
+    semi_major_m: float | None = Field(default=None, ge=0)
+    semi_minor_m: float | None = Field(default=None, ge=0)
+    orientation_deg: float | None = Field(default=None, ge=0, le=360)
+    area_m2: float | None = Field(default=None, ge=0)
 
 
 class IncidentReceived(EventData):
@@ -170,6 +176,74 @@ class ClipRequested(EventData):
     actor: str
 
 
+class VerificationStarted(EventData):
+    incident_id: str
+    verification_id: str
+    due_at: datetime
+    guardians: int = Field(ge=0)
+
+
+class VerificationAnswered(EventData):
+    """A guardian's answer on the live page, or the outcome of a dispatcher's call."""
+
+    incident_id: str
+    recipient_id: str
+    source: Literal["guardian_page", "dispatcher_call"]
+    answer: Literal["safe", "danger", "no_answer"]
+    actor: str
+
+
+class VerificationDecided(EventData):
+    incident_id: str
+    state: Literal["danger", "mistake", "stood_down", "continued"]
+    reason: str
+    stand_down_requested: bool
+    priority: int = Field(ge=0, le=4)
+
+
+class GuardianUnreachable(EventData):
+    """Every message to this recipient about the incident ended in the dead letter."""
+
+    incident_id: str
+    recipient_kind: Literal["guardian", "school_guard"]
+    recipient_id: str
+
+
+class DeliveryStatusChanged(EventData):
+    delivery_id: str
+    incident_id: str | None
+    recipient_kind: Literal["guardian", "school_guard"]
+    recipient_id: str
+    channel: Literal["sms", "email"]
+    template: str
+    status: Literal["queued", "sending", "sent", "delivered", "failed", "dead"]
+    attempts: int = Field(ge=0)
+    error: str
+
+
+class IncidentDuress(EventData):
+    """The person cancelled with the duress PIN: they were told "cancelled", help must hurry."""
+
+    incident_id: str
+    channel: Literal["one_touch", "app", "terminal"]
+
+
+class CancelRefused(EventData):
+    """A cancel came with a wrong PIN; it changed nothing."""
+
+    incident_id: str
+    failed_attempts: int = Field(ge=1)
+
+
+class TerminalSupervision(EventData):
+    """A terminal went silent, came back, or its battery ran low (guardians and admins are told)."""
+
+    terminal_id: str
+    subscriber_id: str
+    last_seen_at: datetime | None
+    battery_pct: int | None = Field(ge=0, le=100)
+
+
 class ProbeFired(EventData):
     """A scheduler probe fired: operators (and the fault tests) measure how late the scheduler runs."""
 
@@ -196,6 +270,16 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "cctv.camera_aimed": (1, CameraAimed),
     "cctv.person_seen": (1, PersonSeen),
     "cctv.clip_requested": (1, ClipRequested),
+    "verification.started": (1, VerificationStarted),
+    "verification.answered": (1, VerificationAnswered),
+    "verification.decided": (1, VerificationDecided),
+    "verification.guardian_unreachable": (1, GuardianUnreachable),
+    "notification.status_changed": (1, DeliveryStatusChanged),
+    "incident.duress": (1, IncidentDuress),
+    "incident.cancel_refused": (1, CancelRefused),
+    "terminal.lost": (1, TerminalSupervision),
+    "terminal.recovered": (1, TerminalSupervision),
+    "terminal.low_battery": (1, TerminalSupervision),
     "ops.probe_fired": (1, ProbeFired),
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,7 +29,13 @@ MIN_RADIUS_M = 4.0
 VELOCITY_SIGMA_MPS = 1.0
 
 WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
+# A 60 s memory lowers a car's error a little but under-covers more (docs/location.md).
 VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
+# Standing or sitting somewhere (a child hiding, waiting at a bus stop): barely drifts.
+STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
+
+
+RoadSnap = Callable[[float, float], "tuple[float, float] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +48,37 @@ class Tuning:
     walk_to_vehicle_s: float = 600.0
     vehicle_to_walk_s: float = 900.0
     vehicle_prior: float = 0.1
+    # A third, stationary model (None: two models). Mean times: a walker stops after
+    # ~walk_to_still_s, a still person walks on after ~still_to_walk_s.
+    still: MotionModel | None = STILL
+    walk_to_still_s: float = 120.0
+    still_to_walk_s: float = 60.0
+    still_prior: float = 0.3
+    # Nearest road point to (lat, lon), or None off the network: cars keep to roads, so the
+    # vehicle model is pulled toward the road across it (never along it). Supplied by the
+    # caller (a road graph's snap); None leaves the filter free.
+    road: RoadSnap | None = None
+    road_sigma_m: float = 12.0
     # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
     soft_d2: float = 5.99
     gate_d2: float = 18.42
 
     def imm(self) -> ImmFilter:
+        """The filter; model 0 is walking, model 1 the vehicle, model 2 (if any) standing still."""
         a, b = 1.0 / self.walk_to_vehicle_s, 1.0 / self.vehicle_to_walk_s
-        rates = np.array([[-a, a], [b, -b]])
-        prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
-        return ImmFilter((self.walk, self.vehicle), rates, prior)
+        if self.still is None:
+            rates = np.array([[-a, a], [b, -b]])
+            prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
+            return ImmFilter((self.walk, self.vehicle), rates, prior)
+        c, d = 1.0 / self.walk_to_still_s, 1.0 / self.still_to_walk_s
+        # A car stops through walking (getting out); someone standing can be pulled into a car.
+        rates = np.array([[-(a + c), a, c], [b, -b, 0.0], [d, a, -(d + a)]])
+        walk_prior = 1.0 - self.vehicle_prior - self.still_prior
+        prior = np.array([walk_prior, self.vehicle_prior, self.still_prior])
+        return ImmFilter((self.walk, self.vehicle, self.still), rates, prior)
 
 
+VEHICLE_MODEL = 1
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
 REACQUIRE_COUNT = 3
 REACQUIRE_WINDOW = timedelta(minutes=5)
@@ -129,6 +155,10 @@ class LocationTrack:
     def fixes(self) -> tuple[LocationFix, ...]:
         """Fixes kept (accepted or gated), oldest first."""
         return tuple(self._fixes)
+
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """What became of each kept fix (in the order of `fixes`): accepted or gated."""
+        return tuple(self._outcomes())
 
     def add(self, fix: LocationFix, *, now: datetime) -> FixVerdict:
         """Takes one fix in, in any order; refused fixes leave the track untouched."""
@@ -245,7 +275,7 @@ class LocationTrack:
         if innovation.mahalanobis2 <= self._tuning.gate_d2:
             inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
             z, r = _with_velocity(fix, z, r * inflation)
-            state = self._filter.update(predicted, z, r)
+            state = self._on_road(self._filter.update(predicted, z, r))
             return _Step(
                 state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
             )
@@ -271,6 +301,29 @@ class LocationTrack:
             f"beyond {math.sqrt(self._tuning.gate_d2):.1f}"
         )
         return _Step(previous.state, previous.state_at, Outcome.GATED, reason, pending)
+
+    def _on_road(self, state: ImmState) -> ImmState:
+        """Pulls the vehicle model toward the nearest road, across the road only."""
+        road = self._tuning.road
+        if road is None:
+            return state
+        mean = state.means[VEHICLE_MODEL]
+        lat, lon = self._to_wgs84(mean[:2])
+        nearest = road(lat, lon)
+        if nearest is None:
+            return state
+        offset = mean[:2] - self._to_local(*nearest)
+        distance = float(np.hypot(*offset))
+        if distance < 1.0:
+            return state
+        normal = offset / distance
+        # One scalar measurement: the distance from the road along its normal is zero.
+        h = np.zeros((1, 4))
+        h[0, :2] = normal
+        z = np.array([float(normal @ self._to_local(*nearest))])
+        return self._filter.update_model(
+            state, VEHICLE_MODEL, h, z, np.array([[self._tuning.road_sigma_m**2]])
+        )
 
     def _consistent(self, indices: tuple[int, ...]) -> bool:
         """True when enough gated fixes agree with each other, allowing for a fast vehicle."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import expm
 
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
@@ -85,6 +84,14 @@ class ImmFilter:
         self.models = models
         self._rates = switch_rates
         self._prior = prior
+        # expm(R dt) = V exp(L dt) V^-1, diagonalised once: scipy's expm per step was the hot spot.
+        eigenvalues, vectors = np.linalg.eig(switch_rates)
+        self._eig = (eigenvalues, vectors, np.linalg.inv(vectors))
+
+    def _switch(self, dt: float) -> Matrix:
+        eigenvalues, vectors, inverse = self._eig
+        p = (vectors * np.exp(eigenvalues * dt)) @ inverse
+        return np.asarray(np.clip(np.real(p), 0.0, 1.0), dtype=np.float64)
 
     def start(self, position: Vector, position_cov: Matrix) -> ImmState:
         """Starts at a measured position with the velocity only known by its model spread."""
@@ -101,7 +108,7 @@ class ImmFilter:
         """Mixes the models and propagates each over `dt` seconds (dt >= 0)."""
         if dt <= 0.0:
             return state
-        switch = expm(self._rates * dt)  # switch[i, j] = P(mode j at end | mode i at start)
+        switch = self._switch(dt)  # switch[i, j] = P(mode j at end | mode i at start)
         c = state.probs @ switch
         weights = switch * state.probs[:, None] / c[None, :]
         means = np.empty_like(state.means)
@@ -152,6 +159,19 @@ class ImmFilter:
         log_post = np.log(state.probs) + log_like
         post = np.exp(log_post - log_post.max())
         return ImmState(means, covs, _normalised(post))
+
+    def update_model(
+        self, state: ImmState, model: int, h: Matrix, z: Vector, r: Matrix
+    ) -> ImmState:
+        """Kalman update of one model by a constraint (`z = h x`); mode probabilities stay."""
+        x, p = state.means[model], state.covs[model]
+        s = h @ p @ h.T + r
+        k = p @ h.T @ np.linalg.inv(s)
+        ikh = np.eye(4) - k @ h
+        means, covs = state.means.copy(), state.covs.copy()
+        means[model] = x + k @ (z - h @ x)
+        covs[model] = ikh @ p @ ikh.T + k @ r @ k.T
+        return ImmState(means, covs, state.probs)
 
 
 def _normalised(p: Vector) -> Vector:

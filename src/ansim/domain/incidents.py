@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from ansim.domain.errors import IllegalTransition, InvalidInput
+from ansim.domain.estimate import Estimate
 from ansim.domain.fixes import LocationFix
 
 
@@ -93,6 +95,10 @@ class Incident:
     radius_m: float | None = None
     location_method: str | None = None
     located_at: datetime | None = None
+    semi_major_m: float | None = None
+    semi_minor_m: float | None = None
+    orientation_deg: float | None = None
+    area_m2: float | None = None
     duress: bool = False
     drill: bool = False
     sos_count: int = 1
@@ -142,9 +148,23 @@ class Incident:
         )
 
     def locate(self, fix: LocationFix, *, at: datetime) -> None:
-        """Takes `fix` as the current location estimate (the fusion engine refines this)."""
+        """Takes a single `fix` as the location estimate (a circle: its radius both ways)."""
         self.lat, self.lon, self.radius_m = fix.lat, fix.lon, fix.radius_m
         self.location_method, self.located_at = fix.method.value, fix.observed_at
+        self.semi_major_m = self.semi_minor_m = fix.radius_m
+        self.orientation_deg, self.area_m2 = 0.0, math.pi * fix.radius_m**2
+        self.updated_at = at
+
+    def take_estimate(self, estimate: Estimate, *, at: datetime) -> None:
+        """Takes the fused estimate (as of its last fix) as the incident's location."""
+        self.lat, self.lon = estimate.lat, estimate.lon
+        self.radius_m = round(estimate.radius_95_m, 2)
+        self.location_method = estimate.main_method.value
+        self.located_at = estimate.last_fix_at
+        self.semi_major_m = round(estimate.semi_major_m, 2)
+        self.semi_minor_m = round(estimate.semi_minor_m, 2)
+        self.orientation_deg = round(estimate.orientation_deg, 1)
+        self.area_m2 = round(estimate.area_m2, 1)
         self.updated_at = at
 
 

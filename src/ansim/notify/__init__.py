@@ -1,1 +1,1 @@
-
+"""Outbound channels (SMS gateway webhook, SMTP) with durable delivery records."""

@@ -7,9 +7,10 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ansim.domain.dispatch_policy import DispatchPolicy
-from ansim.services import dispatch_flow, incidents
+from ansim.services import dispatch_flow, handset, incidents, verification
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
+from ansim.services.verification_config import VerificationConfig
 from ansim.store.uow import UnitOfWork
 
 AUTO_DISPATCHER = "auto-dispatch"
@@ -23,6 +24,7 @@ def do_receive_sos(
     merge_window: timedelta,
     auto_dispatch: bool,
     policy: DispatchPolicy | None = None,
+    verify: VerificationConfig | None = None,
 ) -> SosOutcome:
     """Commits the SOS (and, dispatch first, the orders its rule asks for) before anyone is told."""
     policy = policy or DispatchPolicy()
@@ -30,6 +32,9 @@ def do_receive_sos(
         try:
             with uow.begin() as session:
                 outcome = incidents.receive_sos(session, report=report, merge_window=merge_window)
+                if not outcome.replayed:
+                    # An AML/ELS fix may have come a few seconds before the carrier's call.
+                    handset.claim_pending(session, incident=outcome.incident, at=report.received_at)
                 if outcome.created and auto_dispatch:
                     dispatch_flow.dispatch_per_policy(
                         session,
@@ -38,6 +43,10 @@ def do_receive_sos(
                         policy=policy,
                         actor=AUTO_DISPATCHER,
                         at=report.received_at,
+                    )
+                if outcome.created and verify is not None:
+                    verification.after_sos(
+                        session, incident=outcome.incident, config=verify, at=report.received_at
                     )
             return outcome
         except IntegrityError:

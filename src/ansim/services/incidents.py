@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import NotFound
 from ansim.domain.fixes import LocationFix
+from ansim.domain.fusion import FixVerdict
 from ansim.domain.incidents import (
     ACTIVE_STATUSES,
     Channel,
@@ -20,6 +21,8 @@ from ansim.domain.incidents import (
     IncidentStatus,
     PriorityCode,
 )
+from ansim.services import location
+from ansim.services.location import location_of as location_of
 from ansim.store import outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
 
@@ -95,7 +98,14 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
             )
         )
     if report.fix is not None:
-        add_fix(session, incident=incident, fix=report.fix, received_at=report.received_at)
+        # A fix that jumps impossibly is kept as refused; the SOS itself still stands.
+        add_fix(
+            session,
+            incident=incident,
+            fix=report.fix,
+            received_at=report.received_at,
+            keep_refused=True,
+        )
     session.flush()
     return SosOutcome(incident, created=created, replayed=False)
 
@@ -132,6 +142,7 @@ def _open(session: Session, report: SosReport) -> Incident:
         drill=report.drill,
     )
     if report.fix is not None:
+        # The first fix alone is the first estimate; add_fix then stores and fuses it.
         incident.locate(report.fix, at=report.received_at)
     session.add(incident)
     session.flush()
@@ -161,48 +172,17 @@ def _open(session: Session, report: SosReport) -> Incident:
 
 
 def add_fix(
-    session: Session, *, incident: Incident, fix: LocationFix, received_at: datetime
-) -> None:
-    """Stores a fix and moves the incident's estimate when the fix is newer or sharper."""
-    fix.check_not_future(received_at)
-    session.execute(
-        location_fixes.insert().values(
-            incident_id=incident.id,
-            lat=fix.lat,
-            lon=fix.lon,
-            radius_m=fix.radius_m,
-            method=fix.method.value,
-            observed_at=fix.observed_at,
-            received_at=received_at,
-            source=fix.source,
-            altitude_m=fix.altitude_m,
-            floor=fix.floor,
-            speed_mps=fix.speed_mps,
-            heading_deg=fix.heading_deg,
-        )
+    session: Session,
+    *,
+    incident: Incident,
+    fix: LocationFix,
+    received_at: datetime,
+    keep_refused: bool = False,
+) -> FixVerdict:
+    """Stores a fix with its verdict and moves the incident's fused estimate (see services.location)."""
+    return location.add_fix(
+        session, incident=incident, fix=fix, received_at=received_at, keep_refused=keep_refused
     )
-    if incident.located_at is not None and fix.observed_at < incident.located_at:
-        return
-    incident.locate(fix, at=received_at)
-    outbox.emit(
-        session,
-        "incident.located",
-        {"incident_id": incident.id, "location": location_of(incident)},
-        at=received_at,
-        incident_id=incident.id,
-    )
-
-
-def location_of(incident: Incident) -> dict[str, Any] | None:
-    if incident.lat is None or incident.lon is None or incident.located_at is None:
-        return None
-    return {
-        "lat": incident.lat,
-        "lon": incident.lon,
-        "radius_m": incident.radius_m or 0.0,
-        "method": incident.location_method or "unknown",
-        "located_at": incident.located_at,
-    }
 
 
 def get(session: Session, *, incident_id: str, for_update: bool = False) -> Incident:

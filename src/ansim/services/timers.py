@@ -5,7 +5,7 @@ from __future__ import annotations
 from ansim.bus import probe
 from ansim.bus.scheduler import DeadlineHandler
 from ansim.domain.dispatch_policy import DispatchPolicy
-from ansim.services import dispatch, dispatch_flow
+from ansim.services import dispatch, dispatch_flow, terminals, verification
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 
@@ -18,5 +18,7 @@ def deadline_handlers(
     policy = policy or DispatchPolicy()
     return {
         dispatch.ACK_DEADLINE: dispatch_flow.ack_timeout_handler(ranker, policy),
+        verification.ANSWER_DEADLINE: verification.on_answer_deadline,
+        terminals.HEARTBEAT_KIND: terminals.on_heartbeat_overdue,
         probe.PROBE: probe.fire_probe,
     }

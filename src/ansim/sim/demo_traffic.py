@@ -64,6 +64,7 @@ def demo_traffic(
                     ranker=context.ranker,
                     merge_window=timedelta(seconds=context.settings.merge_window_s),
                     auto_dispatch=context.settings.auto_dispatch,
+                    verify=context.verification,
                 )
             except Exception:  # the demo goes on even if one SOS fails
                 log.exception("demo SOS failed")

@@ -103,11 +103,17 @@ def synthetic_path(
     return np.array(points)
 
 
-def follow(path: FloatArray, kind: Kind, rng: np.random.Generator, duration_s: int) -> Trace:
+def follow(
+    path: FloatArray,
+    kind: Kind,
+    rng: np.random.Generator,
+    duration_s: int,
+    origin: tuple[float, float] = SEOUL_CITY_HALL,
+) -> Trace:
     """Moves along `path` second by second with a walking or abduction-by-car speed profile."""
     seg = np.hypot(*np.diff(path, axis=0).T)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
-    corners = cum[1:-1]
+    corners = cum[1:-1][_turns(path) > math.radians(30)]
     s, v = 0.0, 0.0
     pause_left = 0.0
     walk_speed = rng.uniform(1.1, 1.5)
@@ -135,7 +141,17 @@ def follow(path: FloatArray, kind: Kind, rng: np.random.Generator, duration_s: i
     d = np.array(dist)
     east = np.interp(d, cum, path[:, 0])
     north = np.interp(d, cum, path[:, 1])
-    return Trace(kind, SEOUL_CITY_HALL, east, north)
+    return Trace(kind, origin, east, north)
+
+
+def _turns(path: FloatArray) -> FloatArray:
+    """Turning angle (radians) at each inner vertex of `path`; a car slows only for real turns."""
+    if len(path) < 3:
+        return np.zeros(0)
+    d = np.diff(path, axis=0)
+    heading = np.arctan2(d[:, 0], d[:, 1])
+    turn = np.abs(np.diff(heading))
+    return np.asarray(np.minimum(turn, 2 * math.pi - turn), dtype=np.float64)
 
 
 def synthetic_trace(kind: Kind, rng: np.random.Generator, duration_s: int = 600) -> Trace:

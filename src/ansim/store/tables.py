@@ -5,10 +5,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
+from ansim.domain.deliveries import DeliveryChannel, DeliveryStatus, RecipientKind
 from ansim.domain.incidents import Channel, Incident, IncidentEvent, IncidentStatus, PriorityCode
 from ansim.domain.people import ChannelBinding, Guardian, Subscriber
+from ansim.domain.school_guards import SchoolGuard
 from ansim.domain.staff import Role, StaffSession, StaffUser
+from ansim.domain.terminals import Terminal
 from ansim.domain.units import Assignment, AssignmentState, Station, StationKind, Unit, UnitStatus
+from ansim.domain.verification import Verification, VerificationState
 from ansim.store.types import IntEnumColumn, UTCDateTime, enum_column
 
 metadata = sa.MetaData(
@@ -98,6 +102,10 @@ incidents = sa.Table(
     sa.Column("radius_m", sa.Float),
     sa.Column("location_method", sa.String(20)),
     sa.Column("located_at", UTCDateTime),
+    sa.Column("semi_major_m", sa.Float),
+    sa.Column("semi_minor_m", sa.Float),
+    sa.Column("orientation_deg", sa.Float),
+    sa.Column("area_m2", sa.Float),
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
@@ -130,6 +138,9 @@ location_fixes = sa.Table(
     sa.Column("floor", sa.Integer),
     sa.Column("speed_mps", sa.Float),
     sa.Column("heading_deg", sa.Float),
+    # What fusion made of the fix: accepted, gated, duplicate or refused (kept for the audit).
+    sa.Column("verdict", sa.String(20), nullable=False, server_default="accepted"),
+    sa.Column("verdict_reason", sa.String(300), nullable=False, server_default=""),
 )
 
 assignments = sa.Table(
@@ -287,6 +298,192 @@ cctv_bookmarks = sa.Table(
     sa.Column("detail", sa.String(300), nullable=False, default=""),
 )
 
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, unique=True),
+    sa.Column("state", enum_column(VerificationState), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("reason", sa.String(500), nullable=False, default=""),
+    sa.Column("stand_down_requested", sa.Boolean, nullable=False, default=False),
+)
+
+verification_answers = sa.Table(
+    "verification_answers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("recipient_id", ID, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("answer", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # "<incident>:<guardian>" for answers from a guardian link: one answer per link, a replay is refused.
+    sa.Column("once_key", sa.String(80), unique=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), index=True),
+    sa.Column("recipient_kind", enum_column(RecipientKind), nullable=False),
+    sa.Column("recipient_id", ID, nullable=False),
+    sa.Column("channel", enum_column(DeliveryChannel), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("template", sa.String(50), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", enum_column(DeliveryStatus), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("provider_ref", sa.String(200), nullable=False, default=""),
+    sa.Column("last_error", sa.String(500), nullable=False, default=""),
+    # The same message is never queued twice (an SOS alert and the verification link share one key).
+    sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
+)
+
+school_guards = sa.Table(
+    "school_guards",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("school", sa.String(200), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("duty_start", sa.String(5), nullable=False),
+    sa.Column("duty_end", sa.String(5), nullable=False),
+    sa.Column("weekdays", sa.String(7), nullable=False, default="01234"),
+    sa.Column("email", sa.String(200), nullable=False, default=""),
+    sa.Column("language", sa.String(8), nullable=False, default="ko"),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+# --- intake (issue 3): carriers, terminals, handset fixes, app accounts, enrolment audit ---
+
+carriers = sa.Table(
+    "carriers",
+    metadata,
+    sa.Column("id", sa.String(50), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # HMAC needs the shared secret itself on both sides; it never leaves the server again.
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+seen_signatures = sa.Table(
+    "seen_signatures",
+    metadata,
+    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
+terminals = sa.Table(
+    "terminals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), nullable=False, index=True),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("reporting_interval_s", sa.Integer, nullable=False),
+    sa.Column("enrolled_at", UTCDateTime, nullable=False),
+    sa.Column("enrolled_by", sa.String(100), nullable=False),
+    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("last_digest", sa.String(64), nullable=False, default=""),
+    sa.Column("last_seen_at", UTCDateTime),
+    sa.Column("battery_pct", sa.Integer),
+    sa.Column("signal_dbm", sa.Integer),
+    sa.Column("low_battery", sa.Boolean, nullable=False, default=False),
+    sa.Column("lost", sa.Boolean, nullable=False, default=False),
+    sa.Column("config_version", sa.Integer, nullable=False, default=1),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+handset_fixes = sa.Table(
+    "handset_fixes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(10), nullable=False),
+    sa.Column("caller_number", sa.String(32), index=True),
+    sa.Column("imei", sa.String(20), index=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("radius_m", sa.Float, nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("altitude_m", sa.Float),
+    sa.Column("floor", sa.Integer),
+    sa.Column("speed_mps", sa.Float),
+    sa.Column("heading_deg", sa.Float),
+)
+
+intake_discards = sa.Table(
+    "intake_discards",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(100), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, default=""),
+)
+
+otp_challenges = sa.Table(
+    "otp_challenges",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("phone_number", sa.String(32), nullable=False, index=True),
+    sa.Column("client_id", sa.String(100), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("verified_at", UTCDateTime),
+)
+
+sms_outbox = sa.Table(
+    "sms_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("to_number", sa.String(32), nullable=False),
+    sa.Column("purpose", sa.String(30), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, index=True),
+)
+
+subscriber_pins = sa.Table(
+    "subscriber_pins",
+    metadata,
+    sa.Column("subscriber_id", ID, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("pin_hash", sa.String(200), nullable=False),
+    sa.Column("duress_pin_hash", sa.String(200), nullable=False),
+    sa.Column("set_at", UTCDateTime, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
+)
+
+enrolment_audit = sa.Table(
+    "enrolment_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", ID, nullable=False, index=True),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+)
+
 mapper_registry = registry(metadata=metadata)
 _MAPPED: list[tuple[type, sa.Table]] = [
     (Subscriber, subscribers),
@@ -299,6 +496,9 @@ _MAPPED: list[tuple[type, sa.Table]] = [
     (Assignment, assignments),
     (StaffUser, staff_users),
     (StaffSession, staff_sessions),
+    (Verification, verifications),
+    (SchoolGuard, school_guards),
+    (Terminal, terminals),
 ]
 
 

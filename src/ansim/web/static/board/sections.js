@@ -2,5 +2,8 @@
 // each is {id, render(container, detail, ctx)}; ctx = {api, t, lang, map, refresh}.
 import { cctvSection } from "./cctv_section.js";
 import { dispatchSection } from "./dispatch-section.js";
+import { intakeSection } from "./intake.js";
+import { locationSection } from "./location-section.js";
+import verificationSection from "./verification-section.js";
 
-export const detailSections = [dispatchSection, cctvSection];
+export const detailSections = [locationSection, dispatchSection, verificationSection, cctvSection, intakeSection];

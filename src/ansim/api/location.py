@@ -1,0 +1,142 @@
+"""The fused location of one incident: estimate, 95 % ellipse, track and method mix."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api.auth import ContextDep, FieldUser
+from ansim.domain.errors import Forbidden
+from ansim.domain.estimate import Estimate
+from ansim.domain.staff import Role, StaffUser
+from ansim.services import dispatch, incidents, location
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["location"])
+
+
+class TrackPointOut(BaseModel):
+    at: datetime
+    lat: float
+    lon: float
+    radius_95_m: float
+
+
+class ContributionOut(BaseModel):
+    method: str
+    used: int
+    gated: int
+    last_radius_m: float
+
+
+class DescriptionOut(BaseModel):
+    ko: str
+    en: str
+
+
+class EstimateOut(BaseModel):
+    lat: float
+    lon: float
+    radius_95_m: float
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_deg: float
+    area_m2: float
+    at: datetime
+    last_fix_at: datetime
+    age_s: float
+    speed_mps: float
+    heading_deg: float
+    vehicle_probability: float
+    main_method: str
+    floor: int | None
+    altitude_m: float | None
+    ellipse: list[tuple[float, float]]
+    track: list[TrackPointOut]
+    contributions: list[ContributionOut]
+    description: DescriptionOut
+
+
+class FixOut(BaseModel):
+    lat: float
+    lon: float
+    radius_m: float
+    method: str
+    observed_at: datetime
+    received_at: datetime
+    source: str
+    verdict: str
+    verdict_reason: str
+
+
+class IncidentLocationOut(BaseModel):
+    incident_id: str
+    estimate: EstimateOut | None
+    fixes: list[FixOut]
+
+
+def estimate_out(estimate: Estimate, now: datetime) -> EstimateOut:
+    """The estimate as the board and units read it, in both languages."""
+    return EstimateOut(
+        lat=estimate.lat,
+        lon=estimate.lon,
+        radius_95_m=estimate.radius_95_m,
+        semi_major_m=estimate.semi_major_m,
+        semi_minor_m=estimate.semi_minor_m,
+        orientation_deg=estimate.orientation_deg,
+        area_m2=estimate.area_m2,
+        at=estimate.at,
+        last_fix_at=estimate.last_fix_at,
+        age_s=estimate.age_s,
+        speed_mps=estimate.speed_mps,
+        heading_deg=estimate.heading_deg,
+        vehicle_probability=estimate.vehicle_probability,
+        main_method=estimate.main_method.value,
+        floor=estimate.floor,
+        altitude_m=estimate.altitude_m,
+        ellipse=list(estimate.outline()),
+        track=[
+            TrackPointOut(at=p.at, lat=p.lat, lon=p.lon, radius_95_m=p.radius_95_m)
+            for p in estimate.track
+        ],
+        contributions=[
+            ContributionOut(
+                method=c.method.value, used=c.used, gated=c.gated, last_radius_m=c.last_radius_m
+            )
+            for c in estimate.contributions
+        ],
+        description=DescriptionOut(
+            ko=estimate.describe("ko", now), en=estimate.describe("en", now)
+        ),
+    )
+
+
+def _location(context: ContextDep, user: StaffUser, incident_id: str) -> IncidentLocationOut:
+    now = context.now()
+    with context.uow.read() as session:
+        incidents.get(session, incident_id=incident_id)
+        if user.role == Role.OFFICER:
+            assigned = dispatch.incident_assignments(session, incident_id=incident_id)
+            if not any(a.unit_id == user.unit_id for a in assigned):
+                raise Forbidden("officers see only incidents their unit is assigned to")
+        estimate = location.estimate(session, incident_id=incident_id, now=now)
+        fixes = incidents.fixes(session, incident_id=incident_id)
+    return IncidentLocationOut(
+        incident_id=incident_id,
+        estimate=estimate_out(estimate, now) if estimate else None,
+        fixes=[FixOut.model_validate(f, from_attributes=False) for f in fixes],
+    )
+
+
+@router.get(
+    "/{incident_id}/location",
+    operation_id="get_incident_location",
+    response_model=IncidentLocationOut,
+)
+async def get_incident_location(
+    incident_id: str, context: ContextDep, user: FieldUser
+) -> IncidentLocationOut:
+    """The fused estimate now (grown for staleness), its ellipse and track, and every fix."""
+    return await run_in_threadpool(_location, context, user, incident_id)

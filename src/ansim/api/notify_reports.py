@@ -1,0 +1,66 @@
+"""The SMS gateway's delivery-report callback; only correctly signed, fresh reports change anything."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api.auth import ContextDep
+from ansim.api.context import AppContext
+from ansim.domain.deliveries import DeliveryStatus
+from ansim.domain.errors import InvalidInput
+from ansim.notify import signing
+from ansim.notify.notifier import REPORTS_PATH
+from ansim.services import deliveries
+
+router = APIRouter(tags=["notification channels"])
+
+
+class DeliveryReportIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    message_id: str = Field(min_length=3, max_length=100)
+    status: Literal["delivered", "failed"]
+    error: str = Field(default="", max_length=500)
+
+
+class DeliveryReportOut(BaseModel):
+    delivery_id: str
+    status: DeliveryStatus
+
+
+def _apply(context: AppContext, report: DeliveryReportIn) -> DeliveryReportOut:
+    assert context.verification is not None
+    with context.uow.begin() as session:
+        delivery = deliveries.record_report(
+            session,
+            message_id=report.message_id,
+            delivered=report.status == "delivered",
+            error=report.error,
+            retry=context.verification.retry,
+            at=context.now(),
+        )
+    return DeliveryReportOut(delivery_id=delivery.id, status=delivery.status)
+
+
+@router.post(
+    REPORTS_PATH, operation_id="receive_sms_delivery_report", response_model=DeliveryReportOut
+)
+async def receive_sms_delivery_report(request: Request, context: ContextDep) -> DeliveryReportOut:
+    """A delivery report signed like our requests (X-Ansim-Timestamp, X-Ansim-Signature: v1=HMAC)."""
+    body = await request.body()
+    signing.check(
+        context.settings.verification.sms_gateway_secret.get_secret_value().encode(),
+        timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+        sent=request.headers.get(signing.SIGNATURE_HEADER),
+        body=body,
+        now=context.now(),
+    )
+    try:
+        report = DeliveryReportIn.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as error:
+        raise InvalidInput(f"not a delivery report: {error}") from None
+    return await run_in_threadpool(_apply, context, report)

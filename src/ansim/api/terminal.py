@@ -1,0 +1,125 @@
+"""U-안심 terminals over HTTP (always) and MQTT (when ANSIM_MQTT_URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api.auth import ContextDep
+from ansim.api.context import AppContext
+from ansim.api.intake_common import read_body, record_discard_now
+from ansim.domain.errors import DomainError, InvalidInput, NotFound
+from ansim.domain.terminals import StaleSequence
+from ansim.intake import mqtt
+from ansim.intake.settings import IntakeSettings
+from ansim.intake.terminal_protocol import MAX_MESSAGE_BYTES, BadSignature
+from ansim.services import terminals
+from ansim.services.terminals import IntakeSetup
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs the MQTT bridge beside the app when a broker is configured."""
+    if getattr(app.state, "intake_settings", None) is None:
+        app.state.intake_settings = IntakeSettings()
+    broker = app.state.intake_settings.mqtt_url
+    if not broker:
+        yield
+        return
+    context: AppContext = app.state.context
+    stopping = asyncio.Event()
+
+    async def handle(terminal_id: str, raw: bytes) -> list[dict[str, Any]]:
+        return await receive(context, raw, channel="terminal-mqtt", topic_terminal=terminal_id)
+
+    bridge = asyncio.create_task(mqtt.run_bridge(broker, handle, stopping), name="terminal-mqtt")
+    try:
+        yield
+    finally:
+        stopping.set()
+        bridge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bridge
+
+
+router = APIRouter(prefix="/api/v1/terminals", tags=["U-안심 terminals"], lifespan=mqtt_lifespan)
+
+
+class TerminalReplies(BaseModel):
+    replies: list[dict[str, Any]]
+
+
+# Each refusal is counted under one reason and answered with one status.
+_REFUSALS: list[tuple[type[DomainError], str, int]] = [
+    (BadSignature, "bad_signature", 401),
+    (NotFound, "unknown_terminal", 401),
+    (StaleSequence, "stale_sequence", 409),
+    (InvalidInput, "malformed", 422),
+]
+
+
+class TerminalRefused(Exception):
+    def __init__(self, reason: str, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.status, self.detail = reason, status, detail
+
+
+async def receive(
+    context: AppContext, raw: bytes, *, channel: str, topic_terminal: str | None = None
+) -> list[dict[str, Any]]:
+    """Applies one terminal message; refusals are counted and raised as TerminalRefused."""
+    setup = IntakeSetup(
+        ranker=context.ranker,
+        merge_window=timedelta(seconds=context.settings.merge_window_s),
+        auto_dispatch=context.settings.auto_dispatch,
+        policy=context.dispatch_policy,
+        verify=context.verification,
+    )
+    try:
+        if topic_terminal is not None and _claimed_id(raw) != topic_terminal:
+            raise InvalidInput("terminal id in the message differs from the topic")
+        return await run_in_threadpool(
+            terminals.do_receive_message, context.uow, raw=raw, setup=setup, at=context.now()
+        )
+    except DomainError as err:
+        reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))
+        await run_in_threadpool(
+            record_discard_now,
+            context,
+            channel=channel,
+            reason=reason,
+            at=context.now(),
+            detail=str(err),
+        )
+        if topic_terminal is not None:
+            return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
+        raise TerminalRefused(reason, status, str(err)) from None
+
+
+def _claimed_id(raw: bytes) -> object:
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        document = json.loads(raw)
+        if isinstance(document, dict):
+            return document.get("terminal_id")
+    return None
+
+
+@router.post("/messages", operation_id="terminal_send_message", response_model=TerminalReplies)
+async def terminal_send_message(request: Request, context: ContextDep) -> TerminalReplies:
+    """A terminal's signed message (sos, location, heartbeat, cancel); replies are signed too."""
+    raw = await read_body(request, limit=MAX_MESSAGE_BYTES)
+    try:
+        return TerminalReplies(replies=await receive(context, raw, channel="terminal-http"))
+    except TerminalRefused as err:
+        raise HTTPException(err.status, err.detail) from None

@@ -1,0 +1,14 @@
+"""Intake settings read from ANSIM_* variables (kept apart so channels can be switched on alone)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IntakeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANSIM_", extra="ignore")
+
+    # mqtt://[user:password@]host[:port]; empty keeps terminals on HTTP only.
+    mqtt_url: str = ""
+    # Android ELS may append an HMAC-SHA1 keyed by the receiving service; empty accepts unsigned posts.
+    els_hmac_key: str = ""

@@ -1,0 +1,131 @@
+"""Handset-derived location (AML SMS, Android ELS) joined to the caller's incident by number or IMEI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
+from ansim.services import incidents, people
+from ansim.store.tables import handset_fixes
+from ansim.store.tables import incidents as incidents_table
+
+# AML is sent at call time or up to ~20 s in; an incident older than this is another call.
+ATTACH_WINDOW = timedelta(minutes=10)
+# The SMS can beat the carrier's call notification: keep it this long for an incident to come.
+PENDING_WINDOW = timedelta(seconds=60)
+
+
+def attach_or_keep(
+    session: Session,
+    *,
+    channel: str,
+    caller_number: str | None,
+    imei: str | None,
+    fix: LocationFix,
+    received_at: datetime,
+) -> str | None:
+    """Stores the fix; adds it to the caller's open incident and returns its id, else keeps it pending."""
+    fix.check_not_future(received_at)
+    incident = _open_incident(session, caller_number=caller_number, imei=imei, at=received_at)
+    session.execute(
+        handset_fixes.insert().values(
+            channel=channel,
+            caller_number=caller_number,
+            imei=imei,
+            incident_id=incident.id if incident else None,
+            **_columns(fix),
+            received_at=received_at,
+        )
+    )
+    if incident is None:
+        return None
+    incidents.add_fix(session, incident=incident, fix=fix, received_at=received_at)
+    return incident.id
+
+
+def claim_pending(session: Session, *, incident: Incident, at: datetime) -> int:
+    """Gives an incident that just opened the handset fixes that arrived shortly before it."""
+    if not incident.caller_number:
+        return 0
+    rows = list(
+        session.execute(
+            sa.select(handset_fixes)
+            .where(
+                handset_fixes.c.caller_number == incident.caller_number,
+                handset_fixes.c.incident_id.is_(None),
+                handset_fixes.c.received_at >= at - PENDING_WINDOW,
+            )
+            .order_by(handset_fixes.c.observed_at)
+        ).mappings()
+    )
+    for row in rows:
+        session.execute(
+            handset_fixes.update()
+            .where(handset_fixes.c.id == row["id"])
+            .values(incident_id=incident.id)
+        )
+        incidents.add_fix(session, incident=incident, fix=_fix(row), received_at=at)
+    return len(rows)
+
+
+def _open_incident(
+    session: Session, *, caller_number: str | None, imei: str | None, at: datetime
+) -> Incident | None:
+    recent = sa.and_(
+        incidents_table.c.status.in_(ACTIVE_STATUSES),
+        incidents_table.c.received_at >= at - ATTACH_WINDOW,
+    )
+    matches = []
+    if caller_number:
+        matches.append(incidents_table.c.caller_number == caller_number)
+        bound = people.binding(session, channel=Channel.ONE_TOUCH, address=caller_number)
+        if bound is not None:
+            matches.append(incidents_table.c.subscriber_id == bound.subscriber_id)
+    if imei:
+        # The SMS and HTTPS copies of one call share the IMEI even when only one carries the number.
+        earlier = sa.select(handset_fixes.c.incident_id).where(
+            handset_fixes.c.imei == imei, handset_fixes.c.incident_id.is_not(None)
+        )
+        matches.append(incidents_table.c.id.in_(earlier))
+    if not matches:
+        return None
+    return session.execute(
+        sa.select(Incident)
+        .where(recent, sa.or_(*matches))
+        .order_by(incidents_table.c.received_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _columns(fix: LocationFix) -> dict[str, object]:
+    return {
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "radius_m": fix.radius_m,
+        "method": fix.method.value,
+        "observed_at": fix.observed_at,
+        "source": fix.source,
+        "altitude_m": fix.altitude_m,
+        "floor": fix.floor,
+        "speed_mps": fix.speed_mps,
+        "heading_deg": fix.heading_deg,
+    }
+
+
+def _fix(row: sa.RowMapping) -> LocationFix:
+    return LocationFix(
+        lat=row["lat"],
+        lon=row["lon"],
+        radius_m=row["radius_m"],
+        method=FixMethod(row["method"]),
+        observed_at=row["observed_at"],
+        source=row["source"],
+        altitude_m=row["altitude_m"],
+        floor=row["floor"],
+        speed_mps=row["speed_mps"],
+        heading_deg=row["heading_deg"],
+    )

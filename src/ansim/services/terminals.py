@@ -1,0 +1,308 @@
+"""U-안심 terminals: enrolment, the signed message flow and heartbeat supervision."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.domain.errors import Conflict, InvalidInput, NotFound
+from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
+from ansim.domain.terminals import Terminal, check_interval
+from ansim.intake import terminal_protocol as protocol
+from ansim.intake.terminal_protocol import TerminalFix, TerminalMessage
+from ansim.services import incidents, people
+from ansim.services.app_accounts import PinVerdict
+from ansim.services.cancel import do_cancel_with_pin
+from ansim.services.handlers import do_receive_sos
+from ansim.services.incidents import SosReport
+from ansim.services.ranking import UnitRanker
+from ansim.services.verification_config import VerificationConfig
+from ansim.store import deadlines, outbox
+from ansim.store.deadlines import Deadline
+from ansim.store.tables import idempotency_keys
+from ansim.store.tables import incidents as incidents_table
+from ansim.store.tables import terminals as terminals_table
+from ansim.store.uow import UnitOfWork
+
+HEARTBEAT_KIND = "terminal.heartbeat"
+# Terminals report fixes at one standard deviation unless they say otherwise.
+TERMINAL_CONFIDENCE = 0.68
+
+
+class UnknownTerminal(NotFound):
+    """No enrolled, enabled terminal has this id."""
+
+
+@dataclass(frozen=True)
+class IntakeSetup:
+    """What the SOS path needs from the running app."""
+
+    ranker: UnitRanker
+    merge_window: timedelta
+    auto_dispatch: bool
+    policy: DispatchPolicy | None = None
+    # Terminal SOS alert the wearer's guardians and school guard at once (verification's alerts).
+    verify: VerificationConfig | None = None
+
+
+def enrol(
+    session: Session,
+    *,
+    terminal_id: str,
+    subscriber_id: str,
+    reporting_interval_s: int,
+    actor: str,
+    at: datetime,
+) -> str:
+    """Enrols a terminal for a person and returns its secret (shown once, written to the device)."""
+    check_interval(reporting_interval_s)
+    people.get_subscriber(session, subscriber_id=subscriber_id)
+    if session.get(Terminal, terminal_id) is not None:
+        raise Conflict(f"terminal {terminal_id} is already enrolled")
+    secret = secrets.token_urlsafe(32)
+    terminal = Terminal(
+        id=terminal_id,
+        subscriber_id=subscriber_id,
+        secret=secret,
+        reporting_interval_s=reporting_interval_s,
+        enrolled_at=at,
+        enrolled_by=actor,
+    )
+    session.add(terminal)
+    people.bind(
+        session, subscriber_id=subscriber_id, channel=Channel.TERMINAL, address=terminal_id, at=at
+    )
+    session.flush()
+    _supervise(session, terminal, at)
+    return secret
+
+
+def set_interval(
+    session: Session, *, terminal_id: str, reporting_interval_s: int, at: datetime
+) -> Terminal:
+    """Changes the reporting interval; the device gets a `config` with its next heartbeat."""
+    check_interval(reporting_interval_s)
+    terminal = get(session, terminal_id=terminal_id)
+    terminal.reporting_interval_s = reporting_interval_s
+    terminal.config_version += 1
+    _supervise(session, terminal, terminal.last_seen_at or at)
+    return terminal
+
+
+def get(session: Session, *, terminal_id: str, for_update: bool = False) -> Terminal:
+    terminal = session.get(Terminal, terminal_id, with_for_update=for_update)
+    if terminal is None or terminal.disabled:
+        raise UnknownTerminal(f"no enrolled terminal {terminal_id}")
+    return terminal
+
+
+def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Terminal]:
+    query = sa.select(Terminal).order_by(terminals_table.c.id)
+    if subscriber_id is not None:
+        query = query.where(terminals_table.c.subscriber_id == subscriber_id)
+    return list(session.execute(query).scalars())
+
+
+def do_receive_message(
+    uow: UnitOfWork, *, raw: bytes, setup: IntakeSetup, at: datetime
+) -> list[dict[str, Any]]:
+    """Verifies and applies one terminal message; returns the signed replies (ack, maybe config)."""
+    message, document = protocol.parse(raw)
+    fixes = _fixes(message)
+    with uow.begin() as session:
+        terminal = get(session, terminal_id=message.terminal_id, for_update=True)
+        digest = protocol.verify(document, secret=terminal.secret)
+        secret, subscriber_id = terminal.secret, terminal.subscriber_id
+        if message.type == "sos":
+            done = _sos_incident(session, message)
+            if done is not None:
+                return [_ack(message, secret, "duplicate", done)]
+        duplicate = terminal.accept_sequence(message.seq, digest)
+        if duplicate and message.type != "sos":
+            return [_ack(message, secret, "duplicate")]
+        _heard(session, terminal, message, at)
+        replies: list[dict[str, Any]] = []
+        if message.type == "heartbeat" and message.config_version != terminal.config_version:
+            replies.append(
+                protocol.config(
+                    terminal_id=terminal.id,
+                    reporting_interval_s=terminal.reporting_interval_s,
+                    config_version=terminal.config_version,
+                    secret=secret,
+                )
+            )
+        if message.type == "location":
+            _attach_fixes(session, subscriber_id, fixes, at, setup.merge_window)
+    # The SOS and the cancel own their transactions: acknowledged only after they commit.
+    if message.type == "sos":
+        outcome = do_receive_sos(
+            uow,
+            report=SosReport(
+                channel=Channel.TERMINAL,
+                received_at=at,
+                source=f"terminal:{message.terminal_id}",
+                subscriber_id=subscriber_id,
+                fix=fixes[-1] if fixes else None,
+                idempotency_scope=f"terminal:{message.terminal_id}",
+                idempotency_key=str(message.seq),
+            ),
+            ranker=setup.ranker,
+            merge_window=setup.merge_window,
+            auto_dispatch=setup.auto_dispatch,
+            policy=setup.policy,
+            verify=setup.verify,
+        )
+        return [_ack(message, secret, "accepted", outcome.incident.id)]
+    if message.type == "cancel":
+        return [_cancel(uow, message, secret, subscriber_id, at, setup.merge_window)]
+    return [_ack(message, secret, "accepted"), *replies]
+
+
+def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:
+    """A terminal stayed silent past its interval and grace: tell its admins and guardians."""
+    terminal = session.get(Terminal, deadline.subject_id, with_for_update=True)
+    if terminal is None or terminal.disabled or terminal.lost:
+        return
+    terminal.lost = True
+    _supervision_event(session, "terminal.lost", terminal, now)
+
+
+def _sos_incident(session: Session, message: TerminalMessage) -> str | None:
+    incident_id: str | None = session.execute(
+        sa.select(idempotency_keys.c.incident_id).where(
+            idempotency_keys.c.scope == f"terminal:{message.terminal_id}",
+            idempotency_keys.c.key == str(message.seq),
+        )
+    ).scalar_one_or_none()
+    return incident_id
+
+
+def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: datetime) -> None:
+    terminal.last_seen_at = at
+    if message.signal_dbm is not None:
+        terminal.signal_dbm = message.signal_dbm
+    if terminal.lost:
+        terminal.lost = False
+        _supervision_event(session, "terminal.recovered", terminal, at)
+    if terminal.note_battery(message.battery_pct):
+        _supervision_event(session, "terminal.low_battery", terminal, at)
+    _supervise(session, terminal, at)
+
+
+def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
+    deadlines.cancel(session, kind=HEARTBEAT_KIND, subject_id=terminal.id, at=at)
+    deadlines.schedule(
+        session,
+        kind=HEARTBEAT_KIND,
+        subject_id=terminal.id,
+        due_at=terminal.supervision_due(at),
+        at=at,
+    )
+
+
+def _supervision_event(session: Session, kind: str, terminal: Terminal, at: datetime) -> None:
+    outbox.emit(
+        session,
+        kind,
+        {
+            "terminal_id": terminal.id,
+            "subscriber_id": terminal.subscriber_id,
+            "last_seen_at": terminal.last_seen_at,
+            "battery_pct": terminal.battery_pct,
+        },
+        at=at,
+    )
+
+
+def _fixes(message: TerminalMessage) -> list[LocationFix]:
+    raw: list[TerminalFix] = ([message.fix] if message.fix else []) + list(message.fixes)
+    try:
+        return sorted(
+            (
+                LocationFix.with_confidence(
+                    lat=fix.lat,
+                    lon=fix.lon,
+                    radius_m=fix.accuracy_m,
+                    confidence=TERMINAL_CONFIDENCE,
+                    method=FixMethod(fix.method),
+                    observed_at=fix.at,
+                    source=f"terminal:{message.terminal_id}",
+                )
+                for fix in raw
+            ),
+            key=lambda fix: fix.observed_at,
+        )
+    except InvalidInput:
+        raise
+    except ValueError as err:
+        raise InvalidInput(f"terminal fix is unusable: {err}") from None
+
+
+def _open_incident(
+    session: Session, subscriber_id: str, at: datetime, window: timedelta
+) -> Incident | None:
+    return session.execute(
+        sa.select(Incident)
+        .where(
+            incidents_table.c.subscriber_id == subscriber_id,
+            incidents_table.c.status.in_(ACTIVE_STATUSES),
+            incidents_table.c.received_at >= at - window,
+        )
+        .order_by(incidents_table.c.received_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _attach_fixes(
+    session: Session, subscriber_id: str, fixes: list[LocationFix], at: datetime, window: timedelta
+) -> None:
+    incident = _open_incident(session, subscriber_id, at, window)
+    if incident is None:
+        return  # no SOS open: a walk is tracked only while someone may need help
+    for fix in fixes:
+        incidents.add_fix(session, incident=incident, fix=fix, received_at=at)
+
+
+def _cancel(
+    uow: UnitOfWork,
+    message: TerminalMessage,
+    secret: str,
+    subscriber_id: str,
+    at: datetime,
+    window: timedelta,
+) -> dict[str, Any]:
+    if message.pin is None:
+        raise InvalidInput("a cancel must carry the wearer's PIN")
+    with uow.read() as session:
+        incident = _open_incident(session, subscriber_id, at, window)
+    if incident is None:
+        return _ack(message, secret, "no_incident")
+    verdict = do_cancel_with_pin(
+        uow,
+        incident_id=incident.id,
+        subscriber_id=subscriber_id,
+        pin=message.pin,
+        actor=f"terminal:{message.terminal_id}",
+        at=at,
+    )
+    status = "refused" if verdict is PinVerdict.WRONG else "cancelled"
+    return _ack(message, secret, status, incident.id)
+
+
+def _ack(
+    message: TerminalMessage, secret: str, status: str, incident_id: str | None = None
+) -> dict[str, Any]:
+    return protocol.ack(
+        terminal_id=message.terminal_id,
+        seq=message.seq,
+        status=status,
+        secret=secret,
+        incident_id=incident_id,
+    )

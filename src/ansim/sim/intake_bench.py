@@ -1,0 +1,321 @@
+"""Intake benchmark: SOS/s and POST → board WebSocket latency, beside the bare framework's ceiling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from ansim.sim.demo_seed import DEMO_PASSWORD, seed
+from ansim.store.db import make_engine, make_session_factory
+from ansim.store.migrate import upgrade
+from ansim.store.uow import UnitOfWork
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SOS_BODY = {
+    "fix": {"lat": 37.5665, "lon": 126.978, "accuracy_m": 20, "confidence": 0.68, "method": "gnss"}
+}
+CONCURRENCY = 16
+T = TypeVar("T")
+
+
+@dataclass
+class IntakeResult:
+    backend: str
+    offered_per_s: float
+    achieved_per_s: float
+    sent: int
+    failed: int
+    post_ms: dict[str, float]
+    board_ms: dict[str, float]
+    ceiling_per_s: float
+    platform_max_per_s: float
+    fixes_per_s: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.platform_max_per_s / self.ceiling_per_s if self.ceiling_per_s else 0.0
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan")}
+    data = np.array(values) * 1000.0
+    return {
+        "p50": round(float(np.percentile(data, 50)), 1),
+        "p99": round(float(np.percentile(data, 99)), 1),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve(url: str, port: int, bare: bool) -> None:
+    """Runs in the server subprocess: the platform on `url`, or a trivial endpoint on the same stack."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from ansim.api.app import create_app
+    from ansim.settings import Settings
+
+    if bare:
+        app = FastAPI()
+
+        @app.post("/ping")
+        async def ping() -> dict[str, bool]:
+            return {"ok": True}
+
+    else:
+        # merge_window 0: every bench SOS opens its own incident, as distinct callers would.
+        app = create_app(
+            Settings(database_url=url, demo=True, merge_window_s=0, outbox_poll_s=0.05)
+        )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+@contextmanager
+def _server(url: str, bare: bool) -> Iterator[str]:
+    port = _free_port()
+    code = f"from ansim.sim.intake_bench import serve; serve({url!r}, {port}, {bare})"
+    process = subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 — our own interpreter and code
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1.0)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _closed_loop(base: str, path: str, headers: dict[str, str], seconds: float) -> float:
+    """Requests per second with CONCURRENCY clients each sending as soon as the last answer came."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(
+        base_url=base, limits=httpx.Limits(max_connections=CONCURRENCY)
+    ) as client:
+
+        async def worker(n: int) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                extra = {"Idempotency-Key": f"max-{n}-{uuid.uuid4().hex}"} if "sos" in path else {}
+                answer = await client.post(path, json=SOS_BODY, headers={**headers, **extra})
+                done += answer.status_code < 300
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
+        return done / (time.perf_counter() - started)
+
+
+async def _offered(
+    base: str, app_headers: dict[str, str], token: str, rate: float, seconds: float
+) -> tuple[float, int, int, list[float], list[float]]:
+    """Sends SOS at a fixed rate (open loop) and times each one to its event on the board WebSocket."""
+    seen: dict[str, float] = {}
+    ws_url = base.replace("http", "ws") + "/api/v1/stream"
+    async with connect(ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as board:
+
+        async def listen() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for message in board:
+                    event = json.loads(message)
+                    if event.get("type") == "incident.received":
+                        seen.setdefault(event["incident_id"], time.perf_counter())
+
+        listener = asyncio.create_task(listen())
+        sent_at: dict[int, float] = {}
+        answers: dict[int, tuple[str, float]] = {}
+        failed = 0
+        async with httpx.AsyncClient(
+            base_url=base, limits=httpx.Limits(max_connections=64), timeout=60
+        ) as client:
+
+            async def one(n: int) -> None:
+                nonlocal failed
+                sent_at[n] = time.perf_counter()
+                headers = {**app_headers, "Idempotency-Key": f"bench-{n}-{uuid.uuid4().hex}"}
+                try:
+                    answer = await client.post("/api/v1/app/sos", json=SOS_BODY, headers=headers)
+                except httpx.HTTPError:
+                    failed += 1  # timed out or dropped: counted, never hidden
+                    return
+                if answer.status_code >= 300:
+                    failed += 1
+                    return
+                answers[n] = (answer.json()["incident_id"], time.perf_counter())
+
+            total = max(1, int(rate * seconds))
+            start = time.perf_counter()
+            tasks = []
+            for n in range(total):
+                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(n)))
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - start
+        for _ in range(100):  # let the last events reach the board
+            if all(i in seen for i, _ in answers.values()):
+                break
+            await asyncio.sleep(0.05)
+        listener.cancel()
+    post = [at - sent_at[n] for n, (_, at) in answers.items()]
+    board_lat = [seen[i] - sent_at[n] for n, (i, _) in answers.items() if i in seen]
+    return len(answers) / elapsed, total, failed, post, board_lat
+
+
+def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` on a fresh loop in its own thread (the caller's thread may own a loop already)."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
+def _seed(url: str) -> tuple[dict[str, str], str]:
+    engine = make_engine(url)
+    world = seed(UnitOfWork(make_session_factory(engine)), at=datetime.now(UTC), pupils=4)
+    engine.dispose()
+    return {"Authorization": f"Bearer {world.subscribers[0][2]}"}, "dispatcher"
+
+
+def _fix_rate(url: str, batch: int, total: int) -> float:
+    """Location fixes per second stored through the service layer, `batch` per transaction."""
+    from ansim.domain.fixes import FixMethod, LocationFix
+    from ansim.domain.incidents import Channel
+    from ansim.services import incidents
+    from ansim.services.handlers import do_receive_sos
+    from ansim.services.incidents import SosReport
+    from ansim.services.ranking import StraightLineRanker
+
+    engine = make_engine(url)
+    uow = UnitOfWork(make_session_factory(engine))
+    now = datetime.now(UTC)
+    outcome = do_receive_sos(
+        uow,
+        report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True),
+        ranker=StraightLineRanker(),
+        merge_window=timedelta(0),
+        auto_dispatch=False,
+    )
+    started = time.perf_counter()
+    for first in range(0, total, batch):
+        with uow.begin() as session:
+            incident = incidents.get(session, incident_id=outcome.incident.id, for_update=True)
+            for n in range(first, min(first + batch, total)):
+                fix = LocationFix(
+                    lat=37.5665 + n * 1e-6,
+                    lon=126.978,
+                    radius_m=30.0,
+                    method=FixMethod.WIFI,
+                    observed_at=now + timedelta(milliseconds=n),
+                    source="bench",
+                )
+                incidents.add_fix(
+                    session, incident=incident, fix=fix, received_at=now + timedelta(seconds=1)
+                )
+    rate = total / (time.perf_counter() - started)
+    engine.dispose()
+    return rate
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ansim-bench-") as scratch:
+            url = f"sqlite:///{scratch}/bench.db"
+            upgrade(url)
+            yield url
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"ansim_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_backend(
+    backend: str, *, rates: tuple[float, ...], seconds: float, fixes: int
+) -> list[IntakeResult]:
+    """Measures one backend: ceiling, platform maximum, fixed offered load, fix ingestion."""
+    with _database(backend) as url:
+        app_headers, staff = _seed(url)
+        with _server(url, bare=True) as base:
+            ceiling = _run_async(_closed_loop(base, "/ping", {}, seconds))
+        with _server(url, bare=False) as base:
+            token = httpx.post(
+                f"{base}/api/v1/session", json={"username": staff, "password": DEMO_PASSWORD}
+            ).json()["token"]
+            offered = [
+                (rate, _run_async(_offered(base, app_headers, token, rate, seconds)))
+                for rate in rates
+            ]
+            maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
+        fix_rates = {batch: round(_fix_rate(url, batch, fixes), 0) for batch in (1, 100)}
+    return [
+        IntakeResult(
+            backend,
+            rate,
+            round(achieved, 1),
+            sent,
+            failed,
+            _percentiles(post),
+            _percentiles(board),
+            round(ceiling, 1),
+            round(maximum, 1),
+            fix_rates,
+        )
+        for rate, (achieved, sent, failed, post, board) in offered
+    ]
+
+
+def format_table(results: list[IntakeResult]) -> str:
+    lines = [
+        "| backend | offered SOS/s | achieved SOS/s | failed | POST p50/p99 ms | POST→board p50/p99 ms "
+        "| platform max SOS/s | bare FastAPI ceiling req/s | ratio | fixes/s (1 per tx) | fixes/s (100 per tx) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.backend} | {r.offered_per_s:g} | {r.achieved_per_s} | {r.failed}/{r.sent} | "
+            f"{r.post_ms['p50']}/{r.post_ms['p99']} | {r.board_ms['p50']}/{r.board_ms['p99']} | "
+            f"{r.platform_max_per_s} | {r.ceiling_per_s} | {r.ratio:.2f} | "
+            f"{r.fixes_per_s.get(1, 0):g} | {r.fixes_per_s.get(100, 0):g} |"
+        )
+    return "\n".join(lines)
+
+
+def run(*, smoke: bool, backends: tuple[str, ...] = ("sqlite", "postgres")) -> list[IntakeResult]:
+    """Smoke: a second at 20 SOS/s. Full: 20 and the target 200 SOS/s offered for 3 s each."""
+    rates, seconds, fixes = ((20.0,), 1.0, 200) if smoke else ((20.0, 200.0), 3.0, 1000)
+    return [r for b in backends for r in run_backend(b, rates=rates, seconds=seconds, fixes=fixes)]

@@ -1,0 +1,166 @@
+"""The run's figures: read back from the database the real services wrote, joined with the truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from ansim.domain.incidents import Incident
+from ansim.domain.units import Assignment
+from ansim.sim.records import CaseRecord
+from ansim.sim.runner import Simulation
+from ansim.store.tables import assignments, incidents
+
+# Anchors printed beside the figures (REFERENCE.md).
+ANCHORS = {
+    "arrival_code01_national_s": 305.0,  # 5:05, 2020
+    "arrival_code01_seoul_s": 260.0,  # 4:20, 2018
+    "call_end_to_order_s": 28.0,  # 12 s to system entry + 16 s to order, 2024
+}
+STAGES = ("board", "order", "ack", "arrival")
+
+
+@dataclass(frozen=True)
+class CaseTimes:
+    """One incident's milestones in seconds after the press, and what was true about it."""
+
+    case: CaseRecord
+    incident: Incident
+    first: Assignment | None
+    board_s: float
+    order_s: float | None
+    ack_s: float | None
+    arrival_s: float | None
+
+    def stage(self, name: str) -> float | None:
+        return {
+            "board": self.board_s,
+            "order": self.order_s,
+            "ack": self.ack_s,
+            "arrival": self.arrival_s,
+        }[name]
+
+
+def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
+    """Every simulated case with its incident and first assignment as the store holds them."""
+    with sim.uow.read() as session:
+        stored = {i.id: i for i in session.execute(sa.select(Incident)).scalars()}
+        orders = list(
+            session.execute(sa.select(Assignment).order_by(assignments.c.ordered_at)).scalars()
+        )
+        drills = session.execute(
+            sa.select(sa.func.count()).where(incidents.c.drill.is_(False))
+        ).scalar_one()
+    if drills:
+        raise AssertionError("a simulated incident was stored without the drill flag")
+    first: dict[str, Assignment] = {}
+    for order in orders:
+        first.setdefault(order.incident_id, order)
+    times = []
+    for case in sim.log.cases:
+        if case.incident_id is None:
+            continue
+        incident = stored[case.incident_id]
+        assignment = first.get(case.incident_id)
+
+        def after(at: datetime | None, press: float = case.press_s) -> float | None:
+            return None if at is None else sim.seconds_of(at) - press
+
+        times.append(
+            CaseTimes(
+                case,
+                incident,
+                assignment,
+                board_s=sim.seconds_of(incident.received_at) - case.press_s,
+                order_s=after(assignment.ordered_at) if assignment else None,
+                ack_s=after(assignment.acknowledged_at) if assignment else None,
+                arrival_s=after(assignment.arrived_at) if assignment else None,
+            )
+        )
+    return times, orders
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    data = np.array(values, np.float64)
+    return {
+        "n": len(values),
+        "mean": round(float(data.mean()), 1),
+        "median": round(float(np.percentile(data, 50)), 1),
+        "p90": round(float(np.percentile(data, 90)), 1),
+        "p99": round(float(np.percentile(data, 99)), 1),
+    }
+
+
+def _group(times: list[CaseTimes], key: str) -> dict[str, Any]:
+    groups: dict[str, list[CaseTimes]] = {}
+    for t in times:
+        label = f"code {int(t.incident.priority)}" if key == "priority" else t.case.channel.value
+        groups.setdefault(label, []).append(t)
+    return {
+        label: {
+            stage: _stats([v for t in members if (v := t.stage(stage)) is not None])
+            for stage in STAGES
+        }
+        for label, members in sorted(groups.items())
+    }
+
+
+def summarise(sim: Simulation) -> dict[str, Any]:
+    """The reproducible summary: counts and distributions, no wall-clock figures."""
+    times, orders = collect(sim)
+    end = sim.scenario.duration_min * 60.0
+    tied: dict[str, float] = {}
+    busy = 0.0
+    for order in orders:
+        start = sim.seconds_of(order.ordered_at)
+        stop = sim.seconds_of(order.cleared_at) if order.cleared_at else end
+        busy += max(0.0, min(stop, end) - start)
+        tied[order.incident_id] = tied.get(order.incident_id, 0.0) + max(0.0, stop - start)
+    mis = [t for t in times if t.case.mis_press]
+    urgent = [
+        t.arrival_s for t in times if t.arrival_s is not None and int(t.incident.priority) <= 1
+    ]
+    unit_hours = len(sim.on_duty) * end
+    return {
+        "scenario": sim.scenario.name,
+        "seed": sim.scenario.seed,
+        "virtual_minutes": sim.scenario.duration_min,
+        "units_on_duty": len(sim.on_duty),
+        "sos": len(times),
+        "dispatched": sum(1 for t in times if t.first is not None),
+        "arrived": sum(1 for t in times if t.arrival_s is not None),
+        "by_priority": _group(times, "priority"),
+        "by_channel": _group(times, "channel"),
+        "all": {
+            stage: _stats([v for t in times if (v := t.stage(stage)) is not None])
+            for stage in STAGES
+        },
+        "arrival_code01": _stats(urgent),
+        "location_error_m": {
+            "at_dispatch": _stats(
+                [e for t in times if (e := t.case.error_at_dispatch_m) is not None]
+            ),
+            "at_arrival": _stats(
+                [e for t in times if (e := t.case.error_at_arrival_m) is not None]
+            ),
+        },
+        "mis_presses": {
+            "count": len(mis),
+            "stood_down_before_arrival": sum(1 for t in mis if t.case.stood_down),
+            "unit_minutes_tied_up": round(sum(tied.get(t.incident.id, 0.0) for t in mis) / 60.0, 1),
+        },
+        "guardians": {
+            "answered": sum(1 for t in times if t.case.guardian_answered),
+            "no_answer": sum(1 for t in times if t.case.guardian_answered is False),
+        },
+        "utilisation": round(busy / unit_hours, 4) if unit_hours else 0.0,
+        "service_refusals": len(sim.log.errors),
+        "anchors": ANCHORS,
+        "gaps": sorted(sim.log.gaps),
+    }

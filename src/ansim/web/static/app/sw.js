@@ -1,0 +1,21 @@
+// The 112 app's service worker: the shell works offline; API calls always go to the network.
+const SHELL = "ansim-app-v1";
+const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg", "/app/manifest.webmanifest"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys().then((keys) => Promise.all(keys.filter((k) => k !== SHELL).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.pathname.startsWith("/api/")) return;
+  // Network first so an update is seen at once; the cache answers only when offline.
+  event.respondWith(fetch(event.request).catch(() => caches.match(event.request)));
+});

@@ -1,0 +1,76 @@
+"""Helpers for verification tests: a config with a known key, and an SOS through the real handler."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from tests.factories import CITY_HALL, T0
+
+from ansim.domain.deliveries import RetryPolicy
+from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.incidents import Channel
+from ansim.services.handlers import do_receive_sos
+from ansim.services.incidents import SosReport
+from ansim.services.ranking import StraightLineRanker
+from ansim.services.verification_config import VerificationConfig
+from ansim.store.db import make_session_factory
+from ansim.store.tables import guardians
+from ansim.store.uow import UnitOfWork
+
+CONFIG = VerificationConfig(
+    answer_timeout=timedelta(seconds=60),
+    link_key=b"a test key that is long enough!!",
+    link_ttl=timedelta(hours=6),
+    public_url="https://ansim.example",
+    retry=RetryPolicy(max_attempts=3, base=timedelta(seconds=5), cap=timedelta(minutes=1)),
+    terminal_notice_interval=timedelta(minutes=30),
+)
+
+
+def uow_of(engine: Engine) -> UnitOfWork:
+    return UnitOfWork(make_session_factory(engine))
+
+
+def send_sos(
+    engine: Engine,
+    subscriber_id: str,
+    *,
+    at: datetime = T0,
+    channel: Channel = Channel.APP,
+    auto_dispatch: bool = True,
+) -> str:
+    """An SOS at City Hall through the real handler; returns the incident id."""
+    fix = LocationFix(
+        lat=CITY_HALL[0],
+        lon=CITY_HALL[1],
+        radius_m=30,
+        method=FixMethod.GNSS,
+        observed_at=at,
+        source="test",
+    )
+    outcome = do_receive_sos(
+        uow_of(engine),
+        report=SosReport(
+            channel=channel, received_at=at, source="test", subscriber_id=subscriber_id, fix=fix
+        ),
+        ranker=StraightLineRanker(),
+        merge_window=timedelta(minutes=30),
+        auto_dispatch=auto_dispatch,
+        verify=CONFIG,
+    )
+    return outcome.incident.id
+
+
+def give_guardians_email(engine: Engine, subscriber_id: str, email: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            guardians.update().where(guardians.c.subscriber_id == subscriber_id).values(email=email)
+        )
+
+
+def count(engine: Engine, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    with engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(table)
+        return int(conn.execute(query.where(*where) if where else query).scalar_one())

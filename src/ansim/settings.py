@@ -78,3 +78,7 @@ class Settings(BaseSettings):
     login_lock_s: float = Field(default=30.0, gt=0)
     # Location history and guardian answers are purged this long after an incident closes.
     retention_days: float = Field(default=30.0, gt=0)
+    # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
+    nats_url: str = ""
+    # "json" for one JSON object per log line (with incident_id where known), "text" for people.
+    log_format: str = "text"

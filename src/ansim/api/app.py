@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from ansim.api import (
     intake_app,
     location,
     notify_reports,
+    ops,
     pages,
     school_guards,
     sessions,
@@ -45,8 +45,9 @@ from ansim.api import (
 )
 from ansim.api.auth import enforce_access
 from ansim.api.context import AppContext, utc_now
+from ansim.api.metrics import Metrics
 from ansim.bus.memory import InProcessBus
-from ansim.bus.relay import OutboxRelay
+from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.notify.notifier import Notifier, senders_from
@@ -70,10 +71,14 @@ def create_app(
     ranker: UnitRanker | None = None,
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
+    roles: frozenset[ServeRole] = ALL_ROLES,
 ) -> FastAPI:
     """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
 
     Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
+
+    `roles` picks the loops this process runs (all of them in the embedded shape); a process
+    without the api role serves only /healthz, /readyz and /metrics.
     """
     settings = settings or Settings()
     # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
@@ -88,8 +93,6 @@ def create_app(
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
-    relay = OutboxRelay(UnitOfWork(session_factory), bus, poll_s=settings.outbox_poll_s)
-    uow.add_after_commit(relay.wake_threadsafe())
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
         deadline_handlers(ranker=ranker, policy=policy),
@@ -105,6 +108,19 @@ def create_app(
         poll_s=settings.verification.notifier_poll_s,
     )
     uow.add_after_commit(notifier.wake_threadsafe())
+    background = build_background(
+        roles=roles,
+        engine=engine,
+        session_factory=session_factory,
+        uow=uow,
+        bus=bus,
+        scheduler=scheduler,
+        nats_url=settings.nats_url,
+        outbox_poll_s=settings.outbox_poll_s,
+        notifier=notifier,
+    )
+    relay = background.relay
+    uow.add_after_commit(relay.wake_threadsafe())
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -120,22 +136,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(_ensure_retention_sweep, context)
-        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-        scheduler_task = asyncio.create_task(scheduler.run(), name="deadline-scheduler")
-        notifier_task = asyncio.create_task(notifier.run(), name="notifier")
-        extras = [asyncio.create_task(task(context)) for task in extra_tasks]
+        if ServeRole.SCHEDULER in roles:
+            await run_in_threadpool(_ensure_retention_sweep, context)
+        background.start([task(context) for task in extra_tasks])
         try:
             yield
         finally:
-            for extra in extras:
-                extra.cancel()
-            relay.stop()
-            scheduler.stop()
-            notifier.stop()
-            await relay_task
-            await scheduler_task
-            await notifier_task
+            await background.stop()
 
     app = FastAPI(
         title="ansim",
@@ -147,40 +154,47 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    app.state.background = background
+    app.state.metrics = metrics = Metrics(uow, background, clock)
     errors.install(app)
-    for router in (
-        intake_app.router,
-        console.router,
-        location.router,
-        unit_terminal.router,
-        dispatching.router,
-        sessions.router,
-        stream.router,
-        basemap.router,
-        pages.router,
-        cctv.router,
-        verification.router,
-        guardian_page.router,
-        notify_reports.router,
-        school_guards.router,
-        carrier.router,
-        app_account.router,
-        app_pages.router,
-        terminal.router,
-        enrolment.router,
-        enrolment.pages,
-        exports.router,
-        audit_admin.router,
-    ):
-        # Every route passes the role matrix (ansim.security.access) before its own dependencies.
-        app.include_router(router, dependencies=[Depends(enforce_access)])
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
-    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
-    app.mount(
-        "/vendor/swagger-ui",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-        name="swagger-ui",
-    )
+    app.include_router(ops.router, dependencies=[Depends(enforce_access)])
+    if ServeRole.API in roles:
+        for router in (
+            intake_app.router,
+            console.router,
+            unit_terminal.router,
+            location.router,
+            dispatching.router,
+            sessions.router,
+            stream.router,
+            basemap.router,
+            pages.router,
+            cctv.router,
+            verification.router,
+            guardian_page.router,
+            notify_reports.router,
+            school_guards.router,
+            carrier.router,
+            app_account.router,
+            app_pages.router,
+            terminal.router,
+            enrolment.router,
+            enrolment.pages,
+            exports.router,
+            audit_admin.router,
+        ):
+            # Every route passes the role matrix (ansim.security.access) before its own dependencies.
+            app.include_router(router, dependencies=[Depends(enforce_access)])
+        app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+        app.mount(
+            "/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet"
+        )
+        app.mount(
+            "/vendor/swagger-ui",
+            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+            name="swagger-ui",
+        )
+    app.middleware("http")(metrics.middleware())
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -7,7 +7,8 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ansim.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
@@ -32,15 +33,25 @@ def install(app: FastAPI) -> None:
         log.warning("integrity error: %s", error.orig)
         return JSONResponse({"detail": "the request conflicts with stored data"}, status_code=409)
 
-    @app.exception_handler(OperationalError)
-    async def store_unavailable(_request: Request, error: OperationalError) -> JSONResponse:
+    async def store_unavailable(_request: Request, error: Exception) -> JSONResponse:
         # Never acknowledge what was not stored: the client retries with the same key.
-        log.error("database unavailable: %s", error.orig)
+        log.error("database unavailable: %s", getattr(error, "orig", None) or error)
         return JSONResponse(
             {"detail": "the database is unavailable; retry with the same idempotency key"},
             status_code=503,
             headers={"Retry-After": "2"},
         )
+
+    # psycopg raises OperationalError when the server is gone, InterfaceError on a connection closed
+    # under it; the pool times out when every connection waits on a server that does not answer.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, store_unavailable)
+
+    @app.exception_handler(DBAPIError)
+    async def driver_error(request: Request, error: DBAPIError) -> JSONResponse:
+        if error.connection_invalidated:
+            return await store_unavailable(request, error)
+        return await unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The outbox relay: moves committed events from the outbox table onto the bus."""
+"""The outbox relay: moves committed events from the outbox table onto the bus (or NATS JetStream)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from anyio import to_thread
 
+from ansim.bus.jetstream import JetStreamLink
+from ansim.bus.lease import AdvisoryLease
 from ansim.bus.memory import InProcessBus
 from ansim.domain.events import EventEnvelope
 from ansim.store import outbox
@@ -19,15 +21,29 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    """Publishes in outbox order; woken after each commit, and polls in case a wake-up was missed."""
+    """Publishes in outbox order; woken after each commit, and polls in case a wake-up was missed.
 
-    def __init__(self, uow: UnitOfWork, bus: InProcessBus, *, poll_s: float = 0.5) -> None:
+    With a `lease` (PostgreSQL, several relays) only the holder publishes, so two relays never
+    interleave batches; a crash between publish and mark re-publishes, which subscribers drop by id.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sink: InProcessBus | JetStreamLink,
+        *,
+        poll_s: float = 0.5,
+        lease: AdvisoryLease | None = None,
+    ) -> None:
         self._uow = uow
-        self._bus = bus
+        self._sink = sink
         self._poll_s = poll_s
+        self._lease = lease
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self.published = 0
+        self.failures = 0
 
     def wake_threadsafe(self) -> Callable[[], None]:
         """A hook for UnitOfWork.add_after_commit that may run in any thread."""
@@ -45,27 +61,50 @@ class OutboxRelay:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        while not self._stopping:
-            try:
-                await self.publish_pending()
-            except Exception:  # a broken database must not kill the relay; it retries
-                log.exception("outbox relay failed; retrying")
-            if self._stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
-            self._wake.clear()
+        try:
+            while not self._stopping:
+                try:
+                    await self.publish_pending()
+                except Exception as error:  # a broken database or broker must not kill the relay
+                    self.failures += 1
+                    log.warning(
+                        "outbox relay failed (%s: %s); retrying", type(error).__name__, error
+                    )
+                if self._stopping:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+                self._wake.clear()
+        finally:
+            if self._lease is not None:
+                await to_thread.run_sync(self._lease.release)
 
     async def publish_pending(self) -> int:
+        if self._lease is not None and not await to_thread.run_sync(self._lease.hold):
+            return 0
         published = 0
         while True:
             batch = await to_thread.run_sync(self._take_batch)
             if not batch:
                 return published
-            for envelope in batch:
-                self._bus.publish(envelope)
+            if isinstance(self._sink, JetStreamLink):
+                await self._sink.publish(batch)
+            else:
+                for envelope in batch:
+                    self._sink.publish(envelope)
             await to_thread.run_sync(self._mark, [e.id for e in batch])
+            for envelope in batch:
+                log.info(
+                    "event published",
+                    extra={
+                        "event_id": envelope.id,
+                        "event_type": envelope.type,
+                        "incident_id": envelope.incident_id,
+                        "unit_id": envelope.unit_id,
+                    },
+                )
             published += len(batch)
+            self.published += len(batch)
 
     def _take_batch(self) -> list[EventEnvelope]:
         with self._uow.read() as session:

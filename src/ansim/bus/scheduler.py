@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from anyio import to_thread
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ansim.store import deadlines
@@ -71,6 +72,10 @@ class DeadlineScheduler:
         while not self._stopping.is_set():
             try:
                 await to_thread.run_sync(self.fire_due)
+            except OperationalError as error:  # the database is away; the deadlines wait in it
+                log.warning(
+                    "deadline scheduler cannot reach the database (%s); retrying", error.orig
+                )
             except Exception:
                 log.exception("deadline scheduler failed; retrying")
             with contextlib.suppress(TimeoutError):

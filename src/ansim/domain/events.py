@@ -244,6 +244,16 @@ class TerminalSupervision(EventData):
     battery_pct: int | None = Field(ge=0, le=100)
 
 
+class ProbeFired(EventData):
+    """A scheduler probe fired: operators (and the fault tests) measure how late the scheduler runs."""
+
+    deadline_id: str
+    label: str
+    due_at: datetime
+    fired_at: datetime
+    late_s: float
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -270,6 +280,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "terminal.lost": (1, TerminalSupervision),
     "terminal.recovered": (1, TerminalSupervision),
     "terminal.low_battery": (1, TerminalSupervision),
+    "ops.probe_fired": (1, ProbeFired),
 }
 
 

@@ -53,6 +53,10 @@ GUARDIAN: Rule = frozenset({P.GUARDIAN_LINK})
 PUBLIC: Rule = frozenset({P.PUBLIC})
 
 ACCESS: dict[str, Rule] = {
+    # operations (issue 10): probes for load balancers and Prometheus
+    "ops_health": PUBLIC,
+    "ops_ready": PUBLIC,
+    "ops_metrics": PUBLIC,
     # intake (issue 3): devices and carriers sign their own requests; enrolment is the admin's
     "app_request_code": PUBLIC,
     "app_verify_code": PUBLIC,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ansim.bus import probe
 from ansim.bus.scheduler import DeadlineHandler
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.services import dispatch, dispatch_flow, terminals, verification
@@ -22,4 +23,5 @@ def deadline_handlers(
         verification.ANSWER_DEADLINE: verification.on_answer_deadline,
         terminals.HEARTBEAT_KIND: terminals.on_heartbeat_overdue,
         retention.SWEEP_KIND: retention.sweep_handler,
+        probe.PROBE: probe.fire_probe,
     }

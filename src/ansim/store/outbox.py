@@ -60,6 +60,22 @@ def since(session: Session, *, after_id: int, limit: int = 1000) -> list[EventEn
     return [_envelope(row) for row in rows]
 
 
+def newest_id(session: Session) -> int:
+    """The id of the newest event (0 when none)."""
+    return int(
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0))).scalar_one()
+    )
+
+
+def backlog(session: Session) -> int:
+    """How many committed events wait for the relay."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        ).scalar_one()
+    )
+
+
 def _envelope(row: sa.RowMapping) -> EventEnvelope:
     return EventEnvelope(
         id=row["id"],

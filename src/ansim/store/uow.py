@@ -7,6 +7,9 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+# The key of the PostgreSQL advisory lock that orders writers (ansim.bus.lease lists every key).
+WRITE_ORDER_LOCK = 0x616E_7369_0002
+
 
 class UnitOfWork:
     """Opens a session per command; `commit()` runs the after-commit hooks (event relay wake-up)."""
@@ -23,7 +26,11 @@ class UnitOfWork:
         """Yields a session in a transaction; commits on success, rolls back on any error."""
         with self._session_factory() as session:
             with session.begin():
-                session.connection(execution_options={"sqlite_immediate": True})
+                connection = session.connection(execution_options={"sqlite_immediate": True})
+                if connection.dialect.name == "postgresql":
+                    # Writers commit one at a time, as on SQLite, so outbox ids become visible in id
+                    # order: the relay and the boards (which drop ids they have passed) never skip one.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_ORDER_LOCK})")
                 yield session
             for hook in self._after_commit:
                 hook()

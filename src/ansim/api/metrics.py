@@ -1,0 +1,159 @@
+"""Prometheus metrics: intake rate and latency per channel, and gauges read from the store at scrape time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.middleware.base import RequestResponseEndpoint
+
+from ansim.bus.runtime import Background
+from ansim.domain.incidents import ACTIVE_STATUSES
+from ansim.store import outbox
+from ansim.store.tables import deadlines, incidents
+from ansim.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# A deadline counts as overdue once it is this late: the scheduler polls, so a second late is normal.
+OVERDUE_GRACE = timedelta(seconds=5)
+# Intake endpoints by path prefix; a new channel adds a line here.
+INTAKE_CHANNELS = (
+    ("/api/v1/app/sos", "app"),
+    ("/api/v1/carrier", "one_touch"),
+    ("/api/v1/terminal", "terminal"),
+)
+
+
+class Metrics:
+    """One registry per app (tests build many apps in one process)."""
+
+    def __init__(
+        self, uow: UnitOfWork, background: Background, clock: Callable[[], datetime]
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.intake = Counter(
+            "ansim_intake_requests",
+            "SOS intake requests by channel and HTTP status class",
+            ["channel", "status"],
+            registry=self.registry,
+        )
+        self.intake_seconds = Histogram(
+            "ansim_intake_seconds",
+            "Time from request to acknowledgement (or refusal) of an SOS",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+        self.registry.register(_StoreCollector(uow, background, clock))
+
+    def middleware(self) -> Callable[[Request, RequestResponseEndpoint], object]:
+        async def measure(request: Request, call_next: RequestResponseEndpoint) -> Response:
+            channel = _intake_channel(request)
+            if channel is None:
+                return await call_next(request)
+            started = time.perf_counter()
+            response = await call_next(request)
+            self.intake_seconds.labels(channel).observe(time.perf_counter() - started)
+            self.intake.labels(channel, f"{response.status_code // 100}xx").inc()
+            return response
+
+        return measure
+
+
+def _intake_channel(request: Request) -> str | None:
+    if request.method != "POST":
+        return None
+    path = request.url.path
+    return next((channel for prefix, channel in INTAKE_CHANNELS if path.startswith(prefix)), None)
+
+
+class _StoreCollector(Collector):
+    """Reads the gauges when scraped; a database that does not answer shows as ansim_store_up 0."""
+
+    def __init__(
+        self, uow: UnitOfWork, background: Background, clock: Callable[[], datetime]
+    ) -> None:
+        self._uow = uow
+        self._background = background
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("ansim_store_up", "1 when the database answered this scrape")
+        try:
+            open_count, overdue, backlog = self._read()
+        except sa.exc.SQLAlchemyError as error:
+            log.warning("metrics: database unavailable (%s)", type(error).__name__)
+            up.add_metric([], 0)
+            yield up
+        else:
+            up.add_metric([], 1)
+            yield up
+            yield GaugeMetricFamily(
+                "ansim_open_incidents", "Incidents not yet resolved or closed", value=open_count
+            )
+            yield GaugeMetricFamily(
+                "ansim_deadlines_overdue",
+                f"Pending deadlines more than {OVERDUE_GRACE.seconds} s past due (scheduler behind or down)",
+                value=overdue,
+            )
+            yield GaugeMetricFamily(
+                "ansim_outbox_backlog", "Committed events not yet published", value=backlog
+            )
+        yield from self._process_metrics()
+
+    def _read(self) -> tuple[int, int, int]:
+        with self._uow.read() as session:
+            open_count = session.execute(
+                sa.select(sa.func.count())
+                .select_from(incidents)
+                .where(incidents.c.status.in_(sorted(ACTIVE_STATUSES)))
+            ).scalar_one()
+            overdue = session.execute(
+                sa.select(sa.func.count())
+                .select_from(deadlines)
+                .where(
+                    deadlines.c.due_at < self._clock() - OVERDUE_GRACE,
+                    deadlines.c.fired_at.is_(None),
+                    deadlines.c.cancelled_at.is_(None),
+                )
+            ).scalar_one()
+            return int(open_count), int(overdue), outbox.backlog(session)
+
+    def _process_metrics(self) -> Iterator[Metric]:
+        background = self._background
+        published = CounterMetricFamily(
+            "ansim_events_published", "Events this process's relay published"
+        )
+        published.add_metric([], background.relay.published)
+        yield published
+        relay_failures = CounterMetricFamily(
+            "ansim_relay_failures", "Relay passes that failed (database or broker away)"
+        )
+        relay_failures.add_metric([], background.relay.failures)
+        yield relay_failures
+        fed = background.feed or background.tail
+        received = CounterMetricFamily(
+            "ansim_events_received", "Events this worker fed to its boards from other processes"
+        )
+        received.add_metric([], fed.fed if fed is not None else 0)
+        yield received
+        # Placeholder until outbound notifications land: the notifier will count its failed deliveries.
+        delivery = CounterMetricFamily(
+            "ansim_delivery_failures", "Outbound messages that could not be delivered"
+        )
+        delivery.add_metric([], 0)
+        yield delivery
+        if background.link is not None:
+            yield GaugeMetricFamily(
+                "ansim_broker_connected",
+                "1 while connected to NATS",
+                value=1 if background.link.connected else 0,
+            )

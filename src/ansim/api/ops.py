@@ -1,0 +1,66 @@
+"""Liveness, readiness and metrics for load balancers and Prometheus; every role serves these."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from ansim.api.context import AppContext
+from ansim.api.metrics import Metrics
+from ansim.bus.runtime import Background
+
+router = APIRouter(tags=["operations"])
+# A readiness probe must answer quickly even when the database hangs.
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz", operation_id="ops_health", include_in_schema=False)
+async def health(request: Request) -> dict[str, Any]:
+    """The process is up and its event loop answers."""
+    background: Background = request.app.state.background
+    return {"status": "ok", "roles": sorted(background.roles)}
+
+
+@router.get("/readyz", operation_id="ops_ready", include_in_schema=False)
+async def ready(request: Request) -> JSONResponse:
+    """200 when the database (and the broker, when configured) answer; 503 takes it out of rotation."""
+    context: AppContext = request.app.state.context
+    background: Background = request.app.state.background
+    checks = {"database": await _database_check(context)}
+    if background.link is not None:
+        checks["broker"] = "ok" if background.link.connected else "unreachable"
+    ready = all(state == "ok" for state in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": "2"},
+    )
+
+
+@router.get("/metrics", operation_id="ops_metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    registry = request.app.state.metrics
+    assert isinstance(registry, Metrics)
+    body = await run_in_threadpool(generate_latest, registry.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _database_check(context: AppContext) -> str:
+    def probe() -> None:
+        with context.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(run_in_threadpool(probe), timeout=CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return "timeout"
+    except sa.exc.SQLAlchemyError:
+        return "unreachable"
+    return "ok"

@@ -51,10 +51,10 @@ def upgrade() -> None:
             sa.Enum("sms", "email", name="deliverychannel", native_enum=False, length=24),
             nullable=False,
         ),
-        sa.Column("address", sa.String(length=200), nullable=False),
+        sa.Column("address", sa.Text(), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("template", sa.String(length=50), nullable=False),
-        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column(
             "status",

@@ -9,18 +9,68 @@ document.getElementById("login-form").addEventListener("submit", async (submitte
   const form = new FormData(submitted.target);
   const error = document.getElementById("login-error");
   error.textContent = "";
+  const body = { username: form.get("username"), password: form.get("password") };
+  const second = String(form.get("otp") ?? "").trim();
+  if (/^\d{6}$/.test(second)) body.otp = second;
+  else if (second) body.recovery_code = second;
   try {
-    const session = await api("/api/v1/session", {
-      method: "POST",
-      body: { username: form.get("username"), password: form.get("password") },
-      redirectOn401: false,
-    });
-    const next = new URLSearchParams(location.search).get("next");
-    const home = session.user.role === "officer" ? "/mdt" : session.user.role === "cctv_operator" ? "/cctv" : "/board";
-    location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : home);
+    const session = await api("/api/v1/session", { method: "POST", body, redirectOn401: false });
+    if (session.enrolment_required) {
+      await startEnrolment(() => goHome(session));
+      return;
+    }
+    goHome(session);
   } catch (failure) {
+    const otpRow = document.getElementById("otp-row");
+    if (failure.status === 401 && otpRow.hidden && /code|second|factor|otp/i.test(failure.message)) {
+      otpRow.hidden = false;
+      error.textContent = t("인증 앱의 코드를 입력하세요.", "Enter the code from your authenticator app.");
+      return;
+    }
     error.textContent = failure.status === 401
-      ? t("아이디 또는 비밀번호가 틀렸습니다.", "Wrong user name or password.")
+      ? t("아이디, 비밀번호 또는 인증 코드가 틀렸습니다.", "Wrong user name, password or code.")
       : t("로그인할 수 없습니다: ", "Cannot log in: ") + failure.message;
   }
 });
+
+function goHome(session) {
+  const next = new URLSearchParams(location.search).get("next");
+  const home = session.user.role === "officer" ? "/mdt" : session.user.role === "cctv_operator" ? "/cctv" : "/board";
+  location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : home);
+}
+
+// Dispatchers, supervisors and admins enrol an authenticator before their session can do anything else.
+async function startEnrolment(done) {
+  const enrolment = await api("/api/v1/session/totp", { method: "POST", body: {} });
+  document.getElementById("login-form").hidden = true;
+  const section = document.getElementById("enrol");
+  section.hidden = false;
+  // Built only when needed, so the login form stays the page's one form.
+  section.innerHTML = `
+    <h2>${t("2단계 인증 등록", "Set up two-step login")}</h2>
+    <p>${t("인증 앱에 아래 주소(otpauth)를 등록한 뒤 표시된 코드를 입력하세요.", "Add the otpauth address below to your authenticator app, then enter the code it shows.")}</p>
+    <code id="otpauth" class="otpauth"></code>
+    <form id="enrol-form">
+      <label>${t("코드", "Code")}<input name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
+      <button type="submit">${t("등록", "Confirm")}</button>
+    </form>
+    <ol id="recovery" class="recovery"></ol>`;
+  document.getElementById("otpauth").textContent = enrolment.otpauth_uri;
+  document.getElementById("enrol-form").addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const code = new FormData(submitted.target).get("code");
+    try {
+      const confirmed = await api("/api/v1/session/totp/confirm", { method: "POST", body: { code } });
+      const list = document.getElementById("recovery");
+      list.replaceChildren(...confirmed.recovery_codes.map((c) => Object.assign(document.createElement("li"), { textContent: c })));
+      const go = document.createElement("button");
+      go.type = "button";
+      go.textContent = t("복구 코드를 보관했습니다 — 다시 로그인", "I kept the recovery codes — log in again");
+      go.addEventListener("click", () => location.reload());
+      list.after(go);
+    } catch (failure) {
+      document.getElementById("login-error").textContent = failure.message;
+    }
+  });
+  void done;
+}

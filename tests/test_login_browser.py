@@ -1,0 +1,65 @@
+"""Two-step login in the browser: a dispatcher enrols an authenticator, then logs in with a second factor."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from tests.factories import PASSWORD, build_world
+from tests.live import LiveServer, serving
+
+from ansim.api.app import create_app
+from ansim.settings import Settings
+from ansim.store.db import make_engine
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def totp_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    path = tmp_path / "totp.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    build_world(engine)
+    app = create_app(
+        Settings(database_url=url, outbox_poll_s=0.05, require_totp=True), engine=engine
+    )
+    with serving(app) as live:
+        yield live
+    engine.dispose()
+
+
+def test_a_dispatcher_enrols_an_authenticator_then_needs_a_second_factor(
+    totp_server: LiveServer, page: Any
+) -> None:
+    base = totp_server.url
+    page.goto(f"{base}/login?next=/board")
+    page.fill("input[name=username]", "dispatcher")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    uri = page.locator("#otpauth")
+    uri.wait_for(timeout=10_000)
+    secret = pyotp.parse_uri(uri.inner_text()).secret
+    page.fill("#enrol-form input[name=code]", pyotp.TOTP(secret).now())
+    page.click("#enrol-form button[type=submit]")
+    page.locator("#recovery li").first.wait_for(timeout=10_000)
+    recovery = page.locator("#recovery li").first.inner_text()
+
+    page.goto(f"{base}/login?next=/board")
+    page.fill("input[name=username]", "dispatcher")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.locator("#otp-row:not([hidden])").wait_for(timeout=10_000)
+    page.fill("input[name=otp]", "000000")  # a wrong code
+    page.click("#login-form button[type=submit]")
+    page.locator("#login-error", has_text="틀렸습니다").wait_for(
+        timeout=10_000
+    )  # the page speaks Korean here
+    page.fill("input[name=otp]", recovery)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/board", timeout=10_000)

@@ -15,10 +15,17 @@ from tests.security_fixtures import SecureApp, secure_app
 
 from ansim.cli import main
 from ansim.domain.incidents import Channel
+from ansim.domain.verification import Answer, AnswerSource
 from ansim.security import crypto, retention
-from ansim.services import incidents, people
+from ansim.services import incidents, people, verification
 from ansim.store.db import make_session_factory
-from ansim.store.tables import channel_bindings, guardians, incident_events, location_fixes
+from ansim.store.tables import (
+    channel_bindings,
+    guardians,
+    incident_events,
+    location_fixes,
+    verification_answers,
+)
 from ansim.store.uow import UnitOfWork
 
 REGISTERED = ["김하늘", "김민준", "+821012345678", "+821098765432", "821012345678", "01012345678"]
@@ -115,6 +122,19 @@ def test_location_history_is_purged_after_retention_but_the_timeline_keeps_that_
     uow = UnitOfWork(make_session_factory(secured.engine))
     with uow.read() as session:
         assert len(incidents.fixes(session, incident_id=incident_id)) == 1
+    with uow.begin() as session:
+        verification.record_answer(
+            session,
+            incident_id=incident_id,
+            recipient_id=people.guardians_of(session, subscriber_id=secured.world.subscriber_id)[
+                0
+            ].id,
+            source=AnswerSource.DISPATCHER_CALL,
+            answer=Answer.SAFE,
+            actor="dispatcher",
+            at=secured.clock.now,
+            config=secured.client.app.state.context.verification,  # type: ignore[attr-defined]
+        )
     board = staff_headers(secured.client, "dispatcher")
     for status in ("on_scene", "resolved", "closed"):
         secured.client.post(
@@ -144,5 +164,13 @@ def test_location_history_is_purged_after_retention_but_the_timeline_keeps_that_
             sa.select(incident_events.c.data).where(incident_events.c.kind == retention.PURGED)
         ).scalar_one()
         assert purged["removed"]["location_fixes"] == 1
+        assert purged["removed"]["verification_answers"] == 1
+        assert (
+            session.execute(
+                sa.select(sa.func.count()).select_from(verification_answers)
+            ).scalar_one()
+            == 0
+        )
+        assert "guardian_called" in kinds or "guardian_answered" in kinds  # that it happened stays
     with uow.begin() as session:  # once only
         assert retention.purge(session, now=closed_at + 2 * keep, keep_for=keep).incidents == 0

@@ -21,7 +21,13 @@ from ansim.domain.incidents import ACTIVE_STATUSES, IncidentEvent
 from ansim.security import audit
 from ansim.store import deadlines
 from ansim.store.deadlines import Deadline
-from ansim.store.tables import incident_events, incidents, location_fixes, outbox
+from ansim.store.tables import (
+    incident_events,
+    incidents,
+    location_fixes,
+    outbox,
+    verification_answers,
+)
 
 SWEEP_KIND = "retention.sweep"
 SWEEP_EVERY = timedelta(hours=1)
@@ -35,8 +41,17 @@ def _purge_fixes(session: Session, incident_id: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _purge_guardian_answers(session: Session, incident_id: str) -> int:
+    # The timeline keeps that guardians answered and what was decided; who said what goes.
+    result = session.execute(
+        verification_answers.delete().where(verification_answers.c.incident_id == incident_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 PURGES: dict[str, Callable[[Session, str], int]] = {
     "location_fixes": _purge_fixes,
+    "verification_answers": _purge_guardian_answers,
 }
 
 

@@ -251,3 +251,25 @@ def test_the_officer_runs_the_assignment_from_the_terminal(api: tuple[TestClient
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=officer).json()
     assert detail["incident"]["status"] == "on_scene"
     assert detail["assignments"][0]["arrived_at"] is not None
+
+
+def test_opening_the_live_stream_is_an_audited_read(
+    api: tuple[TestClient, World], engine: Engine
+) -> None:
+    from ansim.store.tables import audit_log
+
+    client, _world = api
+    with client.websocket_connect("/api/v1/stream", headers=staff_headers(client, "dispatcher")):
+        pass
+    import time
+
+    deadline = time.monotonic() + 5  # the server records it right after accepting the connection
+    while True:
+        with engine.connect() as conn:
+            rows = [
+                tuple(r) for r in conn.execute(sa.select(audit_log.c.actor, audit_log.c.action))
+            ]
+        if ("dispatcher", "stream.open") in rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert ("dispatcher", "stream.open") in rows

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import FIELD_ROLES, staff_for_websocket
+from ansim.api.auth import FIELD_ROLES, client_ip, staff_for_websocket
 from ansim.api.context import AppContext
 from ansim.domain.events import EventEnvelope
-from ansim.domain.staff import Role
+from ansim.domain.staff import Role, StaffUser
+from ansim.security import audit
 from ansim.services import dispatch
 from ansim.store import outbox
 
@@ -26,6 +27,8 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
         await websocket.close(code=UNAUTHENTICATED, reason="log in first")
         return
     await websocket.accept()
+    # The stream carries people's locations: opening it is a read of personal data, so it is audited.
+    await run_in_threadpool(_audit_open, context, websocket, user)
     async with context.bus.subscribe() as subscription:
         # Subscribe first, then read the backlog, so no event falls between the two.
         def backlog() -> tuple[int, list[EventEnvelope]]:
@@ -47,6 +50,16 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
                 last = await _forward(websocket, context, user.role, user.unit_id, live, last)
         except WebSocketDisconnect:
             return
+
+
+def _audit_open(context: AppContext, websocket: WebSocket, user: StaffUser) -> None:
+    with context.uow.begin() as session:
+        audit.record(
+            session,
+            actor=audit.Actor(name=user.username, role=user.role.value, ip=client_ip(websocket)),
+            action="stream.open",
+            at=context.now(),
+        )
 
 
 async def _forward(

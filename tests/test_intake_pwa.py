@@ -30,13 +30,12 @@ def _code(engine: Engine) -> str:
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # one backend is enough here
 def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_cancel(
     engine: Engine,
     database_url: str,
     chromium: Any,
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one backend is enough for the browser")
     build_world(engine)
     app = create_app(Settings(database_url=database_url, outbox_poll_s=0.05), engine=engine)
     with serving(app) as live:

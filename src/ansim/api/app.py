@@ -50,6 +50,7 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.intake.settings import IntakeSettings
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, retention, secrets
 from ansim.security.limits import BodyLimit
@@ -99,7 +100,9 @@ def create_app(
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
-    verification_config = VerificationConfig.from_settings(settings.verification)
+    verification_config = VerificationConfig.from_settings(
+        settings.verification, terminal_notices=bool(settings.mqtt_url)
+    )
     notifier = Notifier(
         UnitOfWork(session_factory),
         senders_from(settings),
@@ -154,6 +157,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    # The terminal bridge and the notices to terminals use one broker setting.
+    app.state.intake_settings = IntakeSettings(mqtt_url=settings.mqtt_url)
     app.state.background = background
     app.state.metrics = metrics = Metrics(uow, background, clock)
     errors.install(app)

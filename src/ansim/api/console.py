@@ -18,7 +18,14 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, dispatch_flow, incidents, people, verification
+from ansim.services import (
+    dispatch,
+    dispatch_flow,
+    incidents,
+    people,
+    terminal_notices,
+    verification,
+)
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -107,6 +114,9 @@ def _dispatch(
                 actor=user.username,
                 at=context.now(),
             )
+        terminal_notices.queue_help_coming(
+            session, incident=incident, config=context.verification, at=context.now()
+        )
     return _detail(context, user, incident_id)
 
 
@@ -187,6 +197,9 @@ def _priority(
             policy=context.dispatch_policy,
             actor=user.username,
             at=context.now(),
+        )
+        terminal_notices.queue_help_coming(
+            session, incident=incident, config=context.verification, at=context.now()
         )
     return _detail(context, user, incident_id)
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiomqtt
@@ -17,11 +18,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
-from tests.factories import T0, World, build_world
+from tests.factories import PASSWORD, T0, World, build_world
 from tests.intakekit import Clock, clocked_app, fix_at, terminal_message
-from tests.live import free_port
+from tests.live import free_port, serving
 from tests.verifykit import CONFIG, send_sos, uow_of
 
+from ansim.api.app import create_app
+from ansim.cli import device as device_cli
+from ansim.cli import main
 from ansim.domain.deliveries import Delivery, DeliveryChannel, DeliveryStatus, RecipientKind
 from ansim.domain.incidents import Channel
 from ansim.domain.verification import Answer, AnswerSource, DispatcherDecision
@@ -40,6 +44,7 @@ from ansim.services import (
 )
 from ansim.services.ranking import StraightLineRanker
 from ansim.services.terminals import IntakeSetup
+from ansim.settings import Settings
 from ansim.store.tables import intake_discards
 from ansim.store.tables import terminals as terminals_table
 
@@ -508,3 +513,44 @@ def test_a_lost_broker_connection_fails_one_attempt_and_the_same_sender_reconnec
     assert sent_first == {first: (DeliveryStatus.SENT, 1)}
     assert failed == {first: (DeliveryStatus.SENT, 1), second: (DeliveryStatus.FAILED, 1)}
     assert reconnected == {first: (DeliveryStatus.SENT, 1), second: (DeliveryStatus.SENT, 2)}
+
+
+def test_the_reference_device_verifies_prints_and_acknowledges_a_notice(
+    engine: Engine,
+    database_url: str,
+    broker: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world = build_world(engine)
+    monkeypatch.setattr(device_cli, "STATE_DIR", tmp_path)
+    monkeypatch.delenv("ANSIM_MQTT_URL", raising=False)
+    terminal_id = f"UA-CLI-{uuid.uuid4().hex[:8]}"
+    app = create_app(
+        Settings(database_url=database_url, outbox_poll_s=0.05, mqtt_url=broker), engine=engine
+    )
+    with serving(app) as live:
+        base = ["device", "--server", live.url, "--terminal", terminal_id]
+        enrol = [*base, "enrol", "--subscriber", world.subscriber_id, "--password", PASSWORD]
+        assert main(enrol) == 0
+        # A first listen makes the persistent session: the broker keeps what comes while away.
+        assert main([*base, "--mqtt", broker, "listen", "--timeout", "1"]) == 0
+        assert main([*base, "sos", "--lat", "37.5665", "--lon", "126.9780"]) == 0
+        capsys.readouterr()
+        assert main([*base, "--mqtt", broker, "listen", "--count", "1", "--timeout", "30"]) == 0
+
+    async def forget_session() -> None:  # the broker would keep it for ever
+        async with client_for(broker, identifier=f"device-{terminal_id}", clean_session=True):
+            pass
+
+    _in_own_loop(forget_session())
+    notice, ack = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    state = json.loads((tmp_path / f"{terminal_id}.json").read_text())
+    protocol.verify(notice, secret=state["secret"])
+    assert (notice["type"], notice["kind"], notice["silent"]) == ("notice", "help_coming", True)
+    assert (ack["type"], ack["status"], ack["seq"]) == ("ack", "accepted", state["seq"])
+    assert state["notices"] == [notice["notice_id"]]
+    with uow_of(engine).read() as session:
+        delivered = deliveries.get(session, delivery_id=notice["notice_id"])
+    assert delivered.status == DeliveryStatus.DELIVERED

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +58,11 @@ def _in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
     """Runs `coroutine` on a fresh loop in a worker thread (never on a loop the test may own)."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result(timeout=90)
+
+
+def _in_worker(function: Callable[[list[str]], T], args: list[str]) -> T:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, args).result(timeout=90)
 
 
 @pytest.fixture(scope="module")
@@ -534,11 +539,13 @@ def test_the_reference_device_verifies_prints_and_acknowledges_a_notice(
         base = ["device", "--server", live.url, "--terminal", terminal_id]
         enrol = [*base, "enrol", "--subscriber", world.subscriber_id, "--password", PASSWORD]
         assert main(enrol) == 0
+        listen = [*base, "--mqtt", broker, "listen"]
         # A first listen makes the persistent session: the broker keeps what comes while away.
-        assert main([*base, "--mqtt", broker, "listen", "--timeout", "1"]) == 0
+        # (In a worker thread: `listen` runs its own loop, and Playwright may own this thread's.)
+        assert _in_worker(main, [*listen, "--timeout", "1"]) == 0
         assert main([*base, "sos", "--lat", "37.5665", "--lon", "126.9780"]) == 0
         capsys.readouterr()
-        assert main([*base, "--mqtt", broker, "listen", "--count", "1", "--timeout", "30"]) == 0
+        assert _in_worker(main, [*listen, "--count", "1", "--timeout", "30"]) == 0
 
     async def forget_session() -> None:  # the broker would keep it for ever
         async with client_for(broker, identifier=f"device-{terminal_id}", clean_session=True):

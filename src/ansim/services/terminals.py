@@ -264,10 +264,9 @@ def _attach_fixes(
     session: Session, subscriber_id: str, fixes: list[LocationFix], at: datetime, window: timedelta
 ) -> None:
     incident = _open_incident(session, subscriber_id, at, window)
-    if incident is None:
+    if incident is None or not fixes:
         return  # no SOS open: a walk is tracked only while someone may need help
-    for fix in fixes:
-        incidents.add_fix(session, incident=incident, fix=fix, received_at=at)
+    incidents.add_fixes(session, incident=incident, fixes=fixes, received_at=at)
 
 
 def _cancel(

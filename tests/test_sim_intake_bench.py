@@ -30,7 +30,9 @@ def test_intake_bench_smoke_measures_every_column() -> None:
 def test_fix_bench_stores_and_fuses_every_fix_one_event_per_batch() -> None:
     demo_keys()
     with scratch_database("sqlite") as url:
-        assert fix_bench.fix_rate(url, batch=50, total=120) > 0
+        throughput = fix_bench.fix_rate(url, batch=50, total=120)
+        assert throughput.per_s > 0
+        assert throughput.cpu_us > 0
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             verdicts = conn.execute(sa.select(location_fixes.c.verdict)).scalars().all()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from operator import attrgetter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 
 import numpy as np
 

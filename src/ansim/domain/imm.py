@@ -220,7 +220,9 @@ def _inverse(s: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], Vecto
         return cast(Matrix, np.linalg.inv(s)), cast(Vector, np.linalg.det(s))
     a, b, c, d = s[:, 0, 0], s[:, 0, 1], s[:, 1, 0], s[:, 1, 1]
     det = a * d - b * c
-    inverse = np.stack((d, -b, -c, a), axis=1).reshape(-1, 2, 2) / det[:, None, None]
+    inverse = np.empty_like(s)
+    inverse[:, 0, 0], inverse[:, 0, 1], inverse[:, 1, 0], inverse[:, 1, 1] = d, -b, -c, a
+    inverse /= det[:, None, None]
     return inverse, det
 
 

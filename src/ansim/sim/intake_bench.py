@@ -218,7 +218,8 @@ def run_backend(
             ]
             maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
         fix_rates = {
-            batch: round(fix_bench.fix_rate(url, batch, fixes), 0) for batch in fix_bench.BATCHES
+            batch: round(fix_bench.fix_rate(url, batch, fixes).per_s, 0)
+            for batch in fix_bench.BATCHES
         }
     return [
         IntakeResult(

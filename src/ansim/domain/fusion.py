@@ -9,6 +9,7 @@ on the stored state, exactly as the full track would; an older one needs the ful
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -82,6 +83,12 @@ class Tuning:
         return ImmFilter((self.walk, self.vehicle, self.still), rates, prior)
 
 
+@functools.lru_cache(maxsize=8)
+def _filter_of(tuning: Tuning) -> ImmFilter:
+    """One filter per tuning, shared by every track: it is stateless but for what it remembers."""
+    return tuning.imm()
+
+
 VEHICLE_MODEL = 1
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
 REACQUIRE_COUNT = 3
@@ -145,7 +152,7 @@ class LocationTrack:
 
     def __init__(self, tuning: Tuning | None = None) -> None:
         self._tuning = tuning or Tuning()
-        self._filter = self._tuning.imm()
+        self._filter = _filter_of(self._tuning)
         self._fixes: list[LocationFix] = []
         self._keys: list[_Key] = []
         self._steps: list[_Step] = []
@@ -474,7 +481,8 @@ class LocationTrack:
         mean, cov = state.combined()
         lat, lon = self._to_wgs84(mean[:2])
         major, _, _ = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
-        return TrackPoint(fix.observed_at, lat, lon, major)
+        # Drawn on a map: a centimetre is plenty, and checkpoints that carry points stay short.
+        return TrackPoint(fix.observed_at, round(lat, 7), round(lon, 7), round(major, 2))
 
     def _outcomes(self) -> list[Outcome]:
         """Outcome of every kept fix (kept up to date on appends; the caller must not change it)."""

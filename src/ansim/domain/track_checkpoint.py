@@ -10,7 +10,7 @@ same bits as one that never stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.imm import ImmState
 
 FORMAT = 1
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,11 @@ class TrackCheckpoint:
             "state_at": self.state_at.isoformat(),
             "neighbours": [_fix_json(f) for f in self.neighbours],
             "pending": [_fix_json(f) for f in self.pending],
-            "points": [[p.at.isoformat(), p.lat, p.lon, p.radius_95_m] for p in self.points],
+            # Each point's time as whole microseconds before state_at: cheaper than ISO text.
+            "points": [
+                [(self.state_at - p.at) // _MICROSECOND, p.lat, p.lon, p.radius_95_m]
+                for p in self.points
+            ],
             "contributions": [
                 [c.method.value, c.used, c.gated, c.last_radius_m] for c in self.contributions
             ],
@@ -62,6 +67,7 @@ class TrackCheckpoint:
         if data.get("format") != FORMAT:
             raise ValueError(f"track checkpoint format {data.get('format')!r}, not {FORMAT}")
         lat0, lon0 = data["anchor"]
+        state_at = datetime.fromisoformat(data["state_at"])
         return cls(
             anchor=(lat0, lon0),
             state=ImmState(
@@ -69,12 +75,12 @@ class TrackCheckpoint:
                 np.array(data["covs"], dtype=np.float64),
                 np.array(data["probs"], dtype=np.float64),
             ),
-            state_at=datetime.fromisoformat(data["state_at"]),
+            state_at=state_at,
             neighbours=tuple(_fix_of(f) for f in data["neighbours"]),
             pending=tuple(_fix_of(f) for f in data["pending"]),
             points=tuple(
-                TrackPoint(datetime.fromisoformat(at), lat, lon, radius)
-                for at, lat, lon, radius in data["points"]
+                TrackPoint(state_at - timedelta(microseconds=before), lat, lon, radius)
+                for before, lat, lon, radius in data["points"]
             ),
             contributions=tuple(
                 MethodContribution(FixMethod(method), used, gated, radius)

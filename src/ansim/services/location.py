@@ -63,6 +63,7 @@ def add_fixes(
     fixes = [_in_utc(fix) for fix in fixes]
     for fix in fixes:
         fix.check_not_future(received_at)  # a clock in the future is a bad message, never kept
+    # The checkpoint is read, moved and written back: safe, writers take turns (UnitOfWork.begin).
     saved = _saved_track(session, incident_id=incident.id)
     if saved is None or any(saved[0].needs_history(fix) for fix in fixes):
         track, stored = _replayed_track(session, incident_id=incident.id, now=received_at)

@@ -363,6 +363,10 @@ def test_an_impossible_fix_fails_the_whole_batch_unless_refused_fixes_are_kept(
         "accepted",
     ]
     assert verdicts(engine) == ["accepted", "accepted", "refused", "accepted"]
+    with uow.begin() as session:  # a message with no fixes: nothing to do
+        incident = incidents.get(session, incident_id=incident_id, for_update=True)
+        assert incidents.add_fixes(session, incident=incident, fixes=[], received_at=T0) == []
+    assert len(verdicts(engine)) == 4
 
 
 def test_gated_fixes_stored_earlier_are_accepted_when_a_later_fix_re_acquires(

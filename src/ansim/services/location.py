@@ -60,6 +60,8 @@ def add_fixes(
     it too (nothing of the batch is kept), unless `keep_refused`: then it is stored as refused
     for the audit and the estimate stays put (a repeated SOS is never lost over its fix).
     """
+    if not fixes:
+        return []
     fixes = [_in_utc(fix) for fix in fixes]
     for fix in fixes:
         fix.check_not_future(received_at)  # a clock in the future is a bad message, never kept

@@ -264,7 +264,7 @@ def _attach_fixes(
     session: Session, subscriber_id: str, fixes: list[LocationFix], at: datetime, window: timedelta
 ) -> None:
     incident = _open_incident(session, subscriber_id, at, window)
-    if incident is None or not fixes:
+    if incident is None:
         return  # no SOS open: a walk is tracked only while someone may need help
     incidents.add_fixes(session, incident=incident, fixes=fixes, received_at=at)
 

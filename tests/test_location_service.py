@@ -382,3 +382,11 @@ def test_gated_fixes_stored_earlier_are_accepted_when_a_later_fix_re_acquires(
     with uow.read() as session:
         incident = incidents.get(session, incident_id=incident_id)
     assert incident.lat == pytest.approx(away[2].lat, abs=30 * M_LAT)
+    # In one batch, the gated fixes are stored as they ended up: accepted.
+    uow, batched = open_alone(engine, fix_at(0, radius_m=15, method=FixMethod.GNSS))
+    add_batch(
+        uow, batched, [fix_at(10.0 * i, radius_m=15, method=FixMethod.GNSS) for i in (1, 2, 3)]
+    )
+    assert add_batch(uow, batched, away) == ["gated", "gated", "accepted"]
+    assert verdicts(engine) == ["accepted"] * 14
+    assert where_it_is(uow, batched)[:7] == pytest.approx(where_it_is(uow, incident_id)[:7])

@@ -78,13 +78,11 @@ def add_fixes(
         if verdict.outcome is Outcome.REFUSED and not keep_refused:
             which = f"fix {n + 1} of {len(fixes)}" if len(fixes) > 1 else "fix"
             raise InvalidInput(f"{which} refused: {verdict.reason}")
-    new_rows = _insert(
-        session, incident.id, [(fixes[n], verdicts[n]) for n in order], track, received_at
-    )
+    _insert(session, incident.id, [(fixes[n], verdicts[n]) for n in order], track, received_at)
     _revise_verdicts(session, track, stored)
-    changed = any(v.outcome in (Outcome.ACCEPTED, Outcome.GATED) for v in verdicts.values())
+    changed = any(v.outcome in _KEPT for v in verdicts.values())
     if track.last_fix_at is not None and (changed or saved is None):
-        _save_track(session, incident.id, track, {**stored, **new_rows}, at=received_at)
+        _save_track(session, incident.id, track, stored, at=received_at)
     if any(v.outcome is Outcome.ACCEPTED for v in verdicts.values()):
         assert track.last_fix_at is not None  # a fix was just accepted
         # Stored as of the last fix taken in; readers grow it for staleness at their own `now`.
@@ -127,6 +125,7 @@ def location_of(incident: Incident) -> dict[str, Any] | None:
 
 # Stored rows of the fixes a track holds: (row id, verdict), the first row first.
 _Stored = dict[LocationFix, list[tuple[int, str]]]
+_KEPT = (Outcome.ACCEPTED, Outcome.GATED)
 
 
 def _saved_track(session: Session, *, incident_id: str) -> tuple[LocationTrack, _Stored] | None:
@@ -155,7 +154,7 @@ def _save_track(
         {
             "track": checkpoint.to_json(),
             # A re-acquisition turns these rows to accepted: the checkpoint says which they are.
-            "pending_rows": [stored[fix][0][0] for fix in checkpoint.pending],
+            "pending_rows": _rows_of(session, incident_id, checkpoint.pending, stored),
         }
     )
     updated = session.execute(
@@ -167,6 +166,27 @@ def _save_track(
         session.execute(
             location_tracks.insert().values(incident_id=incident_id, checkpoint=text, updated_at=at)
         )
+
+
+def _rows_of(
+    session: Session, incident_id: str, gated: tuple[LocationFix, ...], stored: _Stored
+) -> list[int]:
+    """Row ids of gated fixes; those just inserted are looked up (rarely any: RETURNING on the
+    batch insert would cost more per fix than this query per batch)."""
+    found = {fix: stored[fix][0][0] for fix in gated if fix in stored}
+    if len(found) < len(gated):
+        rows = session.execute(
+            sa.select(location_fixes)
+            .where(
+                location_fixes.c.incident_id == incident_id,
+                location_fixes.c.verdict == Outcome.GATED.value,
+                location_fixes.c.observed_at.in_([f.observed_at for f in gated]),
+            )
+            .order_by(location_fixes.c.id)
+        ).mappings()
+        for row in rows:
+            found.setdefault(_fix_of(row), row["id"])
+    return [found[fix] for fix in gated]
 
 
 def _replayed_track(
@@ -195,27 +215,23 @@ def _insert(
     considered: list[tuple[LocationFix, FixVerdict]],
     track: LocationTrack,
     received_at: datetime,
-) -> _Stored:
-    """Stores the batch (in time order) in one insert; the rows of the fixes the track kept."""
+) -> None:
+    """Stores the batch (in time order) in one insert."""
     # A later fix of the batch may have re-acquired a gated one: it is stored as it ended up.
     final = dict(zip(track.fixes, track.outcomes(), strict=True))
-    kept = [verdict.outcome in (Outcome.ACCEPTED, Outcome.GATED) for _, verdict in considered]
-    outcomes = [
-        final[fix] if keep else verdict.outcome
-        for (fix, verdict), keep in zip(considered, kept, strict=True)
-    ]
-    ids = session.execute(
-        location_fixes.insert().returning(location_fixes.c.id, sort_by_parameter_order=True),
+    session.execute(
+        location_fixes.insert(),
         [
-            _row(incident_id, fix, verdict, outcome, received_at)
-            for (fix, verdict), outcome in zip(considered, outcomes, strict=True)
+            _row(
+                incident_id,
+                fix,
+                verdict,
+                final[fix] if verdict.outcome in _KEPT else verdict.outcome,
+                received_at,
+            )
+            for fix, verdict in considered
         ],
-    ).scalars()
-    return {
-        fix: [(row, outcome.value)]
-        for (fix, _), outcome, row, keep in zip(considered, outcomes, ids, kept, strict=True)
-        if keep
-    }
+    )
 
 
 def _row(

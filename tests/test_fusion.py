@@ -1,3 +1,4 @@
+import json
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -11,11 +12,13 @@ from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import (
     R95_PER_SIGMA,
     STILL,
+    HistoryNeeded,
     LocationTrack,
     Outcome,
     Tuning,
     haversine_m,
 )
+from ansim.domain.track_checkpoint import TrackCheckpoint
 from ansim.sim.location_traces import (
     ERROR_MODELS,
     T0,
@@ -365,3 +368,83 @@ def test_the_road_constraint_pulls_a_car_onto_its_road_across_it_only() -> None:
     assert constrained.semi_minor_m < loose.semi_minor_m
     # Along the road it is no tighter than the fixes allow: the major axis runs north-south.
     assert min(constrained.orientation_deg, 180 - constrained.orientation_deg) < 20
+
+
+def resumed(track: LocationTrack) -> LocationTrack:
+    """The track as a later transaction sees it: its checkpoint through JSON, resumed."""
+    text = json.dumps(track.checkpoint().to_json())
+    return LocationTrack.resume(TrackCheckpoint.from_json(json.loads(text)))
+
+
+def test_a_track_resumed_after_every_fix_filters_exactly_as_one_that_never_stopped() -> None:
+    rng = np.random.default_rng(5)
+    fixes = [*noisy_static_fixes(rng, 8, radius=40)]
+    fixes += [fix(2, 1, t=85, radius=12, method=FixMethod.GNSS, floor=3, altitude_m=41.0)]
+    fixes += [fix(900, 0, t=95, radius=50)]  # an outlier, gated
+    fixes += [fix(1500, 300, t=110 + 10.0 * i, radius=20, method=FixMethod.GNSS) for i in range(3)]
+    fixes += [fix(1500 + 5 * i, 300, t=140 + 5.0 * i, radius=30) for i in range(70)]  # track > 60
+    whole, stepwise = LocationTrack(), LocationTrack()
+    for f in fixes:
+        expected = whole.add(f, now=f.observed_at)
+        stepwise = resumed(stepwise) if stepwise.last_fix_at else stepwise
+        assert stepwise.add(f, now=f.observed_at) == expected
+        assert stepwise.estimate(f.observed_at + timedelta(seconds=5)) == whole.estimate(
+            f.observed_at + timedelta(seconds=5)
+        )
+    outcomes = [whole.add(f, now=at(500)).outcome for f in fixes[9:13]]
+    assert outcomes == [Outcome.DUPLICATE] * 4  # all kept, the outlier gated
+    final = stepwise.estimate(at(500))
+    assert final is not None
+    assert final.floor == 3
+    assert final.altitude_m == 41.0
+    assert len(final.track) == 60
+    gnss = next(c for c in final.contributions if c.method is FixMethod.GNSS)
+    assert (gnss.used, gnss.gated) == (4, 0)  # the three gated GNSS fixes were re-acquired
+    wifi = next(c for c in final.contributions if c.method is FixMethod.WIFI)
+    assert wifi.gated == 1  # the outlier
+
+
+def test_a_re_acquisition_across_resumes_takes_in_the_gated_fixes_held_by_the_checkpoint() -> None:
+    whole = LocationTrack()
+    for i in range(6):
+        whole.add(fix(t=10.0 * i, radius=15, method=FixMethod.GNSS), now=at(10.0 * i))
+    away = [fix(1500, 300, t=100 + 10.0 * i, radius=20, method=FixMethod.GNSS) for i in range(3)]
+    track = whole
+    for f in away[:2]:
+        track = resumed(track)
+        assert track.add(f, now=at(130)).outcome is Outcome.GATED
+    track = resumed(track)
+    # It holds the last three accepted fixes (for the reachability check) and the two gated.
+    assert track.outcomes() == (Outcome.ACCEPTED,) * 3 + (Outcome.GATED,) * 2
+    assert "re-acquired" in track.add(away[2], now=at(130)).reason
+    assert track.outcomes() == (Outcome.ACCEPTED,) * 6
+    assert track.fixes[3:] == tuple(away)
+    estimate = track.estimate(at(120))
+    assert estimate is not None
+    gnss = next(c for c in estimate.contributions if c.method is FixMethod.GNSS)
+    assert (gnss.used, gnss.gated) == (9, 0)
+
+
+def test_a_resumed_track_needs_the_history_for_an_older_fix_but_knows_its_newest() -> None:
+    track = LocationTrack()
+    for i in range(5):
+        track.add(fix(t=10.0 * i), now=at(40))
+    again = resumed(track)
+    older, newest, newer = fix(3, 3, t=25), fix(t=40), fix(t=50)
+    assert again.needs_history(older)
+    assert not again.needs_history(newest)
+    assert not again.needs_history(newer)
+    with pytest.raises(HistoryNeeded):
+        again.add(older, now=at(50))
+    assert again.add(newest, now=at(50)).outcome is Outcome.DUPLICATE
+    assert again.add(newer, now=at(50)).outcome is Outcome.ACCEPTED
+
+
+def test_a_checkpoint_of_another_format_is_refused() -> None:
+    track = LocationTrack()
+    track.add(fix(t=0), now=at(0))
+    stored = track.checkpoint().to_json()
+    with pytest.raises(ValueError, match="format"):
+        TrackCheckpoint.from_json({**stored, "format": 0})
+    with pytest.raises(ValueError, match="empty track"):
+        LocationTrack().checkpoint()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
@@ -18,6 +19,7 @@ from tests.intakekit import Clock, clocked_app
 from ansim.api.app_signing import app_signature
 from ansim.services import app_accounts
 from ansim.store.db import make_session_factory
+from ansim.store.tables import outbox
 from ansim.store.uow import UnitOfWork
 
 PHONE = "010-2222-3333"
@@ -195,6 +197,19 @@ def test_fixes_stream_in_batches_and_bad_signatures_are_refused(
         f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "dispatcher")
     ).json()
     assert len(detail["fixes"]) == 4
+    with engine.connect() as conn:
+        located = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.type == "incident.located")
+        ).scalar_one()
+    assert located == 2  # the SOS's fix, then the batch of three at once
+    too_many = {"fixes": batch["fixes"] * 34}
+    answer = client.post(
+        f"/api/v1/app/incidents/{incident_id}/fixes", **_signed(credential, too_many, clock)
+    )
+    assert answer.status_code == 422
+    assert "100" in answer.text
     # The board shows the fused estimate: near the newest fix, well inside a few GNSS radii.
     assert detail["incident"]["location"]["lat"] == pytest.approx(37.5672, abs=2e-4)
     assert detail["incident"]["location"]["method"] == "gnss"

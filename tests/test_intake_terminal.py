@@ -131,7 +131,7 @@ def test_heartbeats_get_config_and_a_silent_terminal_is_reported_lost_then_recov
 
 
 def test_app_and_terminal_of_one_person_join_one_incident_and_the_walk_follows(
-    terminal: tuple[TestClient, World, Clock, str],
+    terminal: tuple[TestClient, World, Clock, str], engine: Engine
 ) -> None:
     client, world, clock, secret = terminal
     first = client.post(
@@ -158,6 +158,8 @@ def test_app_and_terminal_of_one_person_join_one_incident_and_the_walk_follows(
         e["data"].get("channel") for e in detail["timeline"] if e["kind"] == "sos_repeated"
     ] == ["terminal"]
     assert len(detail["fixes"]) == 5
+    # One estimate update per message: the app's SOS, the terminal's SOS, its three fixes.
+    assert len(_events(engine, "incident.located")) == 3
     # The fused estimate follows the walk: near the newest fix.
     assert detail["incident"]["location"]["lat"] == pytest.approx(37.5673, abs=2e-4)
 

@@ -14,13 +14,13 @@ from ansim.domain.errors import InvalidInput
 from ansim.domain.events import validate_event
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
-from ansim.services import incidents
+from ansim.services import incidents, location
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
 from ansim.services.ranking import StraightLineRanker
 from ansim.store import outbox
 from ansim.store.db import make_session_factory
-from ansim.store.tables import location_fixes
+from ansim.store.tables import location_fixes, location_tracks
 from ansim.store.uow import UnitOfWork
 
 WINDOW = timedelta(minutes=30)
@@ -238,3 +238,155 @@ def test_the_location_endpoint_gives_ellipse_track_mix_and_words(
         assert mine.status_code == 200
         missing = client.get("/api/v1/incidents/nope/location", headers=board)
         assert missing.status_code == 404
+
+
+def open_alone(engine: Engine, first: LocationFix) -> tuple[UnitOfWork, str]:
+    """An incident of an unknown caller: nothing merges into it, so a test can open several."""
+    uow = UnitOfWork(make_session_factory(engine))
+    report = SosReport(
+        channel=Channel.APP, received_at=first.observed_at, source="app:test", fix=first
+    )
+    outcome = do_receive_sos(
+        uow, report=report, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False
+    )
+    return uow, outcome.incident.id
+
+
+def add_batch(
+    uow: UnitOfWork, incident_id: str, fixes: list[LocationFix], *, keep_refused: bool = False
+) -> list[str]:
+    with uow.begin() as session:
+        incident = incidents.get(session, incident_id=incident_id, for_update=True)
+        received_at = max(f.observed_at for f in fixes) + timedelta(seconds=1)
+        verdicts = incidents.add_fixes(
+            session,
+            incident=incident,
+            fixes=fixes,
+            received_at=received_at,
+            keep_refused=keep_refused,
+        )
+        return [v.outcome.value for v in verdicts]
+
+
+def where_it_is(uow: UnitOfWork, incident_id: str) -> tuple[float, ...]:
+    """The stored estimate, the one the location endpoint reads, and how many events told it."""
+    with uow.read() as session:
+        incident = incidents.get(session, incident_id=incident_id)
+        assert incident.located_at is not None
+        read = location.estimate(session, incident_id=incident_id, now=incident.located_at)
+        located = [
+            e
+            for e in outbox.unpublished(session)
+            if e.type == "incident.located" and e.incident_id == incident_id
+        ]
+    assert read is not None
+    assert incident.lat is not None
+    assert incident.lon is not None
+    assert incident.semi_major_m is not None
+    assert incident.semi_minor_m is not None
+    return (
+        incident.lat,
+        incident.lon,
+        incident.semi_major_m,
+        incident.semi_minor_m,
+        read.lat,
+        read.lon,
+        read.semi_major_m,
+        float(len(located)),
+    )
+
+
+def walk(count: int) -> list[LocationFix]:
+    return [fix_at(10 * k, 3 * k, -2 * k, radius_m=40) for k in range(count)]
+
+
+def test_fixes_one_by_one_with_a_late_one_and_as_one_batch_give_the_same_estimate(
+    engine: Engine,
+) -> None:
+    fixes = walk(8)
+    fixes[6] = fix_at(60, 18, -12, radius_m=15, method=FixMethod.GNSS)
+    uow, one_by_one = open_alone(engine, fixes[0])
+    for k in (1, 2, 3, 5, 6, 7, 4):  # 4 comes late: filtered again from where it belongs
+        assert add(uow, one_by_one, fixes[k]) == "accepted"
+    uow, batched = open_alone(engine, fixes[0])
+    assert add_batch(uow, batched, [fixes[k] for k in (7, 1, 4, 2, 6, 3, 5)]) == ["accepted"] * 7
+    by_one, by_batch = where_it_is(uow, one_by_one), where_it_is(uow, batched)
+    assert by_one[:7] == pytest.approx(by_batch[:7], rel=1e-9)
+    assert by_one[:3] == pytest.approx(by_one[4:7], abs=0.01)  # read as stored
+    assert (by_one[7], by_batch[7]) == (8, 2)  # one event per fix, or the SOS's and the batch's
+
+
+def test_a_batch_reaching_back_before_the_stored_fixes_refilters_like_one_by_one(
+    engine: Engine,
+) -> None:
+    fixes = walk(9)
+    uow, one_by_one = open_alone(engine, fixes[0])
+    uow, batched = open_alone(engine, fixes[0])
+    for k in (1, 2, 3, 5, 6):
+        add(uow, one_by_one, fixes[k])
+        add(uow, batched, fixes[k])
+    for k in (8, 4, 7):
+        add(uow, one_by_one, fixes[k])
+    assert add_batch(uow, batched, [fixes[8], fixes[4], fixes[7]]) == ["accepted"] * 3
+    assert where_it_is(uow, one_by_one)[:7] == pytest.approx(
+        where_it_is(uow, batched)[:7], rel=1e-9
+    )
+
+
+def test_an_incident_without_a_checkpoint_gets_one_from_its_stored_fixes(engine: Engine) -> None:
+    fixes = walk(6)
+    uow, kept = open_alone(engine, fixes[0])
+    uow, lost = open_alone(engine, fixes[0])
+    for k in (1, 2, 3, 4):
+        add(uow, kept, fixes[k])
+        add(uow, lost, fixes[k])
+    with uow.begin() as session:  # as for incidents from before the checkpoint existed
+        session.execute(location_tracks.delete().where(location_tracks.c.incident_id == lost))
+    add(uow, kept, fixes[5])
+    add(uow, lost, fixes[5])
+    assert where_it_is(uow, kept) == where_it_is(uow, lost)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(location_tracks)).scalar() == 2
+
+
+def test_an_impossible_fix_fails_the_whole_batch_unless_refused_fixes_are_kept(
+    engine: Engine,
+) -> None:
+    uow, incident_id = open_alone(engine, fix_at(0, radius_m=20, method=FixMethod.GNSS))
+    batch = [fix_at(10, 5, 0, radius_m=20), fix_at(15, 20_000, 0, radius_m=20), fix_at(20)]
+    with pytest.raises(InvalidInput, match=r"fix 2 of 3 refused: .*faster than any vehicle"):
+        add_batch(uow, incident_id, batch)
+    assert verdicts(engine) == ["accepted"]  # nothing of the batch was kept
+    assert add_batch(uow, incident_id, batch, keep_refused=True) == [
+        "accepted",
+        "refused",
+        "accepted",
+    ]
+    assert verdicts(engine) == ["accepted", "accepted", "refused", "accepted"]
+    with uow.begin() as session:  # a message with no fixes: nothing to do
+        incident = incidents.get(session, incident_id=incident_id, for_update=True)
+        assert incidents.add_fixes(session, incident=incident, fixes=[], received_at=T0) == []
+    assert len(verdicts(engine)) == 4
+
+
+def test_gated_fixes_stored_earlier_are_accepted_when_a_later_fix_re_acquires(
+    engine: Engine,
+) -> None:
+    uow, incident_id = open_alone(engine, fix_at(0, radius_m=15, method=FixMethod.GNSS))
+    add_batch(
+        uow, incident_id, [fix_at(10.0 * i, radius_m=15, method=FixMethod.GNSS) for i in (1, 2, 3)]
+    )
+    away = [fix_at(100 + 10.0 * i, 300, 1500, radius_m=20, method=FixMethod.GNSS) for i in range(3)]
+    assert [add(uow, incident_id, f) for f in away] == ["gated", "gated", "accepted"]
+    assert verdicts(engine) == ["accepted"] * 7  # the two gated rows were revised
+    with uow.read() as session:
+        incident = incidents.get(session, incident_id=incident_id)
+    assert incident.lat == pytest.approx(away[2].lat, abs=30 * M_LAT)
+    # In one batch, the gated fixes are stored as they ended up: accepted.
+    uow, batched = open_alone(engine, fix_at(0, radius_m=15, method=FixMethod.GNSS))
+    add_batch(
+        uow, batched, [fix_at(10.0 * i, radius_m=15, method=FixMethod.GNSS) for i in (1, 2, 3)]
+    )
+    assert add_batch(uow, batched, away) == ["gated", "gated", "accepted"]
+    assert verdicts(engine) == ["accepted"] * 14
+    assert where_it_is(uow, batched)[:7] == pytest.approx(where_it_is(uow, incident_id)[:7])

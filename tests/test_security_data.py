@@ -164,6 +164,7 @@ def test_location_history_is_purged_after_retention_but_the_timeline_keeps_that_
             sa.select(incident_events.c.data).where(incident_events.c.kind == retention.PURGED)
         ).scalar_one()
         assert purged["removed"]["location_fixes"] == 1
+        assert purged["removed"]["location_tracks"] == 1  # the filter's recent positions too
         assert purged["removed"]["verification_answers"] == 1
         assert (
             session.execute(

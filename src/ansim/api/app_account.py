@@ -218,7 +218,7 @@ async def app_update_profile(
 async def app_upload_fixes(
     incident_id: str, body: FixBatchIn, install: SignedInstall, context: ContextDep
 ) -> FixBatchOut:
-    """Stores a batch of live fixes for the person's open incident (oldest first)."""
+    """Stores a batch of live fixes (any order) for the person's open incident: one estimate update."""
     now = context.now()
     source = f"app:{install.address}"
     fixes = [to_fix(fix, source=source, default_time=now) for fix in body.fixes]
@@ -230,8 +230,7 @@ async def app_upload_fixes(
                 raise HTTPException(404, f"no incident {incident_id}")
             if not incident.is_active:
                 raise Conflict("the incident is closed; fixes are no longer taken")
-            for fix in sorted(fixes, key=lambda f: f.observed_at):
-                incidents.add_fix(session, incident=incident, fix=fix, received_at=now)
+            incidents.add_fixes(session, incident=incident, fixes=fixes, received_at=now)
             return len(fixes)
 
     return FixBatchOut(stored=await run_in_threadpool(store))

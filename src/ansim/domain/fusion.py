@@ -1,17 +1,21 @@
 """Location fusion: all fixes of one incident, over time, into one honest estimate.
 
 Fixes are kept sorted by observation time; a late fix re-filters from where it belongs, so the
-estimate depends only on the set of fixes, never on their arrival order.
+estimate depends only on the set of fixes, never on their arrival order. A track can be resumed
+from a checkpoint (`checkpoint()`, `resume()`): fixes newer than its newest are then filtered
+on the stored state, exactly as the full track would; an older one needs the full history.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 
 import numpy as np
 
@@ -19,6 +23,7 @@ from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
 from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
 from ansim.domain.imm import ImmFilter, ImmState, Matrix, MotionModel, Vector
+from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8
 # A radius_95 is a circular normal: r95 = sigma * sqrt(-2 ln 0.05).
@@ -78,6 +83,12 @@ class Tuning:
         return ImmFilter((self.walk, self.vehicle, self.still), rates, prior)
 
 
+@functools.lru_cache(maxsize=8)
+def _filter_of(tuning: Tuning) -> ImmFilter:
+    """One filter per tuning, shared by every track: it is stateless but for what it remembers."""
+    return tuning.imm()
+
+
 VEHICLE_MODEL = 1
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
 REACQUIRE_COUNT = 3
@@ -127,7 +138,13 @@ class _Step:
 
 
 _START = _Step(None, None, Outcome.ACCEPTED, "", ())
-_Key = tuple[datetime, str, str, float, float, float, str]
+# Time, then every field: equal keys are equal fixes. Optional fields sort absent first.
+_Key = tuple[datetime, str, str, float, float, float, tuple[tuple[bool, float], ...]]
+_OPTIONAL = attrgetter("altitude_m", "floor", "speed_mps", "heading_deg")
+
+
+class HistoryNeeded(LookupError):
+    """A resumed track was given a fix older than its newest: rebuild it from all fixes."""
 
 
 class LocationTrack:
@@ -135,11 +152,16 @@ class LocationTrack:
 
     def __init__(self, tuning: Tuning | None = None) -> None:
         self._tuning = tuning or Tuning()
-        self._filter = self._tuning.imm()
+        self._filter = _filter_of(self._tuning)
         self._fixes: list[LocationFix] = []
         self._keys: list[_Key] = []
         self._steps: list[_Step] = []
         self._anchor = (0.0, 0.0)
+        self._outcome_list: list[Outcome] | None = []  # None: recompute from the steps
+        # A resumed track starts with the fixes its checkpoint carried (held, never re-filtered).
+        self._base: TrackCheckpoint | None = None
+        self._held = 0
+        self._held_accepted = 0
 
     @classmethod
     def from_fixes(
@@ -147,27 +169,84 @@ class LocationTrack:
     ) -> LocationTrack:
         """Rebuilds a track from stored fixes; fixes that would be refused are dropped."""
         track = cls(tuning)
-        for fix in sorted(fixes, key=_sort_key):
+        for fix in sorted(fixes, key=order_key):
             track.add(fix, now=now)
         return track
 
+    @classmethod
+    def resume(cls, checkpoint: TrackCheckpoint, *, tuning: Tuning | None = None) -> LocationTrack:
+        """Continues a track from its checkpoint; see `needs_history` for the fixes it cannot take."""
+        track = cls(tuning)
+        track._base = checkpoint
+        track._anchor = checkpoint.anchor
+        held = [*checkpoint.neighbours, *checkpoint.pending]
+        accepted = len(checkpoint.neighbours)
+        track._fixes = held
+        track._keys = [order_key(f) for f in held]
+        track._steps = [
+            _Step(None, None, Outcome.ACCEPTED if i < accepted else Outcome.GATED, "", ())
+            for i in range(len(held))
+        ]
+        newest = track._steps[-1]
+        pending = tuple(range(accepted, len(held)))
+        track._steps[-1] = _Step(checkpoint.state, checkpoint.state_at, newest.outcome, "", pending)
+        track._outcome_list = None
+        track._held, track._held_accepted = len(held), accepted
+        return track
+
+    def needs_history(self, fix: LocationFix) -> bool:
+        """True when a resumed track cannot place `fix`: it is older than the newest fix held."""
+        return self._held > 0 and order_key(fix) < self._keys[self._held - 1]
+
+    def checkpoint(self) -> TrackCheckpoint:
+        """What `resume()` needs to take newer fixes in exactly as this track would."""
+        if not self._steps:
+            raise ValueError("an empty track has no checkpoint")
+        last = self._steps[-1]
+        assert last.state is not None
+        assert last.state_at is not None
+        neighbours = sorted(self._accepted_before(len(self._fixes)))
+        # Only the last REACQUIRE_COUNT - 1 gated fixes can ever join a re-acquisition.
+        pending = last.pending[-(REACQUIRE_COUNT - 1) :]
+        return TrackCheckpoint(
+            anchor=self._anchor,
+            state=last.state,
+            state_at=last.state_at,
+            neighbours=tuple(self._fixes[i] for i in neighbours),
+            pending=tuple(self._fixes[i] for i in pending),
+            points=self._track(last.state_at),
+            contributions=self._contributions(),
+            floor=self._latest_floor(),
+            altitude_m=self._latest_altitude(),
+        )
+
     @property
     def fixes(self) -> tuple[LocationFix, ...]:
-        """Fixes kept (accepted or gated), oldest first."""
+        """Fixes kept (accepted or gated), oldest first; resumed: the held ones and those since."""
         return tuple(self._fixes)
+
+    @property
+    def last_fix_at(self) -> datetime | None:
+        """Time of the newest fix the estimate rests on (None before any fix)."""
+        return self._steps[-1].state_at if self._steps else None
 
     def outcomes(self) -> tuple[Outcome, ...]:
         """What became of each kept fix (in the order of `fixes`): accepted or gated."""
         return tuple(self._outcomes())
 
     def add(self, fix: LocationFix, *, now: datetime) -> FixVerdict:
-        """Takes one fix in, in any order; refused fixes leave the track untouched."""
+        """Takes one fix in, in any order; refused fixes leave the track untouched.
+
+        A resumed track raises HistoryNeeded for a fix older than its newest (`needs_history`).
+        """
         try:
             fix.check_not_future(now)
-            key = _sort_key(fix)
+            key = order_key(fix)
             index = bisect.bisect_left(self._keys, key)
             if index < len(self._fixes) and self._fixes[index] == fix:
                 return FixVerdict(Outcome.DUPLICATE, "this fix was already taken in")
+            if index < self._held:
+                raise HistoryNeeded(f"fix of {fix.observed_at.isoformat()} predates the checkpoint")
             self._check_reachable(fix, index)
         except InvalidInput as refusal:
             return FixVerdict(Outcome.REFUSED, str(refusal))
@@ -191,18 +270,6 @@ class LocationTrack:
         major, minor, orientation = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
         speed = math.hypot(mean[2], mean[3])
         heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
-        used = [i for i, o in enumerate(self._outcomes()) if o is Outcome.ACCEPTED]
-        floor = next(
-            (self._fixes[i].floor for i in reversed(used) if self._fixes[i].floor is not None), None
-        )
-        altitude = next(
-            (
-                self._fixes[i].altitude_m
-                for i in reversed(used)
-                if self._fixes[i].altitude_m is not None
-            ),
-            None,
-        )
         return Estimate(
             lat=lat,
             lon=lon,
@@ -219,8 +286,29 @@ class LocationTrack:
             vehicle_probability=float(state.probs[1]),
             track=self._track(last.state_at),
             contributions=self._contributions(),
-            floor=floor,
-            altitude_m=altitude,
+            floor=self._latest_floor(),
+            altitude_m=self._latest_altitude(),
+        )
+
+    def _latest_floor(self) -> int | None:
+        """Floor of the newest accepted fix that gives one."""
+        for fix in self._accepted_newest_first():
+            if fix.floor is not None:
+                return fix.floor
+        return self._base.floor if self._base else None
+
+    def _latest_altitude(self) -> float | None:
+        for fix in self._accepted_newest_first():
+            if fix.altitude_m is not None:
+                return fix.altitude_m
+        return self._base.altitude_m if self._base else None
+
+    def _accepted_newest_first(self) -> Iterable[LocationFix]:
+        outcomes = self._outcomes()
+        return (
+            self._fixes[i]
+            for i in range(len(self._fixes) - 1, -1, -1)
+            if outcomes[i] is Outcome.ACCEPTED
         )
 
     def _check_reachable(self, fix: LocationFix, index: int) -> None:
@@ -229,10 +317,8 @@ class LocationTrack:
         One accepted fix could itself be the outlier (say the very first fix), so it takes two
         that disagree; below that the gate and re-acquisition decide.
         """
-        outcomes = self._outcomes()
-        accepted = [i for i, o in enumerate(outcomes) if o is Outcome.ACCEPTED]
         nearest = sorted(
-            accepted,
+            self._accepted_before(index) + self._accepted_from(index),
             key=lambda i: abs((fix.observed_at - self._fixes[i].observed_at).total_seconds()),
         )[:NEIGHBOURS_CHECKED]
         conflicts = []
@@ -252,14 +338,52 @@ class LocationTrack:
                 "faster than any vehicle"
             )
 
+    def _accepted_before(self, index: int) -> list[int]:
+        """The accepted fixes before `index` that can be nearest in time to a fix put there.
+
+        Sorting by time gap keeps ties in track order, so the group of fixes sharing the time
+        of the last one counted is taken whole (the order in the list does not matter).
+        """
+        outcomes = self._outcomes()
+        found: list[int] = []
+        i = index - 1
+        while i >= 0:
+            if (
+                len(found) >= NEIGHBOURS_CHECKED
+                and self._fixes[i].observed_at != self._fixes[found[-1]].observed_at
+            ):
+                break
+            if outcomes[i] is Outcome.ACCEPTED:
+                found.append(i)
+            i -= 1
+        return found
+
+    def _accepted_from(self, index: int) -> list[int]:
+        """The first accepted fixes from `index` on (ties in time are already in order)."""
+        outcomes = self._outcomes()
+        found: list[int] = []
+        for i in range(index, len(self._fixes)):
+            if len(found) == NEIGHBOURS_CHECKED:
+                break
+            if outcomes[i] is Outcome.ACCEPTED:
+                found.append(i)
+        return found
+
     def _refilter_from(self, index: int) -> None:
         if index == 0:
             self._anchor = (self._fixes[0].lat, self._fixes[0].lon)
+        appended = index == len(self._steps) == len(self._fixes) - 1
         del self._steps[index:]
         previous = self._steps[-1] if self._steps else _START
         for i in range(index, len(self._fixes)):
             previous = self._step(previous, i)
             self._steps.append(previous)
+        if appended and self._outcome_list is not None:
+            self._outcome_list.append(previous.outcome)
+            for j in previous.revived:
+                self._outcome_list[j] = Outcome.ACCEPTED
+        else:
+            self._outcome_list = None
 
     def _step(self, previous: _Step, i: int) -> _Step:
         fix = self._fixes[i]
@@ -357,29 +481,39 @@ class LocationTrack:
         mean, cov = state.combined()
         lat, lon = self._to_wgs84(mean[:2])
         major, _, _ = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
-        return TrackPoint(fix.observed_at, lat, lon, major)
+        # Drawn on a map: a centimetre is plenty, and checkpoints that carry points stay short.
+        return TrackPoint(fix.observed_at, round(lat, 7), round(lon, 7), round(major, 2))
 
     def _outcomes(self) -> list[Outcome]:
-        outcomes = [s.outcome for s in self._steps]
-        for step in self._steps:
-            for j in step.revived:
-                outcomes[j] = Outcome.ACCEPTED
-        return outcomes
+        """Outcome of every kept fix (kept up to date on appends; the caller must not change it)."""
+        if self._outcome_list is None:
+            outcomes = [s.outcome for s in self._steps]
+            for step in self._steps:
+                for j in step.revived:
+                    outcomes[j] = Outcome.ACCEPTED
+            self._outcome_list = outcomes
+        return self._outcome_list
 
     def _track(self, last_at: datetime) -> tuple[TrackPoint, ...]:
-        points = [s.point for s in self._steps if s.point is not None]
+        points = [*(self._base.points if self._base else ())]
+        points += [s.point for s in self._steps if s.point is not None]
         recent = [p for p in points if last_at - p.at <= TRACK_WINDOW]
         return tuple(recent[-TRACK_POINTS:])
 
     def _contributions(self) -> tuple[MethodContribution, ...]:
-        tally: dict[FixMethod, tuple[int, int, float]] = {}
-        for fix, outcome in zip(self._fixes, self._outcomes(), strict=True):
-            used, gated, _ = tally.get(fix.method, (0, 0, 0.0))
-            if outcome is Outcome.ACCEPTED:
-                used += 1
+        base = self._base.contributions if self._base else ()
+        tally = {c.method: (c.used, c.gated, c.last_radius_m) for c in base}
+        for i, (fix, outcome) in enumerate(zip(self._fixes, self._outcomes(), strict=True)):
+            used, gated, radius = tally.get(fix.method, (0, 0, 0.0))
+            if i < self._held:
+                # Counted in the checkpoint already; only a re-acquisition changes a held fix.
+                if i >= self._held_accepted and outcome is Outcome.ACCEPTED:
+                    used, gated = used + 1, gated - 1
+            elif outcome is Outcome.ACCEPTED:
+                used, radius = used + 1, fix.radius_m
             else:
-                gated += 1
-            tally[fix.method] = (used, gated, fix.radius_m)
+                gated, radius = gated + 1, fix.radius_m
+            tally[fix.method] = (used, gated, radius)
         return tuple(
             MethodContribution(method, used, gated, radius)
             for method, (used, gated, radius) in sorted(tally.items())
@@ -416,7 +550,8 @@ def _sigma(fix: LocationFix) -> float:
     return max(fix.radius_m, MIN_RADIUS_M) / R95_PER_SIGMA
 
 
-def _sort_key(fix: LocationFix) -> _Key:
+def order_key(fix: LocationFix) -> _Key:
+    """How a track orders its fixes: by observation time, ties by content."""
     return (
         fix.observed_at,
         fix.method.value,
@@ -424,7 +559,7 @@ def _sort_key(fix: LocationFix) -> _Key:
         fix.lat,
         fix.lon,
         fix.radius_m,
-        repr(fix),
+        tuple((v is not None, v or 0.0) for v in _OPTIONAL(fix)),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +18,27 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 
-_H = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+def _pattern(*cells: tuple[int, int]) -> list[float]:
+    flat = [0.0] * 16
+    for row, col in cells:
+        flat[4 * row + col] = 1.0
+    return flat
+
+
+# Where the three numbers of a motion model's F and Q go (see MotionModel.transition).
+_F_PATTERN = np.array(
+    [_pattern((0, 0), (1, 1)), _pattern((0, 2), (1, 3)), _pattern((2, 2), (3, 3))]
+)
+_Q_PATTERN = np.array(
+    [
+        _pattern((0, 0), (1, 1)),
+        _pattern((0, 2), (2, 0), (1, 3), (3, 1)),
+        _pattern((2, 2), (3, 3)),
+    ]
+)
 # Keeps every model alive so the filter can switch back even after a long run of one mode.
 _MIN_MODE_PROBABILITY = 1e-4
+_REMEMBERED_STEPS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +51,21 @@ class MotionModel:
 
     def transition(self, dt: float) -> tuple[Matrix, Matrix]:
         """Returns (F, Q) for a step of `dt` seconds."""
+        f, q = self.weights(dt)
+        return (
+            (np.array(f) @ _F_PATTERN).reshape(4, 4),
+            (np.array(q) @ _Q_PATTERN).reshape(4, 4),
+        )
+
+    def weights(self, dt: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """F's (1, position from velocity, velocity kept) and Q's (pos, pos-vel, vel) numbers."""
         tau, s2 = self.tau_s, self.speed_sigma_mps**2
         e = math.exp(-dt / tau)
         f_pv = tau * (1.0 - e)
         q_pp = 2.0 * s2 * tau * (dt - 2.0 * tau * (1.0 - e) + 0.5 * tau * (1.0 - e * e))
         q_pv = s2 * tau * (1.0 - e) ** 2
         q_vv = s2 * (1.0 - e * e)
-        f = np.eye(4)
-        f[0, 2] = f[1, 3] = f_pv
-        f[2, 2] = f[3, 3] = e
-        q = np.zeros((4, 4))
-        q[0, 0] = q[1, 1] = max(q_pp, 0.0)
-        q[0, 2] = q[2, 0] = q[1, 3] = q[3, 1] = q_pv
-        q[2, 2] = q[3, 3] = q_vv
-        return f, q
+        return (1.0, f_pv, e), (max(q_pp, 0.0), q_pv, q_vv)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +80,8 @@ class ImmState:
         """Moment-matched mean and covariance of the model mixture."""
         mean = self.probs @ self.means
         diff = self.means - mean
-        cov = np.einsum("m,mij->ij", self.probs, self.covs) + np.einsum(
-            "m,mi,mj->ij", self.probs, diff, diff
-        )
+        m = len(self.probs)
+        cov = (self.probs @ self.covs.reshape(m, 16)).reshape(4, 4) + (diff.T * self.probs) @ diff
         return mean, cov
 
 
@@ -76,7 +95,11 @@ class Innovation:
 
 
 class ImmFilter:
-    """IMM over a fixed set of motion models with continuous-time mode switching."""
+    """IMM over a fixed set of motion models with continuous-time mode switching.
+
+    Every step works on all models at once (stacked arrays): with 4x4 matrices numpy's cost is
+    per call, not per element, and a loop over the models was most of a fix's filtering time.
+    """
 
     def __init__(
         self, models: tuple[MotionModel, ...], switch_rates: Matrix, prior: Vector
@@ -87,11 +110,33 @@ class ImmFilter:
         # expm(R dt) = V exp(L dt) V^-1, diagonalised once: scipy's expm per step was the hot spot.
         eigenvalues, vectors = np.linalg.eig(switch_rates)
         self._eig = (eigenvalues, vectors, np.linalg.inv(vectors))
+        self._eyes = np.tile(np.eye(4), (len(models), 1, 1))
+        # Devices report at a fixed interval, so the same step length comes back again and again.
+        self._by_dt: dict[float, tuple[Matrix, Matrix, Matrix]] = {}
+
+    def _step_matrices(self, dt: float) -> tuple[Matrix, Matrix, Matrix]:
+        """(switch, F, Q) for a step of `dt` seconds, remembered for the recent step lengths."""
+        known = self._by_dt.get(dt)
+        if known is None:
+            if len(self._by_dt) >= _REMEMBERED_STEPS:
+                self._by_dt.clear()
+            f, q = self._transitions(dt)
+            known = self._by_dt[dt] = (self._switch(dt), f, q)
+        return known
 
     def _switch(self, dt: float) -> Matrix:
         eigenvalues, vectors, inverse = self._eig
         p = (vectors * np.exp(eigenvalues * dt)) @ inverse
-        return np.asarray(np.clip(np.real(p), 0.0, 1.0), dtype=np.float64)
+        return cast(Matrix, np.minimum(np.maximum(p.real, 0.0), 1.0))
+
+    def _transitions(self, dt: float) -> tuple[Matrix, Matrix]:
+        """(F, Q) of every model for a step of `dt` seconds, stacked (M, 4, 4)."""
+        # Each matrix is a fixed pattern weighted by three numbers (scalar maths: numpy's cost
+        # per call outweighs three models' worth of arithmetic).
+        weights = [model.weights(dt) for model in self.models]
+        f = np.array([w[0] for w in weights]) @ _F_PATTERN
+        q = np.array([w[1] for w in weights]) @ _Q_PATTERN
+        return f.reshape(-1, 4, 4), q.reshape(-1, 4, 4)
 
     def start(self, position: Vector, position_cov: Matrix) -> ImmState:
         """Starts at a measured position with the velocity only known by its model spread."""
@@ -108,20 +153,16 @@ class ImmFilter:
         """Mixes the models and propagates each over `dt` seconds (dt >= 0)."""
         if dt <= 0.0:
             return state
-        switch = self._switch(dt)  # switch[i, j] = P(mode j at end | mode i at start)
+        switch, f, q = self._step_matrices(dt)  # switch[i, j] = P(mode j at end | mode i at start)
         c = state.probs @ switch
-        weights = switch * state.probs[:, None] / c[None, :]
-        means = np.empty_like(state.means)
-        covs = np.empty_like(state.covs)
-        for j, model in enumerate(self.models):
-            x0 = weights[:, j] @ state.means
-            diff = state.means - x0
-            p0 = np.einsum("i,ikl->kl", weights[:, j], state.covs) + np.einsum(
-                "i,ik,il->kl", weights[:, j], diff, diff
-            )
-            f, q = model.transition(dt)
-            means[j] = f @ x0
-            covs[j] = f @ p0 @ f.T + q
+        mixing = (switch * state.probs[:, None] / c[None, :]).T  # [j, i] = P(was i | is j)
+        m = len(c)
+        x0 = mixing @ state.means  # (M, 4): the mixed start of each model j
+        diff = state.means[None, :, :] - x0[:, None, :]  # [j, i] = mean of i seen from j
+        spread = np.matmul((diff * mixing[:, :, None]).transpose(0, 2, 1), diff)
+        p0 = (mixing @ state.covs.reshape(m, 16)).reshape(m, 4, 4) + spread
+        means = np.matmul(f, x0[:, :, None])[:, :, 0]
+        covs = np.matmul(np.matmul(f, p0), f.transpose(0, 2, 1)) + q
         return ImmState(means, covs, _normalised(c))
 
     def innovation(self, state: ImmState, z: Vector, r: Matrix) -> Innovation:
@@ -129,7 +170,10 @@ class ImmFilter:
         mean, cov = state.combined()
         residual = z - mean[:2]
         s = cov[:2, :2] + r
-        d2 = float(residual @ np.linalg.solve(s, residual))
+        # r' S^-1 r in closed form: a 2x2 solve through numpy costs more than the arithmetic.
+        (a, b), (c, d) = s.tolist()
+        east, north = residual.tolist()
+        d2 = (d * east * east - (b + c) * east * north + a * north * north) / (a * d - b * c)
         return Innovation(d2, residual, s)
 
     def update(self, state: ImmState, z: Vector, r: Matrix) -> ImmState:
@@ -137,25 +181,21 @@ class ImmFilter:
 
         `z` is a position (2) or a position and velocity (4) with matching `r`.
         """
-        h = _H if len(z) == 2 else np.eye(4)
-        means = np.empty_like(state.means)
-        covs = np.empty_like(state.covs)
-        log_like = np.empty(len(self.models))
-        eye = np.eye(4)
-        for j in range(len(self.models)):
-            x, p = state.means[j], state.covs[j]
-            y = z - h @ x
-            s = h @ p @ h.T + r
-            s_inv = np.linalg.inv(s)
-            k = p @ h.T @ s_inv
-            means[j] = x + k @ y
-            ikh = eye - k @ h
-            covs[j] = ikh @ p @ ikh.T + k @ r @ k.T  # Joseph form keeps P symmetric PSD
-            log_like[j] = -0.5 * (
-                float(y @ s_inv @ y)
-                + math.log(float(np.linalg.det(s)))
-                + len(z) * math.log(2 * math.pi)
-            )
+        n = len(z)
+        x, p = state.means, state.covs
+        y = z - x[:, :n]  # H picks the first n state components
+        s = p[:, :n, :n] + r
+        s_inv, det = _inverse(s)
+        k = np.matmul(p[:, :, :n], s_inv)  # (M, 4, n)
+        means = x + np.matmul(k, y[:, :, None])[:, :, 0]
+        ikh = self._eyes.copy()
+        ikh[:, :, :n] -= k
+        # Joseph form keeps P symmetric PSD.
+        covs = np.matmul(np.matmul(ikh, p), ikh.transpose(0, 2, 1)) + np.matmul(
+            np.matmul(k, r), k.transpose(0, 2, 1)
+        )
+        quadratic = np.matmul(np.matmul(y[:, None, :], s_inv), y[:, :, None])[:, 0, 0]
+        log_like = -0.5 * (quadratic + np.log(det) + n * math.log(2 * math.pi))
         log_post = np.log(state.probs) + log_like
         post = np.exp(log_post - log_post.max())
         return ImmState(means, covs, _normalised(post))
@@ -172,6 +212,18 @@ class ImmFilter:
         means[model] = x + k @ (z - h @ x)
         covs[model] = ikh @ p @ ikh.T + k @ r @ k.T
         return ImmState(means, covs, state.probs)
+
+
+def _inverse(s: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], Vector]:
+    """Inverses and determinants of a stack of covariances; 2x2 in closed form (the common case)."""
+    if s.shape[-1] != 2:
+        return cast(Matrix, np.linalg.inv(s)), cast(Vector, np.linalg.det(s))
+    a, b, c, d = s[:, 0, 0], s[:, 0, 1], s[:, 1, 0], s[:, 1, 1]
+    det = a * d - b * c
+    inverse = np.empty_like(s)
+    inverse[:, 0, 0], inverse[:, 0, 1], inverse[:, 1, 0], inverse[:, 1, 1] = d, -b, -c, a
+    inverse /= det[:, None, None]
+    return inverse, det
 
 
 def _normalised(p: Vector) -> Vector:

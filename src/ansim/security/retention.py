@@ -25,6 +25,7 @@ from ansim.store.tables import (
     incident_events,
     incidents,
     location_fixes,
+    location_tracks,
     outbox,
     verification_answers,
 )
@@ -41,6 +42,14 @@ def _purge_fixes(session: Session, incident_id: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _purge_track(session: Session, incident_id: str) -> int:
+    # The filter checkpoint holds recent positions and fixes: it goes with them.
+    result = session.execute(
+        location_tracks.delete().where(location_tracks.c.incident_id == incident_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _purge_guardian_answers(session: Session, incident_id: str) -> int:
     # The timeline keeps that guardians answered and what was decided; who said what goes.
     result = session.execute(
@@ -51,6 +60,7 @@ def _purge_guardian_answers(session: Session, incident_id: str) -> int:
 
 PURGES: dict[str, Callable[[Session, str], int]] = {
     "location_fixes": _purge_fixes,
+    "location_tracks": _purge_track,
     "verification_answers": _purge_guardian_answers,
 }
 

@@ -62,13 +62,17 @@ def claim_pending(session: Session, *, incident: Incident, at: datetime) -> int:
             .order_by(handset_fixes.c.observed_at)
         ).mappings()
     )
-    for row in rows:
-        session.execute(
-            handset_fixes.update()
-            .where(handset_fixes.c.id == row["id"])
-            .values(incident_id=incident.id)
-        )
-        incidents.add_fix(session, incident=incident, fix=_fix(row), received_at=at)
+    if not rows:
+        return 0
+    session.execute(
+        handset_fixes.update()
+        .where(handset_fixes.c.id.in_([row["id"] for row in rows]))
+        .values(incident_id=incident.id)
+    )
+    # Kept as refused rather than failing the SOS when one jumps impossibly (as the SOS's own fix).
+    incidents.add_fixes(
+        session, incident=incident, fixes=[_fix(r) for r in rows], received_at=at, keep_refused=True
+    )
     return len(rows)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,6 +183,20 @@ def add_fix(
     """Stores a fix with its verdict and moves the incident's fused estimate (see services.location)."""
     return location.add_fix(
         session, incident=incident, fix=fix, received_at=received_at, keep_refused=keep_refused
+    )
+
+
+def add_fixes(
+    session: Session,
+    *,
+    incident: Incident,
+    fixes: Sequence[LocationFix],
+    received_at: datetime,
+    keep_refused: bool = False,
+) -> list[FixVerdict]:
+    """Stores a batch of fixes and moves the estimate once, one `incident.located` (services.location)."""
+    return location.add_fixes(
+        session, incident=incident, fixes=fixes, received_at=received_at, keep_refused=keep_refused
     )
 
 

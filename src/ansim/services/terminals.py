@@ -273,8 +273,7 @@ def _attach_fixes(
     incident = _open_incident(session, subscriber_id, at, window)
     if incident is None:
         return  # no SOS open: a walk is tracked only while someone may need help
-    for fix in fixes:
-        incidents.add_fix(session, incident=incident, fix=fix, received_at=at)
+    incidents.add_fixes(session, incident=incident, fixes=fixes, received_at=at)
 
 
 def _cancel(

@@ -14,21 +14,20 @@ from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-import sqlalchemy as sa
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from ansim.sim import fix_bench
+from ansim.sim.bench_db import demo_keys, scratch_database
 from ansim.sim.demo_seed import DEMO_PASSWORD, seed
 from ansim.store.db import make_engine, make_session_factory
-from ansim.store.migrate import upgrade
 from ansim.store.uow import UnitOfWork
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SOS_BODY = {
     "fix": {"lat": 37.5665, "lon": 126.978, "accuracy_m": 20, "confidence": 0.68, "method": "gnss"}
 }
@@ -200,75 +199,12 @@ def _seed(url: str) -> tuple[dict[str, str], str]:
     return {"Authorization": f"Bearer {world.subscribers[0][2]}"}, "dispatcher"
 
 
-def _fix_rate(url: str, batch: int, total: int) -> float:
-    """Location fixes per second stored through the service layer, `batch` per transaction."""
-    from ansim.domain.fixes import FixMethod, LocationFix
-    from ansim.domain.incidents import Channel
-    from ansim.services import incidents
-    from ansim.services.handlers import do_receive_sos
-    from ansim.services.incidents import SosReport
-    from ansim.services.ranking import StraightLineRanker
-
-    engine = make_engine(url)
-    uow = UnitOfWork(make_session_factory(engine))
-    now = datetime.now(UTC)
-    outcome = do_receive_sos(
-        uow,
-        report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True),
-        ranker=StraightLineRanker(),
-        merge_window=timedelta(0),
-        auto_dispatch=False,
-    )
-    started = time.perf_counter()
-    for first in range(0, total, batch):
-        with uow.begin() as session:
-            incident = incidents.get(session, incident_id=outcome.incident.id, for_update=True)
-            for n in range(first, min(first + batch, total)):
-                fix = LocationFix(
-                    lat=37.5665 + n * 1e-6,
-                    lon=126.978,
-                    radius_m=30.0,
-                    method=FixMethod.WIFI,
-                    observed_at=now + timedelta(milliseconds=n),
-                    source="bench",
-                )
-                incidents.add_fix(
-                    session, incident=incident, fix=fix, received_at=now + timedelta(seconds=1)
-                )
-    rate = total / (time.perf_counter() - started)
-    engine.dispose()
-    return rate
-
-
-@contextmanager
-def _database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="ansim-bench-") as scratch:
-            url = f"sqlite:///{scratch}/bench.db"
-            upgrade(url)
-            yield url
-        return
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"ansim_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run_backend(
     backend: str, *, rates: tuple[float, ...], seconds: float, fixes: int
 ) -> list[IntakeResult]:
     """Measures one backend: ceiling, platform maximum, fixed offered load, fix ingestion."""
-    with _database(backend) as url:
+    demo_keys()
+    with scratch_database(backend) as url:
         app_headers, staff = _seed(url)
         with _server(url, bare=True) as base:
             ceiling = _run_async(_closed_loop(base, "/ping", {}, seconds))
@@ -281,7 +217,10 @@ def run_backend(
                 for rate in rates
             ]
             maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
-        fix_rates = {batch: round(_fix_rate(url, batch, fixes), 0) for batch in (1, 100)}
+        fix_rates = {
+            batch: round(fix_bench.fix_rate(url, batch, fixes).per_s, 0)
+            for batch in fix_bench.BATCHES
+        }
     return [
         IntakeResult(
             backend,
@@ -302,15 +241,15 @@ def run_backend(
 def format_table(results: list[IntakeResult]) -> str:
     lines = [
         "| backend | offered SOS/s | achieved SOS/s | failed | POST p50/p99 ms | POST→board p50/p99 ms "
-        "| platform max SOS/s | bare FastAPI ceiling req/s | ratio | fixes/s (1 per tx) | fixes/s (100 per tx) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| platform max SOS/s | bare FastAPI ceiling req/s | ratio | fixes/s (1 / 50 / 100 per tx) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.backend} | {r.offered_per_s:g} | {r.achieved_per_s} | {r.failed}/{r.sent} | "
             f"{r.post_ms['p50']}/{r.post_ms['p99']} | {r.board_ms['p50']}/{r.board_ms['p99']} | "
             f"{r.platform_max_per_s} | {r.ceiling_per_s} | {r.ratio:.2f} | "
-            f"{r.fixes_per_s.get(1, 0):g} | {r.fixes_per_s.get(100, 0):g} |"
+            f"{' / '.join(f'{r.fixes_per_s.get(b, 0):g}' for b in fix_bench.BATCHES)} |"
         )
     return "\n".join(lines)
 

@@ -152,6 +152,16 @@ location_fixes = sa.Table(
     sa.Column("verdict_reason", sa.String(300), nullable=False, server_default=""),
 )
 
+# Where each incident's location track stands after its newest fix (a TrackCheckpoint as JSON),
+# so new fixes are filtered on it instead of replaying every stored fix; encrypted like the fixes.
+location_tracks = sa.Table(
+    "location_tracks",
+    metadata,
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("checkpoint", EncryptedText, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 assignments = sa.Table(
     "assignments",
     metadata,

@@ -16,7 +16,7 @@ from tests.intakekit import Clock, carrier_post, clocked_app, register_carrier
 
 from ansim.intake.formats import eido_validator, parse_pidf_lo
 from ansim.intake.signing import signed_headers
-from ansim.store.tables import handset_fixes, incidents, intake_discards
+from ansim.store.tables import handset_fixes, incidents, intake_discards, location_fixes
 
 AML_V1 = 'A"ML=1;lt=+37.56650;lg=+126.97800;rd=10;top=20261128085958;lc=68;pm=G;si=450050000000000;ei=356938035643809;mcc=450;mnc=05;ml=124'
 
@@ -262,3 +262,31 @@ def test_an_incident_exports_as_pidf_lo_and_as_a_valid_eido(
     eido = client.get(f"/api/v1/incidents/{incident_id}/eido", headers=board).json()
     eido_validator().validate(eido)
     assert eido["callbackComponent"][0]["callBackInformationUri"] == ["tel:+821012345678"]
+
+
+def test_an_impossible_aml_fix_waiting_for_the_call_is_kept_refused_and_the_sos_stands(
+    gateway: tuple[TestClient, World, str, Clock], engine: Engine
+) -> None:
+    client, _, secret, clock = gateway
+    # Three SMS before the call; the last puts the phone 33 km away two seconds later.
+    for top, lat, sent_s in (
+        ("085950", "+37.56650", -9),
+        ("085955", "+37.56660", -4),
+        ("085958", "+37.86650", -1),
+    ):
+        clock.now = T0 + timedelta(seconds=sent_s)
+        text = AML_V1.replace("085958", top).replace("+37.56650", lat)
+        early = carrier_post(
+            client, "/api/v1/carrier/aml", _aml(text, "01012345678"), secret=secret, at=clock.now
+        )
+        assert early.json()["incident_id"] is None
+    clock.now = T0 + timedelta(seconds=5)
+    call = carrier_post(
+        client, "/api/v1/carrier/sos", _call("+821012345678"), secret=secret, at=clock.now
+    )
+    assert call.status_code in (200, 201), call.text
+    with engine.connect() as conn:
+        verdicts = conn.execute(
+            sa.select(location_fixes.c.verdict).order_by(location_fixes.c.observed_at)
+        ).scalars()
+        assert list(verdicts) == ["accepted", "accepted", "refused", "accepted"]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ansim.domain.incidents import Incident
 from ansim.domain.units import Assignment
+from ansim.domain.verification import Verification
 from ansim.sim.records import CaseRecord
 from ansim.sim.runner import Simulation
 from ansim.store.tables import assignments, incidents
@@ -43,6 +44,13 @@ class CaseTimes:
             "ack": self.ack_s,
             "arrival": self.arrival_s,
         }[name]
+
+
+def verification_outcomes(sim: Simulation) -> dict[str, int]:
+    """How the platform's verification of the simulated cases stands, by state."""
+    with sim.uow.read() as session:
+        states = [v.state.value for v in session.execute(sa.select(Verification)).scalars()]
+    return {state: states.count(state) for state in sorted(set(states))}
 
 
 def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
@@ -156,9 +164,11 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             "unit_minutes_tied_up": round(sum(tied.get(t.incident.id, 0.0) for t in mis) / 60.0, 1),
         },
         "guardians": {
+            "messages": sim.log.messages,
             "answered": sum(1 for t in times if t.case.guardian_answered),
             "no_answer": sum(1 for t in times if t.case.guardian_answered is False),
         },
+        "verification": verification_outcomes(sim),
         "utilisation": round(busy / unit_hours, 4) if unit_hours else 0.0,
         "service_refusals": len(sim.log.errors),
         "anchors": ANCHORS,

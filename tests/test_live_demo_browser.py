@@ -95,12 +95,13 @@ def test_the_live_demo_shows_drill_sos_moving_cars_and_their_progress(
     progressed.click()
 
     # Its detail: a crew acknowledged the order, the guardians' text messages were delivered, and a
-    # guardian's answer on the page or the answer deadline decided the verification.
+    # guardian's answer on the page or the answer deadline decided the verification. (The panel is
+    # redrawn on every event about the incident; each wait finds the section in the latest drawing.)
     units = page.locator("[data-testid=units]")
-    units.filter(has_text=re.compile("출동 중|현장 도착|종료")).wait_for(timeout=WAIT_MS)
+    units.filter(has_text=re.compile("출동 중|현장 도착|종료")).first.wait_for(timeout=WAIT_MS)
     verification = page.locator("[data-section=verification]")
     verification.locator("li.delivery[data-status=delivered]").first.wait_for(timeout=WAIT_MS)
-    decided = verification.locator(".verification-state:not([data-state=pending])")
+    decided = verification.locator(".verification-state:not([data-state=pending])").first
     decided.wait_for(timeout=WAIT_MS)
     assert decided.get_attribute("data-state") in {"danger", "mistake", "stood_down"}
     page.screenshot(path=str(tmp_path / "live-demo.png"))

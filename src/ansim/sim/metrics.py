@@ -27,7 +27,8 @@ STAGES = ("board", "order", "ack", "arrival")
 
 @dataclass(frozen=True)
 class CaseTimes:
-    """One incident's milestones in seconds after the press, and what was true about it."""
+    """One incident's milestones in seconds after the press (the first order, the first crew to
+    acknowledge, the first on scene), and what was true about it."""
 
     case: CaseRecord
     incident: Incident
@@ -65,28 +66,30 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
         ).scalar_one()
     if drills:
         raise AssertionError("a simulated incident was stored without the drill flag")
-    first: dict[str, Assignment] = {}
+    per_incident: dict[str, list[Assignment]] = {}
     for order in orders:
-        first.setdefault(order.incident_id, order)
+        per_incident.setdefault(order.incident_id, []).append(order)
     times = []
     for case in sim.log.cases:
         if case.incident_id is None:
             continue
         incident = stored[case.incident_id]
-        assignment = first.get(case.incident_id)
+        mine = per_incident.get(case.incident_id, [])
 
-        def after(at: datetime | None, press: float = case.press_s) -> float | None:
-            return None if at is None else sim.seconds_of(at) - press
+        def after(moments: list[datetime | None], press: float = case.press_s) -> float | None:
+            # The first crew to get there counts, also when an earlier order timed out or was declined.
+            known = [sim.seconds_of(at) for at in moments if at is not None]
+            return min(known) - press if known else None
 
         times.append(
             CaseTimes(
                 case,
                 incident,
-                assignment,
+                mine[0] if mine else None,
                 board_s=sim.seconds_of(incident.received_at) - case.press_s,
-                order_s=after(assignment.ordered_at) if assignment else None,
-                ack_s=after(assignment.acknowledged_at) if assignment else None,
-                arrival_s=after(assignment.arrived_at) if assignment else None,
+                order_s=after([a.ordered_at for a in mine]),
+                ack_s=after([a.acknowledged_at for a in mine]),
+                arrival_s=after([a.arrived_at for a in mine]),
             )
         )
     return times, orders

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from tests.apiclient import SOS_BODY, app_headers
-from tests.factories import PASSWORD, World, build_world
+from tests.factories import PASSWORD, T0, World, build_world
 from tests.live import LiveServer, serving
 
 from ansim.api.app import create_app
@@ -95,3 +95,36 @@ def test_the_openapi_explorer_works_offline(
     live, _world = board_server
     page.goto(f"{live.url}/docs")
     page.get_by_text("app_send_sos", exact=True).first.wait_for(timeout=15000)
+
+
+def test_the_board_lists_the_silent_notice_to_the_wearers_terminal(
+    board_server: tuple[LiveServer, World], page: Any
+) -> None:
+    import dataclasses
+
+    from tests.verifykit import CONFIG, send_sos, uow_of
+
+    from ansim.domain.incidents import Channel
+    from ansim.services import terminals
+
+    live, world = board_server
+    engine = live.app.state.context.engine
+    with uow_of(engine).begin() as session:
+        terminals.enrol(
+            session,
+            terminal_id="UA-BOARD-1",
+            subscriber_id=world.subscriber_id,
+            reporting_interval_s=300,
+            actor="test",
+            at=T0,
+        )
+    notices = dataclasses.replace(CONFIG, terminal_notices=True)
+    incident_id = send_sos(
+        engine, world.subscriber_id, channel=Channel.TERMINAL, config=notices, at=T0
+    )
+    log_in(page, live.url, "dispatcher")
+    page.locator(f"[data-incident-id='{incident_id}']").click()
+    line = page.locator("ul.deliveries.wearer li")
+    line.wait_for(timeout=5000)
+    # This app has no broker: the notice is dead-lettered, and the board says so.
+    assert line.inner_text().startswith("도움이 오고 있음: 단말기 ")

@@ -240,7 +240,8 @@ def test_an_sos_over_mqtt_through_mosquitto_reaches_the_board(
                         async with asyncio.timeout(1.0):
                             async for message in device.messages:
                                 reply: dict[str, object] = json.loads(bytes(message.payload))  # type: ignore[arg-type]
-                                return reply
+                                if reply["type"] == "ack":  # not the help_coming notice
+                                    return reply
                     except TimeoutError:
                         continue
             raise AssertionError("no ack over MQTT")

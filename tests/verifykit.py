@@ -40,6 +40,7 @@ def send_sos(
     at: datetime = T0,
     channel: Channel = Channel.APP,
     auto_dispatch: bool = True,
+    config: VerificationConfig = CONFIG,
 ) -> str:
     """An SOS at City Hall through the real handler; returns the incident id."""
     fix = LocationFix(
@@ -58,7 +59,7 @@ def send_sos(
         ranker=StraightLineRanker(),
         merge_window=timedelta(minutes=30),
         auto_dispatch=auto_dispatch,
-        verify=CONFIG,
+        verify=config,
     )
     return outcome.incident.id
 

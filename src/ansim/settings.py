@@ -80,5 +80,7 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=30.0, gt=0)
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
     nats_url: str = ""
+    # mqtt://[user:password@]host[:port]: terminals over MQTT and notices to them (empty: HTTP only).
+    mqtt_url: str = ""
     # "json" for one JSON object per log line (with incident_id where known), "text" for people.
     log_format: str = "text"

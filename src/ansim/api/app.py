@@ -51,6 +51,7 @@ from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.deliveries import DeliveryChannel
 from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.intake.settings import IntakeSettings
 from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, retention, secrets
@@ -104,7 +105,9 @@ def create_app(
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
-    verification_config = VerificationConfig.from_settings(settings.verification)
+    verification_config = VerificationConfig.from_settings(
+        settings.verification, terminal_notices=bool(settings.mqtt_url)
+    )
     notifier = Notifier(
         UnitOfWork(session_factory),
         senders if senders is not None else senders_from(settings),
@@ -159,6 +162,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    # The terminal bridge and the notices to terminals use one broker setting.
+    app.state.intake_settings = IntakeSettings(mqtt_url=settings.mqtt_url)
     app.state.background = background
     app.state.metrics = metrics = Metrics(uow, background, clock)
     errors.install(app)

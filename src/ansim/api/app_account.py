@@ -16,6 +16,7 @@ from ansim.api.schemas import Body, FixIn
 from ansim.domain.errors import Conflict
 from ansim.domain.people import Guardian
 from ansim.intake.numbers import normalize_number
+from ansim.notify.templates import check_language
 from ansim.services import app_accounts, incidents, people
 from ansim.services.app_accounts import CodeCheck, PinVerdict, RateLimited
 from ansim.services.cancel import do_cancel_with_pin, seen_by_person
@@ -57,6 +58,9 @@ class GuardianIn(Body):
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(pattern=PHONE)
     relation: str = Field(min_length=1, max_length=50)
+    language: str | None = Field(
+        default=None, max_length=8, description="ko or en; default: as the phone number suggests"
+    )
 
 
 class ProfileIn(Body):
@@ -159,7 +163,10 @@ def _profile(context: ContextDep, subscriber_id: str) -> ProfileOut:
             name=person.name,
             birth_year=person.birth_year,
             notes=person.notes,
-            guardians=[GuardianIn(name=g.name, phone=g.phone, relation=g.relation) for g in kin],
+            guardians=[
+                GuardianIn(name=g.name, phone=g.phone, relation=g.relation, language=g.language)
+                for g in kin
+            ],
         )
 
 
@@ -179,18 +186,25 @@ async def app_update_profile(
         with context.uow.begin() as session:
             person = people.get_subscriber(session, subscriber_id=install.subscriber_id)
             person.name, person.birth_year, person.notes = body.name, body.birth_year, body.notes
+            # A guardian kept without a language named keeps the one chosen before.
+            chosen = {
+                g.phone: g.language for g in people.guardians_of(session, subscriber_id=person.id)
+            }
             session.execute(
                 guardians_table.delete().where(guardians_table.c.subscriber_id == person.id)
             )
             for order, guardian in enumerate(body.guardians, start=1):
+                phone = normalize_number(guardian.phone)
+                language = guardian.language or chosen.get(phone, "")
                 session.add(
                     Guardian(
                         id=str(uuid.uuid4()),
                         subscriber_id=person.id,
                         name=guardian.name,
-                        phone=normalize_number(guardian.phone),
+                        phone=phone,
                         relation=guardian.relation,
                         call_order=order,
+                        language=check_language(language) if language else "",
                     )
                 )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, client_ip, require_staff
@@ -45,7 +48,32 @@ def record_read(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Records a look at personal data in its own transaction, before the data is returned."""
+    with audited_command(
+        context,
+        request,
+        user,
+        action=action,
+        incident_id=incident_id,
+        subject=subject,
+        detail=detail,
+    ):
+        pass
+
+
+@contextmanager
+def audited_command(
+    context: AppContext,
+    request: Request,
+    user: StaffUser,
+    *,
+    action: str,
+    incident_id: str | None = None,
+    subject: str = "",
+    detail: dict[str, Any] | None = None,
+) -> Iterator[Session]:
+    """A staff command's transaction: the change and its audit entry commit together or not at all."""
     with context.uow.begin() as session:
+        yield session
         audit.record(
             session,
             actor=actor_of(request, user),

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import actor_of, record_read
+from ansim.api.audit_admin import audited_command, record_read
 from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
 from ansim.api.schemas import (
     DispatchIn,
@@ -18,8 +18,14 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.security import audit
-from ansim.services import dispatch, dispatch_flow, incidents, people, verification
+from ansim.services import (
+    dispatch,
+    dispatch_flow,
+    incidents,
+    people,
+    terminal_notices,
+    verification,
+)
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -77,7 +83,14 @@ async def get_incident(
 def _dispatch(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, unit_id: str
 ) -> IncidentDetailOut:
-    with context.uow.begin() as session:
+    with audited_command(
+        context,
+        request,
+        user,
+        action="incident.dispatch",
+        incident_id=incident_id,
+        subject=f"unit:{unit_id}",
+    ) as session:
         incident = incidents.get(session, incident_id=incident_id)
         ranked = {
             c.unit.id: c.eta_s
@@ -101,13 +114,8 @@ def _dispatch(
                 actor=user.username,
                 at=context.now(),
             )
-        audit.record(
-            session,
-            actor=actor_of(request, user),
-            action="incident.dispatch",
-            at=context.now(),
-            incident_id=incident_id,
-            subject=f"unit:{unit_id}",
+        terminal_notices.queue_help_coming(
+            session, incident=incident, config=context.verification, at=context.now()
         )
     return _detail(context, user, incident_id)
 
@@ -129,7 +137,14 @@ def _status(
     incident_id: str,
     body: IncidentStatusIn,
 ) -> IncidentDetailOut:
-    with context.uow.begin() as session:
+    with audited_command(
+        context,
+        request,
+        user,
+        action="incident.status",
+        incident_id=incident_id,
+        detail={"status": body.status.value, "reason": body.reason},
+    ) as session:
         incidents.change_status(
             session,
             incident_id=incident_id,
@@ -137,14 +152,6 @@ def _status(
             actor=user.username,
             reason=body.reason,
             at=context.now(),
-        )
-        audit.record(
-            session,
-            actor=actor_of(request, user),
-            action="incident.status",
-            at=context.now(),
-            incident_id=incident_id,
-            detail={"status": body.status.value, "reason": body.reason},
         )
     return _detail(context, user, incident_id)
 
@@ -166,7 +173,14 @@ async def change_incident_status(
 def _priority(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, body: PriorityIn
 ) -> IncidentDetailOut:
-    with context.uow.begin() as session:
+    with audited_command(
+        context,
+        request,
+        user,
+        action="incident.priority",
+        incident_id=incident_id,
+        detail={"priority": body.priority, "reason": body.reason},
+    ) as session:
         incident = incidents.change_priority(
             session,
             incident_id=incident_id,
@@ -174,14 +188,6 @@ def _priority(
             actor=user.username,
             reason=body.reason,
             at=context.now(),
-        )
-        audit.record(
-            session,
-            actor=actor_of(request, user),
-            action="incident.priority",
-            at=context.now(),
-            incident_id=incident_id,
-            detail={"priority": body.priority, "reason": body.reason},
         )
         # Code 0 converges more units: the policy tops the incident up in the same transaction.
         dispatch_flow.dispatch_per_policy(
@@ -191,6 +197,9 @@ def _priority(
             policy=context.dispatch_policy,
             actor=user.username,
             at=context.now(),
+        )
+        terminal_notices.queue_help_coming(
+            session, incident=incident, config=context.verification, at=context.now()
         )
     return _detail(context, user, incident_id)
 

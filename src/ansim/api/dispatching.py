@@ -30,7 +30,14 @@ from ansim.api.schemas import PersonOut
 from ansim.domain.errors import Conflict, Forbidden
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.units import Assignment
-from ansim.services import dispatch, dispatch_flow, incidents, jurisdiction, people
+from ansim.services import (
+    dispatch,
+    dispatch_flow,
+    incidents,
+    jurisdiction,
+    people,
+    terminal_notices,
+)
 from ansim.services.road_ranking import RoadRanker, route_for
 
 router = APIRouter(tags=["dispatch"])
@@ -172,6 +179,12 @@ def _preempt(
             ranker=context.ranker,
             policy=context.dispatch_policy,
             actor=user.username,
+            at=context.now(),
+        )
+        terminal_notices.queue_help_coming(
+            session,
+            incident=incidents.get(session, incident_id=incident_id),
+            config=context.verification,
             at=context.now(),
         )
     return _plan(context, incident_id)

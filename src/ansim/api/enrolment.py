@@ -34,6 +34,11 @@ class GuardianIn(Body):
     phone: str = Field(pattern=PHONE)
     relation: str = Field(min_length=1, max_length=50)
     email: str = Field(default="", max_length=200)
+    language: str | None = Field(
+        default=None,
+        max_length=8,
+        description="message language, ko or en; default: Korean for Korean numbers, else English",
+    )
 
 
 class PersonIn(Body):
@@ -143,7 +148,13 @@ def _detail(context: ContextDep, subscriber_id: str) -> PersonDetailOut:
         return PersonDetailOut(
             person=_person_out(person),
             guardians=[
-                GuardianIn(name=g.name, phone=g.phone, relation=g.relation, email=g.email)
+                GuardianIn(
+                    name=g.name,
+                    phone=g.phone,
+                    relation=g.relation,
+                    email=g.email,
+                    language=g.language,
+                )
                 for g in people.guardians_of(session, subscriber_id=subscriber_id)
             ],
             one_touch_numbers=enrolment.one_touch_numbers(session, subscriber_id=subscriber_id),
@@ -169,7 +180,8 @@ async def admin_enrol_person(body: PersonIn, context: ContextDep, user: Admin) -
         school=body.school,
         notes=body.notes,
         guardians=tuple(
-            GuardianDraft(g.name, g.phone, g.relation, g.email) for g in body.guardians
+            GuardianDraft(g.name, g.phone, g.relation, g.email, g.language or "")
+            for g in body.guardians
         ),
         one_touch_numbers=tuple(body.one_touch_numbers),
     )

@@ -23,6 +23,7 @@ from ansim.intake import mqtt
 from ansim.intake.settings import IntakeSettings
 from ansim.intake.terminal_protocol import MAX_MESSAGE_BYTES, BadSignature
 from ansim.services import terminals
+from ansim.services.terminal_notices import UnknownNotice
 from ansim.services.terminals import IntakeSetup
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class TerminalReplies(BaseModel):
 # Each refusal is counted under one reason and answered with one status.
 _REFUSALS: list[tuple[type[DomainError], str, int]] = [
     (BadSignature, "bad_signature", 401),
+    (UnknownNotice, "unknown_notice", 404),
     (NotFound, "unknown_terminal", 401),
     (StaleSequence, "stale_sequence", 409),
     (InvalidInput, "malformed", 422),

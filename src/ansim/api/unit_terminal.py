@@ -6,13 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import actor_of
+from ansim.api.audit_admin import audited_command
 from ansim.api.auth import ContextDep, FieldUser
 from ansim.api.schemas import PositionIn, UnitOut, UnitStatusIn
 from ansim.domain.errors import Forbidden
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.units import AssignmentState, UnitStatus
-from ansim.security import audit
 from ansim.services import dispatch, dispatch_flow
 from ansim.services.road_ranking import check_on_map
 
@@ -39,15 +38,14 @@ def _status(
     context: ContextDep, request: Request, user: StaffUser, unit_id: str, body: UnitStatusIn
 ) -> UnitOut:
     _check_own_unit(user, unit_id)
-    with context.uow.begin() as session:
-        audit.record(
-            session,
-            actor=actor_of(request, user),
-            action="unit.status",
-            at=context.now(),
-            subject=f"unit:{unit_id}",
-            detail={"status": body.status.value},
-        )
+    with audited_command(
+        context,
+        request,
+        user,
+        action="unit.status",
+        subject=f"unit:{unit_id}",
+        detail={"status": body.status.value},
+    ) as session:
         current = dispatch.open_assignments(session, unit_id=unit_id)
         if (
             body.status == UnitStatus.AVAILABLE

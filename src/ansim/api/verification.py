@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ConsoleUser, ContextDep
 from ansim.api.context import AppContext
-from ansim.domain.deliveries import DeliveryStatus
+from ansim.domain.deliveries import DeliveryStatus, RecipientKind
 from ansim.domain.errors import Conflict
 from ansim.domain.staff import StaffUser
 from ansim.domain.verification import Answer, DispatcherDecision
@@ -78,6 +78,9 @@ class VerificationOut(BaseModel):
     stand_down_requested: bool
     guardians: list[GuardianContactOut]
     other_deliveries: list[DeliveryOut] = Field(description="messages to school guards")
+    wearer_deliveries: list[DeliveryOut] = Field(
+        default_factory=list, description="silent notices to the person's own terminal"
+    )
 
 
 def verification_out(context: AppContext, incident_id: str) -> VerificationOut:
@@ -120,7 +123,12 @@ def verification_out(context: AppContext, incident_id: str) -> VerificationOut:
         reason=found.reason if found else "",
         stand_down_requested=found.stand_down_requested if found else False,
         guardians=contacts,
-        other_deliveries=[d for d in sent if d.recipient_id not in ids],
+        other_deliveries=[
+            d
+            for d in sent
+            if d.recipient_id not in ids and d.recipient_kind != RecipientKind.WEARER
+        ],
+        wearer_deliveries=[d for d in sent if d.recipient_kind == RecipientKind.WEARER],
     )
 
 

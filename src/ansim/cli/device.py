@@ -1,13 +1,16 @@
-"""`ansim device ...`: a U-안심 terminal on the command line (enrol, sos, walk, heartbeat)."""
+"""`ansim device ...`: a U-안심 terminal on the command line (enrol, sos, walk, heartbeat, listen)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
+import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ import httpx
 from ansim.intake import terminal_protocol as protocol
 
 STATE_DIR = Path(os.environ.get("ANSIM_DEVICE_DIR", Path.home() / ".ansim-device"))
+# Ids of the notices already shown, so a resend does not vibrate twice.
+NOTICES_KEPT = 100
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     walk.add_argument("--every", type=float, default=5.0, help="seconds between fixes")
     walk.add_argument("--fast", action="store_true", help="do not wait in real time")
     walk.add_argument("--sos", action="store_true", help="press SOS at the start")
+    listen = actions.add_parser(
+        "listen", help="wait for notices (help coming...) over MQTT and acknowledge them"
+    )
+    listen.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
+    listen.add_argument("--timeout", type=float, default=None, help="stop after this many s")
     command.set_defaults(func=run)
 
 
@@ -60,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "sos":
         fix = _fix(args.lat, args.lon, args.accuracy)
         print(json.dumps(device.send("sos", fix=fix), ensure_ascii=False))
+    elif args.action == "listen":
+        with contextlib.suppress(TimeoutError):  # --timeout ran out: a normal end
+            asyncio.run(device.listen(count=args.count, timeout_s=args.timeout))
     elif args.action == "heartbeat":
         print(
             json.dumps(
@@ -115,8 +128,8 @@ class Device:
         self.state_path.write_text(json.dumps(state))
         self.state_path.chmod(0o600)
 
-    def send(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
-        """Signs and sends one message with the next sequence number; returns the server's replies."""
+    def message(self, kind: str, **fields: Any) -> tuple[int, bytes]:
+        """The next signed message; its sequence number is stored before it leaves."""
         state = self.state()
         state["seq"] += 1
         self.save(state)
@@ -131,14 +144,32 @@ class Device:
             },
             secret=state["secret"],
         )
-        raw = json.dumps(message).encode()
-        replies = asyncio.run(self._send_mqtt(raw)) if self.mqtt_url else self._send_http(raw)
+        return state["seq"], json.dumps(message, ensure_ascii=False).encode()
+
+    def send(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
+        """Signs and sends one message; returns the server's replies (and answers any notice)."""
+        seq, raw = self.message(kind, **fields)
+        replies = asyncio.run(self._send_mqtt(raw, seq)) if self.mqtt_url else self._send_http(raw)
+        state = self.state()
         for reply in replies:
-            protocol.verify(reply, secret=state["secret"])
+            protocol.verify(reply, secret=state["secret"])  # a forged reply stops here
             if reply.get("type") == "config":
                 state["config_version"] = reply["config_version"]
                 self.save(state)
+        for notice in [r for r in replies if r.get("type") == "notice"]:
+            if self.note_notice(notice):
+                replies += self.send("notice_ack", notice_id=notice["notice_id"])
         return replies
+
+    def note_notice(self, notice: dict[str, Any]) -> bool:
+        """Remembers a verified notice; False when it was already shown (a resend)."""
+        state = self.state()
+        shown: list[str] = state.setdefault("notices", [])
+        if notice["notice_id"] in shown:
+            return False
+        state["notices"] = [*shown, notice["notice_id"]][-NOTICES_KEPT:]
+        self.save(state)
+        return True
 
     def _send_http(self, raw: bytes) -> list[dict[str, Any]]:
         answer = httpx.post(f"{self.server}/api/v1/terminals/messages", content=raw, timeout=10)
@@ -146,17 +177,63 @@ class Device:
         replies: list[dict[str, Any]] = answer.json()["replies"]
         return replies
 
-    async def _send_mqtt(self, raw: bytes) -> list[dict[str, Any]]:
+    async def _send_mqtt(self, raw: bytes, seq: int) -> list[dict[str, Any]]:
+        """Publishes on the up topic; collects the down topic until this message's ack."""
         from ansim.intake.mqtt import client_for
 
-        async with client_for(self.mqtt_url, identifier=f"device-{self.terminal_id}") as client:
+        identifier = f"device-{self.terminal_id}-{uuid.uuid4().hex[:8]}"
+        replies: list[dict[str, Any]] = []
+        async with client_for(self.mqtt_url, identifier=identifier) as client:
             await client.subscribe(protocol.down_topic(self.terminal_id), qos=1)
             await client.publish(protocol.up_topic(self.terminal_id), raw, qos=1)
             async with asyncio.timeout(10):
                 async for message in client.messages:
                     reply: dict[str, Any] = json.loads(bytes(message.payload))
-                    return [reply]
-        return []
+                    replies.append(reply)
+                    if reply.get("type") == "ack" and reply.get("seq") == seq:
+                        break
+        return replies
+
+    async def listen(self, *, count: int = 0, timeout_s: float | None = None) -> int:
+        """Waits for notices (MQTT), prints each verified one and answers `notice_ack`.
+
+        A persistent session (stable client id, clean_session off) lets the broker keep notices
+        published while the device was away. Returns how many notices were acknowledged.
+        """
+        from ansim.intake.mqtt import client_for
+
+        if not self.mqtt_url:
+            raise SystemExit("listening for notices needs --mqtt (or ANSIM_MQTT_URL)")
+        secret = self.state()["secret"]
+        acknowledged, waiting = 0, set()
+        async with (
+            client_for(
+                self.mqtt_url, identifier=f"device-{self.terminal_id}", clean_session=False
+            ) as client,
+            asyncio.timeout(timeout_s),
+        ):
+            await client.subscribe(protocol.down_topic(self.terminal_id), qos=1)
+            async for message in client.messages:
+                document: dict[str, Any] = json.loads(bytes(message.payload))
+                try:
+                    protocol.verify(document, secret=secret)
+                except protocol.BadSignature:
+                    print("refused a message with a bad signature", file=sys.stderr)
+                    continue
+                if document.get("type") == "ack" and document.get("seq") in waiting:
+                    waiting.discard(document["seq"])
+                    print(json.dumps(document, ensure_ascii=False))
+                elif document.get("type") == "notice":
+                    if self.note_notice(document):
+                        print(json.dumps(document, ensure_ascii=False))
+                    # Acknowledged even when repeated: the first ack may have been lost.
+                    seq, raw = self.message("notice_ack", notice_id=document["notice_id"])
+                    await client.publish(protocol.up_topic(self.terminal_id), raw, qos=1)
+                    waiting.add(seq)
+                    acknowledged += 1
+                if count and acknowledged >= count and not waiting:
+                    break
+        return acknowledged
 
 
 def walk_route(device: Device, args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -10,11 +10,15 @@ from enum import StrEnum
 class DeliveryChannel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
+    # A signed notice to the wearer's U-안심 terminal over MQTT; the device acknowledges it.
+    TERMINAL = "terminal"
 
 
 class RecipientKind(StrEnum):
     GUARDIAN = "guardian"
     SCHOOL_GUARD = "school_guard"
+    # The person themselves, on their own terminal (recipient_id: the person, address: the terminal).
+    WEARER = "wearer"
 
 
 class DeliveryStatus(StrEnum):
@@ -89,6 +93,6 @@ def split_message_id(message_id: str) -> tuple[str, int] | None:
 
 
 def language_for_phone(phone: str) -> str:
-    """Korean for Korean numbers, English otherwise (until guardians choose a language)."""
+    """Korean for Korean numbers, English otherwise: a guardian's language when none was chosen."""
     digits = phone.replace(" ", "").replace("-", "")
     return "ko" if digits.startswith(("+82", "0")) else "en"

@@ -212,9 +212,9 @@ class GuardianUnreachable(EventData):
 class DeliveryStatusChanged(EventData):
     delivery_id: str
     incident_id: str | None
-    recipient_kind: Literal["guardian", "school_guard"]
+    recipient_kind: Literal["guardian", "school_guard", "wearer"]
     recipient_id: str
-    channel: Literal["sms", "email"]
+    channel: Literal["sms", "email", "terminal"]
     template: str
     status: Literal["queued", "sending", "sent", "delivered", "failed", "dead"]
     attempts: int = Field(ge=0)

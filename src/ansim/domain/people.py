@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ansim.domain.deliveries import language_for_phone
 from ansim.domain.incidents import Channel
 
 
@@ -31,6 +32,11 @@ class Guardian:
     relation: str
     email: str = ""
     call_order: int = 1
+    # The language of their messages ("ko", "en"); empty means "as the phone number suggests".
+    language: str = ""
+
+    def __post_init__(self) -> None:
+        self.language = self.language or language_for_phone(self.phone)
 
 
 @dataclass

@@ -22,8 +22,18 @@ SHARED_GROUP = "$share/ansim-intake/"
 MessageHandler = Callable[[str, bytes], Awaitable[list[dict[str, Any]]]]
 
 
-def client_for(url: str, *, identifier: str | None = None) -> aiomqtt.Client:
-    """An aiomqtt client for `mqtt://[user:password@]host[:port]`."""
+def client_for(
+    url: str,
+    *,
+    identifier: str | None = None,
+    timeout: float = 10,
+    clean_session: bool | None = None,
+) -> aiomqtt.Client:
+    """An aiomqtt client for `mqtt://[user:password@]host[:port]`.
+
+    A device passes `clean_session=False` with a stable identifier, so the broker keeps the QoS 1
+    notices published while it was away.
+    """
     parts = urlsplit(url)
     if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
         raise ValueError(f"MQTT URL must look like mqtt://host:1883, got {url!r}")
@@ -33,7 +43,8 @@ def client_for(url: str, *, identifier: str | None = None) -> aiomqtt.Client:
         username=parts.username,
         password=parts.password,
         identifier=identifier,
-        timeout=10,
+        timeout=timeout,
+        clean_session=clean_session,
     )
 
 

@@ -17,6 +17,8 @@ MAX_MESSAGE_BYTES = 4096
 TOPIC_PREFIX = "ansim/v1/terminals"
 UP_TOPIC_FILTER = f"{TOPIC_PREFIX}/+/up"
 TerminalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
+# What a server→device notice may say (the device vibrates only: `silent`).
+NOTICE_KINDS = ("help_coming", "stood_down")
 
 
 class BadSignature(InvalidInput):
@@ -47,7 +49,7 @@ class TerminalMessage(Wire):
     """One device→server message; `sig` covers every other field in canonical form."""
 
     v: Literal[1]
-    type: Literal["sos", "location", "heartbeat", "cancel"]
+    type: Literal["sos", "location", "heartbeat", "cancel", "notice_ack"]
     terminal_id: TerminalId
     seq: int = Field(ge=1, le=2**53)
     sent_at: datetime
@@ -57,6 +59,7 @@ class TerminalMessage(Wire):
     signal_dbm: int | None = Field(default=None, ge=-150, le=0)
     config_version: int | None = Field(default=None, ge=0)
     pin: str | None = Field(default=None, pattern=r"^\d{4,8}$")
+    notice_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sig: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -112,6 +115,26 @@ def ack(
     if incident_id is not None:
         body["incident_id"] = incident_id
     return sign(body, secret=secret)
+
+
+def notice(
+    *, terminal_id: str, notice_id: str, kind: str, text: str, secret: str
+) -> dict[str, Any]:
+    """Server→device notice shown silently to the wearer; the device answers `notice_ack`."""
+    if kind not in NOTICE_KINDS:
+        raise InvalidInput(f"notice kind must be one of {', '.join(NOTICE_KINDS)}")
+    return sign(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "notice",
+            "terminal_id": terminal_id,
+            "notice_id": notice_id,
+            "kind": kind,
+            "text": text,
+            "silent": True,
+        },
+        secret=secret,
+    )
 
 
 def config(

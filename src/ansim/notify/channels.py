@@ -1,18 +1,25 @@
-"""The senders: a generic signed-JSON SMS gateway over HTTP, SMTP e-mail, and a demo log."""
+"""The senders: a generic signed-JSON SMS gateway over HTTP, SMTP e-mail, MQTT notices to
+terminals, and a demo log."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol
 
+import aiomqtt
 import aiosmtplib
 import httpx
 
 from ansim.domain.deliveries import Delivery, DeliveryError
+from ansim.intake import terminal_protocol as protocol
+from ansim.intake.mqtt import client_for
 from ansim.notify.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -20,7 +27,7 @@ _RETRYABLE_HTTP = {408, 425, 429}
 
 
 class Sender(Protocol):
-    # True when the channel later reports delivery (SMS); e-mail ends at "sent".
+    # True when the channel later reports delivery (SMS, terminal notices); e-mail ends at "sent".
     awaits_report: bool
 
     async def send(self, delivery: Delivery) -> str:
@@ -142,6 +149,60 @@ class SmtpMailer:
 
     async def aclose(self) -> None:
         return None
+
+
+class TerminalNotices:
+    """Publishes notices, signed when they were queued, on each terminal's down topic (QoS 1).
+
+    "sent" is the broker's PUBACK; the device's signed `notice_ack` makes it "delivered". One
+    connection serves every notice; a failed one is dropped and made again on the next send.
+    """
+
+    awaits_report = True
+
+    def __init__(self, *, url: str, timeout_s: float) -> None:
+        self._url, self._timeout_s = url, timeout_s
+        self._client: aiomqtt.Client | None = None
+        self._connection: contextlib.AsyncExitStack | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    async def send(self, delivery: Delivery) -> str:
+        topic = protocol.down_topic(delivery.address)
+        try:
+            client = await self._connected()
+            await client.publish(topic, delivery.body.encode(), qos=1, timeout=self._timeout_s)
+        except aiomqtt.MqttError as error:
+            await self._drop()
+            raise DeliveryError(f"MQTT broker unreachable: {error}") from error
+        except ValueError as error:  # a malformed ANSIM_MQTT_URL: retrying cannot help
+            raise DeliveryError(str(error), permanent=True) from error
+        return f"mqtt:{topic}"
+
+    async def _connected(self) -> aiomqtt.Client:
+        # Made on first use, so the lock belongs to the loop that sends.
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._client is None:
+                client = client_for(
+                    self._url,
+                    identifier=f"ansim-notices-{uuid.uuid4().hex[:12]}",
+                    timeout=self._timeout_s,
+                )
+                connection = contextlib.AsyncExitStack()
+                await connection.enter_async_context(client)
+                self._client, self._connection = client, connection
+            return self._client
+
+    async def _drop(self) -> None:
+        connection, self._client, self._connection = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(aiomqtt.MqttError, OSError):
+                await connection.aclose()
+
+    async def aclose(self) -> None:
+        await self._drop()
+        self._connecting = None
 
 
 class DemoLog:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from anyio import to_thread
 
 from ansim.domain.deliveries import Delivery, DeliveryChannel, DeliveryError, RetryPolicy
-from ansim.notify.channels import DemoLog, Sender, SmsGateway, SmtpMailer
+from ansim.notify.channels import DemoLog, Sender, SmsGateway, SmtpMailer, TerminalNotices
 from ansim.services import deliveries
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
@@ -159,4 +159,9 @@ def senders_from(settings: Settings) -> dict[DeliveryChannel, Sender]:
         )
     elif settings.demo:
         senders[DeliveryChannel.EMAIL] = DemoLog()
+    # Without a broker no terminal notice is queued at all (VerificationConfig.terminal_notices).
+    if settings.mqtt_url:
+        senders[DeliveryChannel.TERMINAL] = TerminalNotices(
+            url=settings.mqtt_url, timeout_s=config.send_timeout_s
+        )
     return senders

@@ -7,6 +7,7 @@ from string import Template
 
 from ansim.domain.errors import InvalidInput
 
+# The languages every template is written in; guardians and school guards choose one of them.
 LANGUAGES = ("ko", "en")
 
 
@@ -68,7 +69,27 @@ TEMPLATES: dict[str, dict[str, MessageTemplate]] = {
             "[112] The battery of $name's safety terminal is low. Please charge it.",
         ),
     },
+    # Silent notices on the wearer's own terminal (a small screen; the subject is the board's label).
+    "help_coming": {
+        "ko": MessageTemplate("도움이 오고 있음", "경찰이 출동했어요. 도움이 가고 있어요."),
+        "en": MessageTemplate("help is coming", "Police are on the way. Help is coming."),
+    },
+    "stood_down": {
+        "ko": MessageTemplate(
+            "출동 종료", "경찰 출동이 끝났어요. 도움이 필요하면 SOS를 다시 누르세요."
+        ),
+        "en": MessageTemplate(
+            "stood down", "The police call-out has ended. Press SOS again if you need help."
+        ),
+    },
 }
+
+
+def check_language(language: str) -> str:
+    """`language` when messages can be written in it; InvalidInput (HTTP 422) otherwise."""
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    return language
 
 
 def render(template: str, language: str, **values: str) -> MessageTemplate:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ansim.domain.deliveries import RecipientKind, language_for_phone
+from ansim.domain.deliveries import RecipientKind
 from ansim.domain.errors import InvalidInput
 from ansim.domain.incidents import Incident, IncidentEvent
 from ansim.domain.people import Guardian
@@ -22,11 +22,7 @@ ALERTER = "guardian-alerts"
 
 def guardian_recipient(guardian: Guardian) -> Recipient:
     return Recipient(
-        RecipientKind.GUARDIAN,
-        guardian.id,
-        guardian.phone,
-        guardian.email,
-        language_for_phone(guardian.phone),
+        RecipientKind.GUARDIAN, guardian.id, guardian.phone, guardian.email, guardian.language
     )
 
 

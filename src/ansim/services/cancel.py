@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ansim.domain.errors import NotFound
 from ansim.domain.incidents import IncidentEvent, IncidentStatus, PriorityCode
-from ansim.services import incidents
+from ansim.services import incidents, terminal_notices
 from ansim.services.app_accounts import PinVerdict, judge_pin
 from ansim.store import outbox
 from ansim.store.uow import UnitOfWork
@@ -23,6 +23,9 @@ def do_cancel_with_pin(
         if incident.subscriber_id != subscriber_id:
             raise NotFound(f"no incident {incident_id}")
         verdict, failures = judge_pin(session, subscriber_id=subscriber_id, pin=pin)
+        if verdict is not PinVerdict.WRONG:
+            # The same for the PIN and the duress PIN: the device must not be able to tell them apart.
+            terminal_notices.withdraw_pending(session, incident_id=incident.id, at=at)
         if verdict is PinVerdict.WRONG:
             outbox.record(
                 session,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.deliveries import (
+    FINAL,
     RETRYABLE,
     Delivery,
     DeliveryChannel,
@@ -55,39 +56,77 @@ def queue_message(
         (DeliveryChannel.SMS, recipient.phone),
         (DeliveryChannel.EMAIL, recipient.email),
     ):
-        key = f"{dedupe_key}:{recipient.id}:{channel.value}"
-        if not address or _exists(session, key):
+        if not address:
             continue
-        delivery_id = str(uuid.uuid4())
-        session.execute(
-            deliveries.insert().values(
-                id=delivery_id,
-                incident_id=incident_id,
-                subscriber_id=subscriber_id,
-                recipient_kind=recipient.kind,
-                recipient_id=recipient.id,
-                channel=channel,
-                address=address,
-                language=recipient.language,
-                template=template,
-                subject=text.subject,
-                body=text.body,
-                status=DeliveryStatus.QUEUED,
-                attempts=0,
-                next_attempt_at=at,
-                created_at=at,
-                updated_at=at,
-                provider_ref="",
-                last_error="",
-                dedupe_key=key,
-            )
+        delivery_id = queue(
+            session,
+            delivery_id=str(uuid.uuid4()),
+            channel=channel,
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            address=address,
+            language=recipient.language,
+            template=template,
+            subject=text.subject,
+            body=text.body,
+            at=at,
+            dedupe_key=f"{dedupe_key}:{recipient.id}:{channel.value}",
+            incident_id=incident_id,
+            subscriber_id=subscriber_id,
         )
-        _emit(session, get(session, delivery_id=delivery_id), at)
-        queued.append(delivery_id)
+        if delivery_id is not None:
+            queued.append(delivery_id)
     return queued
 
 
-def _exists(session: Session, dedupe_key: str) -> bool:
+def queue(
+    session: Session,
+    *,
+    delivery_id: str,
+    channel: DeliveryChannel,
+    recipient_kind: RecipientKind,
+    recipient_id: str,
+    address: str,
+    language: str,
+    template: str,
+    subject: str,
+    body: str,
+    at: datetime,
+    dedupe_key: str,
+    incident_id: str | None = None,
+    subscriber_id: str | None = None,
+) -> str | None:
+    """Queues one finished message unless `dedupe_key` was queued before; returns its id if new."""
+    if queued_before(session, dedupe_key):
+        return None
+    session.execute(
+        deliveries.insert().values(
+            id=delivery_id,
+            incident_id=incident_id,
+            subscriber_id=subscriber_id,
+            recipient_kind=recipient_kind,
+            recipient_id=recipient_id,
+            channel=channel,
+            address=address,
+            language=language,
+            template=template,
+            subject=subject,
+            body=body,
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+            updated_at=at,
+            provider_ref="",
+            last_error="",
+            dedupe_key=dedupe_key,
+        )
+    )
+    _emit(session, get(session, delivery_id=delivery_id), at)
+    return delivery_id
+
+
+def queued_before(session: Session, dedupe_key: str) -> bool:
     query = sa.select(deliveries.c.id).where(deliveries.c.dedupe_key == dedupe_key)
     return session.execute(query).first() is not None
 
@@ -210,13 +249,11 @@ def record_report(
     parsed = split_message_id(message_id)
     if parsed is None:
         raise NotFound(f"no message {message_id}")
-    delivery = get(session, delivery_id=parsed[0], for_update=True)
-    if delivery.status in {DeliveryStatus.DELIVERED, DeliveryStatus.DEAD}:
-        return delivery
     if delivered:
-        updated = _update(session, delivery, at, status=DeliveryStatus.DELIVERED, delivered_at=at)
-        _timeline(session, updated, "notification_delivered", at)
-        return updated
+        return record_delivered(session, delivery_id=parsed[0], at=at)
+    delivery = get(session, delivery_id=parsed[0], for_update=True)
+    if delivery.status in FINAL:
+        return delivery
     failed = record_failure(
         session,
         delivery_id=delivery.id,
@@ -227,6 +264,26 @@ def record_report(
         at=at,
     )
     return failed or delivery
+
+
+def record_delivered(session: Session, *, delivery_id: str, at: datetime) -> Delivery:
+    """The recipient's side confirmed it has the message; a repeat or a late one changes nothing."""
+    delivery = get(session, delivery_id=delivery_id, for_update=True)
+    if delivery.status in FINAL:
+        return delivery
+    updated = _update(session, delivery, at, status=DeliveryStatus.DELIVERED, delivered_at=at)
+    _timeline(session, updated, "notification_delivered", at)
+    return updated
+
+
+def withdraw(session: Session, *, delivery: Delivery, reason: str, at: datetime) -> Delivery | None:
+    """Stops a message that has not left yet (queued, retrying or leased): it becomes dead."""
+    current = get(session, delivery_id=delivery.id, for_update=True)
+    if current.status not in {*RETRYABLE, DeliveryStatus.SENDING}:
+        return None
+    return _update(
+        session, current, at, status=DeliveryStatus.DEAD, last_error=f"withdrawn: {reason}"[:500]
+    )
 
 
 def _update(session: Session, delivery: Delivery, at: datetime, **values: Any) -> Delivery:
@@ -261,8 +318,8 @@ def _emit(session: Session, delivery: Delivery, at: datetime) -> None:
 def _check_unreachable(session: Session, dead: Delivery, at: datetime) -> None:
     """When every message to this recipient about the incident is dead, the board must know."""
     _timeline(session, dead, "notification_dead", at)
-    if dead.incident_id is None:
-        return
+    if dead.incident_id is None or dead.recipient_kind == RecipientKind.WEARER:
+        return  # the wearer is not someone the board must find another way to reach
     statuses = {
         d.status
         for d in for_incident(session, incident_id=dead.incident_id)

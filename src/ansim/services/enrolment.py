@@ -16,6 +16,7 @@ from ansim.domain.errors import Conflict, InvalidInput
 from ansim.domain.incidents import Channel
 from ansim.domain.people import Guardian, Subscriber
 from ansim.intake.numbers import normalize_number
+from ansim.notify.templates import check_language
 from ansim.services import people
 from ansim.store.tables import channel_bindings, enrolment_audit, subscribers
 
@@ -30,6 +31,8 @@ CSV_COLUMNS = (
     "one_touch_number",
     "consent_date",
 )
+# Optional columns: a list without them still imports (the language then follows the number).
+CSV_OPTIONAL_COLUMNS = ("guardian_language",)
 EDITABLE = ("name", "birth_year", "school", "notes", "photo_url")
 
 
@@ -39,6 +42,8 @@ class GuardianDraft:
     phone: str
     relation: str
     email: str = ""
+    # "ko" or "en"; empty: as the phone number suggests (Korean for Korean numbers).
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ def enrol_person(session: Session, *, draft: PersonDraft, actor: str, at: dateti
                 relation=guardian.relation.strip(),
                 email=guardian.email,
                 call_order=order,
+                language=check_language(guardian.language) if guardian.language else "",
             )
         )
     numbers = [normalize_number(number) for number in draft.one_touch_numbers]
@@ -147,7 +153,10 @@ def import_csv(session: Session, *, text: str, actor: str, at: datetime) -> list
                 guardians=(
                     (
                         GuardianDraft(
-                            row["guardian_name"], row["guardian_phone"], row["guardian_relation"]
+                            row["guardian_name"],
+                            row["guardian_phone"],
+                            row["guardian_relation"],
+                            language=(row.get("guardian_language") or "").strip(),
                         ),
                     )
                     if row["guardian_name"]

@@ -21,7 +21,7 @@ from ansim.domain.incidents import (
     IncidentStatus,
     PriorityCode,
 )
-from ansim.services import location
+from ansim.services import location, terminal_notices
 from ansim.services.location import location_of as location_of
 from ansim.store import outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
@@ -207,6 +207,7 @@ def change_status(
     outbox.record(
         session, entry, "incident.status_changed", {"incident_id": incident.id, **entry.data}
     )
+    terminal_notices.queue_stood_down(session, incident=incident, at=at)
     return incident
 
 

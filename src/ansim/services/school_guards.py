@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import InvalidInput, NotFound
 from ansim.domain.school_guards import SchoolGuard, check_weekdays, parse_hhmm
-from ansim.notify.templates import LANGUAGES
+from ansim.notify.templates import check_language
 from ansim.store.tables import school_guards
 
 _EDITABLE = {
@@ -76,8 +76,7 @@ def on_duty(session: Session, *, school: str, at: datetime) -> list[SchoolGuard]
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     parse_hhmm(fields["duty_start"])
     parse_hhmm(fields["duty_end"])
-    if fields.get("language", "ko") not in LANGUAGES:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
+    check_language(fields.get("language", "ko"))
     if not str(fields.get("phone", "")).strip() and not str(fields.get("email", "")).strip():
         raise InvalidInput("a school guard needs a phone number or an e-mail address")
     if "weekdays" in fields:

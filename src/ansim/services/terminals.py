@@ -17,7 +17,7 @@ from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
 from ansim.domain.terminals import Terminal, check_interval
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import TerminalFix, TerminalMessage
-from ansim.services import incidents, people
+from ansim.services import incidents, people, terminal_notices
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin
 from ansim.services.handlers import do_receive_sos
@@ -140,6 +140,13 @@ def do_receive_message(
             )
         if message.type == "location":
             _attach_fixes(session, subscriber_id, fixes, at, setup.merge_window)
+        if message.type == "notice_ack":
+            if message.notice_id is None:
+                raise InvalidInput("a notice_ack must carry the notice_id it acknowledges")
+            # An unknown notice raises here and rolls back the whole message, sequence included.
+            terminal_notices.record_ack(
+                session, terminal_id=terminal.id, notice_id=message.notice_id, at=at
+            )
     # The SOS and the cancel own their transactions: acknowledged only after they commit.
     if message.type == "sos":
         outcome = do_receive_sos(

@@ -29,7 +29,7 @@ from ansim.domain.verification import (
     decide_on_deadline,
     is_child,
 )
-from ansim.services import alerts, incidents, people
+from ansim.services import alerts, incidents, people, terminal_notices
 from ansim.services.verification_config import VerificationConfig
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
@@ -55,6 +55,7 @@ def after_sos(
         alerts.alert_terminal_sos(session, incident=incident, config=config, at=at)
     if incident.status == IncidentStatus.DISPATCHED:
         start(session, incident_id=incident.id, config=config, actor=VERIFIER, at=at)
+    terminal_notices.queue_help_coming(session, incident=incident, config=config, at=at)
 
 
 def start(

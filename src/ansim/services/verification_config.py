@@ -23,9 +23,13 @@ class VerificationConfig:
     public_url: str
     retry: RetryPolicy
     terminal_notice_interval: timedelta
+    # Silent notices to the wearer's terminal: only where a broker carries them (ANSIM_MQTT_URL).
+    terminal_notices: bool = False
 
     @classmethod
-    def from_settings(cls, settings: VerificationSettings) -> VerificationConfig:
+    def from_settings(
+        cls, settings: VerificationSettings, *, terminal_notices: bool = False
+    ) -> VerificationConfig:
         key = settings.link_secret.get_secret_value().encode()
         if not key:
             # Fine for one process; links then die with it, and a second worker would refuse them.
@@ -42,6 +46,7 @@ class VerificationConfig:
                 cap=timedelta(seconds=settings.retry_cap_s),
             ),
             terminal_notice_interval=timedelta(seconds=settings.terminal_notice_interval_s),
+            terminal_notices=terminal_notices,
         )
 
     def link(

@@ -55,6 +55,8 @@ guardians = sa.Table(
     sa.Column("relation", sa.String(50), nullable=False),
     sa.Column("email", EncryptedText, nullable=False, default=""),
     sa.Column("call_order", sa.Integer, nullable=False, default=1),
+    # Message language, one of ansim.notify.templates.LANGUAGES.
+    sa.Column("language", sa.String(8), nullable=False),
 )
 
 channel_bindings = sa.Table(

@@ -16,6 +16,11 @@ const DELIVERY = {
   failed: ['실패·재시도', 'failed, retrying'],
   dead: ['전달 불가', 'undeliverable'],
 };
+const CHANNEL = {
+  sms: ['SMS', 'SMS'],
+  email: ['메일', 'E-mail'],
+  terminal: ['단말기', 'Terminal'],
+};
 const OUTCOMES = [
   ['safe', '함께 있음 / 오작동', 'with them / mistake'],
   ['danger', '연락 불가 / 위험', 'cannot reach / danger'],
@@ -43,12 +48,13 @@ async function post(ctx, path, body, draw) {
   }
 }
 
-function deliveryLine(ctx, delivery) {
+function deliveryLine(ctx, delivery, label = '') {
   const [ko, en] = DELIVERY[delivery.status] || [delivery.status, delivery.status];
-  const text = `${delivery.channel.toUpperCase()} ${ctx.t(ko, en)}` +
+  const [channelKo, channelEn] = CHANNEL[delivery.channel] || [delivery.channel, delivery.channel];
+  const text = `${ctx.t(channelKo, channelEn)} ${ctx.t(ko, en)}` +
     (delivery.attempts > 1 ? ` ×${delivery.attempts}` : '') +
     (delivery.last_error && delivery.status !== 'delivered' ? ` — ${delivery.last_error}` : '');
-  return el('li', { class: `delivery ${delivery.status}`, 'data-status': delivery.status }, text);
+  return el('li', { class: `delivery ${delivery.status}`, 'data-status': delivery.status }, label ? `${label}: ${text}` : text);
 }
 
 function render(container, detail, ctx) {
@@ -97,6 +103,13 @@ function render(container, detail, ctx) {
       container.append(
         el('h4', {}, ctx.t('배움터지킴이 알림', 'School guard alerts')),
         el('ul', { class: 'deliveries' }, ...v.other_deliveries.map((d) => deliveryLine(ctx, d))),
+      );
+    }
+    if (v.wearer_deliveries && v.wearer_deliveries.length) {
+      container.append(
+        el('h4', {}, ctx.t('대상자 단말기 무음 알림', "Silent notices on the person's terminal")),
+        el('ul', { class: 'deliveries wearer' }, ...v.wearer_deliveries.map((d) =>
+          deliveryLine(ctx, d, d.template === 'help_coming' ? ctx.t('도움이 오고 있음', 'help is coming') : ctx.t('출동 종료', 'stood down')))),
       );
     }
   };

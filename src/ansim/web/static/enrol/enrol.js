@@ -58,7 +58,12 @@ document.getElementById("person").addEventListener("submit", async (event) => {
     school: form.get("school"),
     consent_at: `${form.get("consent")}T00:00:00+09:00`,
     guardians: form.get("guardian_name")
-      ? [{ name: form.get("guardian_name"), phone: form.get("guardian_phone"), relation: form.get("guardian_relation") || "guardian" }]
+      ? [{
+        name: form.get("guardian_name"),
+        phone: form.get("guardian_phone"),
+        relation: form.get("guardian_relation") || "guardian",
+        language: form.get("guardian_language") || null,
+      }]
       : [],
     one_touch_numbers: form.get("number") ? [form.get("number")] : [],
   };

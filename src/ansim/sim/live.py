@@ -65,9 +65,11 @@ def demo_scenario(
             fleet=Fleet(on_scene_false_min=3.0, on_scene_real_min=8.0, dispatcher_every_s=15.0),
         )
     now = (start or datetime.now(UTC)).astimezone(base.start.tzinfo)
-    arrivals = (
-        base.arrivals if rate is None else base.arrivals.model_copy(update={"per_hour": rate})
-    )
+    arrivals = base.arrivals
+    if rate is not None:
+        # Rate 0 is a quiet city: no SOS at all, not even the first one.
+        first = arrivals.first_at_s if rate > 0 else None
+        arrivals = arrivals.model_copy(update={"per_hour": rate, "first_at_s": first})
     return base.model_copy(update={"start": now, "arrivals": arrivals})
 
 

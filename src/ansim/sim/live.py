@@ -61,8 +61,15 @@ def demo_scenario(
             tick_s=2.0,
             # The first SOS a few seconds in, so a newcomer need not wait for the Poisson process.
             arrivals=Arrivals(per_hour=DEFAULT_RATE, first_at_s=5.0, mis_press_share=0.15),
-            # Shorter stays on scene than a real day, so the cars come back into play.
-            fleet=Fleet(on_scene_false_min=3.0, on_scene_real_min=8.0, dispatcher_every_s=15.0),
+            # Position reports often enough to watch the cars move; shorter stays on scene than a
+            # real day, so the cars come back into play.
+            fleet=Fleet(
+                patrol_report_every_s=20.0,
+                report_every_s=10.0,
+                on_scene_false_min=3.0,
+                on_scene_real_min=8.0,
+                dispatcher_every_s=15.0,
+            ),
         )
     now = (start or datetime.now(UTC)).astimezone(base.start.tzinfo)
     arrivals = base.arrivals

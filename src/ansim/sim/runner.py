@@ -7,6 +7,7 @@ import functools
 import math
 import threading
 from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -224,7 +225,9 @@ class Simulation:
         if platform.scheduler is not None:
             platform.scheduler.fire_due(self.now())
         if platform.notifier is not None:
-            asyncio.run(platform.notifier.run_once(self.now()))
+            # The notifier is async, and this thread's event loop may be taken (a browser test's).
+            with ThreadPoolExecutor(1) as messenger:
+                messenger.submit(asyncio.run, platform.notifier.run_once(self.now())).result()
         for sms in self.sms.take():
             self.log.messages += 1
             self.env.process(agents.guardian(self, sms))

@@ -17,7 +17,7 @@ from ansim.sim.report import render
 from ansim.sim.runner import Simulation, throwaway_sqlite
 from ansim.sim.scenario import Scenario, load_scenario
 from ansim.store.db import make_engine
-from ansim.store.tables import incidents
+from ansim.store.tables import deliveries, incidents, verification_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SAVED = ROOT / "tests" / "fixtures" / "sim" / "short_smoke_summary.json"
@@ -41,8 +41,18 @@ def test_short_scenario_matches_the_saved_summary(sim_engine: Engine) -> None:
     assert summary["arrived"] > 0
     with sim_engine.connect() as conn:
         stored = conn.execute(sa.select(incidents.c.drill)).scalars().all()
+        answers = conn.execute(sa.select(verification_answers)).mappings().all()
+        sent = conn.execute(sa.select(deliveries.c.channel, deliveries.c.status)).all()
     assert stored
     assert all(stored)
+    # Guardians answered as a real guardian does: on the page their message linked to, token checked.
+    assert summary["gaps"] == []
+    assert answers
+    assert {a["source"] for a in answers} == {"guardian_page"}
+    assert all(a["actor"] == f"guardian:{a['recipient_id']}" for a in answers)
+    # The real notifier sent every queued message, and the phones reported them delivered.
+    assert len(sent) == summary["guardians"]["messages"]
+    assert set(sent) == {("sms", "delivered")}
     times, _ = collect(sim)
     page = render(sim, times, summary)
     assert page.count("data:image/png;base64,") == 3

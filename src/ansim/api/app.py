@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,8 +49,10 @@ from ansim.api.metrics import Metrics
 from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
+from ansim.domain.deliveries import DeliveryChannel
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.intake.settings import IntakeSettings
+from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, retention, secrets
 from ansim.security.limits import BodyLimit
@@ -73,8 +75,11 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], Coroutine[Any, Any, None]]] = (),
     roles: frozenset[ServeRole] = ALL_ROLES,
+    senders: Mapping[DeliveryChannel, Sender] | None = None,
 ) -> FastAPI:
-    """Builds the app; `extra_tasks` run beside the relay and scheduler (the demo's SOS trickle).
+    """Builds the app; `extra_tasks` run beside the relay and scheduler (the live demo's simulation).
+
+    `senders` replaces the message channels the settings configure (the simulation's phones).
 
     Units are ranked by road ETA on the bundled central-Seoul graph unless `ranker` says otherwise.
 
@@ -105,7 +110,7 @@ def create_app(
     )
     notifier = Notifier(
         UnitOfWork(session_factory),
-        senders_from(settings),
+        senders if senders is not None else senders_from(settings),
         clock=clock,
         retry=verification_config.retry,
         poll_s=settings.verification.notifier_poll_s,

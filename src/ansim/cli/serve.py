@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from ansim.api.app import create_app
-from ansim.api.context import utc_now
 from ansim.bus.runtime import ALL_ROLES, parse_roles
 from ansim.cli.logs import configure_logging
-from ansim.security import crypto, secrets
 from ansim.settings import Settings
-from ansim.store.db import make_engine, make_session_factory
+from ansim.store.db import make_engine
 from ansim.store.migrate import upgrade
-from ansim.store.uow import UnitOfWork
 
 # Passes the roles to `--workers` children, which build their app from the environment.
 ROLES_ENV = "ANSIM_SERVE_ROLES"
@@ -41,14 +39,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.set_defaults(func=run_serve)
     demo = subparsers.add_parser(
-        "demo", help="fresh SQLite demo with real Seoul data and a trickle of drill SOS"
+        "demo",
+        help="fresh SQLite demo with real Seoul data and a live simulation of drill SOS and units",
     )
     _server_options(demo)
     demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     demo.add_argument(
-        "--sos-every", type=float, default=20.0, help="mean seconds between demo SOS (0: none)"
+        "--rate",
+        type=_at_least(0.0),
+        default=None,
+        help="drill SOS per simulated hour (default 60; 0: none, the cars only patrol)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=_at_least(0.1),
+        default=1.0,
+        help="simulated seconds per real second (default 1; the board shows simulated time)",
+    )
+    demo.add_argument(
+        "--scenario", type=Path, help="run this scenario YAML live instead (it starts now)"
     )
     demo.set_defaults(func=run_demo)
+
+
+def _at_least(low: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value >= low:
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}, not {text}")
+        return value
+
+    return parse
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
@@ -92,8 +116,10 @@ def app_from_environment() -> FastAPI:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ansim.sim.demo_seed import DEMO_PASSWORD, seed
-    from ansim.sim.demo_traffic import demo_traffic
+    from ansim.settings import VerificationSettings
+    from ansim.sim.demo_seed import DEMO_PASSWORD
+    from ansim.sim.live import demo_scenario, live_demo
+    from ansim.sim.runner import throwaway_sqlite
 
     data_dir: Path = args.data_dir
     if data_dir.exists():
@@ -101,19 +127,29 @@ def run_demo(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True)
     url = f"sqlite:///{data_dir / 'ansim.db'}"
     upgrade(url)
-    settings = Settings(database_url=url, demo=True, data_dir=data_dir)
-    engine = make_engine(url)
-    crypto.install(secrets.check(settings))  # the seed writes encrypted personal data
-    world = seed(UnitOfWork(make_session_factory(engine)), at=utc_now())
-    print(demo_banner(world, args.host, args.port, DEMO_PASSWORD))
-    tasks = [demo_traffic(world, every_s=args.sos_every)] if args.sos_every > 0 else []
-    logging.basicConfig(level=logging.INFO)
-    uvicorn.run(
-        create_app(settings, engine=engine, extra_tasks=tasks),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
+    settings = Settings(
+        database_url=url,
+        demo=True,
+        data_dir=data_dir,
+        # Guardian links in the simulated text messages point at this server.
+        verification=VerificationSettings(public_url=f"http://{args.host}:{args.port}"),
     )
+    scenario = demo_scenario(rate=args.rate, path=args.scenario)
+    # The demo database is thrown away at the next start: no fsync per commit.
+    engine = throwaway_sqlite(make_engine(url))
+    demo = live_demo(settings, engine, scenario=scenario, speed=args.speed)
+    print(demo_banner(demo.world, args.host, args.port, DEMO_PASSWORD))
+    print(
+        f"  live simulation: {scenario.arrivals.per_hour:g} drill SOS per simulated hour at "
+        f"{args.speed:g}x speed; every simulated incident is a drill (훈련)\n"
+    )
+    logging.basicConfig(level=logging.INFO)
+    # A line per published event is noise at the rate of a live city.
+    logging.getLogger("ansim.bus.relay").setLevel(logging.WARNING)
+    try:
+        uvicorn.run(demo.app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        engine.dispose()
     return 0
 
 

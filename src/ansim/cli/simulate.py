@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     command.add_argument("--realtime", action="store_true", help="pace the run by the wall clock")
     command.add_argument("--speed", type=float, default=1.0, help="virtual seconds per real second")
-    command.add_argument(
-        "--serve", type=int, metavar="PORT", help="with --realtime: serve the board on PORT"
-    )
     command.set_defaults(func=run)
 
 
@@ -41,10 +37,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(
                 f"{'press → ' + stage:<28}{stats['n']:>5}{stats['median']:>10}{stats['p90']:>9}{stats['p99']:>9}"
             )
-    urgent, errors, mis = (
+    urgent, errors, mis, guardians = (
         summary["arrival_code01"],
         summary["location_error_m"],
         summary["mis_presses"],
+        summary["guardians"],
     )
     lines += [
         f"code 0/1 arrival: mean {urgent.get('mean', '–')} s, median {urgent.get('median', '–')} s"
@@ -54,11 +51,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"at arrival: median {errors['at_arrival'].get('median', '–')} m",
         f"mis-presses {mis['count']}, stood down before arrival {mis['stood_down_before_arrival']}, "
         f"unit time tied up {mis['unit_minutes_tied_up']} min; utilisation {summary['utilisation'] * 100:.1f} %",
+        f"guardians: {guardians['messages']} text messages, a guardian answered on the page in "
+        f"{guardians['answered']} cases, none in {guardians['no_answer']}; verification: "
+        + (", ".join(f"{state} {n}" for state, n in summary["verification"].items()) or "none"),
     ]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ansim.security import crypto, secrets
+    from ansim.settings import Settings
     from ansim.sim.metrics import collect, summarise
     from ansim.sim.report import render
     from ansim.sim.runner import Simulation, throwaway_sqlite
@@ -67,14 +69,15 @@ def run(args: argparse.Namespace) -> int:
     from ansim.store.migrate import upgrade
 
     scenario = load_scenario(args.scenario)
+    if args.realtime and not args.speed > 0:
+        raise SystemExit("--speed must be above 0")
+    # The simulated people's data is encrypted like any: the configured key, else the demo key.
+    crypto.install(secrets.check(Settings(demo=True)))
     with tempfile.TemporaryDirectory(prefix="ansim-sim-") as scratch:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'sim.db'}"
         upgrade(url)
         engine = throwaway_sqlite(make_engine(url))
         sim = Simulation(scenario, engine, realtime_speed=args.speed if args.realtime else None)
-        sim.setup()
-        if args.serve and args.realtime:
-            _serve_board(sim, url, engine, args.serve)
         sim.run()
         summary = summarise(sim)
         print(format_summary(summary))
@@ -88,16 +91,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"report: {args.report}")
         engine.dispose()
     return 0
-
-
-def _serve_board(sim: Any, url: str, engine: Any, port: int) -> None:
-    """Serves the situation board on the simulation's database and clock, in a thread."""
-    import uvicorn
-
-    from ansim.api.app import create_app
-    from ansim.settings import Settings
-
-    app = create_app(Settings(database_url=url, demo=True), engine=engine, clock=sim.now)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, name="board", daemon=True).start()
-    print(f"board: http://127.0.0.1:{port}/board (demo accounts as in `ansim demo`)")

@@ -12,24 +12,29 @@ import numpy as np
 import simpy
 
 from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.domain.incidents import TRANSITIONS, Channel, IncidentStatus, PriorityCode
+from ansim.domain.incidents import TRANSITIONS, Channel, IncidentStatus
 from ansim.domain.units import UnitStatus
+from ansim.domain.verification import Answer
 from ansim.geo.geodesy import haversine_m
-from ansim.services import dispatch, incidents
+from ansim.services import deliveries, dispatch, guardian_page, incidents
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
 from ansim.sim.city import Drive, Mobility
 from ansim.sim.location_traces import ERROR_MODELS, T0, ErrorModel, draw_fixes
+from ansim.sim.phones import Sms
 from ansim.sim.records import CaseRecord
 
 if TYPE_CHECKING:
     from ansim.sim.runner import Simulation
 
 Step = Generator[simpy.Event, Any, None]
-MERGE_WINDOW = timedelta(minutes=30)
 FOLLOW_FIXES_S = 1800
 # A unit re-plans when the estimate moved this far from where it is heading.
 REPLAN_M = 150.0
+# A crew stops when its incident is called off (the terminal shows the stand-down).
+CALLED_OFF = frozenset({IncidentStatus.FALSE_ALARM, IncidentStatus.CANCELLED})
+# Seconds from the provider taking a text message to the phone showing it.
+SMS_LATENCY_S = (1.0, 6.0)
 # Seconds from press to commit: carrier platform relay, app over LTE, terminal over MQTT/HTTP.
 TRANSMISSION_S: dict[Channel, tuple[float, float]] = {
     Channel.ONE_TOUCH: (2.0, 6.0),
@@ -71,8 +76,6 @@ class UnitAgent:
                 kind, *rest = interrupt.cause or (None,)
                 if kind == "order":
                     self.order = (rest[0], rest[1])
-                elif kind == "stand_down" and self.order is not None:
-                    self._clear(self.order[1], stood_down=True)
 
     def _where_now(self) -> None:
         if self._drive is not None:
@@ -126,12 +129,14 @@ class UnitAgent:
 
         return self.sim.call(f"unit {status}", change)
 
-    def _estimate(self, incident_id: str) -> tuple[float, float] | None:
+    def _incident(self, incident_id: str) -> tuple[tuple[float, float] | None, bool]:
+        """What the crew's terminal shows: the location estimate, and whether the call is off."""
         with self.sim.uow.read() as session:
             incident = incidents.get(session, incident_id=incident_id)
+        called_off = incident.status in CALLED_OFF or not incident.is_active
         if incident.lat is None or incident.lon is None:
-            return None
-        return incident.lat, incident.lon
+            return None, called_off
+        return (incident.lat, incident.lon), called_off
 
     def _respond(self, assignment_id: str, incident_id: str) -> Step:
         fleet = self.sim.scenario.fleet
@@ -142,21 +147,25 @@ class UnitAgent:
             self.order = None  # the order was withdrawn or given to another unit meanwhile
             return
         while True:
-            target = self._estimate(incident_id) or self.position
+            estimate, called_off = self._incident(incident_id)
+            if called_off:
+                self._clear(incident_id, stood_down=True)
+                return
+            target = estimate or self.position
             drive = self.sim.city.drive(
                 self.position, target, speed_factor=fleet.emergency_speed_factor
             )
 
-            def moved(heading: tuple[float, float] = target) -> bool:
-                now = self._estimate(incident_id) or heading
-                return haversine_m(*now, *heading) > REPLAN_M
+            def changed(heading: tuple[float, float] = target) -> bool:
+                now, off = self._incident(incident_id)
+                return off or haversine_m(*(now or heading), *heading) > REPLAN_M
 
-            yield from self._travel(drive, fleet.report_every_s, moved)
+            yield from self._travel(drive, fleet.report_every_s, changed)
             if haversine_m(*self.position, *target) < 1.0 or drive.seconds <= 0:
                 break
         self._status(UnitStatus.ON_SCENE)
         case = self.sim.log.case_of(incident_id)
-        estimate = self._estimate(incident_id)
+        estimate, _called_off = self._incident(incident_id)
         if case is not None and estimate is not None:
             case.error_at_arrival_m = haversine_m(*estimate, *case.truth(float(self.sim.env.now)))
         minutes = (
@@ -230,6 +239,7 @@ def reporter(sim: Simulation) -> Step:
     received = sim.now()
     first = _shift(drawn[0].fix, case, sim, observed_at=received) if drawn else None
     sequence = sim.log.cases.index(case)
+    platform = sim.platform
     report = SosReport(
         channel=channel,
         received_at=received,
@@ -242,11 +252,16 @@ def reporter(sim: Simulation) -> Step:
         drill=True,
     )
     outcome = do_receive_sos(
-        sim.uow, report=report, ranker=sim.ranker, merge_window=MERGE_WINDOW, auto_dispatch=True
+        platform.uow,
+        report=report,
+        ranker=platform.ranker,
+        merge_window=platform.merge_window,
+        auto_dispatch=platform.auto_dispatch,
+        policy=platform.policy,
+        verify=platform.verification,
     )
     case.incident_id = outcome.incident.id
-    sim.deliver_orders()
-    sim.env.process(guardian(sim, case))
+    sim.pump()
     for later in drawn[1:]:
         due = case.press_s + later.arrival_s
         if due > float(sim.env.now):
@@ -271,77 +286,48 @@ def _add_fix(sim: Simulation, case: CaseRecord, fix: LocationFix) -> None:
         incidents.add_fix(session, incident=incident, fix=fix, received_at=sim.now())
 
 
-def guardian(sim: Simulation, case: CaseRecord) -> Step:
-    """The first guardian answers after a delay, or never; a mis-press stands the unit down."""
+def guardian(sim: Simulation, sms: Sms) -> Step:
+    """A guardian's phone shows our message; they tap its link after a while and answer, or never do."""
+    yield sim.env.timeout(float(sim.rng_people.uniform(*SMS_LATENCY_S)))
+    sim.call("delivery report", functools.partial(_report_delivered, sim, sms))
+    subscriber_id = sim.guardian_phones.get(sms.to)
+    case = sim.log.latest_case_of_person(subscriber_id) if subscriber_id else None
+    token = sms.link_token()
+    if case is None or token is None:
+        return  # a notice without a link, or a message about no simulated case
     settings, rng = sim.scenario.guardians, sim.rng_people
     answers = bool(rng.uniform() < settings.answer_share)
     delay = sim.lognormal(rng, settings.answer_median_s, settings.answer_spread)
-    # No verification engine on main yet: the answer is applied as the dispatcher would record it.
-    sim.log.gaps.add("guardian answers set incident status directly (no verification API yet)")
     if not answers:
-        case.guardian_answered = False
+        case.guardian_answered = case.guardian_answered or False
         return
     yield sim.env.timeout(delay)
+    # The truth decides the button: with the child after a mis-press, unreachable otherwise.
+    answer = Answer.SAFE if case.mis_press else Answer.DANGER
+    sim.call("guardian page", functools.partial(_answer_on_page, sim, case, token, answer))
+
+
+def _report_delivered(sim: Simulation, sms: Sms) -> None:
+    """The provider's delivery report, applied by the service our report callback calls."""
+    with sim.uow.begin() as session:
+        deliveries.record_report(
+            session,
+            message_id=sms.message_id,
+            delivered=True,
+            error="",
+            retry=sim.platform.verification.retry,
+            at=sim.now(),
+        )
+
+
+def _answer_on_page(sim: Simulation, case: CaseRecord, token: str, answer: Answer) -> None:
+    """What opening the link and pressing a button do: the guardian page's own service calls,
+    the token checked each time; a page that no longer offers an answer gets none."""
+    config = sim.platform.verification
+    with sim.uow.read() as session:
+        page = guardian_page.view(session, token=token, config=config, now=sim.now())
+    if not page.can_answer:
+        return
+    with sim.uow.begin() as session:
+        guardian_page.answer(session, token=token, answer=answer, config=config, now=sim.now())
     case.guardian_answered = True
-    if case.closed or case.incident_id is None:
-        return
-    incident_id = case.incident_id
-    if case.mis_press:
-        _mis_press_confirmed(sim, incident_id)
-    else:
-        _danger_confirmed(sim, incident_id)
-
-
-def _danger_confirmed(sim: Simulation, incident_id: str) -> None:
-    def confirm() -> None:
-        with sim.uow.begin() as session:
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            if IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]:
-                incidents.change_status(
-                    session,
-                    incident_id=incident_id,
-                    status=IncidentStatus.CONFIRMED,
-                    actor="sim-guardian",
-                    reason="guardian: not with the child",
-                    at=sim.now(),
-                )
-            if incident.is_active and incident.priority != PriorityCode.CODE_0:
-                incidents.change_priority(
-                    session,
-                    incident_id=incident_id,
-                    priority=PriorityCode.CODE_0,
-                    actor="sim-guardian",
-                    reason="guardian confirms danger",
-                    at=sim.now(),
-                )
-
-    sim.call("confirm danger", confirm)
-
-
-def _mis_press_confirmed(sim: Simulation, incident_id: str) -> None:
-    def stand_down() -> list[str]:
-        with sim.uow.begin() as session:
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            if IncidentStatus.FALSE_ALARM not in TRANSITIONS[incident.status]:
-                return []  # the unit is already there; the crew sorts it out on scene
-            incidents.change_status(
-                session,
-                incident_id=incident_id,
-                status=IncidentStatus.FALSE_ALARM,
-                actor="sim-guardian",
-                reason="guardian: pressed by mistake",
-                at=sim.now(),
-            )
-            return [a.unit_id for a in dispatch.open_assignments(session, incident_id=incident_id)]
-
-    try:
-        units = stand_down()
-    except Exception as error:
-        sim.log.errors.append(f"stand down: {error}")
-        return
-    agents = [sim.units[u] for u in units if u in sim.units]
-    for agent in agents:
-        if agent.process is not None and agent.process.is_alive:
-            agent.process.interrupt(("stand_down", incident_id))
-    if not agents:
-        close_case(sim, incident_id, reason="mis-press, no unit on the way")

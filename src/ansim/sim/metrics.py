@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ansim.domain.incidents import Incident
 from ansim.domain.units import Assignment
+from ansim.domain.verification import Verification
 from ansim.sim.records import CaseRecord
 from ansim.sim.runner import Simulation
 from ansim.store.tables import assignments, incidents
@@ -26,7 +27,8 @@ STAGES = ("board", "order", "ack", "arrival")
 
 @dataclass(frozen=True)
 class CaseTimes:
-    """One incident's milestones in seconds after the press, and what was true about it."""
+    """One incident's milestones in seconds after the press (the first order, the first crew to
+    acknowledge, the first on scene), and what was true about it."""
 
     case: CaseRecord
     incident: Incident
@@ -45,6 +47,13 @@ class CaseTimes:
         }[name]
 
 
+def verification_outcomes(sim: Simulation) -> dict[str, int]:
+    """How the platform's verification of the simulated cases stands, by state."""
+    with sim.uow.read() as session:
+        states = [v.state.value for v in session.execute(sa.select(Verification)).scalars()]
+    return {state: states.count(state) for state in sorted(set(states))}
+
+
 def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
     """Every simulated case with its incident and first assignment as the store holds them."""
     with sim.uow.read() as session:
@@ -57,28 +66,30 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
         ).scalar_one()
     if drills:
         raise AssertionError("a simulated incident was stored without the drill flag")
-    first: dict[str, Assignment] = {}
+    per_incident: dict[str, list[Assignment]] = {}
     for order in orders:
-        first.setdefault(order.incident_id, order)
+        per_incident.setdefault(order.incident_id, []).append(order)
     times = []
     for case in sim.log.cases:
         if case.incident_id is None:
             continue
         incident = stored[case.incident_id]
-        assignment = first.get(case.incident_id)
+        mine = per_incident.get(case.incident_id, [])
 
-        def after(at: datetime | None, press: float = case.press_s) -> float | None:
-            return None if at is None else sim.seconds_of(at) - press
+        def after(moments: list[datetime | None], press: float = case.press_s) -> float | None:
+            # The first crew to get there counts, also when an earlier order timed out or was declined.
+            known = [sim.seconds_of(at) for at in moments if at is not None]
+            return min(known) - press if known else None
 
         times.append(
             CaseTimes(
                 case,
                 incident,
-                assignment,
+                mine[0] if mine else None,
                 board_s=sim.seconds_of(incident.received_at) - case.press_s,
-                order_s=after(assignment.ordered_at) if assignment else None,
-                ack_s=after(assignment.acknowledged_at) if assignment else None,
-                arrival_s=after(assignment.arrived_at) if assignment else None,
+                order_s=after([a.ordered_at for a in mine]),
+                ack_s=after([a.acknowledged_at for a in mine]),
+                arrival_s=after([a.arrived_at for a in mine]),
             )
         )
     return times, orders
@@ -156,9 +167,11 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             "unit_minutes_tied_up": round(sum(tied.get(t.incident.id, 0.0) for t in mis) / 60.0, 1),
         },
         "guardians": {
+            "messages": sim.log.messages,
             "answered": sum(1 for t in times if t.case.guardian_answered),
             "no_answer": sum(1 for t in times if t.case.guardian_answered is False),
         },
+        "verification": verification_outcomes(sim),
         "utilisation": round(busy / unit_hours, 4) if unit_hours else 0.0,
         "service_refusals": len(sim.log.errors),
         "anchors": ANCHORS,

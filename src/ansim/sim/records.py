@@ -22,6 +22,7 @@ class CaseRecord:
     subscriber_id: str | None = None
     error_at_dispatch_m: float | None = None
     error_at_arrival_m: float | None = None
+    # None: no guardian got a message; False: some did, none answered; True: one answered on the page.
     guardian_answered: bool | None = None
     stood_down: bool = False
     closed: bool = False
@@ -38,6 +39,12 @@ class SimLog:
     cases: list[CaseRecord] = field(default_factory=list)
     gaps: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    # Text messages the platform got to the simulated phones.
+    messages: int = 0
 
     def case_of(self, incident_id: str) -> CaseRecord | None:
         return next((c for c in self.cases if c.incident_id == incident_id), None)
+
+    def latest_case_of_person(self, subscriber_id: str) -> CaseRecord | None:
+        """The registered person's most recent SOS: what a message to their guardian is about."""
+        return next((c for c in reversed(self.cases) if c.subscriber_id == subscriber_id), None)

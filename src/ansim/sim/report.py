@@ -146,7 +146,14 @@ def render(sim: Simulation, times: list[CaseTimes], summary: dict[str, Any]) -> 
         f"p90 {errors['at_dispatch'].get('p90', '–')} m; at arrival: median "
         f"{errors['at_arrival'].get('median', '–')} m, p90 {errors['at_arrival'].get('p90', '–')} m.</p>"
     )
-    gaps = "".join(f"<li>{html.escape(g)}</li>" for g in summary["gaps"])
+    guardians = summary["guardians"]
+    decided = ", ".join(f"{state} {n}" for state, n in summary["verification"].items()) or "none"
+    verified = (
+        f"<p>Guardians: {guardians['messages']} text messages reached simulated phones; a guardian "
+        f"answered on the page in {guardians['answered']} cases, none did in "
+        f"{guardians['no_answer']}. Verification outcomes: {decided}.</p>"
+    )
+    gaps = "".join(f"<li>{html.escape(g)}</li>" for g in summary["gaps"]) or "<li>none</li>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>ansim simulation — {html.escape(summary["scenario"])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}table{{border-collapse:collapse}}
@@ -154,7 +161,7 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}.anchor{{backgrou
 .drill{{background:#b00;color:#fff;padding:4px 8px;font-weight:bold}}</style></head><body>
 <p class=drill>훈련 DRILL — simulated incidents, never real</p>
 <h1>Simulation {html.escape(summary["scenario"])} (seed {summary["seed"]}, {summary["virtual_minutes"]} virtual min)</h1>
-{headline}{anchors}{location}
+{headline}{anchors}{location}{verified}
 <img alt="distributions" src="data:image/png;base64,{_distributions(times)}">
 {_table("By priority code (final)", summary["by_priority"])}
 {_table("By channel", summary["by_channel"])}

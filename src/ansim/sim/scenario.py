@@ -19,7 +19,10 @@ class _Strict(BaseModel):
 class Arrivals(_Strict):
     """SOS presses as a Poisson process whose hourly rate follows a daily rhythm."""
 
-    per_hour: float = Field(gt=0)
+    # 0: no SOS at all (the units still patrol).
+    per_hour: float = Field(ge=0)
+    # The first SOS this many seconds after the start, before the Poisson process (the live demo).
+    first_at_s: float | None = Field(default=None, ge=0)
     # Relative weight by local hour (0-23); hours not listed weigh 1.
     rhythm: dict[int, float] = Field(default_factory=dict)
     channels: dict[Channel, float] = Field(
@@ -68,7 +71,8 @@ class Fleet(_Strict):
 
 
 class Guardians(_Strict):
-    """Registered guardians contacted after dispatch: some answer after a delay, some never do."""
+    """Each guardian who gets the platform's message opens its link and answers after a log-normal
+    delay with probability `answer_share`, or never does (the platform's deadline then decides)."""
 
     answer_share: float = Field(default=0.7, ge=0, le=1)
     answer_median_s: float = Field(default=45.0, gt=0)

@@ -42,10 +42,13 @@ async function main() {
 
 let refreshTimer = null;
 function onEvent(board, event) {
-  if (event.type === "incident.received") showProvisionally(board, event);
-  if (event.type === "unit.moved" || event.type === "unit.status_changed") {
-    refreshUnits(board);
+  // A position report carries the position: move the marker, no reload (a live city sends many).
+  if (event.type === "unit.moved") {
+    board.moveUnit(event.data.unit_id, event.data.lat, event.data.lon);
+    return;
   }
+  if (event.type === "incident.received") showProvisionally(board, event);
+  if (event.type === "unit.status_changed") refreshUnits(board);
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => refresh(board, event.incident_id === state.selected), 60);
 }

@@ -32,8 +32,14 @@ export function describeLocation(location) {
   return `${methodLabel(location.method)} ±${Math.round(location.radius_m)} m, ${ago(location.located_at)}`;
 }
 
+// Events can start a new drawing before the last one finished: only the newest may draw, or its
+// sections would be appended twice.
+let drawing = 0;
+
 export async function renderDetail(container, incidentId, ctx) {
+  const mine = ++drawing;
   const detail = await api(`/api/v1/incidents/${incidentId}`);
+  if (mine !== drawing) return detail;
   const { incident, person } = detail;
   const age = person ? new Date().getFullYear() - person.birth_year : null;
   const act = (path, body) => async () => {
@@ -91,6 +97,7 @@ export async function renderDetail(container, incidentId, ctx) {
         el("li", {}, `${new Date(entry.at).toLocaleTimeString(currentLang())} ${timelineLabel(entry.kind)}${entry.data.to ? ` → ${statusLabel(entry.data.to)}` : ""} — ${entry.actor}${entry.data.reason ? `: ${entry.data.reason}` : ""}`)))),
   );
   for (const section of detailSections) {
+    if (mine !== drawing) break;
     const holder = el("section", { "data-section": section.id });
     container.append(holder);
     try {

@@ -59,6 +59,9 @@ export function createMap(element, config, onSelect) {
         .addTo(map);
       units.set(unit.id, marker);
     },
+    moveUnit(unitId, lat, lon) {
+      units.get(unitId)?.setLatLng([lat, lon]);
+    },
     focus(incident) {
       if (incident.location) map.setView([incident.location.lat, incident.location.lon], Math.max(map.getZoom(), 15));
     },

@@ -7,7 +7,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
-    command.add_argument("name", choices=["dispatch", "location", "cctv", "intake", "all"])
+    command.add_argument("name", choices=["dispatch", "location", "cctv", "intake", "scale", "all"])
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
     )
@@ -49,4 +49,8 @@ def run(args: argparse.Namespace) -> int:
         from ansim.sim import intake_bench
 
         print(intake_bench.format_table(intake_bench.run(smoke=args.smoke)))
+    if args.name in {"scale", "all"}:
+        from ansim.sim import scale_bench
+
+        print(scale_bench.format_table(scale_bench.run(smoke=args.smoke)))
     return 0

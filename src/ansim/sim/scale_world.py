@@ -11,6 +11,7 @@ keeping a million rows in memory.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import random
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from ansim.domain.incidents import Channel
+from ansim.domain.people import Guardian
 from ansim.services import people, terminals
 from ansim.sim.demo_seed import _FAMILY, _GIVEN, _RELATIONS, schools_in_demo_area
 from ansim.store import deadlines as deadline_store
@@ -96,10 +98,22 @@ class PopulationTiming:
     rows: dict[str, int] = field(default_factory=dict)
 
 
+def _row(guardian: Guardian) -> dict[str, Any]:
+    """A domain object's row: the imperative mapping maps each dataclass field to its column."""
+    return {f.name: getattr(guardian, f.name) for f in dataclasses.fields(guardian)}
+
+
+def _uuid(key: str) -> str:
+    return str(uuid.UUID(bytes=_digest(key, 16), version=4))
+
+
 def _rows(
     population: Population, first: int, count: int, at: datetime, schools: list[str]
 ) -> dict[sa.Table, list[dict[str, Any]]]:
-    """Plain (unencrypted) rows for subscribers `first` … `first + count - 1` and their terminals."""
+    """Plain (unencrypted) rows for subscribers `first` … `first + count - 1` and their terminals.
+
+    Guardians are made as domain objects, so what the domain derives for them applies as in the app.
+    """
     rng = random.Random(first)
     rows: dict[sa.Table, list[dict[str, Any]]] = {table: [] for table in _TABLES}
     for i in range(first, first + count):
@@ -121,17 +135,16 @@ def _rows(
             }
         )
         for order, relation in enumerate(rng.sample(_RELATIONS, rng.randint(1, 2)), start=1):
-            rows[guardians].append(
-                {
-                    "id": str(uuid.UUID(bytes=_digest(f"guardian:{i}:{order}", 16), version=4)),
-                    "subscriber_id": subscriber_id,
-                    "name": family + rng.choice(_GIVEN),
-                    "phone": f"+8210{(i * 104_729 + order * 31 + 50_000_000) % 100_000_000:08d}",
-                    "relation": relation,
-                    "email": f"guardian{i}.{order}@example.org" if order == 1 else "",
-                    "call_order": order,
-                }
+            guardian = Guardian(
+                id=_uuid(f"guardian:{i}:{order}"),
+                subscriber_id=subscriber_id,
+                name=family + rng.choice(_GIVEN),
+                phone=f"+8210{(i * 104_729 + order * 31 + 50_000_000) % 100_000_000:08d}",
+                relation=relation,
+                email=f"guardian{i}.{order}@example.org" if order == 1 else "",
+                call_order=order,
             )
+            rows[guardians].append(_row(guardian))
         rows[channel_bindings].append(
             _binding(f"one-touch:{i}", subscriber_id, Channel.ONE_TOUCH, population.phone(i), at)
         )
@@ -145,7 +158,7 @@ def _binding(
     key: str, subscriber_id: str, channel: Channel, address: str, at: datetime
 ) -> dict[str, Any]:
     return {
-        "id": str(uuid.UUID(bytes=_digest(f"binding:{key}", 16), version=4)),
+        "id": _uuid(f"binding:{key}"),
         "subscriber_id": subscriber_id,
         "channel": channel,
         "address": address,
@@ -162,8 +175,8 @@ def _terminal_rows(
     rng: random.Random,
     rows: dict[sa.Table, list[dict[str, Any]]],
 ) -> None:
-    terminal_id = population.terminal_id(j)
     seen = at - timedelta(seconds=rng.uniform(0, INTERVAL_S))
+    terminal_id = population.terminal_id(j)
     rows[terminals_table].append(
         {
             "id": terminal_id,
@@ -188,7 +201,7 @@ def _terminal_rows(
     )
     rows[deadlines].append(
         {
-            "id": str(uuid.UUID(bytes=_digest(f"deadline:{j}", 16), version=4)),
+            "id": _uuid(f"deadline:{j}"),
             "kind": terminals.HEARTBEAT_KIND,
             "subject_id": terminal_id,
             "due_at": at + SEEDED_DUE_IN,

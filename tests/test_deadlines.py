@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from tests.factories import T0
@@ -13,6 +14,7 @@ from ansim.bus.scheduler import DeadlineScheduler
 from ansim.store import deadlines
 from ansim.store.db import make_session_factory
 from ansim.store.deadlines import Deadline
+from ansim.store.tables import deadlines as deadline_rows
 from ansim.store.uow import UnitOfWork
 
 
@@ -105,3 +107,30 @@ def test_two_schedulers_racing_fire_each_deadline_once(engine: Engine) -> None:
     for thread in threads:
         thread.join(30)
     assert sorted(fired) == sorted(f"d{n}" for n in range(40))
+
+
+def test_moving_a_deadline_keeps_one_row_and_fires_only_at_the_last_time(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    fired: list[str] = []
+    with uow.begin() as session:  # nothing pending yet: moving schedules it
+        deadlines.move(session, kind="test.beat", subject_id="t1", due_at=T0, at=T0)
+    for minute in range(1, 4):  # a terminal heard three more times
+        with uow.begin() as session:
+            deadlines.move(
+                session,
+                kind="test.beat",
+                subject_id="t1",
+                due_at=T0 + timedelta(minutes=minute),
+                at=T0,
+            )
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(deadline_rows)).scalar_one() == 1
+    scheduler = DeadlineScheduler(
+        uow, {"test.beat": lambda s, d, now: fired.append(d.subject_id)}, clock=lambda: T0
+    )
+    assert scheduler.fire_due(T0 + timedelta(minutes=2)) == 0
+    assert scheduler.fire_due(T0 + timedelta(minutes=3)) == 1
+    assert fired == ["t1"]
+    with uow.begin() as session:  # fired: the next move schedules a new one
+        deadlines.move(session, kind="test.beat", subject_id="t1", due_at=T0, at=T0)
+        assert [d.subject_id for d in deadlines.pending(session, kind="test.beat")] == ["t1"]

@@ -204,3 +204,29 @@ def test_a_busy_unit_cannot_be_ordered_and_the_unit_flow_moves_the_incident(engi
             incidents.get(session, incident_id=outcome.incident.id).status
             == IncidentStatus.ON_SCENE
         )
+
+
+def test_only_a_transaction_that_queued_events_wakes_the_relay_and_notifier(engine: Engine) -> None:
+    uow = UnitOfWork(make_session_factory(engine))
+    woken: list[str] = []
+    uow.add_after_commit(lambda: woken.append("relay"))
+    with uow.begin() as session:  # a write without events (a heartbeat, a login) wakes nobody
+        session.execute(sa.text("DELETE FROM seen_signatures"))
+    assert woken == []
+    with uow.begin() as session:
+        outbox.emit(
+            session,
+            "terminal.lost",
+            {"terminal_id": "UA-1", "subscriber_id": "s", "last_seen_at": T0, "battery_pct": 50},
+            at=T0,
+        )
+    assert woken == ["relay"]
+    with pytest.raises(RuntimeError), uow.begin() as session:  # rolled back: nothing to hear of
+        outbox.emit(
+            session,
+            "terminal.lost",
+            {"terminal_id": "UA-1", "subscriber_id": "s", "last_seen_at": T0, "battery_pct": 50},
+            at=T0,
+        )
+        raise RuntimeError("the command failed")
+    assert woken == ["relay"]

@@ -10,13 +10,14 @@ from typing import Any
 
 import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.api import (
     app_account,
@@ -45,7 +46,7 @@ from ansim.api import (
 )
 from ansim.api.auth import enforce_access
 from ansim.api.context import AppContext, utc_now
-from ansim.api.metrics import Metrics
+from ansim.api.metrics import IntakeTiming, Metrics
 from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
@@ -204,8 +205,8 @@ def create_app(
             StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
             name="swagger-ui",
         )
-    app.middleware("http")(metrics.middleware())
-    app.middleware("http")(_security_headers(settings))
+    app.add_middleware(IntakeTiming, metrics=metrics)
+    app.add_middleware(SecurityHeaders, policy=_content_policy(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
@@ -225,23 +226,40 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _security_headers(settings: Settings) -> Callable[[Request, RequestResponseEndpoint], object]:
+def _content_policy(settings: Settings) -> str:
     tiles = " ".join(_origin(settings.tile_url)) if settings.tile_url else ""
-    policy = (
+    return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src 'self' data: {tiles}".rstrip()
         + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
-    async def add_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
 
-    return add_headers
+class SecurityHeaders:
+    """Adds the content policy and hardening headers to every HTTP answer (plain ASGI, see IntakeTiming)."""
+
+    def __init__(self, app: ASGIApp, policy: str) -> None:
+        self._app = app
+        self._headers = {
+            "Content-Security-Policy": policy,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self._headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
 
 
 def _origin(url: str) -> list[str]:

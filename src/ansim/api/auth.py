@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from ansim.api.context import AppContext
@@ -34,7 +35,12 @@ def get_context(request: Request) -> AppContext:
     return context
 
 
-ContextDep = Annotated[AppContext, Depends(get_context)]
+async def _context(request: Request) -> AppContext:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, a hop on every request.
+    return get_context(request)
+
+
+ContextDep = Annotated[AppContext, Depends(_context)]
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -92,8 +98,11 @@ def authenticated_staff(request: Request) -> StaffUser:
     return user
 
 
-def enforce_access(connection: HTTPConnection) -> None:
-    """Applies the role matrix to the matched route; a route without a rule is refused."""
+async def enforce_access(connection: HTTPConnection) -> None:
+    """Applies the role matrix to the matched route; a route without a rule is refused.
+
+    Only a staff route reads the database (in the thread pool); the others cost no thread hop.
+    """
     if connection.scope["type"] != "http":
         return  # WebSockets check their session when they accept
     operation = operation_of(connection)
@@ -103,7 +112,7 @@ def enforce_access(connection: HTTPConnection) -> None:
     if not access.staff_only(rule):
         return  # device, carrier, guardian and public routes authenticate in their own dependency
     assert isinstance(connection, Request)
-    user = authenticated_staff(connection)
+    user = await run_in_threadpool(authenticated_staff, connection)
     if not access.admits(rule, user.role):
         raise HTTPException(403, f"role {user.role} may not do this")
 

@@ -7,7 +7,9 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
-    command.add_argument("name", choices=["dispatch", "location", "cctv", "intake", "fixes", "all"])
+    command.add_argument(
+        "name", choices=["dispatch", "location", "cctv", "intake", "fixes", "scale", "all"]
+    )
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
     )
@@ -53,4 +55,8 @@ def run(args: argparse.Namespace) -> int:
         from ansim.sim import fix_bench
 
         print(fix_bench.format_table(fix_bench.run(smoke=args.smoke)))
+    if args.name in {"scale", "all"}:
+        from ansim.sim import scale_bench
+
+        print(scale_bench.format_table(scale_bench.run(smoke=args.smoke)))
     return 0

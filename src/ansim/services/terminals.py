@@ -204,8 +204,7 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
 
 
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
-    deadlines.cancel(session, kind=HEARTBEAT_KIND, subject_id=terminal.id, at=at)
-    deadlines.schedule(
+    deadlines.move(
         session,
         kind=HEARTBEAT_KIND,
         subject_id=terminal.id,

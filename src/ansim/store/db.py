@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +13,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ansim.store.tables import start_mappers
+
+# SQLite engines' writer locks. SQLite's busy handler retries a locked database after sleeps of up
+# to 100 ms, so under load a writer could wait seconds while the lock stood free; queued here, the
+# process's writers take their turns at once (the busy handler still orders other processes).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+def writer_turn(engine: Engine | None) -> contextlib.AbstractContextManager[object]:
+    """Held around a write transaction: SQLite's writers in this process queue for their turn."""
+    lock = _WRITERS.get(engine) if engine is not None else None
+    return lock if lock is not None else contextlib.nullcontext()
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -21,6 +35,7 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; we issue it so locks are taken up front.
         event.listen(engine, "begin", _sqlite_begin)
+        _WRITERS[engine] = threading.RLock()
         return engine
     options.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **options)

@@ -63,6 +63,26 @@ def cancel(session: Session, *, kind: str, subject_id: str, at: datetime) -> int
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def move(session: Session, *, kind: str, subject_id: str, due_at: datetime, at: datetime) -> None:
+    """Moves the pending deadline of `kind` for `subject_id` to `due_at`, or schedules it.
+
+    One row per subject however often it moves: a terminal heartbeating every minute updates its
+    deadline in place instead of leaving a cancelled row behind each time.
+    """
+    moved = session.execute(
+        deadlines.update()
+        .where(
+            deadlines.c.kind == kind,
+            deadlines.c.subject_id == subject_id,
+            deadlines.c.fired_at.is_(None),
+            deadlines.c.cancelled_at.is_(None),
+        )
+        .values(due_at=due_at)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        schedule(session, kind=kind, subject_id=subject_id, due_at=due_at, at=at)
+
+
 def claim_due(session: Session, *, now: datetime, limit: int = 50) -> list[Deadline]:
     """Locks due deadlines for this transaction; another scheduler skips them (SKIP LOCKED)."""
     query = (

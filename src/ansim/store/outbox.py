@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ansim.domain.events import EventEnvelope, event_version, validate_event
 from ansim.domain.incidents import IncidentEvent
 from ansim.store.tables import outbox
+from ansim.store.uow import wake_after_commit
 
 
 def emit(
@@ -23,6 +24,7 @@ def emit(
     unit_id: str | None = None,
 ) -> None:
     """Queues an event in the current transaction; an invalid payload fails the command, not a board."""
+    wake_after_commit(session)
     session.execute(
         outbox.insert().values(
             type=event_type,

@@ -7,6 +7,10 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ansim.store.db import writer_turn
+
+# Set in a session by `wake_after_commit`; read once the transaction has committed.
+_WAKE = "ansim.wake_after_commit"
 # The key of the PostgreSQL advisory lock that orders writers (ansim.bus.lease lists every key).
 WRITE_ORDER_LOCK = 0x616E_7369_0002
 
@@ -19,12 +23,13 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
 
     def add_after_commit(self, hook: Callable[[], None]) -> None:
+        """Runs `hook` after each commit of a transaction marked with `wake_after_commit`."""
         self._after_commit.append(hook)
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """Yields a session in a transaction; commits on success, rolls back on any error."""
-        with self._session_factory() as session:
+        with writer_turn(self._session_factory.kw.get("bind")), self._session_factory() as session:
             with session.begin():
                 connection = session.connection(execution_options={"sqlite_immediate": True})
                 if connection.dialect.name == "postgresql":
@@ -32,8 +37,9 @@ class UnitOfWork:
                     # order: the relay and the boards (which drop ids they have passed) never skip one.
                     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_ORDER_LOCK})")
                 yield session
-            for hook in self._after_commit:
-                hook()
+            if session.info.pop(_WAKE, False):
+                for hook in self._after_commit:
+                    hook()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -43,3 +49,12 @@ class UnitOfWork:
         """
         with self._session_factory() as session:
             yield session
+
+
+def wake_after_commit(session: Session) -> None:
+    """Marks the transaction as one the after-commit hooks (event relay, notifier) must hear of.
+
+    `outbox.emit` marks every transaction that queues an event, and every delivery queues one;
+    the rest (a terminal heartbeat, a login) commit without waking anyone.
+    """
+    session.info[_WAKE] = True

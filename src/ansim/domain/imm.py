@@ -18,6 +18,7 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 
+
 def _pattern(*cells: tuple[int, int]) -> list[float]:
     flat = [0.0] * 16
     for row, col in cells:

@@ -32,8 +32,9 @@ from ansim.intake.signing import signed_headers
 from ansim.security import crypto, secrets
 from ansim.services import carriers, people, terminals
 from ansim.settings import Settings
+from ansim.sim.bench_db import scratch_database
 from ansim.sim.demo_seed import seed
-from ansim.sim.intake_bench import _database, _free_port, _run_async
+from ansim.sim.intake_bench import _free_port, _run_async
 from ansim.sim.scale_world import (
     INTERVAL_S,
     Population,
@@ -454,7 +455,7 @@ def run(*, smoke: bool, backends: tuple[str, ...] = ("sqlite", "postgres")) -> l
     at = datetime.now(UTC)
     with ExitStack() as stack:
         urls = {
-            (backend, size): stack.enter_context(_database(backend))
+            (backend, size): stack.enter_context(scratch_database(backend))
             for backend in backends
             for size in populations
         }

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from ansim.sim import fix_bench
 from ansim.sim.bench_db import demo_keys, scratch_database
 from ansim.sim.demo_seed import DEMO_PASSWORD, seed
+from ansim.sim.load_client import HttpConnection
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
 
@@ -115,20 +116,22 @@ async def _closed_loop(base: str, path: str, headers: dict[str, str], seconds: f
     """Requests per second with CONCURRENCY clients each sending as soon as the last answer came."""
     done = 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(
-        base_url=base, limits=httpx.Limits(max_connections=CONCURRENCY)
-    ) as client:
+    body = json.dumps(SOS_BODY).encode()
 
-        async def worker(n: int) -> None:
-            nonlocal done
+    async def worker(n: int) -> None:
+        nonlocal done
+        connection = await HttpConnection.open(base)
+        try:
             while time.perf_counter() < deadline:
                 extra = {"Idempotency-Key": f"max-{n}-{uuid.uuid4().hex}"} if "sos" in path else {}
-                answer = await client.post(path, json=SOS_BODY, headers={**headers, **extra})
-                done += answer.status_code < 300
+                status, _ = await connection.request("POST", path, body, {**headers, **extra})
+                done += status < 300
+        finally:
+            await connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
-        return done / (time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
+    return done / (time.perf_counter() - started)
 
 
 async def _offered(
@@ -150,32 +153,39 @@ async def _offered(
         sent_at: dict[int, float] = {}
         answers: dict[int, tuple[str, float]] = {}
         failed = 0
-        async with httpx.AsyncClient(
-            base_url=base, limits=httpx.Limits(max_connections=64), timeout=60
-        ) as client:
+        body = json.dumps(SOS_BODY).encode()
+        # An open loop needs a connection free whenever a send is due: a pool, grown on demand.
+        pool: asyncio.Queue[HttpConnection] = asyncio.Queue()
 
-            async def one(n: int) -> None:
-                nonlocal failed
-                sent_at[n] = time.perf_counter()
-                headers = {**app_headers, "Idempotency-Key": f"bench-{n}-{uuid.uuid4().hex}"}
-                try:
-                    answer = await client.post("/api/v1/app/sos", json=SOS_BODY, headers=headers)
-                except httpx.HTTPError:
-                    failed += 1  # timed out or dropped: counted, never hidden
-                    return
-                if answer.status_code >= 300:
-                    failed += 1
-                    return
-                answers[n] = (answer.json()["incident_id"], time.perf_counter())
+        async def one(n: int) -> None:
+            nonlocal failed
+            sent_at[n] = time.perf_counter()
+            headers = {**app_headers, "Idempotency-Key": f"bench-{n}-{uuid.uuid4().hex}"}
+            connection = pool.get_nowait() if not pool.empty() else None
+            try:
+                connection = connection or await HttpConnection.open(base)
+                status, answer = await asyncio.wait_for(
+                    connection.request("POST", "/api/v1/app/sos", body, headers), timeout=60
+                )
+            except (OSError, TimeoutError, asyncio.IncompleteReadError):
+                failed += 1  # timed out or dropped: counted, never hidden
+                return
+            pool.put_nowait(connection)
+            if status >= 300:
+                failed += 1
+                return
+            answers[n] = (json.loads(answer)["incident_id"], time.perf_counter())
 
-            total = max(1, int(rate * seconds))
-            start = time.perf_counter()
-            tasks = []
-            for n in range(total):
-                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-                tasks.append(asyncio.create_task(one(n)))
-            await asyncio.gather(*tasks)
-            elapsed = time.perf_counter() - start
+        total = max(1, int(rate * seconds))
+        start = time.perf_counter()
+        tasks = []
+        for n in range(total):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        while not pool.empty():
+            await pool.get_nowait().close()
         for _ in range(100):  # let the last events reach the board
             if all(i in seen for i, _ in answers.values()):
                 break

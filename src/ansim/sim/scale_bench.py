@@ -35,6 +35,7 @@ from ansim.settings import Settings
 from ansim.sim.bench_db import scratch_database
 from ansim.sim.demo_seed import seed
 from ansim.sim.intake_bench import _free_port, _run_async
+from ansim.sim.load_client import HttpConnection
 from ansim.sim.scale_world import (
     INTERVAL_S,
     Population,
@@ -187,45 +188,6 @@ def _service_lookups(url: str, population: Population, count: int, rng: random.R
     return Latency.of(timings, right)
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection, the load generator's side of the wire.
-
-    Far lighter than httpx: on this machine httpx's async client capped the bare `/ping` at about
-    150 requests/s where this reached about 1,500, so with httpx the benchmark measured its client.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader, self._writer = reader, writer
-
-    @classmethod
-    async def open(cls, base: str) -> _Connection:
-        address = httpx.URL(base)
-        return cls(*await asyncio.open_connection(address.host, address.port))
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        """Sends one request and reads its answer (which must carry a Content-Length)."""
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n"
-        )
-        self._writer.write(head.encode() + body)
-        lines = (await self._reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
-        fields = (line.partition(b":") for line in lines[1:])
-        length = next(
-            (int(v) for n, _, v in fields if n.strip().lower() == b"content-length"), None
-        )
-        if length is None:
-            raise RuntimeError(f"{method} {path}: the answer has no Content-Length")
-        return int(lines[0].split()[1]), await self._reader.readexactly(length)
-
-    async def close(self) -> None:
-        self._writer.close()
-        await self._writer.wait_closed()
-
-
 async def _carrier_calls(
     base: str, population: Population, secret: str, count: int, rng: random.Random
 ) -> tuple[list[float], dict[str, int]]:
@@ -235,7 +197,7 @@ async def _carrier_calls(
     """
     timings: list[float] = []
     opened: dict[str, int] = {}
-    connection = await _Connection.open(base)
+    connection = await HttpConnection.open(base)
     try:
         for _ in range(count):
             i = rng.randrange(population.subscribers)
@@ -295,7 +257,7 @@ async def _ceiling(base: str, method: str, path: str, body: bytes, seconds: floa
 
     async def worker() -> None:
         nonlocal done
-        connection = await _Connection.open(base)
+        connection = await HttpConnection.open(base)
         try:
             while time.perf_counter() < deadline and done < seconds * 50_000:
                 status, _ = await connection.request(method, path, body)
@@ -344,7 +306,7 @@ async def _heartbeats(
     async def worker(w: int) -> None:
         nonlocal accepted, sent
         mine = range(w, population.terminals, CONCURRENCY)
-        connection = await _Connection.open(base)
+        connection = await HttpConnection.open(base)
         turn = 0
         try:
             while time.perf_counter() < deadline and sent < limit and mine:

@@ -50,16 +50,7 @@ def schedule(
 
 def cancel(session: Session, *, kind: str, subject_id: str, at: datetime) -> int:
     """Cancels the pending deadlines of `kind` for `subject_id`; returns how many."""
-    result = session.execute(
-        deadlines.update()
-        .where(
-            deadlines.c.kind == kind,
-            deadlines.c.subject_id == subject_id,
-            deadlines.c.fired_at.is_(None),
-            deadlines.c.cancelled_at.is_(None),
-        )
-        .values(cancelled_at=at)
-    )
+    result = session.execute(_pending(kind, subject_id).values(cancelled_at=at))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -69,18 +60,19 @@ def move(session: Session, *, kind: str, subject_id: str, due_at: datetime, at: 
     One row per subject however often it moves: a terminal heartbeating every minute updates its
     deadline in place instead of leaving a cancelled row behind each time.
     """
-    moved = session.execute(
-        deadlines.update()
-        .where(
-            deadlines.c.kind == kind,
-            deadlines.c.subject_id == subject_id,
-            deadlines.c.fired_at.is_(None),
-            deadlines.c.cancelled_at.is_(None),
-        )
-        .values(due_at=due_at)
-    )
+    moved = session.execute(_pending(kind, subject_id).values(due_at=due_at))
     if not moved.rowcount:  # type: ignore[attr-defined]
         schedule(session, kind=kind, subject_id=subject_id, due_at=due_at, at=at)
+
+
+def _pending(kind: str, subject_id: str) -> sa.Update:
+    """An update of the deadline of `kind` for `subject_id` that has neither fired nor been cancelled."""
+    return deadlines.update().where(
+        deadlines.c.kind == kind,
+        deadlines.c.subject_id == subject_id,
+        deadlines.c.fired_at.is_(None),
+        deadlines.c.cancelled_at.is_(None),
+    )
 
 
 def claim_due(session: Session, *, now: datetime, limit: int = 50) -> list[Deadline]:

@@ -57,7 +57,7 @@ def record_read(
         subject=subject,
         detail=detail,
     ):
-        pass
+        pass  # the look itself is what is recorded
 
 
 @contextmanager

@@ -169,6 +169,9 @@ async def _offered(
                 )
             except (OSError, TimeoutError, asyncio.IncompleteReadError):
                 failed += 1  # timed out or dropped: counted, never hidden
+                if connection is not None:  # half-read: never reused, closed
+                    with contextlib.suppress(OSError):
+                        await connection.close()
                 return
             pool.put_nowait(connection)
             if status >= 300:

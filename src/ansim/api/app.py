@@ -57,6 +57,7 @@ from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, retention, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
 from ansim.services.timers import deadline_handlers
@@ -130,17 +131,22 @@ def create_app(
     )
     relay = background.relay
     uow.add_after_commit(relay.wake_threadsafe())
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy,
+        verification=verification_config,
+        merge_window=timedelta(seconds=settings.merge_window_s),
+        auto_dispatch=settings.auto_dispatch,
+        clock=clock,
+    )
     context = AppContext(
         settings=settings,
         engine=engine,
-        uow=uow,
         bus=bus,
         relay=relay,
         scheduler=scheduler,
-        ranker=ranker,
-        clock=clock,
-        dispatch_policy=policy,
-        verification=verification_config,
+        platform=platform,
     )
 
     @asynccontextmanager

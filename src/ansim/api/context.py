@@ -1,10 +1,10 @@
-"""What a running app holds: settings, the store, the bus, the relay, the ranker, the clock."""
+"""What a running app holds: settings, the engine, the bus, the relay, and the command layer's Platform."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -12,28 +12,45 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
+from ansim.services.platform import Platform, utc_now
 from ansim.services.ranking import UnitRanker
 from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["AppContext", "utc_now"]
 
 
 @dataclass
 class AppContext:
+    """The app's wiring; commands get `platform`, the one dependencies object they all share."""
+
     settings: Settings
     engine: Engine
-    uow: UnitOfWork
     bus: InProcessBus
     relay: OutboxRelay
     scheduler: DeadlineScheduler
-    ranker: UnitRanker
-    clock: Callable[[], datetime] = field(default=utc_now)
-    dispatch_policy: DispatchPolicy = field(default_factory=DispatchPolicy)
-    verification: VerificationConfig | None = None
+    platform: Platform
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self.platform.uow
+
+    @property
+    def ranker(self) -> UnitRanker:
+        return self.platform.ranker
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.platform.clock
+
+    @property
+    def dispatch_policy(self) -> DispatchPolicy:
+        return self.platform.policy
+
+    @property
+    def verification(self) -> VerificationConfig:
+        return self.platform.verification
 
     def now(self) -> datetime:
-        return self.clock()
+        return self.platform.now()

@@ -22,7 +22,7 @@ import numpy as np
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
 from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
-from ansim.domain.imm import ImmFilter, ImmState, Matrix, MotionModel, Vector
+from ansim.domain.imm import ImmFilter, ImmState, Matrix, Measurement, MotionModel, Vector
 from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -41,6 +41,29 @@ STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
 
 
 RoadSnap = Callable[[float, float], "tuple[float, float] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class MethodBias:
+    """How much of a method's error persists in time: `share` of each fix's variance is a bias
+    shared with the method's other fixes, forgotten over `memory_s` (Gauss-Markov). A fix's
+    radius stays honest as claimed; only the split between persistent and fresh error is assumed.
+    Averaging N fixes then shrinks only the fresh part, until the bias has had time to change.
+    """
+
+    method: FixMethod
+    share: float
+    memory_s: float
+
+
+# A mis-surveyed access point is off by the same tens of metres for minutes; indoor GNSS
+# multipath lasts while the person stays at that window, outdoor GNSS errors tens of seconds;
+# a cell fix is off the same way while the serving cells stay the same.
+BIASES = (
+    MethodBias(FixMethod.WIFI, 0.8, 300.0),
+    MethodBias(FixMethod.GNSS, 0.6, 120.0),
+    MethodBias(FixMethod.CELL, 0.8, 900.0),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +90,8 @@ class Tuning:
     # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
     soft_d2: float = 5.99
     gate_d2: float = 18.42
+    # Persistent error per method (empty: every fix's error independent, the earlier model).
+    biases: tuple[MethodBias, ...] = BIASES
 
     def imm(self) -> ImmFilter:
         """The filter; model 0 is walking, model 1 the vehicle, model 2 (if any) standing still."""
@@ -74,13 +99,24 @@ class Tuning:
         if self.still is None:
             rates = np.array([[-a, a], [b, -b]])
             prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
-            return ImmFilter((self.walk, self.vehicle), rates, prior)
+            return ImmFilter((self.walk, self.vehicle), rates, prior, self._bias_memory())
         c, d = 1.0 / self.walk_to_still_s, 1.0 / self.still_to_walk_s
         # A car stops through walking (getting out); someone standing can be pulled into a car.
         rates = np.array([[-(a + c), a, c], [b, -b, 0.0], [d, a, -(d + a)]])
         walk_prior = 1.0 - self.vehicle_prior - self.still_prior
         prior = np.array([walk_prior, self.vehicle_prior, self.still_prior])
-        return ImmFilter((self.walk, self.vehicle, self.still), rates, prior)
+        models = (self.walk, self.vehicle, self.still)
+        return ImmFilter(models, rates, prior, self._bias_memory())
+
+    def _bias_memory(self) -> tuple[float, ...]:
+        return tuple(b.memory_s for b in self.biases)
+
+    def bias_of(self, method: FixMethod) -> tuple[int, float] | None:
+        """(index of the method's bias state, share of its variance) or None: independent."""
+        for index, bias in enumerate(self.biases):
+            if bias.method is method:
+                return index, bias.share
+        return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -175,8 +211,14 @@ class LocationTrack:
 
     @classmethod
     def resume(cls, checkpoint: TrackCheckpoint, *, tuning: Tuning | None = None) -> LocationTrack:
-        """Continues a track from its checkpoint; see `needs_history` for the fixes it cannot take."""
+        """Continues a track from its checkpoint; see `needs_history` for the fixes it cannot take.
+
+        Raises ValueError when the checkpoint's filter state is of another size (saved before
+        the tuning's bias states changed): the caller rebuilds the track from the fixes.
+        """
         track = cls(tuning)
+        if checkpoint.state.means.shape[-1] != track._filter.size:
+            raise ValueError("checkpoint of another filter state size")
         track._base = checkpoint
         track._anchor = checkpoint.anchor
         held = [*checkpoint.neighbours, *checkpoint.pending]
@@ -387,19 +429,19 @@ class LocationTrack:
 
     def _step(self, previous: _Step, i: int) -> _Step:
         fix = self._fixes[i]
-        z, r = self._measurement(fix)
+        measured = self._measurement(fix)
         if previous.state is None or previous.state_at is None:
-            state = self._filter.start(z, r)
+            state = self._filter.start(measured)
             return _Step(
                 state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
             )
         dt = (fix.observed_at - previous.state_at).total_seconds()
         predicted = self._filter.predict(previous.state, dt)
-        innovation = self._filter.innovation(predicted, z, r)
+        innovation = self._filter.innovation(predicted, measured)
         if innovation.mahalanobis2 <= self._tuning.gate_d2:
             inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
-            z, r = _with_velocity(fix, z, r * inflation)
-            state = self._on_road(self._filter.update(predicted, z, r))
+            measured = _with_velocity(fix, self._measurement(fix, inflation))
+            state = self._on_road(self._filter.update(predicted, measured))
             return _Step(
                 state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
             )
@@ -442,7 +484,7 @@ class LocationTrack:
             return state
         normal = offset / distance
         # One scalar measurement: the distance from the road along its normal is zero.
-        h = np.zeros((1, 4))
+        h = np.zeros((1, self._filter.size))
         h[0, :2] = normal
         z = np.array([float(normal @ self._to_local(*nearest))])
         return self._filter.update_model(
@@ -465,17 +507,25 @@ class LocationTrack:
 
     def _restart(self, indices: tuple[int, ...]) -> ImmState:
         first = self._fixes[indices[0]]
-        z, r = self._measurement(first)
-        state, at = self._filter.start(z, r), first.observed_at
+        state, at = self._filter.start(self._measurement(first)), first.observed_at
         for j in indices[1:]:
             fix = self._fixes[j]
-            z, r = self._measurement(fix)
             state = self._filter.predict(state, (fix.observed_at - at).total_seconds())
-            state, at = self._filter.update(state, z, r), fix.observed_at
+            state, at = self._filter.update(state, self._measurement(fix)), fix.observed_at
         return state
 
-    def _measurement(self, fix: LocationFix) -> tuple[Vector, Matrix]:
-        return self._to_local(fix.lat, fix.lon), np.eye(2) * _sigma(fix) ** 2
+    def _measurement(self, fix: LocationFix, inflation: float = 1.0) -> Measurement:
+        """The fix as position + its method's bias (scaled to this fix) + fresh noise."""
+        variance = _sigma(fix) ** 2 * inflation
+        h = np.zeros((2, self._filter.size))
+        h[0, 0] = h[1, 1] = 1.0
+        bias = self._tuning.bias_of(fix.method)
+        share = 0.0
+        if bias is not None:
+            index, share = bias
+            h[0, 4 + 2 * index] = h[1, 5 + 2 * index] = math.sqrt(share * variance)
+        r = np.eye(2) * (1.0 - share) * variance
+        return Measurement(self._to_local(fix.lat, fix.lon), r, h)
 
     def _point(self, state: ImmState, fix: LocationFix) -> TrackPoint:
         mean, cov = state.combined()
@@ -532,10 +582,11 @@ class LocationTrack:
         return lat, lon
 
 
-def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matrix]:
+def _with_velocity(fix: LocationFix, measured: Measurement) -> Measurement:
     """Adds the device's own speed and heading (GNSS Doppler) to the measurement when given."""
     if fix.speed_mps is None or fix.heading_deg is None or fix.method is not FixMethod.GNSS:
-        return z, r
+        return measured
+    z, r = measured.z, measured.r
     heading = math.radians(fix.heading_deg)
     velocity = np.array([fix.speed_mps * math.sin(heading), fix.speed_mps * math.cos(heading)])
     # Heading is noise at walking pace; the spread grows with speed for the bearing error.
@@ -543,7 +594,10 @@ def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matr
     r4 = np.zeros((4, 4))
     r4[:2, :2] = r
     r4[2:, 2:] = np.eye(2) * sigma**2
-    return np.concatenate([z, velocity]), r4
+    h = np.zeros((4, measured.h.shape[1]))
+    h[:2] = measured.h
+    h[2, 2] = h[3, 3] = 1.0
+    return Measurement(np.concatenate([z, velocity]), r4, h)
 
 
 def _sigma(fix: LocationFix) -> float:

@@ -138,10 +138,11 @@ def _saved_track(session: Session, *, incident_id: str) -> tuple[LocationTrack, 
     saved = json.loads(text)
     try:
         checkpoint = TrackCheckpoint.from_json(saved["track"])
+        track = LocationTrack.resume(checkpoint)
     except ValueError:
-        return None  # an older format: replayed, then saved anew
+        return None  # an older format or filter state: replayed, then saved anew
     rows = zip(checkpoint.pending, saved["pending_rows"], strict=True)
-    return LocationTrack.resume(checkpoint), {
+    return track, {
         fix: [(row, Outcome.GATED.value)] for fix, row in rows
     }
 

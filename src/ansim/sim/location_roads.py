@@ -44,6 +44,8 @@ class RoadTraces:
     def __call__(self, kind: Kind, rng: np.random.Generator) -> Trace:
         school = self.schools[int(rng.integers(len(self.schools)))]
         origin = (school.lat, school.lon)
+        if kind == "still":  # indoors at the school
+            return follow(np.zeros((2, 2)), kind, rng, self.duration_s, origin=origin)
         # A walker covers at most ~1 km in 10 min; a car up to ~9 km.
         need_m, hop_m = (
             (1200.0, (900.0, 1800.0)) if kind == "walk" else (10_000.0, (2500.0, 5000.0))

@@ -67,8 +67,12 @@ def distance_from_home(estimate: Estimate) -> float:
     return haversine_m(estimate.lat, estimate.lon, *HOME)
 
 
-def test_converges_on_a_static_target() -> None:
-    track = LocationTrack()
+# Every fix's error independent of the last (the filter before bias states).
+INDEPENDENT = replace(Tuning(), biases=())
+
+
+def test_converges_on_a_static_target_when_errors_are_independent() -> None:
+    track = LocationTrack(INDEPENDENT)
     for f in noisy_static_fixes(np.random.default_rng(1), 30):
         assert track.add(f, now=f.observed_at).outcome is Outcome.ACCEPTED
     estimate = track.estimate(at(290))
@@ -333,8 +337,8 @@ def test_a_first_fix_that_is_an_outlier_does_not_lock_true_fixes_out() -> None:
 
 def test_a_third_still_model_keeps_a_standing_person_tight_and_out_of_a_car() -> None:
     rng = np.random.default_rng(11)
-    two = LocationTrack(replace(Tuning(), still=None))
-    three = LocationTrack(replace(Tuning(), still=STILL))
+    two = LocationTrack(replace(INDEPENDENT, still=None))
+    three = LocationTrack(replace(INDEPENDENT, still=STILL))
     for f in noisy_static_fixes(rng, 30):
         two.add(f, now=f.observed_at)
         three.add(f, now=f.observed_at)
@@ -448,3 +452,46 @@ def test_a_checkpoint_of_another_format_is_refused() -> None:
         TrackCheckpoint.from_json({**stored, "format": 0})
     with pytest.raises(ValueError, match="empty track"):
         LocationTrack().checkpoint()
+
+
+def _biased_static_fixes(rng: np.random.Generator, bias_east_m: float) -> list[LocationFix]:
+    """30 Wi-Fi fixes of someone standing still, all off by the same bias (one access point)."""
+    return [
+        fix(bias_east_m + rng.normal(0, 8), rng.normal(0, 8), t=10.0 * i, radius=100.0)
+        for i in range(30)
+    ]
+
+
+def test_a_persistent_bias_is_not_averaged_away_into_a_false_certainty() -> None:
+    # 60 m is within the honest spread of a 100 m (95 %) fix: one draw of a persistent bias.
+    fixes = _biased_static_fixes(np.random.default_rng(3), 60.0)
+    biased, naive = LocationTrack(), LocationTrack(INDEPENDENT)
+    for f in fixes:
+        biased.add(f, now=f.observed_at)
+        naive.add(f, now=f.observed_at)
+    honest, overconfident = biased.estimate(at(290)), naive.estimate(at(290))
+    assert honest is not None
+    assert overconfident is not None
+    # Treating 30 fixes of one access point as 30 independent ones claims ±25 m and misses.
+    assert distance_from_home(overconfident) > overconfident.semi_major_m
+    # Bias states keep the region honest: home is inside, and it is still no wider than a fix.
+    assert distance_from_home(honest) < honest.semi_minor_m
+    assert honest.semi_major_m <= 100.0
+
+
+def test_bias_states_forget_a_bias_over_their_memory() -> None:
+    """Fixes far apart in time carry less of the same bias, so the region shrinks again."""
+    rng = np.random.default_rng(8)
+    close = LocationTrack()
+    spread = LocationTrack()
+    for i in range(12):
+        east, north = rng.normal(0, 20, 2)
+        a = fix(east, north, t=5.0 * i, radius=100.0)
+        b = fix(east, north, t=300.0 * i, radius=100.0)
+        close.add(a, now=a.observed_at)
+        spread.add(b, now=b.observed_at)
+    near = close.estimate(at(55))
+    far = spread.estimate(at(3300))
+    assert near is not None
+    assert far is not None
+    assert far.semi_major_m < near.semi_major_m

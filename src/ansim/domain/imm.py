@@ -94,7 +94,9 @@ class ImmState:
         mean = self.probs @ self.means
         diff = self.means - mean
         m, n = self.means.shape
-        cov = (self.probs @ self.covs.reshape(m, n * n)).reshape(n, n) + (diff.T * self.probs) @ diff
+        cov = (self.probs @ self.covs.reshape(m, n * n)).reshape(n, n) + (
+            diff.T * self.probs
+        ) @ diff
         return mean, cov
 
 
@@ -214,8 +216,15 @@ class ImmFilter:
         d2 = (d * east * east - (b + c) * east * north + a * north * north) / (a * d - b * c)
         return Innovation(d2, residual, s)
 
-    def update(self, state: ImmState, measured: Measurement) -> ImmState:
-        """Kalman update of every model and Bayesian update of the mode probabilities."""
+    def update(
+        self, state: ImmState, measured: Measurement, evidence_r: Matrix | None = None
+    ) -> ImmState:
+        """Kalman update of every model and Bayesian update of the mode probabilities.
+
+        `evidence_r` (default `measured.r`) is the noise the mode probabilities are weighed
+        with: a fix trusted less for being far off (heavy tails) is still the evidence that a
+        slow model did not expect it.
+        """
         z, r, h = measured.z, measured.r, measured.h
         n = len(z)
         x, p = state.means, state.covs
@@ -230,6 +239,8 @@ class ImmFilter:
         covs = np.matmul(np.matmul(ikh, p), ikh.transpose(0, 2, 1)) + np.matmul(
             np.matmul(k, r), k.transpose(0, 2, 1)
         )
+        if evidence_r is not None:
+            s_inv, det = _inverse(np.matmul(h, ph) + evidence_r)
         quadratic = np.matmul(np.matmul(y[:, None, :], s_inv), y[:, :, None])[:, 0, 0]
         log_like = -0.5 * (quadratic + np.log(det) + n * math.log(2 * math.pi))
         log_post = np.log(state.probs) + log_like

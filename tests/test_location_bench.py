@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_outdoor_gnss_errors_are_correlated_over_tens_of_seconds() -> None:
             east, _ = trace.to_local(item.fix.lat, item.fix.lon)
             truth_east, _ = trace.position((item.fix.observed_at - T0).total_seconds())
             errors.append(east - truth_east)
-        pairs += list(zip(errors[:-1], errors[1:], strict=True))
+        pairs += list(itertools.pairwise(errors))
     lagged = np.corrcoef(np.array(pairs).T)[0, 1]
     assert lagged > 0.3  # fixes 5-30 s apart share most of a 45 s AR(1) error
 

@@ -22,7 +22,7 @@ import numpy as np
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
 from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
-from ansim.domain.imm import ImmFilter, ImmState, Matrix, Measurement, MotionModel, Vector
+from ansim.domain.imm import ImmFilter, ImmState, Measurement, MotionModel, Vector
 from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8

@@ -142,9 +142,7 @@ def _saved_track(session: Session, *, incident_id: str) -> tuple[LocationTrack, 
     except ValueError:
         return None  # an older format or filter state: replayed, then saved anew
     rows = zip(checkpoint.pending, saved["pending_rows"], strict=True)
-    return track, {
-        fix: [(row, Outcome.GATED.value)] for fix, row in rows
-    }
+    return track, {fix: [(row, Outcome.GATED.value)] for fix, row in rows}
 
 
 def _save_track(

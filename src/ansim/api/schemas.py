@@ -94,6 +94,13 @@ class LocationOut(BaseModel):
     located_at: datetime
 
 
+class PlaceOut(BaseModel):
+    """Where the estimate is in words (street, 동, nearest landmark), offline from bundled data."""
+
+    ko: str
+    en: str
+
+
 class IncidentOut(BaseModel):
     id: str
     channel: str
@@ -109,6 +116,7 @@ class IncidentOut(BaseModel):
     duress: bool
     drill: bool
     sos_count: int
+    place: PlaceOut | None = None
 
 
 class UnitOut(BaseModel):

@@ -12,14 +12,27 @@ from ansim.api.schemas import (
     IncidentOut,
     LocationOut,
     PersonOut,
+    PlaceOut,
     TimelineEntryOut,
     UnitOut,
 )
+from ansim.domain.errors import InvalidInput
 from ansim.domain.incidents import Incident
 from ansim.domain.people import Subscriber
 from ansim.domain.units import Unit
+from ansim.geo.place import describe_place
 from ansim.services import dispatch, incidents, people
 from ansim.services.ranking import UnitRanker
+
+
+def place_out(lat: float, lon: float) -> PlaceOut | None:
+    """The place description of a position, or None when the bundled data knows nothing of it."""
+    try:
+        place = describe_place(lat, lon)
+    except InvalidInput:
+        return None
+    ko, en = place.text("ko"), place.text("en")
+    return PlaceOut(ko=ko, en=en) if ko else None
 
 
 def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentOut:
@@ -39,6 +52,7 @@ def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentO
         duress=incident.duress,
         drill=incident.drill,
         sos_count=incident.sos_count,
+        place=place_out(location["lat"], location["lon"]) if location else None,
     )
 
 

@@ -70,6 +70,7 @@ export async function renderDetail(container, incidentId, ctx) {
     el("section", { "data-testid": "where" },
       el("h3", {}, t("위치", "Where")),
       el("p", {}, describeLocation(incident.location)),
+      incident.place ? el("p", { class: "place-description", "data-testid": "place" }, t(incident.place.ko, incident.place.en)) : null,
       incident.location ? el("p", { class: "muted" }, `${incident.location.lat.toFixed(5)}, ${incident.location.lon.toFixed(5)} · ${t("측위", "fixes")} ${detail.fixes.length}`) : null),
     el("section", {},
       el("h3", {}, `${t("상태", "Status")}: ${statusLabel(incident.status)}`),

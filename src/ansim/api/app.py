@@ -37,6 +37,7 @@ from ansim.api import (
     notify_reports,
     ops,
     pages,
+    relocation,
     school_guards,
     sessions,
     stream,
@@ -101,14 +102,23 @@ def create_app(
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
-    scheduler = DeadlineScheduler(
-        UnitOfWork(session_factory),
-        deadline_handlers(ranker=ranker, policy=policy),
-        clock=clock,
-        poll_s=settings.scheduler_poll_s,
-    )
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)
+    )
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy,
+        verification=verification_config,
+        merge_window=timedelta(seconds=settings.merge_window_s),
+        auto_dispatch=settings.auto_dispatch,
+        clock=clock,
+    )
+    scheduler = DeadlineScheduler(
+        UnitOfWork(session_factory),
+        deadline_handlers(ranker=ranker, policy=policy, platform=platform),
+        clock=clock,
+        poll_s=settings.scheduler_poll_s,
     )
     notifier = Notifier(
         UnitOfWork(session_factory),
@@ -131,15 +141,6 @@ def create_app(
     )
     relay = background.relay
     uow.add_after_commit(relay.wake_threadsafe())
-    platform = Platform(
-        uow=uow,
-        ranker=ranker,
-        policy=policy,
-        verification=verification_config,
-        merge_window=timedelta(seconds=settings.merge_window_s),
-        auto_dispatch=settings.auto_dispatch,
-        clock=clock,
-    )
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -181,6 +182,7 @@ def create_app(
             console.router,
             unit_terminal.router,
             location.router,
+            relocation.router,
             dispatching.router,
             sessions.router,
             stream.router,

@@ -13,12 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff
 from ansim.api.intake_common import read_body
-from ansim.api.schemas import Body
+from ansim.api.schemas import Body, LocationServerIn
 from ansim.domain.errors import InvalidInput
 from ansim.domain.people import Subscriber
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.terminals import Terminal
-from ansim.services import carriers, discards, enrolment, people, terminals
+from ansim.intake.held import LocationServer
+from ansim.services import carriers, discards, enrolment, people, relocation, terminals
 from ansim.services.enrolment import GuardianDraft, PersonDraft
 
 router = APIRouter(prefix="/api/v1/admin", tags=["enrolment admin"])
@@ -97,6 +98,8 @@ class TerminalSecretOut(TerminalOut):
 class CarrierIn(Body):
     carrier_id: str = Field(min_length=2, max_length=50)
     name: str = Field(min_length=1, max_length=200)
+    # Its HELD location server, for re-locating its callers (settable later too).
+    location_server: LocationServerIn | None = None
 
 
 class CarrierSecretOut(BaseModel):
@@ -352,9 +355,17 @@ async def admin_register_carrier(
 
     def register() -> str:
         with context.uow.begin() as session:
-            return carriers.register(
+            secret = carriers.register(
                 session, carrier_id=body.carrier_id, name=body.name, at=context.now()
             )
+            if body.location_server is not None:
+                lis = body.location_server
+                relocation.set_location_server(
+                    session,
+                    carrier_id=body.carrier_id,
+                    server=LocationServer(lis.url, lis.username, lis.password),
+                )
+            return secret
 
     return CarrierSecretOut(carrier_id=body.carrier_id, secret=await run_in_threadpool(register))
 

@@ -101,6 +101,23 @@ class PlaceOut(BaseModel):
     en: str
 
 
+class RelocationOut(BaseModel):
+    """The latest carrier re-location (HELD) of an incident."""
+
+    incident_id: str
+    carrier_id: str
+    requested_at: datetime
+    outcome: str = Field(description="located, failed (server down/slow/error) or refused")
+    fixes: int
+    detail: str
+
+
+class LocationServerIn(Body):
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+
 class IncidentOut(BaseModel):
     id: str
     channel: str
@@ -179,3 +196,4 @@ class IncidentDetailOut(BaseModel):
     fixes: list[LocationOut]
     assignments: list[AssignmentOut]
     candidates: list[CandidateOut]
+    relocation: RelocationOut | None = None

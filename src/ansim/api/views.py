@@ -13,6 +13,7 @@ from ansim.api.schemas import (
     LocationOut,
     PersonOut,
     PlaceOut,
+    RelocationOut,
     TimelineEntryOut,
     UnitOut,
 )
@@ -21,7 +22,7 @@ from ansim.domain.incidents import Incident
 from ansim.domain.people import Subscriber
 from ansim.domain.units import Unit
 from ansim.geo.place import describe_place
-from ansim.services import dispatch, incidents, people
+from ansim.services import dispatch, incidents, people, relocation
 from ansim.services.ranking import UnitRanker
 
 
@@ -134,4 +135,18 @@ def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -
             )
             for c in candidates[:10]
         ],
+        relocation=relocation_out(found)
+        if (found := relocation.latest(session, incident_id=incident.id))
+        else None,
+    )
+
+
+def relocation_out(found: relocation.Relocation) -> RelocationOut:
+    return RelocationOut(
+        incident_id=found.incident_id,
+        carrier_id=found.carrier_id,
+        requested_at=found.requested_at,
+        outcome=found.outcome,
+        fixes=found.fixes,
+        detail=found.detail,
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ansim.domain.dispatch_policy import DispatchPolicy
-from ansim.services import dispatch_flow, handset, incidents, verification
+from ansim.services import dispatch_flow, handset, incidents, relocation, verification
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.ranking import UnitRanker
 from ansim.services.verification_config import VerificationConfig
@@ -43,6 +43,10 @@ def do_receive_sos(
                         policy=policy,
                         actor=AUTO_DISPATCHER,
                         at=report.received_at,
+                    )
+                if outcome.created:  # ask the carrier where a network-located caller is
+                    relocation.start_policy(
+                        session, incident=outcome.incident, at=report.received_at
                     )
                 if outcome.created and verify is not None:
                     verification.after_sos(

@@ -446,6 +446,24 @@ carriers = sa.Table(
     sa.Column("secret", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    # The carrier's location server (HELD, RFC 5985) for re-locating its callers; the password
+    # is encrypted at rest (migration 0005_carrier_lis).
+    sa.Column("lis_url", sa.String(500), nullable=True),
+    sa.Column("lis_username", sa.String(200), nullable=True),
+    sa.Column("lis_password", EncryptedText, nullable=True),
+)
+
+# Every HELD re-location request for an incident and what came of it (the board shows the last).
+relocations = sa.Table(
+    "relocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("carrier_id", sa.String(50), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # located / failed / refused
+    sa.Column("fixes", sa.Integer, nullable=False, default=0),
+    sa.Column("detail", sa.String(500), nullable=False, default=""),
 )
 
 seen_signatures = sa.Table(

@@ -26,7 +26,7 @@ from ansim.intake.held import (
 )
 from ansim.services import relocation
 from ansim.store import deadlines
-from ansim.store.tables import audit_log, carriers
+from ansim.store.tables import audit_log, carriers, outbox
 
 VECTORS = Path(__file__).parent / "fixtures" / "conformance" / "pidf" / "held"
 NUMBER = "+821012345678"
@@ -184,6 +184,17 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
         ).all()
     assert [a.actor for a in audited] == ["system", "dispatcher"]
     assert all(a.detail["outcome"] == "located" for a in audited)
+    with engine.connect() as conn:
+        told = (
+            conn.execute(
+                sa.select(outbox.c.data).where(
+                    outbox.c.type == "incident.relocated", outbox.c.incident_id == incident_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [e["outcome"] for e in told] == ["located", "located"]
 
     # Cancelled: the policy stops, and the dispatcher is told no.
     cancelled = client.post(

@@ -61,6 +61,16 @@ class IncidentLocated(EventData):
     location: Location
 
 
+class IncidentRelocated(EventData):
+    """The caller's carrier was asked where the caller is (HELD); fixes come as incident.located."""
+
+    incident_id: str
+    carrier_id: str
+    outcome: Literal["located", "failed", "refused"]
+    fixes: int = Field(ge=0)
+    requested_at: datetime
+
+
 class SosRepeated(EventData):
     """Another SOS from the same person joined the open incident."""
 
@@ -259,6 +269,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.status_changed": (1, IncidentStatusChanged),
     "incident.priority_changed": (1, IncidentPriorityChanged),
     "incident.located": (1, IncidentLocated),
+    "incident.relocated": (1, IncidentRelocated),
     "incident.sos_repeated": (1, SosRepeated),
     "unit.ordered": (2, UnitOrdered),
     "assignment.changed": (2, AssignmentChanged),

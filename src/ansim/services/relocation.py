@@ -32,7 +32,7 @@ from ansim.intake.held import (
 from ansim.security import audit
 from ansim.services import incidents, location
 from ansim.services.platform import Platform, transaction
-from ansim.store import deadlines
+from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
 from ansim.store.tables import carriers, idempotency_keys, relocations
 
@@ -192,6 +192,19 @@ def do_relocate_caller(
             incident_id=incident_id,
             subject=f"carrier:{carrier_id}",
             detail={"outcome": outcome, "fixes": len(fixes), "detail": detail[:200]},
+        )
+        outbox.emit(
+            tx,
+            "incident.relocated",
+            {
+                "incident_id": incident_id,
+                "carrier_id": carrier_id,
+                "outcome": outcome,
+                "fixes": len(fixes),
+                "requested_at": requested_at,
+            },
+            at=requested_at,
+            incident_id=incident_id,
         )
         if is_open(incident):
             _ask_again(tx, incident_id, at=requested_at, firing=firing_deadline)

@@ -57,6 +57,7 @@ class HeldServer:
                 ("<A1>NSW</A1>", "<A1>서울특별시</A1>"),
                 ("<A3>Wollongong</A3>", "<A3>중구</A3>"),
                 ("<A4>Gwynneville</A4>", "<A4>태평로1가</A4>"),
+                ("<FLR>2</FLR>", "<FLR>B1</FLR>"),
                 ("1970-01-01T01:00:10+00:00", stamp),
             ):
                 text = text.replace(old, new)

@@ -267,6 +267,9 @@ def test_a_civic_answer_becomes_a_fix_over_its_dong(
     assert 37.560 < held[0]["lat"] < 37.572
     assert 126.970 < held[0]["lon"] < 126.984
     assert 100 < held[0]["radius_m"] < 1500
+    # The floor of the civic answer (FLR B1) is carried to the estimate.
+    found = client.get(f"/api/v1/incidents/{incident_id}/location", headers=board).json()
+    assert found["estimate"]["floor"] == -1
 
 
 def test_a_slow_or_absent_server_fails_without_stopping_anything(

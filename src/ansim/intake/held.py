@@ -168,7 +168,18 @@ def _civic_fix(location: PidfLocation, *, received_at: datetime, source: str) ->
         method=FixMethod.CELL if location.method is None else _civic_method(location),
         observed_at=location.timestamp or received_at,
         source=source,
+        floor=_floor(location.civic.get("FLR")),
     )
+
+
+def _floor(text: str | None) -> int | None:
+    """The civic FLR element as a floor number (B1 = -1), None when it is not one."""
+    value = (text or "").strip().upper()
+    if value.startswith("B") and value[1:].isdigit():
+        return -int(value[1:])
+    if value.lstrip("-").isdigit() and abs(int(value)) < 200:
+        return int(value)
+    return None
 
 
 def _civic_method(location: PidfLocation) -> FixMethod:

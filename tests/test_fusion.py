@@ -374,6 +374,43 @@ def test_the_road_constraint_pulls_a_car_onto_its_road_across_it_only() -> None:
     assert min(constrained.orientation_deg, 180 - constrained.orientation_deg) < 20
 
 
+def test_road_matching_takes_the_road_the_car_drives_along_not_the_nearest() -> None:
+    # A road running north through HOME, and an east-west street always 10 m from the car.
+    def roads(lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        east = (lon - HOME[1]) * M_PER_DEG_LON
+        cross = (lat + 10.0 / M_PER_DEG_LAT, lon, 10.0, 90.0)
+        along = (lat, HOME[1], abs(east), 0.0)
+        return sorted([cross, along], key=lambda c: c[2])
+
+    matched = LocationTrack(replace(Tuning(), road_points=roads, vehicle_prior=0.9))
+    free = LocationTrack(replace(Tuning(), vehicle_prior=0.9))
+    rng = np.random.default_rng(5)
+    for i in range(20):
+        east, north = rng.normal(0, 30, 2)
+        f = fix(40.0 + east, 150.0 * i + north, t=10.0 * i, radius=75)
+        matched.add(f, now=f.observed_at)
+        free.add(f, now=f.observed_at)
+    on_road, loose = matched.estimate(at(190)), free.estimate(at(190))
+    assert on_road is not None
+    assert loose is not None
+    # Pulled toward the north-south road (the fixes sit 40 m east of it), not onto the street.
+    assert (on_road.lon - HOME[1]) * M_PER_DEG_LON < (loose.lon - HOME[1]) * M_PER_DEG_LON - 5
+    assert on_road.semi_minor_m < loose.semi_minor_m
+
+
+def test_road_matching_leaves_a_car_free_when_no_road_fits_its_heading() -> None:
+    def roads(lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        return [(lat, HOME[1], 5.0, 90.0)]  # an east-west road; the car drives north
+
+    matched = LocationTrack(replace(Tuning(), road_points=roads, vehicle_prior=0.9))
+    free = LocationTrack(replace(Tuning(), vehicle_prior=0.9))
+    for i in range(12):
+        f = fix(0.0, 150.0 * i, t=10.0 * i, radius=75)
+        matched.add(f, now=f.observed_at)
+        free.add(f, now=f.observed_at)
+    assert matched.estimate(at(120)) == free.estimate(at(120))
+
+
 def resumed(track: LocationTrack) -> LocationTrack:
     """The track as a later transaction sees it: its checkpoint through JSON, resumed."""
     text = json.dumps(track.checkpoint().to_json())

@@ -2,6 +2,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 
 from ansim.domain.fixes import FixMethod
 from ansim.sim.location_bench import run, worst_of
@@ -112,3 +113,15 @@ def test_the_persistent_model_reports_fix_coverage_and_a_worst_seed_summary() ->
     summary = worst_of(results)
     assert "| persistent | still |" in summary
     assert "(seed " in summary
+
+
+def test_road_points_list_the_segments_near_a_position_nearest_first() -> None:
+    source = RoadTraces()
+    found = source.road_points(37.5663, 126.9779)  # Seoul City Hall
+    assert len(found) > 3
+    distances = [d for _, _, d, _ in found]
+    assert distances == sorted(distances)
+    assert all(0 <= d <= 150 for d in distances)
+    assert all(0 <= bearing < 360 for *_, bearing in found)
+    nearest = source.graph.snap(37.5663, 126.9779)
+    assert distances[0] == pytest.approx(nearest.distance_m, abs=0.5)

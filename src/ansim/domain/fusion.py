@@ -41,6 +41,8 @@ STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
 
 
 RoadSnap = Callable[[float, float], "tuple[float, float] | None"]
+# Road segments near (lat, lon): (lat, lon, distance m, bearing deg) of each one's nearest point.
+RoadPoints = Callable[[float, float], "list[tuple[float, float, float, float]]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,12 @@ class Tuning:
     # caller (a road graph's snap); None leaves the filter free.
     road: RoadSnap | None = None
     road_sigma_m: float = 12.0
+    # Map matching light: the candidate roads near the vehicle model, weighed by distance and by
+    # how well their direction fits the model's velocity; a car not moving along any of them
+    # (or too slow to tell) is left free. Off by default (docs/location.md).
+    road_points: RoadPoints | None = None
+    road_heading_tolerance_deg: float = 30.0
+    road_min_speed_mps: float = 3.0
     # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
     # The gate is wide (chi² 99.99997 %): a car that pulled away is not an outlier.
     soft_d2: float = 5.99
@@ -478,6 +486,8 @@ class LocationTrack:
     def _on_road(self, state: ImmState) -> ImmState:
         """Pulls the vehicle model toward the nearest road, across the road only."""
         road = self._tuning.road
+        if self._tuning.road_points is not None:
+            return self._on_matched_road(state)
         if road is None:
             return state
         mean = state.means[VEHICLE_MODEL]
@@ -485,6 +495,34 @@ class LocationTrack:
         nearest = road(lat, lon)
         if nearest is None:
             return state
+        return self._across_road(state, nearest)
+
+    def _on_matched_road(self, state: ImmState) -> ImmState:
+        """Picks the road the vehicle model drives along (distance and heading), if any."""
+        tuning = self._tuning
+        assert tuning.road_points is not None
+        mean, cov = state.means[VEHICLE_MODEL], state.covs[VEHICLE_MODEL]
+        speed = math.hypot(mean[2], mean[3])
+        if speed < tuning.road_min_speed_mps:
+            return state
+        heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
+        spread = math.sqrt(max(cov[0, 0] + cov[1, 1], 1.0) / 2.0)
+        lat, lon = self._to_wgs84(mean[:2])
+        best: tuple[float, float, float] | None = None
+        best_cost = math.inf
+        for road_lat, road_lon, distance, bearing in tuning.road_points(lat, lon):
+            off = abs((heading - bearing + 90.0) % 180.0 - 90.0)  # a road runs both ways
+            if off > tuning.road_heading_tolerance_deg or distance > 3.0 * spread:
+                continue
+            cost = (distance / spread) ** 2 + (off / tuning.road_heading_tolerance_deg) ** 2
+            if cost < best_cost:
+                best, best_cost = (road_lat, road_lon, distance), cost
+        if best is None:
+            return state  # no road fits: the car is left free
+        return self._across_road(state, (best[0], best[1]))
+
+    def _across_road(self, state: ImmState, nearest: tuple[float, float]) -> ImmState:
+        mean = state.means[VEHICLE_MODEL]
         offset = mean[:2] - self._to_local(*nearest)
         distance = float(np.hypot(*offset))
         if distance < 1.0:

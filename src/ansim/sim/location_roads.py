@@ -41,6 +41,10 @@ class RoadTraces:
             return None
         return snap.lat, snap.lon
 
+    def road_points(self, lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        """Road segments within 150 m (the filter's heading-weighted road constraint)."""
+        return self.graph.road_points(lat, lon, within_m=150.0)
+
     def __call__(self, kind: Kind, rng: np.random.Generator) -> Trace:
         school = self.schools[int(rng.integers(len(self.schools)))]
         origin = (school.lat, school.lon)

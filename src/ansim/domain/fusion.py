@@ -9,9 +9,8 @@ on the stored state, exactly as the full track would; an older one needs the ful
 from __future__ import annotations
 
 import bisect
-import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,7 +21,15 @@ import numpy as np
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
 from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
-from ansim.domain.imm import ImmFilter, ImmState, Measurement, MotionModel, Vector
+from ansim.domain.fusion_roads import on_road
+from ansim.domain.fusion_tuning import BIASES as BIASES
+from ansim.domain.fusion_tuning import STILL as STILL
+from ansim.domain.fusion_tuning import VEHICLE as VEHICLE
+from ansim.domain.fusion_tuning import WALK as WALK
+from ansim.domain.fusion_tuning import MethodBias as MethodBias
+from ansim.domain.fusion_tuning import Tuning as Tuning
+from ansim.domain.fusion_tuning import filter_of
+from ansim.domain.imm import ImmState, Measurement, Vector
 from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -32,112 +39,6 @@ R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))
 MIN_RADIUS_M = 4.0
 # Spread of a device-reported velocity, per axis, on top of 10 % of the speed.
 VELOCITY_SIGMA_MPS = 1.0
-
-WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
-# A 60 s memory lowers a car's error a little but under-covers more (docs/location.md).
-VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
-# Standing or sitting somewhere (a child hiding, waiting at a bus stop): barely drifts.
-STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
-
-
-RoadSnap = Callable[[float, float], "tuple[float, float] | None"]
-# Road segments near (lat, lon): (lat, lon, distance m, bearing deg) of each one's nearest point.
-RoadPoints = Callable[[float, float], "list[tuple[float, float, float, float]]"]
-
-
-@dataclass(frozen=True, slots=True)
-class MethodBias:
-    """How much of a method's error persists in time: `share` of each fix's variance is a bias
-    shared with the method's other fixes, forgotten over `memory_s` (Gauss-Markov). A fix's
-    radius stays honest as claimed; only the split between persistent and fresh error is assumed.
-    Averaging N fixes then shrinks only the fresh part, until the bias has had time to change.
-    """
-
-    method: FixMethod
-    share: float
-    memory_s: float
-
-
-# A mis-surveyed access point is off by the same tens of metres for minutes; indoor GNSS
-# multipath lasts while the person stays at that window, outdoor GNSS errors tens of seconds;
-# a cell fix is off the same way while the serving cells stay the same.
-BIASES = (
-    MethodBias(FixMethod.WIFI, 0.8, 300.0),
-    MethodBias(FixMethod.GNSS, 0.6, 120.0),
-    MethodBias(FixMethod.CELL, 0.8, 900.0),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """Knobs of the filter; the defaults are what the benchmark in docs/location.md measured."""
-
-    walk: MotionModel = WALK
-    vehicle: MotionModel = VEHICLE
-    # Mean time before a walker gets into a car, and before a car stops for good (s). 300 s
-    # rather than 600 s: a filter that expects the car a little sooner switches in time (car
-    # coverage 90 -> 96 % under persistent errors, docs/location.md).
-    walk_to_vehicle_s: float = 300.0
-    vehicle_to_walk_s: float = 900.0
-    vehicle_prior: float = 0.1
-    # A third, stationary model (None: two models). Mean times: a walker stops after
-    # ~walk_to_still_s, a still person walks on after ~still_to_walk_s.
-    still: MotionModel | None = STILL
-    walk_to_still_s: float = 120.0
-    # 5 min rather than 1 (issue 16): someone standing indoors mostly stays; the still model
-    # then holds its average longer (still median 0.78 -> 0.68 of the best fix, persistent
-    # errors) and walks are less over-covered (docs/location.md).
-    still_to_walk_s: float = 300.0
-    still_prior: float = 0.3
-    # Nearest road point to (lat, lon), or None off the network: cars keep to roads, so the
-    # vehicle model is pulled toward the road across it (never along it). Supplied by the
-    # caller (a road graph's snap); None leaves the filter free.
-    road: RoadSnap | None = None
-    road_sigma_m: float = 12.0
-    # Map matching light: the candidate roads near the vehicle model, weighed by distance and by
-    # how well their direction fits the model's velocity; a car not moving along any of them
-    # (or too slow to tell) is left free. Off by default (docs/location.md).
-    road_points: RoadPoints | None = None
-    road_heading_tolerance_deg: float = 30.0
-    road_min_speed_mps: float = 3.0
-    # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
-    # The gate is wide (chi² 99.99997 %): a car that pulled away is not an outlier.
-    soft_d2: float = 5.99
-    gate_d2: float = 30.0
-    # Persistent error per method (empty: every fix's error independent, the earlier model).
-    biases: tuple[MethodBias, ...] = BIASES
-
-    def imm(self) -> ImmFilter:
-        """The filter; model 0 is walking, model 1 the vehicle, model 2 (if any) standing still."""
-        a, b = 1.0 / self.walk_to_vehicle_s, 1.0 / self.vehicle_to_walk_s
-        if self.still is None:
-            rates = np.array([[-a, a], [b, -b]])
-            prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
-            return ImmFilter((self.walk, self.vehicle), rates, prior, self._bias_memory())
-        c, d = 1.0 / self.walk_to_still_s, 1.0 / self.still_to_walk_s
-        # A car stops through walking (getting out); someone standing can be pulled into a car.
-        rates = np.array([[-(a + c), a, c], [b, -b, 0.0], [d, a, -(d + a)]])
-        walk_prior = 1.0 - self.vehicle_prior - self.still_prior
-        prior = np.array([walk_prior, self.vehicle_prior, self.still_prior])
-        models = (self.walk, self.vehicle, self.still)
-        return ImmFilter(models, rates, prior, self._bias_memory())
-
-    def _bias_memory(self) -> tuple[float, ...]:
-        return tuple(b.memory_s for b in self.biases)
-
-    def bias_of(self, method: FixMethod) -> tuple[int, float] | None:
-        """(index of the method's bias state, share of its variance) or None: independent."""
-        for index, bias in enumerate(self.biases):
-            if bias.method is method:
-                return index, bias.share
-        return None
-
-
-@functools.lru_cache(maxsize=8)
-def _filter_of(tuning: Tuning) -> ImmFilter:
-    """One filter per tuning, shared by every track: it is stateless but for what it remembers."""
-    return tuning.imm()
-
 
 VEHICLE_MODEL = 1
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
@@ -202,7 +103,7 @@ class LocationTrack:
 
     def __init__(self, tuning: Tuning | None = None) -> None:
         self._tuning = tuning or Tuning()
-        self._filter = _filter_of(self._tuning)
+        self._filter = filter_of(self._tuning)
         self._fixes: list[LocationFix] = []
         self._keys: list[_Key] = []
         self._steps: list[_Step] = []
@@ -484,57 +385,8 @@ class LocationTrack:
         return _Step(previous.state, previous.state_at, Outcome.GATED, reason, pending)
 
     def _on_road(self, state: ImmState) -> ImmState:
-        """Pulls the vehicle model toward the nearest road, across the road only."""
-        road = self._tuning.road
-        if self._tuning.road_points is not None:
-            return self._on_matched_road(state)
-        if road is None:
-            return state
-        mean = state.means[VEHICLE_MODEL]
-        lat, lon = self._to_wgs84(mean[:2])
-        nearest = road(lat, lon)
-        if nearest is None:
-            return state
-        return self._across_road(state, nearest)
-
-    def _on_matched_road(self, state: ImmState) -> ImmState:
-        """Picks the road the vehicle model drives along (distance and heading), if any."""
-        tuning = self._tuning
-        assert tuning.road_points is not None
-        mean, cov = state.means[VEHICLE_MODEL], state.covs[VEHICLE_MODEL]
-        speed = math.hypot(mean[2], mean[3])
-        if speed < tuning.road_min_speed_mps:
-            return state
-        heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
-        spread = math.sqrt(max(cov[0, 0] + cov[1, 1], 1.0) / 2.0)
-        lat, lon = self._to_wgs84(mean[:2])
-        best: tuple[float, float, float] | None = None
-        best_cost = math.inf
-        for road_lat, road_lon, distance, bearing in tuning.road_points(lat, lon):
-            off = abs((heading - bearing + 90.0) % 180.0 - 90.0)  # a road runs both ways
-            if off > tuning.road_heading_tolerance_deg or distance > 3.0 * spread:
-                continue
-            cost = (distance / spread) ** 2 + (off / tuning.road_heading_tolerance_deg) ** 2
-            if cost < best_cost:
-                best, best_cost = (road_lat, road_lon, distance), cost
-        if best is None:
-            return state  # no road fits: the car is left free
-        return self._across_road(state, (best[0], best[1]))
-
-    def _across_road(self, state: ImmState, nearest: tuple[float, float]) -> ImmState:
-        mean = state.means[VEHICLE_MODEL]
-        offset = mean[:2] - self._to_local(*nearest)
-        distance = float(np.hypot(*offset))
-        if distance < 1.0:
-            return state
-        normal = offset / distance
-        # One scalar measurement: the distance from the road along its normal is zero.
-        h = np.zeros((1, self._filter.size))
-        h[0, :2] = normal
-        z = np.array([float(normal @ self._to_local(*nearest))])
-        return self._filter.update_model(
-            state, VEHICLE_MODEL, h, z, np.array([[self._tuning.road_sigma_m**2]])
-        )
+        """The vehicle model kept on roads when the tuning asks for it (fusion_roads)."""
+        return on_road(state, self._tuning, self._filter, self._to_local, self._to_wgs84)
 
     def _consistent(self, indices: tuple[int, ...]) -> bool:
         """True when enough gated fixes agree with each other, allowing for a fast vehicle."""

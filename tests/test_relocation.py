@@ -207,12 +207,26 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
     scheduler.fire_due(clock.now)
     assert len(lis.requests) == 2
     assert _pending(engine, incident_id) == []
-    closed = client.post(
+    # Danger confirmed after all: the policy resumes at once.
+    confirmed = client.post(
         f"/api/v1/incidents/{incident_id}/status",
-        json={"status": "closed", "reason": "done"},
+        json={"status": "confirmed", "reason": "guardian says danger"},
         headers=board,
     )
-    assert closed.status_code == 200, closed.text
+    assert confirmed.status_code == 200, confirmed.text
+    [resumed] = _pending(engine, incident_id)
+    assert resumed.due_at == clock.now
+    # Resolved and closed: the next firing asks nobody, and the dispatcher is told no.
+    for status in ("resolved", "closed"):
+        moved_on = client.post(
+            f"/api/v1/incidents/{incident_id}/status",
+            json={"status": status, "reason": "done"},
+            headers=board,
+        )
+        assert moved_on.status_code == 200, moved_on.text
+    scheduler.fire_due(clock.now + timedelta(seconds=1))
+    assert len(lis.requests) == 2
+    assert _pending(engine, incident_id) == []
     refused = client.post(f"/api/v1/incidents/{incident_id}/relocate", headers=board)
     assert refused.status_code == 409
     assert "closed" in refused.text

@@ -223,6 +223,11 @@ def change_status(
         session, entry, "incident.status_changed", {"incident_id": incident.id, **entry.data}
     )
     terminal_notices.queue_stood_down(session, incident=incident, at=at)
+    if status is IncidentStatus.CONFIRMED:
+        # Danger after a cancel: the carrier re-location policy resumes (imported here: a cycle).
+        from ansim.services import relocation
+
+        relocation.start_policy(session, incident=incident, at=at)
     return incident
 
 

@@ -37,7 +37,7 @@ class HeldServer:
     password: str
     stamp: datetime
     position: tuple[float, float] = (37.5670, 126.9785)
-    mode: str = "circle"  # circle, civic, error, slow, other_number, malformed, http500
+    mode: str = "circle"  # circle, civic, error, slow, other_number, malformed, http500, huge
     url: str = ""
     requests: list[bytes] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
@@ -67,6 +67,8 @@ class HeldServer:
         text = text.replace("1970-01-01T00:00:10+00:00", stamp)
         if self.mode == "other_number":
             text = text.replace("pres:3650n87934c@ls.example.com", "tel:+821099990000")
+        if self.mode == "huge":  # a well-formed answer padded past our 64 KiB limit
+            text = text.replace("<presence", "<!--" + "x" * 70_000 + "--><presence", 1)
         return text.encode()
 
     def check(self, headers: dict[str, str], body: bytes) -> None:

@@ -239,6 +239,7 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
         ("http500", "failed", "HTTP 500"),
         ("other_number", "refused", "+821099990000"),
         ("malformed", "refused", "malformed"),
+        ("huge", "refused", "limit"),
     ],
 )
 def test_bad_answers_are_recorded_and_the_incident_goes_on(

@@ -78,24 +78,28 @@ class HttpLocator:
     def __call__(self, server: LocationServer, number: str) -> bytes:
         auth = (server.username, server.password or "") if server.username else None
         try:
-            answer = httpx.post(
+            with httpx.stream(
+                "POST",
                 server.url,
                 content=request_body(number),
                 headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
                 auth=auth,
                 timeout=self.timeout_s,
-            )
+            ) as answer:
+                if answer.status_code != 200:
+                    raise HeldFailed(f"location server answered HTTP {answer.status_code}")
+                body = bytearray()
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:  # read no further than the limit
+                        raise HeldRefused(f"answer is over the {MAX_ANSWER_BYTES} byte limit")
         except httpx.TimeoutException as err:
             raise HeldFailed(
                 f"location server did not answer within {self.timeout_s:.0f} s"
             ) from err
         except httpx.HTTPError as err:
             raise HeldFailed(f"location server unreachable: {type(err).__name__}") from err
-        if answer.status_code != 200:
-            raise HeldFailed(f"location server answered HTTP {answer.status_code}")
-        if len(answer.content) > MAX_ANSWER_BYTES:
-            raise HeldRefused(f"answer of {len(answer.content)} bytes is over the limit")
-        return answer.content
+        return bytes(body)
 
 
 def fixes_of_answer(

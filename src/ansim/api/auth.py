@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 from ansim.api.context import AppContext
 from ansim.domain.people import ChannelBinding
 from ansim.domain.staff import Role, StaffUser
-from ansim.security import access
+from ansim.security import access, audit
 from ansim.services import people, staff
 
 SESSION_COOKIE = "ansim_session"
@@ -51,6 +51,11 @@ def bearer_token(header: str | None) -> str | None:
 
 def client_ip(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client else ""
+
+
+def staff_actor(connection: HTTPConnection, user: StaffUser) -> audit.Actor:
+    """Who a staff command's audit entry names: the user, their role and their address."""
+    return audit.Actor(name=user.username, role=user.role.value, ip=client_ip(connection))
 
 
 def session_token(connection: HTTPConnection) -> tuple[str | None, bool]:

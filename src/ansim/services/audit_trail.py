@@ -62,7 +62,12 @@ def do_record_read(
 ) -> None:
     """Records a look at personal data in its own transaction, before the data is shown."""
     with audited(
-        platform, actor=actor, action=action, incident_id=incident_id, subject=subject, detail=detail
+        platform,
+        actor=actor,
+        action=action,
+        incident_id=incident_id,
+        subject=subject,
+        detail=detail,
     ):
         pass  # the look itself is what is recorded
 

@@ -78,7 +78,11 @@ def do_change_unit_status(
         session=session,
     ) as own:
         current = dispatch.open_assignments(own, unit_id=unit_id)
-        if status == UnitStatus.AVAILABLE and current and current[0].state == AssignmentState.ORDERED:
+        if (
+            status == UnitStatus.AVAILABLE
+            and current
+            and current[0].state == AssignmentState.ORDERED
+        ):
             # Clearing an order never acknowledged is a decline: the order moves on at once.
             dispatch_flow.decline(
                 own,

@@ -235,6 +235,7 @@ def reporter(sim: Simulation) -> Step:
     received = sim.now()
     first = _shift(drawn[0].fix, case, sim, observed_at=received) if drawn else None
     sequence = sim.log.cases.index(case)
+    platform = sim.platform
     report = SosReport(
         channel=channel,
         received_at=received,
@@ -246,7 +247,6 @@ def reporter(sim: Simulation) -> Step:
         idempotency_key=f"sim-{sim.scenario.seed}-{sequence:06d}",
         drill=True,
     )
-    platform = sim.platform
     outcome = do_receive_sos(
         platform.uow,
         report=report,

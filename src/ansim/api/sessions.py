@@ -83,10 +83,7 @@ async def log_in(
             context.platform,
             attempt=attempt,
             lifetime=timedelta(hours=settings.session_hours),
-            policy=throttle.Policy(
-                max_failures=settings.login_max_failures,
-                lock=timedelta(seconds=settings.login_lock_s),
-            ),
+            policy=throttle.Policy.from_settings(settings),
             require_totp=settings.require_totp and not settings.demo,
         )
 
@@ -162,10 +159,7 @@ async def confirm_totp_enrolment(
 ) -> RecoveryCodesOut:
     """Confirms the enrolment with a first code; this session becomes a full one."""
     token = session_token(request)[0] or ""
-    policy = throttle.Policy(
-        max_failures=context.settings.login_max_failures,
-        lock=timedelta(seconds=context.settings.login_lock_s),
-    )
+    policy = throttle.Policy.from_settings(context.settings)
 
     def command() -> list[str] | None:
         return staff_commands.do_confirm_totp_enrolment(

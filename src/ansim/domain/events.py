@@ -254,6 +254,14 @@ class ProbeFired(EventData):
     late_s: float
 
 
+class LoginSprayingSuspected(EventData):
+    """An address locked by failed logins spread over many names: a notice for the supervisor."""
+
+    address: str
+    at: datetime
+    reason: str
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -281,6 +289,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "terminal.recovered": (1, TerminalSupervision),
     "terminal.low_battery": (1, TerminalSupervision),
     "ops.probe_fired": (1, ProbeFired),
+    "security.login_spraying": (1, LoginSprayingSuspected),
 }
 
 

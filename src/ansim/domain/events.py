@@ -254,6 +254,16 @@ class ProbeFired(EventData):
     late_s: float
 
 
+class DeadlineFailing(EventData):
+    """A durable deadline whose handler keeps failing: still retried, now in front of a person."""
+
+    kind: str
+    subject_id: str
+    attempts: int = Field(ge=1)
+    error: str
+    next_try_at: datetime
+
+
 class LoginSprayingSuspected(EventData):
     """An address locked by failed logins spread over many names: a notice for the supervisor."""
 
@@ -290,6 +300,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "terminal.low_battery": (1, TerminalSupervision),
     "ops.probe_fired": (1, ProbeFired),
     "security.login_spraying": (1, LoginSprayingSuspected),
+    "deadline.failing": (1, DeadlineFailing),
 }
 
 

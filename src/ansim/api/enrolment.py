@@ -18,6 +18,7 @@ from ansim.domain.errors import InvalidInput
 from ansim.domain.people import Subscriber
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.terminals import Terminal
+from ansim.security.limits import LARGER_BODIES
 from ansim.services import discards, enrolment, enrolment_commands, people, terminals
 from ansim.services.enrolment import GuardianDraft, PersonDraft
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["enrolment admin"])
 pages = APIRouter(include_in_schema=False)
 Admin = Annotated[StaffUser, Depends(require_staff(Role.ADMIN))]
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static" / "enrol"
-MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_CSV_BYTES = LARGER_BODIES["/api/v1/admin/people/import"]
 PHONE = r"^[+0-9][0-9 \-]{6,24}$"
 
 

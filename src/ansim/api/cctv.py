@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff
@@ -130,6 +130,10 @@ class AreaIn(BaseModel):
     gu: str = Field(min_length=1, max_length=20)
 
 
+# A number of metres or degrees is a JSON number: `false` is not a height (strict, no bool → 0.0).
+Measure = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
 class CameraSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,10 +144,17 @@ class CameraSettingsIn(BaseModel):
     onvif_profile: str | None = None
     onvif_preset: str | None = None
     stream_url: str | None = None
-    fov_deg: float | None = None
-    range_m: float | None = None
-    pan_zero_deg: float | None = None
-    mount_height_m: float | None = None
+    fov_deg: Measure | None = None
+    range_m: Measure | None = None
+    pan_zero_deg: Measure | None = None
+    mount_height_m: Measure | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_what_every_camera_has(self) -> CameraSettingsIn:
+        for name in ("ptz", "pan_zero_deg", "mount_height_m"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null (leave it out to keep the current value)")
+        return self
 
 
 class CameraIn(CameraSettingsIn):

@@ -56,8 +56,9 @@ from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.intake.settings import IntakeSettings
 from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
-from ansim.security import crypto, retention, secrets
+from ansim.security import crypto, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
@@ -114,9 +115,10 @@ def create_app(
         auto_dispatch=settings.auto_dispatch,
         clock=clock,
     )
+    # The scheduler claims deadlines in its own transactions; handlers run commands in them.
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
-        deadline_handlers(ranker=ranker, policy=policy, platform=platform),
+        deadline_handlers(platform),
         clock=clock,
         poll_s=settings.scheduler_poll_s,
     )
@@ -221,12 +223,9 @@ def create_app(
 
 
 def _ensure_retention_sweep(context: AppContext) -> None:
-    with context.uow.begin() as session:
-        retention.ensure_sweep(
-            session,
-            now=context.now(),
-            keep_for=timedelta(days=context.settings.retention_days),
-        )
+    do_ensure_retention_sweep(
+        context.platform, keep_for=timedelta(days=context.settings.retention_days)
+    )
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import actor_of
-from ansim.api.auth import ConsoleUser, ContextDep
+from ansim.api.auth import ConsoleUser, ContextDep, staff_actor
 from ansim.api.enrolment import Admin
 from ansim.api.schemas import LocationServerIn, RelocationOut
 from ansim.intake.held import LocationServer
@@ -27,7 +26,7 @@ async def relocate_caller(
     incident_id: str, request: Request, context: ContextDep, user: ConsoleUser
 ) -> RelocationOut:
     """Asks the caller's carrier (HELD) for a fresh location now; a failure is an answer too."""
-    actor = actor_of(request, user)
+    actor = staff_actor(request, user)
     found = await run_in_threadpool(
         relocation.do_relocate_caller, context.platform, incident_id=incident_id, actor=actor
     )
@@ -49,5 +48,5 @@ async def admin_set_carrier_location_server(
         context.platform,
         carrier_id=carrier_id,
         server=server,
-        actor=actor_of(request, user),
+        actor=staff_actor(request, user),
     )

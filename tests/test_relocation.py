@@ -155,6 +155,7 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
 
     clock.now = lis.stamp = T0 + timedelta(seconds=2)
     assert scheduler.fire_due(clock.now) == 1
+    relocation.wait_for_requests()
     assert lis.numbers == [NUMBER]
     assert lis.problems == []
     after = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
@@ -205,6 +206,7 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
     assert cancelled.status_code == 200, cancelled.text
     clock.now = T0 + timedelta(seconds=45)
     scheduler.fire_due(clock.now)
+    relocation.wait_for_requests()
     assert len(lis.requests) == 2
     assert _pending(engine, incident_id) == []
     # Danger confirmed after all: the policy resumes at once.
@@ -225,6 +227,7 @@ def test_a_one_touch_caller_is_relocated_by_policy_and_by_the_dispatcher_until_c
         )
         assert moved_on.status_code == 200, moved_on.text
     scheduler.fire_due(clock.now + timedelta(seconds=1))
+    relocation.wait_for_requests()
     assert len(lis.requests) == 2
     assert _pending(engine, incident_id) == []
     refused = client.post(f"/api/v1/incidents/{incident_id}/relocate", headers=board)

@@ -11,6 +11,9 @@ is recorded and logged and the incident goes on: the board says "re-location fai
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -282,25 +285,64 @@ def _ask(
 
 
 def on_relocate_deadline(platform: Platform, locator: CallerLocator | None = None) -> Any:
-    """The policy's handler: asks again while the incident is open; stops when it is not."""
+    """The policy's handler: asks again while the incident is open; stops when it is not.
+
+    The request to the carrier (up to the client's timeout) never runs in the claim transaction:
+    on SQLite that would hold the one write lock, and every SOS behind it, while a slow server
+    thinks. The next ask is re-armed in the claim transaction (durable: a crash during the
+    request loses that one answer, never the policy); the request leaves after the commit, on a
+    small pool of its own, and records its answer in transactions of its own.
+    """
 
     def fire(session: Session, deadline: Deadline, now: datetime) -> None:
         incident = session.get(Incident, deadline.subject_id)
         if incident is None or not is_open(incident):
             return  # cancelled or closed: the policy stops here
         try:
-            do_relocate_caller(
-                platform,
-                incident_id=deadline.subject_id,
-                actor=audit.SYSTEM,
-                locator=locator,
-                firing_deadline=deadline.id,
-                session=session,
-            )
+            _target(session, incident)
         except Conflict as err:  # no server any more: stop asking
             log.info("re-location policy for %s stops: %s", deadline.subject_id, err)
+            return
+        _ask_again(session, incident.id, at=now, firing=deadline.id)
+        incident_id = incident.id
+
+        def ask() -> None:
+            try:
+                do_relocate_caller(
+                    platform, incident_id=incident_id, actor=audit.SYSTEM, locator=locator
+                )
+            except (Conflict, NotFound) as err:  # closed in the meantime
+                log.info("re-location of %s not asked: %s", incident_id, err)
+            except Exception:  # a worker thread: log, never lose the scheduler
+                log.exception("re-location of incident %s failed", incident_id)
+
+        sa.event.listen(session, "after_commit", lambda _s: _submit(ask), once=True)
 
     return fire
+
+
+_REQUESTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="relocate")
+_in_flight: set[Future[None]] = set()
+_in_flight_lock = threading.Lock()
+
+
+def _submit(ask: Callable[[], None]) -> None:
+    future = _REQUESTS.submit(ask)
+    with _in_flight_lock:
+        _in_flight.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future[None]) -> None:
+    with _in_flight_lock:
+        _in_flight.discard(future)
+
+
+def wait_for_requests(timeout_s: float = 30.0) -> None:
+    """Waits for the policy's requests in flight (tests and the simulation's virtual time)."""
+    with _in_flight_lock:
+        pending = list(_in_flight)
+    wait(pending, timeout=timeout_s)
 
 
 def latest(session: Session, *, incident_id: str) -> Relocation | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -9,10 +10,12 @@ from sqlalchemy.engine import Engine
 from tests.factories import CITY_HALL, T0
 
 from ansim.domain.deliveries import RetryPolicy
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
+from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker
 from ansim.services.verification_config import VerificationConfig
 from ansim.store.db import make_session_factory
@@ -31,6 +34,26 @@ CONFIG = VerificationConfig(
 
 def uow_of(engine: Engine) -> UnitOfWork:
     return UnitOfWork(make_session_factory(engine))
+
+
+def platform_of(
+    engine: Engine,
+    *,
+    auto_dispatch: bool = True,
+    config: VerificationConfig = CONFIG,
+    policy: DispatchPolicy | None = None,
+    clock: Callable[[], datetime] = lambda: T0,
+) -> Platform:
+    """The command layer's dependencies on `engine`: straight-line ranking, default policy."""
+    return Platform(
+        uow=uow_of(engine),
+        ranker=StraightLineRanker(),
+        policy=policy or DispatchPolicy(),
+        verification=config,
+        merge_window=timedelta(minutes=30),
+        auto_dispatch=auto_dispatch,
+        clock=clock,
+    )
 
 
 def send_sos(
@@ -52,14 +75,10 @@ def send_sos(
         source="test",
     )
     outcome = do_receive_sos(
-        uow_of(engine),
+        platform_of(engine, auto_dispatch=auto_dispatch, config=config),
         report=SosReport(
             channel=channel, received_at=at, source="test", subscriber_id=subscriber_id, fix=fix
         ),
-        ranker=StraightLineRanker(),
-        merge_window=timedelta(minutes=30),
-        auto_dispatch=auto_dispatch,
-        verify=config,
     )
     return outcome.incident.id
 

@@ -96,19 +96,31 @@ def create_app(
         ack_timeout_s=settings.ack_timeout_s,
         code0_extra_units=settings.code0_extra_units,
         overrides=settings.dispatch_rules,
+        retry_s=settings.dispatch_retry_s,
+        unit_rest_s=settings.unit_rest_s,
+        order_within_s=settings.order_within_s,
     )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
-    scheduler = DeadlineScheduler(
-        UnitOfWork(session_factory),
-        deadline_handlers(ranker=ranker, policy=policy),
-        clock=clock,
-        poll_s=settings.scheduler_poll_s,
-    )
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)
+    )
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy,
+        verification=verification_config,
+        merge_window=timedelta(seconds=settings.merge_window_s),
+        auto_dispatch=settings.auto_dispatch,
+        clock=clock,
+    )
+    scheduler = DeadlineScheduler(
+        UnitOfWork(session_factory),
+        deadline_handlers(platform),
+        clock=clock,
+        poll_s=settings.scheduler_poll_s,
     )
     notifier = Notifier(
         UnitOfWork(session_factory),
@@ -131,15 +143,6 @@ def create_app(
     )
     relay = background.relay
     uow.add_after_commit(relay.wake_threadsafe())
-    platform = Platform(
-        uow=uow,
-        ranker=ranker,
-        policy=policy,
-        verification=verification_config,
-        merge_window=timedelta(seconds=settings.merge_window_s),
-        auto_dispatch=settings.auto_dispatch,
-        clock=clock,
-    )
     context = AppContext(
         settings=settings,
         engine=engine,

@@ -20,8 +20,8 @@ from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import (
     dispatch,
-    dispatch_flow,
     incidents,
+    lifecycle,
     people,
     terminal_notices,
     verification,
@@ -66,7 +66,13 @@ def _detail(
             assigned = dispatch.incident_assignments(session, incident_id=incident_id)
             if not any(a.unit_id == user.unit_id for a in assigned):
                 raise Forbidden("officers see only incidents their unit is assigned to")
-        detail = views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
+        detail = views.incident_detail(
+            session,
+            incident_id=incident_id,
+            ranker=context.ranker,
+            at=context.now(),
+            rest_s=context.dispatch_policy.unit_rest_s,
+        )
     if request is not None:  # a look (not the answer to an action, which is audited as such)
         record_read(context, request, user, action="incident.read", incident_id=incident_id)
     return detail
@@ -181,25 +187,15 @@ def _priority(
         incident_id=incident_id,
         detail={"priority": body.priority, "reason": body.reason},
     ) as session:
-        incident = incidents.change_priority(
+        # Code 0 converges more units: the policy tops the incident up in the same transaction.
+        lifecycle.change_priority_by_dispatcher(
             session,
+            platform=context.platform,
             incident_id=incident_id,
             priority=PriorityCode(body.priority),
             actor=user.username,
             reason=body.reason,
             at=context.now(),
-        )
-        # Code 0 converges more units: the policy tops the incident up in the same transaction.
-        dispatch_flow.dispatch_per_policy(
-            session,
-            incident=incident,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
-            actor=user.username,
-            at=context.now(),
-        )
-        terminal_notices.queue_help_coming(
-            session, incident=incident, config=context.verification, at=context.now()
         )
     return _detail(context, user, incident_id)
 

@@ -89,7 +89,13 @@ def _plan(context: AppContext, incident_id: str) -> DispatchPlanOut:
         incident = incidents.get(session, incident_id=incident_id)
         rule = context.dispatch_policy.rule_for(incident.channel, incident.priority)
         ranked = (
-            dispatch.rank_units(session, incident=incident, ranker=context.ranker)
+            dispatch.rank_units(
+                session,
+                incident=incident,
+                ranker=context.ranker,
+                at=now,
+                rest_s=context.dispatch_policy.unit_rest_s,
+            )
             if incident.is_active
             else []
         )
@@ -176,8 +182,7 @@ def _preempt(
             session,
             incident_id=incident_id,
             unit_id=body.unit_id,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
+            platform=context.platform,
             actor=user.username,
             at=context.now(),
         )
@@ -298,8 +303,7 @@ def _decline(context: AppContext, user: StaffUser, assignment_id: str) -> Declin
         successor = dispatch_flow.decline(
             session,
             assignment_id=assignment_id,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
+            platform=context.platform,
             actor=user.username,
             at=now,
         )

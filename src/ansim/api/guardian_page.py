@@ -101,10 +101,13 @@ async def get_guardian_view(token: str, context: ContextDep, response: Response)
 
 
 def _answer(context: AppContext, token: str, body: GuardianAnswerIn) -> GuardianViewOut:
-    config = _config(context)
     with context.uow.begin() as session:
         found = guardian_page.answer(
-            session, token=token, answer=Answer(body.answer), config=config, now=context.now()
+            session,
+            token=token,
+            answer=Answer(body.answer),
+            platform=context.platform,
+            now=context.now(),
         )
     return _out(found)
 

@@ -56,8 +56,7 @@ def _status(
             dispatch_flow.decline(
                 session,
                 assignment_id=current[0].id,
-                ranker=context.ranker,
-                policy=context.dispatch_policy,
+                platform=context.platform,
                 actor=user.username,
                 at=context.now(),
             )

@@ -175,7 +175,7 @@ def _call(context: AppContext, user: StaffUser, incident_id: str, body: CallIn) 
             outcome=body.outcome,
             actor=user.username,
             at=context.now(),
-            config=_config(context),
+            platform=context.platform,
         )
     return verification_out(context, incident_id)
 
@@ -199,6 +199,7 @@ def _decide(
             actor=user.username,
             reason=body.reason,
             at=context.now(),
+            platform=context.platform,
         )
     return verification_out(context, incident_id)
 

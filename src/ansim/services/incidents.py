@@ -15,7 +15,9 @@ from ansim.domain.errors import NotFound
 from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import FixVerdict
 from ansim.domain.incidents import (
-    ACTIVE_STATUSES,
+    CALLED_OFF_STATUSES,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
     Channel,
     Incident,
     IncidentEvent,
@@ -27,6 +29,7 @@ from ansim.services.location import location_of as location_of
 from ansim.store import outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
 
+_ENDED_STATUSES = CALLED_OFF_STATUSES | FINISHED_STATUSES
 # A silent SOS is presumed a danger to life until verification says otherwise.
 SOS_PRIORITY = PriorityCode.CODE_1
 
@@ -66,10 +69,12 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         if seen is not None:
             return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
 
-    incident = _open_incident_of(session, report, merge_window)
+    incident = _latest_incident_of(session, report, merge_window, OPEN_STATUSES)
     created = incident is None
     if incident is None:
-        incident = _open(session, report)
+        # After a cancel, false alarm or close a press is a new call for help, linked to the last.
+        earlier = _latest_incident_of(session, report, merge_window, _ENDED_STATUSES)
+        incident = _open(session, report, previous_incident_id=earlier.id if earlier else None)
     else:
         incident.sos_count += 1
         incident.updated_at = report.received_at
@@ -111,13 +116,17 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
     return SosOutcome(incident, created=created, replayed=False)
 
 
-def _open_incident_of(
-    session: Session, report: SosReport, merge_window: timedelta
+def _latest_incident_of(
+    session: Session,
+    report: SosReport,
+    merge_window: timedelta,
+    statuses: frozenset[IncidentStatus],
 ) -> Incident | None:
+    """The person's latest incident in `statuses` received within the merge window."""
     if report.subscriber_id is None and report.caller_number is None:
         return None
     query = sa.select(Incident).where(
-        incidents.c.status.in_(ACTIVE_STATUSES),
+        incidents.c.status.in_(sorted(statuses)),
         incidents.c.received_at >= report.received_at - merge_window,
         incidents.c.drill == report.drill,
     )
@@ -130,7 +139,7 @@ def _open_incident_of(
     ).scalar_one_or_none()
 
 
-def _open(session: Session, report: SosReport) -> Incident:
+def _open(session: Session, report: SosReport, *, previous_incident_id: str | None) -> Incident:
     incident = Incident(
         id=str(uuid.uuid4()),
         channel=report.channel,
@@ -141,6 +150,7 @@ def _open(session: Session, report: SosReport) -> Incident:
         subscriber_id=report.subscriber_id,
         caller_number=report.caller_number,
         drill=report.drill,
+        previous_incident_id=previous_incident_id,
     )
     if report.fix is not None:
         # The first fix alone is the first estimate; add_fix then stores and fuses it.
@@ -154,7 +164,11 @@ def _open(session: Session, report: SosReport) -> Incident:
             "received",
             report.received_at,
             report.source,
-            {"channel": report.channel.value, "unknown_caller": incident.unknown_caller},
+            {
+                "channel": report.channel.value,
+                "unknown_caller": incident.unknown_caller,
+                "previous_incident_id": previous_incident_id,
+            },
         ),
         "incident.received",
         {
@@ -167,6 +181,7 @@ def _open(session: Session, report: SosReport) -> Incident:
             "unknown_caller": incident.unknown_caller,
             "drill": incident.drill,
             "location": location_of(incident),
+            "previous_incident_id": previous_incident_id,
         },
     )
     return incident
@@ -246,7 +261,7 @@ def change_priority(
 def list_recent(session: Session, *, active_only: bool, limit: int = 200) -> list[Incident]:
     query = sa.select(Incident).order_by(incidents.c.received_at.desc()).limit(limit)
     if active_only:
-        query = query.where(incidents.c.status.in_(ACTIVE_STATUSES))
+        query = query.where(incidents.c.status.in_(OPEN_STATUSES))
     return list(session.execute(query).scalars())
 
 

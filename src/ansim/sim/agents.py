@@ -251,15 +251,7 @@ def reporter(sim: Simulation) -> Step:
         idempotency_key=f"sim-{sim.scenario.seed}-{sequence:06d}",
         drill=True,
     )
-    outcome = do_receive_sos(
-        platform.uow,
-        report=report,
-        ranker=platform.ranker,
-        merge_window=platform.merge_window,
-        auto_dispatch=platform.auto_dispatch,
-        policy=platform.policy,
-        verify=platform.verification,
-    )
+    outcome = do_receive_sos(platform.commands, report=report)
     case.incident_id = outcome.incident.id
     sim.pump()
     for later in drawn[1:]:
@@ -329,5 +321,7 @@ def _answer_on_page(sim: Simulation, case: CaseRecord, token: str, answer: Answe
     if not page.can_answer:
         return
     with sim.uow.begin() as session:
-        guardian_page.answer(session, token=token, answer=answer, config=config, now=sim.now())
+        guardian_page.answer(
+            session, token=token, answer=answer, platform=sim.platform.commands, now=sim.now()
+        )
     case.guardian_answered = True

@@ -14,6 +14,7 @@ from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.deliveries import DeliveryChannel
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.notify.notifier import Notifier
+from ansim.services.platform import Platform as Commands
 from ansim.services.ranking import UnitRanker
 from ansim.services.timers import deadline_handlers
 from ansim.services.verification_config import VerificationConfig
@@ -37,6 +38,8 @@ class Platform:
     policy: DispatchPolicy
     verification: VerificationConfig
     merge_window: timedelta
+    # The command layer's dependencies object on the simulation's clock: what commands take.
+    commands: Commands
     auto_dispatch: bool = True
     scheduler: DeadlineScheduler | None = None
     notifier: Notifier | None = None
@@ -60,18 +63,29 @@ class Platform:
         policy = DispatchPolicy(
             ack_timeout_s=defaults["ack_timeout_s"],
             code0_extra_units=defaults["code0_extra_units"],
+            retry_s=defaults["dispatch_retry_s"],
+            unit_rest_s=defaults["unit_rest_s"],
+            order_within_s=defaults["order_within_s"],
         )
         uow = UnitOfWork(make_session_factory(engine))
-        return cls(
+        commands = Commands(
             uow=uow,
             ranker=ranker,
             policy=policy,
             verification=verification,
             merge_window=timedelta(seconds=defaults["merge_window_s"]),
             auto_dispatch=defaults["auto_dispatch"],
-            scheduler=DeadlineScheduler(
-                uow, deadline_handlers(ranker=ranker, policy=policy), clock=clock
-            ),
+            clock=clock,
+        )
+        return cls(
+            uow=uow,
+            ranker=ranker,
+            policy=policy,
+            verification=verification,
+            merge_window=timedelta(seconds=defaults["merge_window_s"]),
+            commands=commands,
+            auto_dispatch=defaults["auto_dispatch"],
+            scheduler=DeadlineScheduler(uow, deadline_handlers(commands), clock=clock),
             notifier=Notifier(
                 uow, {DeliveryChannel.SMS: sms}, clock=clock, retry=verification.retry
             ),
@@ -88,5 +102,6 @@ class Platform:
             policy=context.dispatch_policy,
             verification=context.verification,
             merge_window=timedelta(seconds=context.settings.merge_window_s),
+            commands=context.platform,
             auto_dispatch=context.settings.auto_dispatch,
         )

@@ -298,6 +298,7 @@ class Simulation:
                     actor=SIM_DISPATCHER,
                     reason="the guardian says it was a mistake",
                     at=self.now(),
+                    platform=self.platform.commands,
                 )
 
         if not self.call("stand down", decide):

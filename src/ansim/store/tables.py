@@ -118,6 +118,9 @@ incidents = sa.Table(
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
+    sa.Column("previous_incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("waiting_for_units", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("waiting_since", UTCDateTime),
 )
 
 incident_events = sa.Table(

@@ -14,9 +14,9 @@ from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services.handlers import do_receive_sos
-from ansim.services.incidents import SosReport
+from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.platform import Platform
-from ansim.services.ranking import StraightLineRanker
+from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.verification_config import VerificationConfig
 from ansim.store.db import make_session_factory
 from ansim.store.tables import guardians
@@ -81,6 +81,29 @@ def send_sos(
         ),
     )
     return outcome.incident.id
+
+
+def receive_sos_with(
+    uow: UnitOfWork,
+    *,
+    report: SosReport,
+    ranker: UnitRanker,
+    merge_window: timedelta,
+    auto_dispatch: bool,
+    policy: DispatchPolicy | None = None,
+    verify: VerificationConfig | None = None,
+) -> SosOutcome:
+    """`do_receive_sos` on a platform made of these parts (verification with CONFIG by default)."""
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy or DispatchPolicy(),
+        verification=verify or CONFIG,
+        merge_window=merge_window,
+        auto_dispatch=auto_dispatch,
+        clock=lambda: report.received_at,
+    )
+    return do_receive_sos(platform, report=report)
 
 
 def give_guardians_email(engine: Engine, subscriber_id: str, email: str) -> None:

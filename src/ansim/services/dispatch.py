@@ -26,8 +26,9 @@ from ansim.store.tables import assignments, unit_status_changes, units
 # The durable deadline a unit must acknowledge its order by (subject: the assignment id).
 ACK_DEADLINE = "assignment.ack"
 
-# Incident statuses from which ordering a unit moves the incident to "dispatched".
-_BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING, IncidentStatus.CONFIRMED}
+# Incident statuses from which ordering a unit moves the incident to "dispatched"; a confirmed
+# danger stays confirmed while the code-0 policy adds units to it.
+_BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING}
 
 
 def get_unit(session: Session, *, unit_id: str, for_update: bool = False) -> Unit:

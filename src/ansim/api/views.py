@@ -41,6 +41,10 @@ def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentO
         duress=incident.duress,
         drill=incident.drill,
         sos_count=incident.sos_count,
+        previous_incident_id=incident.previous_incident_id,
+        waiting_for_units=incident.waiting_for_units,
+        waiting_since=incident.waiting_since,
+        no_location=location is None,
     )
 
 

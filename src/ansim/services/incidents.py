@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.errors import NotFound
+from ansim.domain.errors import InvalidInput, NotFound
 from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import FixVerdict
 from ansim.domain.incidents import (
@@ -28,6 +31,7 @@ from ansim.services import location, terminal_notices
 from ansim.services.location import location_of as location_of
 from ansim.store import outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
+from ansim.store.types import UTCDateTime
 
 _ENDED_STATUSES = CALLED_OFF_STATUSES | FINISHED_STATUSES
 # A silent SOS is presumed a danger to life until verification says otherwise.
@@ -259,10 +263,79 @@ def change_priority(
 
 
 def list_recent(session: Session, *, active_only: bool, limit: int = 200) -> list[Incident]:
+    """The newest incidents (open ones only with `active_only`); the board's queue is `list_open`."""
     query = sa.select(Incident).order_by(incidents.c.received_at.desc()).limit(limit)
     if active_only:
-        query = query.where(incidents.c.status.in_(OPEN_STATUSES))
+        query = query.where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
     return list(session.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where a page of the open-incident queue ended (keyset paging: stable while SOS arrive)."""
+
+    waiting: int  # 0: waiting for a unit (first), 1: not
+    priority: int
+    received_at: datetime
+    incident_id: str
+
+    @classmethod
+    def of(cls, incident: Incident) -> QueuePosition:
+        waiting = 0 if incident.waiting_for_units > 0 else 1
+        return cls(waiting, int(incident.priority), incident.received_at, incident.id)
+
+    def token(self) -> str:
+        raw = json.dumps(
+            [self.waiting, self.priority, self.received_at.isoformat(), self.incident_id]
+        )
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    @classmethod
+    def parse(cls, token: str) -> QueuePosition:
+        try:
+            waiting, priority, received_at, incident_id = json.loads(
+                base64.urlsafe_b64decode(token.encode())
+            )
+            at = datetime.fromisoformat(received_at)
+            return cls(int(waiting), int(priority), at, str(incident_id))
+        except (ValueError, TypeError, binascii.Error):
+            raise InvalidInput("cursor is not one this list gave") from None
+
+
+_WAITING_FIRST = sa.case((incidents.c.waiting_for_units > 0, 0), else_=1)
+
+
+def list_open(
+    session: Session, *, limit: int | None = None, after: QueuePosition | None = None
+) -> list[Incident]:
+    """Every open incident, in the dispatcher's order: those waiting for a unit first, then by
+    code (0 first), the longest-waiting first within a code. No limit: all of them."""
+    query = sa.select(Incident).where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
+    if after is not None:
+        query = query.where(
+            sa.tuple_(_WAITING_FIRST, incidents.c.priority, incidents.c.received_at, incidents.c.id)
+            > sa.tuple_(
+                sa.literal(after.waiting),
+                sa.literal(after.priority),
+                sa.literal(after.received_at, UTCDateTime),
+                sa.literal(after.incident_id),
+            )
+        )
+    query = query.order_by(
+        _WAITING_FIRST, incidents.c.priority, incidents.c.received_at, incidents.c.id
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def count_open(session: Session) -> tuple[int, int]:
+    """(open incidents, those of them waiting for a unit)."""
+    waiting = sa.func.sum(sa.case((incidents.c.waiting_for_units > 0, 1), else_=0))
+    row = session.execute(
+        sa.select(sa.func.count(), waiting).where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
+    ).one()
+    return int(row[0]), int(row[1] or 0)
 
 
 def timeline(session: Session, *, incident_id: str) -> list[IncidentEvent]:

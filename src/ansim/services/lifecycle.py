@@ -77,6 +77,8 @@ def do_retry_dispatch(
     arrives (services.location pulls it forward). A cancelled or closed incident: nothing.
     """
     with transaction(platform, session) as tx:
+        # Fired first, so the next retry this may schedule is a new row, not this one moved.
+        deadlines.mark_fired(tx, deadline_id=deadline.id, at=at)
         incident = incidents.get(tx, incident_id=deadline.subject_id, for_update=True)
         if not incident.is_open:
             dispatch_flow.mark_waiting(

@@ -3,11 +3,13 @@ overridden", "an SOS after a cancel is swallowed"); only a person escalates or o
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
-from tests.lifecyclekit import PIN, Stage, stage
+from tests.lifecyclekit import DURESS_PIN, PIN, Stage, stage
+from tests.verifykit import CONFIG
 
 from ansim.domain.deliveries import DeliveryStatus
 from ansim.domain.incidents import IncidentStatus, PriorityCode
@@ -145,3 +147,53 @@ def test_an_sos_after_a_cancel_opens_a_new_linked_incident_dispatched_and_verifi
     # A repeated press while the new one is open joins it, as before.
     assert s.sos(5) == second
     assert s.incident(second).sos_count == 2
+
+
+def test_a_cancel_after_confirmed_danger_only_asks_the_dispatcher(engine: Engine) -> None:
+    s = stage(engine)
+    incident_id = s.sos()
+    s.acknowledge(incident_id, "태평로11", 5)
+    assert s.fire(61) == 1  # silence: danger confirmed, code 0, three units
+    assert s.incident(incident_id).status == IncidentStatus.CONFIRMED
+    assert _cancel(s, incident_id, 70) is PinVerdict.CANCEL
+    incident = s.incident(incident_id)
+    assert (incident.status, incident.priority) == (IncidentStatus.CONFIRMED, PriorityCode.CODE_0)
+    assert len(s.open_orders(incident_id)) == 3  # nothing withdrawn: danger stands
+    (asked,) = s.events("incident.stand_down_requested", incident_id)
+    assert "after danger was confirmed" in str(asked["reason"])
+
+
+def test_duress_after_a_real_cancel_reopens_the_incident_and_escalates(engine: Engine) -> None:
+    s = stage(engine)
+    incident_id = s.sos()
+    _cancel(s, incident_id, 2)
+    assert _cancel(s, incident_id, 4, pin=DURESS_PIN) is PinVerdict.DURESS
+    incident = s.incident(incident_id)
+    assert (incident.status, incident.priority) == (IncidentStatus.CONFIRMED, PriorityCode.CODE_0)
+    assert incident.duress
+    assert len(s.open_orders(incident_id)) == 3
+    (escalated,) = s.events("incident.escalated", incident_id)
+    assert escalated["cause"] == "duress"
+    # The device shows what the real cancel showed, whatever happens now.
+    assert seen_by_person(incident.status, duress=incident.duress) == "cancelled"
+
+
+@pytest.mark.parametrize("tell_guardians", [True, False])
+def test_under_duress_guardians_get_what_a_real_cancel_sends_them(
+    engine: Engine, tell_guardians: bool
+) -> None:
+    """A guardian may be the attacker: by default they get the real cancel's notice; the setting
+    ANSIM_VERIFY_DURESS_TELLS_GUARDIANS_CANCELLED=false leaves them untold (the dispatcher calls)."""
+    config = dataclasses.replace(CONFIG, duress_tells_guardians_cancelled=tell_guardians)
+    s = stage(engine, config=config)
+    incident_id = s.sos()
+    _guardian_link_sent(s, incident_id)
+    _cancel(s, incident_id, 3, pin=DURESS_PIN)
+    templates = [m.template for m in s.messages(incident_id)]
+    if tell_guardians:
+        assert templates == ["verification_link", "sos_cancelled"]
+    else:
+        assert templates == ["verification_link"]
+    s.fire(3600)
+    # Nothing else reaches the guardians, whatever the timers do.
+    assert [m.template for m in s.messages(incident_id)] == templates

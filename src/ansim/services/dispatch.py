@@ -26,8 +26,8 @@ from ansim.store.tables import assignments, unit_status_changes, units
 # The durable deadline a unit must acknowledge its order by (subject: the assignment id).
 ACK_DEADLINE = "assignment.ack"
 
-# Incident statuses from which ordering a unit moves the incident to "dispatched"; a confirmed
-# danger stays confirmed while the code-0 policy adds units to it.
+# Incident statuses from which ordering its first unit moves the incident to "dispatched"; more
+# units (code 0) change no status, and a confirmed danger stays confirmed.
 _BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING}
 
 
@@ -111,6 +111,7 @@ def order_unit(
     unit = get_unit(session, unit_id=unit_id, for_update=True)
     if unit.status != UnitStatus.AVAILABLE:
         raise Conflict(f"unit {unit.call_sign} is {unit.status}, not available")
+    first_order = not open_assignments(session, incident_id=incident.id)
     previous = unit.move_to(UnitStatus.ORDERED, at=at)
     assignment = Assignment(
         id=str(uuid.uuid4()),
@@ -147,7 +148,7 @@ def order_unit(
             "ack_due_at": assignment.ack_due_at,
         },
     )
-    if incident.status in _BECOMES_DISPATCHED:
+    if first_order and incident.status in _BECOMES_DISPATCHED:
         incident_service.change_status(
             session,
             incident_id=incident.id,

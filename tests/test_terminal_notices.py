@@ -21,7 +21,7 @@ from tests.apiclient import staff_headers
 from tests.factories import PASSWORD, T0, World, build_world
 from tests.intakekit import Clock, clocked_app, fix_at, terminal_message
 from tests.live import free_port, serving
-from tests.verifykit import CONFIG, platform_of, send_sos, uow_of
+from tests.verifykit import CONFIG, platform_on, send_sos, uow_of
 
 from ansim.api.app import create_app
 from ansim.cli import device as device_cli
@@ -112,7 +112,7 @@ def _notifier(engine: Engine, sender: TerminalNotices) -> Notifier:
 
 
 def _platform(engine: Engine) -> Platform:
-    return platform_of(engine, config=NOTICES)
+    return platform_on(engine, config=NOTICES)
 
 
 def _notice_ack(terminal_id: str, secret: str, seq: int, notice_id: str) -> bytes:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 from tests.factories import T0, build_world
-from tests.verifykit import CONFIG, count, platform_of, send_sos, uow_of
+from tests.verifykit import CONFIG, count, platform_on, send_sos, uow_of
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.deliveries import DeliveryStatus
@@ -32,7 +32,7 @@ from ansim.store.tables import deliveries as deliveries_table
 
 def _scheduler(engine: Engine) -> DeadlineScheduler:
     """Fires only the verification timer; the units' acknowledgement timers are another test's."""
-    handlers = deadline_handlers(platform_of(engine))
+    handlers = deadline_handlers(platform_on(engine))
     only = {verification.ANSWER_DEADLINE: handlers[verification.ANSWER_DEADLINE]}
     return DeadlineScheduler(uow_of(engine), only, clock=lambda: T0)
 
@@ -51,7 +51,7 @@ def _guardian_answer(engine: Engine, incident_id: str, answer: Answer, at_s: flo
             answer=answer,
             actor=f"guardian:{guardian.id}",
             at=T0 + timedelta(seconds=at_s),
-            platform=platform_of(engine),
+            platform=platform_on(engine),
         )
 
 
@@ -125,7 +125,7 @@ def test_a_mistake_asks_the_dispatcher_and_never_recalls_a_unit(engine: Engine) 
             actor="dispatcher",
             reason="father is with her",
             at=T0 + timedelta(seconds=40),
-            platform=platform_of(engine),
+            platform=platform_on(engine),
         )
     with uow_of(engine).read() as session:
         assert incidents.get(session, incident_id=incident_id).status == IncidentStatus.FALSE_ALARM
@@ -151,7 +151,7 @@ def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: 
             outcome=Answer.NO_ANSWER,
             actor="dispatcher",
             at=T0 + timedelta(seconds=25),
-            platform=platform_of(engine),
+            platform=platform_on(engine),
         )
         assert incidents.get(session, incident_id=incident_id).priority == PriorityCode.CODE_1
         verification.record_call(
@@ -161,7 +161,7 @@ def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: 
             outcome=Answer.DANGER,
             actor="dispatcher",
             at=T0 + timedelta(seconds=30),
-            platform=platform_of(engine),
+            platform=platform_on(engine),
         )
     with uow_of(engine).read() as session:
         incident = incidents.get(session, incident_id=incident_id)

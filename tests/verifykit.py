@@ -37,21 +37,18 @@ def uow_of(engine: Engine) -> UnitOfWork:
 
 
 def platform_of(
-    engine: Engine,
+    uow: UnitOfWork,
     *,
-    auto_dispatch: bool = True,
-    config: VerificationConfig = CONFIG,
+    ranker: UnitRanker | None = None,
     policy: DispatchPolicy | None = None,
     clock: Callable[[], datetime] = lambda: T0,
 ) -> Platform:
-    """The command layer's dependencies on `engine`: straight-line ranking, default policy."""
+    """The commands' dependencies on `uow`, with this kit's verification config and a fixed clock."""
     return Platform(
-        uow=uow_of(engine),
-        ranker=StraightLineRanker(),
+        uow=uow,
+        ranker=ranker or StraightLineRanker(),
         policy=policy or DispatchPolicy(),
-        verification=config,
-        merge_window=timedelta(minutes=30),
-        auto_dispatch=auto_dispatch,
+        verification=CONFIG,
         clock=clock,
     )
 
@@ -75,12 +72,32 @@ def send_sos(
         source="test",
     )
     outcome = do_receive_sos(
-        platform_of(engine, auto_dispatch=auto_dispatch, config=config),
+        platform_on(engine, auto_dispatch=auto_dispatch, config=config),
         report=SosReport(
             channel=channel, received_at=at, source="test", subscriber_id=subscriber_id, fix=fix
         ),
     )
     return outcome.incident.id
+
+
+def platform_on(
+    engine: Engine,
+    *,
+    auto_dispatch: bool = True,
+    config: VerificationConfig = CONFIG,
+    policy: DispatchPolicy | None = None,
+    clock: Callable[[], datetime] = lambda: T0,
+) -> Platform:
+    """The command layer's dependencies on `engine`: straight-line ranking, default policy."""
+    return Platform(
+        uow=uow_of(engine),
+        ranker=StraightLineRanker(),
+        policy=policy or DispatchPolicy(),
+        verification=config,
+        merge_window=timedelta(minutes=30),
+        auto_dispatch=auto_dispatch,
+        clock=clock,
+    )
 
 
 def receive_sos_with(

@@ -55,8 +55,9 @@ from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.intake.settings import IntakeSettings
 from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
-from ansim.security import crypto, retention, secrets
+from ansim.security import crypto, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
@@ -116,6 +117,7 @@ def create_app(
         auto_dispatch=settings.auto_dispatch,
         clock=clock,
     )
+    # The scheduler claims deadlines in its own transactions; handlers run commands in them.
     scheduler = DeadlineScheduler(
         UnitOfWork(session_factory),
         deadline_handlers(platform),
@@ -222,12 +224,9 @@ def create_app(
 
 
 def _ensure_retention_sweep(context: AppContext) -> None:
-    with context.uow.begin() as session:
-        retention.ensure_sweep(
-            session,
-            now=context.now(),
-            keep_for=timedelta(days=context.settings.retention_days),
-        )
+    do_ensure_retention_sweep(
+        context.platform, keep_for=timedelta(days=context.settings.retention_days)
+    )
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -197,6 +197,8 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
 
     try:
         answer = await run_in_threadpool(attach)
+    except handset.TooManyPending as err:
+        return await _discard(context, "aml", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "aml", "unusable_fix", str(err))
     if answer.reason == "replayed":
@@ -243,6 +245,8 @@ async def els_receive(
 
     try:
         incident_id = await run_in_threadpool(attach)
+    except handset.TooManyPending as err:
+        return await _discard(context, "els", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "els", "unusable_fix", str(err))
     return HandsetAck(accepted=True, incident_id=incident_id)

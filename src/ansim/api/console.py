@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import audited_command, record_read
-from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
+from ansim.api.auth import ConsoleUser, ContextDep, FieldUser, staff_actor
 from ansim.api.schemas import (
     DispatchIn,
     IncidentDetailOut,
@@ -20,14 +19,8 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import (
-    dispatch,
-    incidents,
-    lifecycle,
-    people,
-    terminal_notices,
-    verification,
-)
+from ansim.services import dispatch, incident_commands, incidents, people
+from ansim.services.audit_trail import do_record_read
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -41,15 +34,19 @@ def _list(
     limit: int | None,
     cursor: str | None,
 ) -> list[IncidentOut]:
-    record_read(context, request, user, action="incident.list", detail={"active": active})
+    do_record_read(
+        context.platform,
+        actor=staff_actor(request, user),
+        action="incident.list",
+        detail={"active": active},
+    )
     after = incidents.QueuePosition.parse(cursor) if cursor else None
     with context.uow.read() as session:
         if active:
             # Every open incident reaches the board, however many: the queue has no cap.
             page = incidents.list_open(session, limit=limit + 1 if limit else None, after=after)
-            more = limit is not None and len(page) > limit
             found = page[:limit] if limit else page
-            if more:
+            if limit is not None and len(page) > limit:
                 response.headers["X-Next-Cursor"] = incidents.QueuePosition.of(found[-1]).token()
             open_count, waiting = incidents.count_open(session)
             response.headers["X-Open-Incidents"] = str(open_count)
@@ -103,7 +100,12 @@ def _detail(
             rest_s=context.dispatch_policy.unit_rest_s,
         )
     if request is not None:  # a look (not the answer to an action, which is audited as such)
-        record_read(context, request, user, action="incident.read", incident_id=incident_id)
+        do_record_read(
+            context.platform,
+            actor=staff_actor(request, user),
+            action="incident.read",
+            incident_id=incident_id,
+        )
     return detail
 
 
@@ -118,40 +120,12 @@ async def get_incident(
 def _dispatch(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, unit_id: str
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.dispatch",
+    incident_commands.do_dispatch_unit(
+        context.platform,
         incident_id=incident_id,
-        subject=f"unit:{unit_id}",
-    ) as session:
-        incident = incidents.get(session, incident_id=incident_id)
-        ranked = {
-            c.unit.id: c.eta_s
-            for c in dispatch.rank_units(session, incident=incident, ranker=context.ranker)
-        }
-        rule = context.dispatch_policy.rule_for(incident.channel, incident.priority)
-        dispatch.order_unit(
-            session,
-            incident_id=incident_id,
-            unit_id=unit_id,
-            actor=user.username,
-            at=context.now(),
-            eta_s=ranked.get(unit_id),
-            ack_timeout_s=rule.ack_timeout_s,
-        )
-        if context.verification is not None:
-            verification.start(
-                session,
-                incident_id=incident_id,
-                config=context.verification,
-                actor=user.username,
-                at=context.now(),
-            )
-        terminal_notices.queue_help_coming(
-            session, incident=incident, config=context.verification, at=context.now()
-        )
+        unit_id=unit_id,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 
@@ -172,22 +146,13 @@ def _status(
     incident_id: str,
     body: IncidentStatusIn,
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.status",
+    incident_commands.do_change_incident_status(
+        context.platform,
         incident_id=incident_id,
-        detail={"status": body.status.value, "reason": body.reason},
-    ) as session:
-        incidents.change_status(
-            session,
-            incident_id=incident_id,
-            status=body.status,
-            actor=user.username,
-            reason=body.reason,
-            at=context.now(),
-        )
+        status=body.status,
+        reason=body.reason,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 
@@ -208,24 +173,13 @@ async def change_incident_status(
 def _priority(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, body: PriorityIn
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.priority",
+    incident_commands.do_change_incident_priority(
+        context.platform,
         incident_id=incident_id,
-        detail={"priority": body.priority, "reason": body.reason},
-    ) as session:
-        # Code 0 converges more units: the policy tops the incident up in the same transaction.
-        lifecycle.change_priority_by_dispatcher(
-            session,
-            platform=context.platform,
-            incident_id=incident_id,
-            priority=PriorityCode(body.priority),
-            actor=user.username,
-            reason=body.reason,
-            at=context.now(),
-        )
+        priority=PriorityCode(body.priority),
+        reason=body.reason,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 

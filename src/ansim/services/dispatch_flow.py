@@ -69,6 +69,16 @@ def top_up(
         actor=actor,
         at=at,
     )
+    refresh_waiting(session, platform=platform, incident=incident, at=at)
+    return ordered
+
+
+def refresh_waiting(
+    session: Session, *, platform: Platform, incident: Incident, at: datetime
+) -> None:
+    """Recounts the units the rule still asks for (after any order, automatic or by hand)."""
+    if not platform.auto_dispatch:
+        return
     rule = platform.policy.rule_for(incident.channel, incident.priority)
     missing = 0
     if incident.is_open and rule.auto_dispatch:
@@ -78,7 +88,6 @@ def top_up(
     mark_waiting(
         session, incident=incident, missing=missing, retry_s=platform.policy.retry_s, at=at
     )
-    return ordered
 
 
 def mark_waiting(

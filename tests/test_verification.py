@@ -182,9 +182,10 @@ def test_a_duress_incident_ignores_mistake_and_never_reads_as_cancelled(engine: 
     incident_id = send_sos(engine, world.subscriber_id)
     with uow_of(engine).begin() as session:
         incident = incidents.get(session, incident_id=incident_id, for_update=True)
-        # A duress cancel leaves the incident open (services.lifecycle.duress): only a flag says it.
+        # A duress cancel leaves the incident open (services.lifecycle.duress): only a flag says it,
+        # and the guardian page reads it as a real cancel would.
         incident.duress = True
-        assert guardian_page.situation(incident) == "active"
+        assert guardian_page.situation(incident) == "called_off"
     _guardian_answer(engine, incident_id, Answer.SAFE)
     with uow_of(engine).read() as session:
         found = verification.get(session, incident_id=incident_id)

@@ -98,6 +98,9 @@ def create_app(
         ack_timeout_s=settings.ack_timeout_s,
         code0_extra_units=settings.code0_extra_units,
         overrides=settings.dispatch_rules,
+        retry_s=settings.dispatch_retry_s,
+        unit_rest_s=settings.unit_rest_s,
+        order_within_s=settings.order_within_s,
     )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)

@@ -245,7 +245,7 @@ async def app_cancel_sos(
     """Cancels with the PIN; the duress PIN answers the same "cancelled" and escalates silently."""
     verdict = await run_in_threadpool(
         lambda: do_cancel_with_pin(
-            context.uow,
+            context.platform,
             incident_id=incident_id,
             subscriber_id=install.subscriber_id,
             pin=body.pin,

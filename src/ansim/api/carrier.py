@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -143,15 +143,7 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
             idempotency_scope=f"carrier:{carrier_id}",
             idempotency_key=body.call_id,
         )
-        outcome = do_receive_sos(
-            context.uow,
-            report=report,
-            ranker=context.ranker,
-            merge_window=timedelta(seconds=context.settings.merge_window_s),
-            auto_dispatch=context.settings.auto_dispatch,
-            policy=context.dispatch_policy,
-            verify=context.verification,
-        )
+        outcome = do_receive_sos(context.platform, report=report)
         ack = SosAck(
             incident_id=outcome.incident.id,
             status=outcome.incident.status,

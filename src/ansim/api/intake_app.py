@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -51,16 +50,7 @@ async def send_sos(
         idempotency_scope=source,
         idempotency_key=idempotency_key,
     )
-    outcome = await run_in_threadpool(
-        do_receive_sos,
-        context.uow,
-        report=report,
-        ranker=context.ranker,
-        merge_window=timedelta(seconds=context.settings.merge_window_s),
-        auto_dispatch=context.settings.auto_dispatch,
-        policy=context.dispatch_policy,
-        verify=context.verification,
-    )
+    outcome = await run_in_threadpool(lambda: do_receive_sos(context.platform, report=report))
     if not outcome.created:
         response.status_code = 200
     return SosAck(

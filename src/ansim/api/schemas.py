@@ -134,6 +134,12 @@ class IncidentOut(BaseModel):
     drill: bool
     sos_count: int
     place: PlaceOut | None = None
+    # The person's cancelled or closed incident this SOS came after.
+    previous_incident_id: str | None = None
+    # Units the dispatch policy still asks for (0: none missing); no location yet: none can go.
+    waiting_for_units: int = 0
+    waiting_since: datetime | None = None
+    no_location: bool = False
 
 
 class UnitOut(BaseModel):

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -24,7 +23,6 @@ from ansim.intake.settings import IntakeSettings
 from ansim.intake.terminal_protocol import MAX_MESSAGE_BYTES, BadSignature
 from ansim.services import terminals
 from ansim.services.terminal_notices import UnknownNotice
-from ansim.services.terminals import IntakeSetup
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +79,11 @@ async def receive(
     context: AppContext, raw: bytes, *, channel: str, topic_terminal: str | None = None
 ) -> list[dict[str, Any]]:
     """Applies one terminal message; refusals are counted and raised as TerminalRefused."""
-    setup = IntakeSetup(
-        ranker=context.ranker,
-        merge_window=timedelta(seconds=context.settings.merge_window_s),
-        auto_dispatch=context.settings.auto_dispatch,
-        policy=context.dispatch_policy,
-        verify=context.verification,
-    )
     try:
         if topic_terminal is not None and _claimed_id(raw) != topic_terminal:
             raise InvalidInput("terminal id in the message differs from the topic")
         return await run_in_threadpool(
-            terminals.do_receive_message, context.uow, raw=raw, setup=setup, at=context.now()
+            lambda: terminals.do_receive_message(context.platform, raw=raw, at=context.now())
         )
     except DomainError as err:
         reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from ansim.api.schemas import (
@@ -54,6 +56,10 @@ def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentO
         drill=incident.drill,
         sos_count=incident.sos_count,
         place=place_out(location["lat"], location["lon"]) if location else None,
+        previous_incident_id=incident.previous_incident_id,
+        waiting_for_units=incident.waiting_for_units,
+        waiting_since=incident.waiting_since,
+        no_location=location is None,
     )
 
 
@@ -69,7 +75,15 @@ def unit_out(unit: Unit) -> UnitOut:
     )
 
 
-def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -> IncidentDetailOut:
+def incident_detail(
+    session: Session,
+    *,
+    incident_id: str,
+    ranker: UnitRanker,
+    at: datetime | None = None,
+    rest_s: float = 0.0,
+) -> IncidentDetailOut:
+    """The incident with its person, orders and recommended units (rested units left out)."""
     incident = incidents.get(session, incident_id=incident_id)
     subscriber = (
         people.get_subscriber(session, subscriber_id=incident.subscriber_id)
@@ -78,7 +92,9 @@ def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -
     )
     call_signs = {unit.id: unit.call_sign for unit in dispatch.list_units(session)}
     candidates = (
-        dispatch.rank_units(session, incident=incident, ranker=ranker) if incident.is_active else []
+        dispatch.rank_units(session, incident=incident, ranker=ranker, at=at, rest_s=rest_s)
+        if incident.is_active
+        else []
     )
     return IncidentDetailOut(
         incident=incident_out(incident, subscriber),

@@ -36,6 +36,8 @@ class IncidentReceived(EventData):
     unknown_caller: bool
     drill: bool
     location: Location | None
+    # The person's cancelled or closed incident this SOS came after (absent before version 1.1).
+    previous_incident_id: str | None = None
 
 
 class IncidentStatusChanged(EventData):
@@ -313,6 +315,49 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "security.login_spraying": (1, LoginSprayingSuspected),
     "deadline.failing": (1, DeadlineFailing),
 }
+
+
+class IncidentEscalated(EventData):
+    """Raised to code 0 with the code-0 dispatch policy behind it; the board and MDT re-alert."""
+
+    incident_id: str
+    priority: int = Field(ge=0, le=4)
+    cause: Literal["guardian_danger", "no_answer", "duress", "dispatcher"]
+    reason: str
+    units_ordered: list[str]
+    waiting_for_units: int = Field(ge=0)
+
+
+class IncidentWaitingChanged(EventData):
+    """How many units the policy still asks for; 0 ends the wait. No location yet: no unit can go."""
+
+    incident_id: str
+    waiting_for_units: int = Field(ge=0)
+    waiting_since: datetime | None
+    no_location: bool
+
+
+class StandDownUnit(EventData):
+    assignment_id: str
+    unit_id: str
+    call_sign: str
+
+
+class StandDownRequested(EventData):
+    """The person cancelled; units that acknowledged stay until a dispatcher decides."""
+
+    incident_id: str
+    reason: str
+    units: list[StandDownUnit]
+
+
+EVENT_SCHEMAS.update(
+    {
+        "incident.escalated": (1, IncidentEscalated),
+        "incident.waiting_changed": (1, IncidentWaitingChanged),
+        "incident.stand_down_requested": (1, StandDownRequested),
+    }
+)
 
 
 class EventEnvelope(BaseModel):

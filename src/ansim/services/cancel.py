@@ -4,31 +4,42 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ansim.domain.errors import NotFound
-from ansim.domain.incidents import IncidentEvent, IncidentStatus, PriorityCode
-from ansim.services import incidents, terminal_notices
-from ansim.services.app_accounts import PinVerdict, judge_pin
-from ansim.store import outbox
-from ansim.store.uow import UnitOfWork
+from sqlalchemy.orm import Session
 
-DURESS_REASON = "duress PIN entered: the person is being forced to cancel"
+from ansim.domain.errors import NotFound
+from ansim.domain.incidents import IncidentEvent, IncidentStatus
+from ansim.services import incidents, lifecycle
+from ansim.services.app_accounts import PinVerdict, judge_pin
+from ansim.services.platform import Platform, transaction
+from ansim.store import outbox
+
+DURESS_REASON = lifecycle.DURESS_REASON
 
 
 def do_cancel_with_pin(
-    uow: UnitOfWork, *, incident_id: str, subscriber_id: str, pin: str, actor: str, at: datetime
+    platform: Platform,
+    *,
+    incident_id: str,
+    subscriber_id: str,
+    pin: str,
+    actor: str,
+    at: datetime | None = None,
+    session: Session | None = None,
 ) -> PinVerdict:
-    """Judges the PIN and applies it in one transaction; a wrong PIN only counts, never cancels."""
-    with uow.begin() as session:
-        incident = incidents.get(session, incident_id=incident_id, for_update=True)
+    """Judges the PIN and applies it in one transaction; a wrong PIN only counts, never cancels.
+
+    What each PIN does to the incident is services.lifecycle's (`cancel_by_person`, `duress`);
+    what the device is answered is the caller's, and must not tell the two PINs apart.
+    """
+    at = at or platform.now()
+    with transaction(platform, session) as tx:
+        incident = incidents.get(tx, incident_id=incident_id, for_update=True)
         if incident.subscriber_id != subscriber_id:
             raise NotFound(f"no incident {incident_id}")
-        verdict, failures = judge_pin(session, subscriber_id=subscriber_id, pin=pin)
-        if verdict is not PinVerdict.WRONG:
-            # The same for the PIN and the duress PIN: the device must not be able to tell them apart.
-            terminal_notices.withdraw_pending(session, incident_id=incident.id, at=at)
+        verdict, failures = judge_pin(tx, subscriber_id=subscriber_id, pin=pin)
         if verdict is PinVerdict.WRONG:
             outbox.record(
-                session,
+                tx,
                 IncidentEvent(
                     incident.id, "cancel_refused", at, actor, {"failed_attempts": max(failures, 1)}
                 ),
@@ -36,32 +47,9 @@ def do_cancel_with_pin(
                 {"incident_id": incident.id, "failed_attempts": max(failures, 1)},
             )
         elif verdict is PinVerdict.DURESS:
-            if not incident.duress:
-                incident.duress = True
-                outbox.record(
-                    session,
-                    IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
-                    "incident.duress",
-                    {"incident_id": incident.id, "channel": incident.channel.value},
-                )
-            if incident.priority != PriorityCode.CODE_0 and incident.is_active:
-                incidents.change_priority(
-                    session,
-                    incident_id=incident.id,
-                    priority=PriorityCode.CODE_0,
-                    actor=actor,
-                    reason=DURESS_REASON,
-                    at=at,
-                )
-        elif incident.status is not IncidentStatus.CANCELLED and not incident.duress:
-            incidents.change_status(
-                session,
-                incident_id=incident.id,
-                status=IncidentStatus.CANCELLED,
-                actor=actor,
-                reason="cancelled by the person with their PIN",
-                at=at,
-            )
+            lifecycle.duress(tx, platform=platform, incident=incident, actor=actor, at=at)
+        else:
+            lifecycle.cancel_by_person(tx, platform=platform, incident=incident, actor=actor, at=at)
         return verdict
 
 

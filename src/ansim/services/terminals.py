@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
+from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
 from ansim.domain.terminals import Terminal, check_interval
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import TerminalFix, TerminalMessage
-from ansim.services import incidents, people, terminal_notices
+from ansim.services import alerts, incidents, people, terminal_notices
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
-from ansim.services.ranking import UnitRanker
-from ansim.services.verification_config import VerificationConfig
+from ansim.services.platform import Platform, transaction
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
 from ansim.store.tables import idempotency_keys
 from ansim.store.tables import incidents as incidents_table
 from ansim.store.tables import terminals as terminals_table
-from ansim.store.uow import UnitOfWork
 
 HEARTBEAT_KIND = "terminal.heartbeat"
 # Terminals report fixes at one standard deviation unless they say otherwise.
@@ -38,18 +34,6 @@ TERMINAL_CONFIDENCE = 0.68
 
 class UnknownTerminal(NotFound):
     """No enrolled, enabled terminal has this id."""
-
-
-@dataclass(frozen=True)
-class IntakeSetup:
-    """What the SOS path needs from the running app."""
-
-    ranker: UnitRanker
-    merge_window: timedelta
-    auto_dispatch: bool
-    policy: DispatchPolicy | None = None
-    # Terminal SOS alert the wearer's guardians and school guard at once (verification's alerts).
-    verify: VerificationConfig | None = None
 
 
 def enrol(
@@ -110,13 +94,11 @@ def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Term
     return list(session.execute(query).scalars())
 
 
-def do_receive_message(
-    uow: UnitOfWork, *, raw: bytes, setup: IntakeSetup, at: datetime
-) -> list[dict[str, Any]]:
+def do_receive_message(platform: Platform, *, raw: bytes, at: datetime) -> list[dict[str, Any]]:
     """Verifies and applies one terminal message; returns the signed replies (ack, maybe config)."""
     message, document = protocol.parse(raw)
     fixes = _fixes(message)
-    with uow.begin() as session:
+    with platform.uow.begin() as session:
         terminal = get(session, terminal_id=message.terminal_id, for_update=True)
         digest = protocol.verify(document, secret=terminal.secret)
         secret, subscriber_id = terminal.secret, terminal.subscriber_id
@@ -139,7 +121,7 @@ def do_receive_message(
                 )
             )
         if message.type == "location":
-            _attach_fixes(session, subscriber_id, fixes, at, setup.merge_window)
+            _attach_fixes(session, subscriber_id, fixes, at, platform.merge_window)
         if message.type == "notice_ack":
             if message.notice_id is None:
                 raise InvalidInput("a notice_ack must carry the notice_id it acknowledges")
@@ -150,7 +132,7 @@ def do_receive_message(
     # The SOS and the cancel own their transactions: acknowledged only after they commit.
     if message.type == "sos":
         outcome = do_receive_sos(
-            uow,
+            platform,
             report=SosReport(
                 channel=Channel.TERMINAL,
                 received_at=at,
@@ -160,25 +142,30 @@ def do_receive_message(
                 idempotency_scope=f"terminal:{message.terminal_id}",
                 idempotency_key=str(message.seq),
             ),
-            ranker=setup.ranker,
-            merge_window=setup.merge_window,
-            auto_dispatch=setup.auto_dispatch,
-            policy=setup.policy,
-            verify=setup.verify,
         )
         return [_ack(message, secret, "accepted", outcome.incident.id)]
     if message.type == "cancel":
-        return [_cancel(uow, message, secret, subscriber_id, at, setup.merge_window)]
+        return [_cancel(platform, message, secret, subscriber_id, at)]
     return [_ack(message, secret, "accepted"), *replies]
 
 
-def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:
+def do_fire_heartbeat_deadline(
+    platform: Platform, *, deadline: Deadline, at: datetime, session: Session | None = None
+) -> None:
     """A terminal stayed silent past its interval and grace: tell its admins and guardians."""
-    terminal = session.get(Terminal, deadline.subject_id, with_for_update=True)
-    if terminal is None or terminal.disabled or terminal.lost:
-        return
-    terminal.lost = True
-    _supervision_event(session, "terminal.lost", terminal, now)
+    with transaction(platform, session) as tx:
+        terminal = tx.get(Terminal, deadline.subject_id, with_for_update=True)
+        if terminal is None or terminal.disabled or terminal.lost:
+            return
+        terminal.lost = True
+        _supervision_event(tx, "terminal.lost", terminal, at)
+        alerts.notify_guardians_of_terminal_problem(
+            tx,
+            subscriber_id=terminal.subscriber_id,
+            kind="terminal_lost",
+            at=at,
+            min_interval=platform.verification.terminal_notice_interval,
+        )
 
 
 def _sos_incident(session: Session, message: TerminalMessage) -> str | None:
@@ -258,7 +245,7 @@ def _open_incident(
         sa.select(Incident)
         .where(
             incidents_table.c.subscriber_id == subscriber_id,
-            incidents_table.c.status.in_(ACTIVE_STATUSES),
+            incidents_table.c.status.in_(OPEN_STATUSES),
             incidents_table.c.received_at >= at - window,
         )
         .order_by(incidents_table.c.received_at.desc())
@@ -276,21 +263,20 @@ def _attach_fixes(
 
 
 def _cancel(
-    uow: UnitOfWork,
+    platform: Platform,
     message: TerminalMessage,
     secret: str,
     subscriber_id: str,
     at: datetime,
-    window: timedelta,
 ) -> dict[str, Any]:
     if message.pin is None:
         raise InvalidInput("a cancel must carry the wearer's PIN")
-    with uow.read() as session:
-        incident = _open_incident(session, subscriber_id, at, window)
+    with platform.uow.read() as session:
+        incident = _open_incident(session, subscriber_id, at, platform.merge_window)
     if incident is None:
         return _ack(message, secret, "no_incident")
     verdict = do_cancel_with_pin(
-        uow,
+        platform,
         incident_id=incident.id,
         subscriber_id=subscriber_id,
         pin=message.pin,

@@ -247,15 +247,7 @@ def reporter(sim: Simulation) -> Step:
         idempotency_key=f"sim-{sim.scenario.seed}-{sequence:06d}",
         drill=True,
     )
-    outcome = do_receive_sos(
-        platform.uow,
-        report=report,
-        ranker=platform.ranker,
-        merge_window=platform.merge_window,
-        auto_dispatch=platform.auto_dispatch,
-        policy=platform.policy,
-        verify=platform.verification,
-    )
+    outcome = do_receive_sos(platform, report=report)
     case.incident_id = outcome.incident.id
     sim.pump()
     for later in drawn[1:]:

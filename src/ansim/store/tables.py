@@ -119,6 +119,9 @@ incidents = sa.Table(
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
+    sa.Column("previous_incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("waiting_for_units", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("waiting_since", UTCDateTime),
 )
 
 incident_events = sa.Table(
@@ -448,7 +451,7 @@ carriers = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     # The carrier's location server (HELD, RFC 5985) for re-locating its callers; the password
-    # is encrypted at rest (migration 0005_carrier_lis).
+    # is encrypted at rest (migration 0006_carrier_lis).
     sa.Column("lis_url", sa.String(500), nullable=True),
     sa.Column("lis_username", sa.String(200), nullable=True),
     sa.Column("lis_password", EncryptedText, nullable=True),

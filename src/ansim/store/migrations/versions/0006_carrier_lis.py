@@ -1,6 +1,6 @@
 """carrier location servers (HELD) and the re-location requests made to them
 
-Revision ID: 0005_carrier_lis
+Revision ID: 0006_carrier_lis
 Revises: 0005_secrets_at_rest
 Create Date: 2026-12-05 01:30:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_carrier_lis"
+revision: str = "0006_carrier_lis"
 down_revision: str | None = "0005_secrets_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -212,7 +211,7 @@ def create_app(
         )
         app.mount(
             "/vendor/swagger-ui",
-            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+            StaticFiles(directory=WEB / "vendor" / "swagger-ui"),
             name="swagger-ui",
         )
     app.add_middleware(IntakeTiming, metrics=metrics)

@@ -39,6 +39,7 @@ from ansim.api import (
     relocation,
     school_guards,
     sessions,
+    staff_admin,
     stream,
     terminal,
     unit_terminal,
@@ -202,6 +203,8 @@ def create_app(
             enrolment.pages,
             exports.router,
             audit_admin.router,
+            staff_admin.router,
+            staff_admin.pages,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])

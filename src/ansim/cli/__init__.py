@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ansim.cli import (
+    admin,
     audit,
     bench,
     cctv,
@@ -20,7 +21,7 @@ from ansim.cli import (
 )
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, imports, bench, cctv, simulate, device, audit, keys, retention]
+COMMANDS = [serve, database, admin, imports, bench, cctv, simulate, device, audit, keys, retention]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

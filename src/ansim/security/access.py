@@ -149,6 +149,14 @@ ACCESS: dict[str, Rule] = {
     "app_send_sos": DEVICE,
     # audit
     "search_audit_log": ADMIN,
+    # staff administration (issue 17)
+    "admin_list_staff": ADMIN,
+    "admin_add_staff": ADMIN,
+    "admin_change_staff": ADMIN,
+    "admin_disable_staff": ADMIN,
+    "admin_reset_staff_totp": ADMIN,
+    "admin_revoke_staff_sessions": ADMIN,
+    "staff_admin_page": PUBLIC,
     # web pages and their configuration (no personal data)
     "home": PUBLIC,
     "board": PUBLIC,

@@ -332,11 +332,12 @@ cameras = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
-cctv_operator_areas = sa.Table(
-    "cctv_operator_areas",
+# The districts (자치구) a staff member works: a CCTV operator watches only these.
+staff_districts = sa.Table(
+    "staff_districts",
     metadata,
     sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
-    sa.Column("gu", sa.String(20), nullable=False),
+    sa.Column("district", sa.String(20), primary_key=True),
     sa.Column("assigned_at", UTCDateTime, nullable=False),
     sa.Column("assigned_by", sa.String(100), nullable=False),
 )

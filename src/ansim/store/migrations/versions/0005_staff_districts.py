@@ -1,0 +1,57 @@
+"""staff districts: a staff member (CCTV operators included) may hold several districts (자치구)
+
+Revision ID: 0005_staff_districts
+Revises: 0004_location_tracks
+Create Date: 2026-12-05 01:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_staff_districts"
+down_revision: str | None = "0004_location_tracks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "staff_districts",
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("district", sa.String(length=20), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("assigned_by", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["staff_users.id"], name=op.f("fk_staff_districts_user_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("user_id", "district", name=op.f("pk_staff_districts")),
+    )
+    # The one area each operator had becomes their first district.
+    op.execute(
+        "INSERT INTO staff_districts (user_id, district, assigned_at, assigned_by) "
+        "SELECT user_id, gu, assigned_at, assigned_by FROM cctv_operator_areas"
+    )
+    op.drop_table("cctv_operator_areas")
+
+
+def downgrade() -> None:
+    op.create_table(
+        "cctv_operator_areas",
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("gu", sa.String(length=20), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("assigned_by", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["staff_users.id"], name=op.f("fk_cctv_operator_areas_user_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_cctv_operator_areas")),
+    )
+    # An operator with several districts keeps the first by name (the old schema holds one).
+    op.execute(
+        "INSERT INTO cctv_operator_areas (user_id, gu, assigned_at, assigned_by) "
+        "SELECT user_id, MIN(district), MIN(assigned_at), MIN(assigned_by) FROM staff_districts "
+        "GROUP BY user_id"
+    )
+    op.drop_table("staff_districts")

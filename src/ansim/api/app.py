@@ -30,6 +30,7 @@ from ansim.api import (
     enrolment,
     errors,
     exports,
+    fleet_admin,
     guardian_page,
     intake_app,
     location,
@@ -93,7 +94,6 @@ def create_app(
     settings = settings or Settings()
     # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
     crypto.install(secrets.check(settings))
-    ranker = ranker or default_ranker()
     policy = DispatchPolicy(
         ack_timeout_s=settings.ack_timeout_s,
         code0_extra_units=settings.code0_extra_units,
@@ -102,6 +102,7 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
+    ranker = ranker or default_ranker(uow)
     bus = InProcessBus()
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)
@@ -205,6 +206,7 @@ def create_app(
             audit_admin.router,
             staff_admin.router,
             staff_admin.pages,
+            fleet_admin.router,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])

@@ -58,6 +58,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         _database(action)
         action.set_defaults(func=run_user_action, user_action=name)
 
+    for name, helptext in [
+        ("retire-unit", "take a unit off duty for good (its history stays)"),
+        ("retire-station", "retire a station without units (its history stays)"),
+    ]:
+        action = actions.add_parser(name, help=helptext)
+        action.add_argument("name", help="call sign or station name")
+        _database(action)
+        action.set_defaults(func=run_retire, retire=name)
+
 
 def _database(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="default: ANSIM_DATABASE_URL")
@@ -167,4 +176,21 @@ def run_user_action(args: argparse.Namespace) -> int:
     except DomainError as error:
         print(f"cannot {args.user_action} {args.username}: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    from ansim.cli.platform import cli_actor, cli_platform
+    from ansim.services import fleet
+
+    try:
+        with cli_platform(args.database_url) as platform:
+            if args.retire == "retire-unit":
+                fleet.do_retire_unit(platform, call_sign=args.name, actor=cli_actor())
+            else:
+                fleet.do_retire_station(platform, name=args.name, actor=cli_actor())
+    except DomainError as error:
+        print(f"cannot retire {args.name}: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.name}: retired")
     return 0

@@ -30,7 +30,10 @@ def cli_platform(database_url: str | None) -> Iterator[Platform]:
     if not verify.link_secret.get_secret_value():
         # No guardian link leaves an administration command: a throwaway key, without the warning.
         verify = verify.model_copy(update={"link_secret": SecretStr(token_hex(16))})
-    crypto.install(secrets.check(settings))
+    try:
+        crypto.install(secrets.check(settings))
+    except secrets.InsecureConfiguration as error:
+        raise SystemExit(f"ansim: {error}") from None
     engine = make_engine(database_url or settings.database_url)
     try:
         yield Platform(

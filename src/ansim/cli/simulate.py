@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 from ansim.sim.report import render
             except ImportError as missing:  # matplotlib is the `report` extra
-                raise SystemExit(f"--report needs: pip install 'ansim[report]' ({missing})") from None
+                raise SystemExit(
+                    f"--report needs: pip install 'ansim[report]' ({missing})"
+                ) from None
             times, _ = collect(sim)
             args.report.write_text(render(sim, times, summary), encoding="utf-8")
             print(f"report: {args.report}")

@@ -157,6 +157,10 @@ ACCESS: dict[str, Rule] = {
     "admin_reset_staff_totp": ADMIN,
     "admin_revoke_staff_sessions": ADMIN,
     "staff_admin_page": PUBLIC,
+    "admin_import_stations": ADMIN,
+    "admin_import_units": ADMIN,
+    "admin_retire_unit": ADMIN,
+    "admin_retire_station": ADMIN,
     # web pages and their configuration (no personal data)
     "home": PUBLIC,
     "board": PUBLIC,

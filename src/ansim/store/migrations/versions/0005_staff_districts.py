@@ -1,4 +1,7 @@
-"""staff districts: a staff member (CCTV operators included) may hold several districts (자치구)
+"""staff districts, fleet retirement, center maps (issue 17: stand up a real center)
+
+A staff member (CCTV operators included) may hold several districts (자치구); units have a kind and
+units and stations can be retired; the imported road network and district boundaries are stored.
 
 Revision ID: 0005_staff_districts
 Revises: 0004_location_tracks
@@ -34,9 +37,29 @@ def upgrade() -> None:
         "SELECT user_id, gu, assigned_at, assigned_by FROM cctv_operator_areas"
     )
     op.drop_table("cctv_operator_areas")
+    op.add_column(
+        "units",
+        sa.Column("kind", sa.String(length=20), nullable=False, server_default="patrol_car"),
+    )
+    op.add_column("units", sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("stations", sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "center_maps",
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("document", sa.LargeBinary(), nullable=False),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("imported_by", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("kind", name=op.f("pk_center_maps")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("center_maps")
+    # Plain DROP COLUMN (SQLite 3.35+ has it): a batch copy of `units` trips its foreign keys.
+    for table, column in (("stations", "retired_at"), ("units", "retired_at"), ("units", "kind")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     op.create_table(
         "cctv_operator_areas",
         sa.Column("user_id", sa.String(length=36), nullable=False),

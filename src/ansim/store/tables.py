@@ -559,16 +559,6 @@ otp_challenges = sa.Table(
     sa.Column("verified_at", UTCDateTime),
 )
 
-sms_outbox = sa.Table(
-    "sms_outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("to_number", EncryptedText, nullable=False),
-    sa.Column("purpose", sa.String(30), nullable=False),
-    sa.Column("body", EncryptedText, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("sent_at", UTCDateTime, index=True),
-)
 
 subscriber_pins = sa.Table(
     "subscriber_pins",

@@ -1,7 +1,8 @@
 """staff districts, fleet retirement, center maps (issue 17: stand up a real center)
 
 A staff member (CCTV operators included) may hold several districts (자치구); units have a kind and
-units and stations can be retired; the imported road network and district boundaries are stored.
+units and stations can be retired; the imported road network is stored; the app's one-time codes
+leave as delivery records, so sms_outbox goes.
 
 Revision ID: 0005_staff_districts
 Revises: 0004_location_tracks
@@ -53,9 +54,24 @@ def upgrade() -> None:
         sa.Column("imported_by", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("kind", name=op.f("pk_center_maps")),
     )
+    # The app's one-time codes are delivery records now (sent, retried, reported like any SMS);
+    # a code still queued here expires in five minutes, so nothing is carried over.
+    op.drop_index(op.f("ix_sms_outbox_sent_at"), table_name="sms_outbox")
+    op.drop_table("sms_outbox")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "sms_outbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("to_number", sa.Text(), nullable=False),
+        sa.Column("purpose", sa.String(length=30), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_outbox")),
+    )
+    op.create_index(op.f("ix_sms_outbox_sent_at"), "sms_outbox", ["sent_at"], unique=False)
     op.drop_table("center_maps")
     # Plain DROP COLUMN (SQLite 3.35+ has it): a batch copy of `units` trips its foreign keys.
     for table, column in (("stations", "retired_at"), ("units", "retired_at"), ("units", "kind")):

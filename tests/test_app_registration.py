@@ -90,3 +90,19 @@ def test_the_code_is_sent_by_sms_and_a_second_registration_revokes_the_first_ins
     assert [(str(s), t) for s, t in codes] == [("sent", "app_otp")] * 2
     assert "app.installs_revoked" in actions
     assert "sms_outbox" not in sa.inspect(engine).get_table_names()
+
+
+def test_the_demo_phone_shows_the_code_only_in_demo_mode(engine: Engine, database_url: str) -> None:
+    build_world(engine)
+    with running_app(engine, database_url) as client:
+        assert client.get("/demo/phone").status_code == 404
+        assert client.get("/api/v1/demo/phone/messages?number=01043218765").status_code == 404
+    with running_app(engine, database_url, demo=True) as client:
+        asked = client.post(
+            "/api/v1/app/register", json={"phone_number": PHONE, "client_id": "visitor-1"}
+        )
+        assert asked.status_code == 202
+        assert client.get("/demo/phone").status_code == 200
+        shown = client.get("/api/v1/demo/phone/messages", params={"number": PHONE}).json()
+        assert shown["number"] == "+821043218765"
+        assert re.search(r"인증번호 \d{6}", shown["messages"][-1])

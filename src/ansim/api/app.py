@@ -26,6 +26,7 @@ from ansim.api import (
     carrier,
     cctv,
     console,
+    demo_phone,
     dispatching,
     enrolment,
     errors,
@@ -207,6 +208,7 @@ def create_app(
             staff_admin.router,
             staff_admin.pages,
             fleet_admin.router,
+            demo_phone.router,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])

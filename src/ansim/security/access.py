@@ -161,6 +161,9 @@ ACCESS: dict[str, Rule] = {
     "admin_import_units": ADMIN,
     "admin_retire_unit": ADMIN,
     "admin_retire_station": ADMIN,
+    # demo mode only (404 otherwise): the visitor's phone shows the app's registration code
+    "demo_phone_page": PUBLIC,
+    "demo_phone_messages": PUBLIC,
     # web pages and their configuration (no personal data)
     "home": PUBLIC,
     "board": PUBLIC,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from ansim.cli import (
     admin,
     audit,
+    backup,
     bench,
     cctv,
     database,
@@ -21,7 +22,7 @@ from ansim.cli import (
 )
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, admin, imports, bench, cctv, simulate, device, audit, keys, retention]
+COMMANDS = [serve, database, admin, imports, backup, bench, cctv, simulate, device, audit, keys, retention]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

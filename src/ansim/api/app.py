@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.api import (
     app_account,
+    app_installs,
     app_pages,
     audit_admin,
     basemap,
@@ -39,6 +40,7 @@ from ansim.api import (
     ops,
     pages,
     relocation,
+    revocation_admin,
     school_guards,
     sessions,
     staff_admin,
@@ -209,6 +211,8 @@ def create_app(
             staff_admin.pages,
             fleet_admin.router,
             demo_phone.router,
+            revocation_admin.router,
+            app_installs.router,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])

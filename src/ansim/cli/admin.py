@@ -59,6 +59,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action.set_defaults(func=run_user_action, user_action=name)
 
     for name, helptext in [
+        ("disable-terminal", "refuse a terminal's messages (lost or stolen device)"),
+        ("enable-terminal", "accept a disabled terminal again"),
+        ("disable-carrier", "refuse a carrier's signed calls"),
+        ("enable-carrier", "accept a disabled carrier again"),
+        ("rotate-carrier-secret", "give a carrier a new shared secret (printed once)"),
+        ("revoke-app-installs", "revoke a person's 112 app installs (all, or --install ID)"),
+    ]:
+        action = actions.add_parser(name, help=helptext)
+        action.add_argument("target", help="terminal id, carrier id or subscriber id")
+        if name == "revoke-app-installs":
+            action.add_argument("--install", help="only this install id")
+        _database(action)
+        action.set_defaults(func=run_revocation, revocation=name)
+
+    for name, helptext in [
         ("retire-unit", "take a unit off duty for good (its history stays)"),
         ("retire-station", "retire a station without units (its history stays)"),
     ]:
@@ -193,4 +208,38 @@ def run_retire(args: argparse.Namespace) -> int:
         print(f"cannot retire {args.name}: {error}", file=sys.stderr)
         return 2
     print(f"{args.name}: retired")
+    return 0
+
+
+def run_revocation(args: argparse.Namespace) -> int:
+    from ansim.cli.platform import cli_actor, cli_platform
+    from ansim.services import revocation
+
+    actor, target, what = cli_actor(), args.target, args.revocation
+    try:
+        with cli_platform(args.database_url) as platform:
+            if what.endswith("-terminal"):
+                revocation.do_set_terminal_disabled(
+                    platform, terminal_id=target, disabled=what.startswith("disable"), actor=actor
+                )
+            elif what.endswith("-carrier"):
+                revocation.do_set_carrier_disabled(
+                    platform, carrier_id=target, disabled=what.startswith("disable"), actor=actor
+                )
+            elif what == "rotate-carrier-secret":
+                secret = revocation.do_rotate_carrier_secret(
+                    platform, carrier_id=target, actor=actor
+                )
+                print(f"{target}: new shared secret (shown once): {secret}")
+                return 0
+            else:
+                revoked = revocation.do_revoke_app_installs(
+                    platform, subscriber_id=target, install_id=args.install, actor=actor
+                )
+                print(f"{target}: {len(revoked)} app install(s) revoked")
+                return 0
+    except DomainError as error:
+        print(f"cannot {what} {target}: {error}", file=sys.stderr)
+        return 2
+    print(f"{target}: {what.split('-')[0]}d")
     return 0

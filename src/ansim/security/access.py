@@ -161,6 +161,12 @@ ACCESS: dict[str, Rule] = {
     "admin_import_units": ADMIN,
     "admin_retire_unit": ADMIN,
     "admin_retire_station": ADMIN,
+    "admin_disable_terminal": ADMIN,
+    "admin_disable_carrier": ADMIN,
+    "admin_rotate_carrier_secret": ADMIN,
+    "admin_revoke_app_installs": ADMIN,
+    "app_list_installs": DEVICE,
+    "app_revoke_install": DEVICE,
     # demo mode only (404 otherwise): the visitor's phone shows the app's registration code
     "demo_phone_page": PUBLIC,
     "demo_phone_messages": PUBLIC,

@@ -47,6 +47,12 @@ pytestmark = [
     pytest.mark.skipif(
         SHARED is None, reason="shared/data (the public police and road files) is not here"
     ),
+    # About a minute (a dozen CLI processes and a served center): CI runs it, or ANSIM_NEW_CENTER_TEST=1.
+    pytest.mark.skipif(
+        os.environ.get("CI", "").lower() != "true"
+        and os.environ.get("ANSIM_NEW_CENTER_TEST") != "1",
+        reason="the whole new-center walk (about a minute): CI, or ANSIM_NEW_CENTER_TEST=1",
+    ),
 ]
 
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.audit_admin import actor_of
-from ansim.api.auth import ContextDep, require_staff
+from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.api.intake_common import read_body
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import fleet
@@ -74,7 +73,7 @@ async def import_stations(
     source = request.headers.get("x-file-name", "upload.csv")
     report = await run_in_threadpool(
         lambda: fleet.do_import_stations(
-            context.platform, text=text, source=source, actor=actor_of(request, user)
+            context.platform, text=text, source=source, actor=staff_actor(request, user)
         )
     )
     return _report(report)
@@ -87,7 +86,7 @@ async def import_units(request: Request, context: ContextDep, user: AdminUser) -
     source = request.headers.get("x-file-name", "upload.csv")
     report = await run_in_threadpool(
         lambda: fleet.do_import_units(
-            context.platform, text=text, source=source, actor=actor_of(request, user)
+            context.platform, text=text, source=source, actor=staff_actor(request, user)
         )
     )
     return _report(report)
@@ -102,7 +101,7 @@ async def retire_unit(
     """Takes a unit off duty for good; it is never ranked again, its history stays."""
     unit = await run_in_threadpool(
         lambda: fleet.do_retire_unit(
-            context.platform, call_sign=call_sign, actor=actor_of(request, user)
+            context.platform, call_sign=call_sign, actor=staff_actor(request, user)
         )
     )
     return RetiredOut(
@@ -118,7 +117,9 @@ async def retire_station(
 ) -> RetiredOut:
     """Retires a station that has no units left; its history stays."""
     station = await run_in_threadpool(
-        lambda: fleet.do_retire_station(context.platform, name=name, actor=actor_of(request, user))
+        lambda: fleet.do_retire_station(
+            context.platform, name=name, actor=staff_actor(request, user)
+        )
     )
     return RetiredOut(
         name=station.name, retired_at=station.retired_at.isoformat() if station.retired_at else ""

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.audit_admin import actor_of
-from ansim.api.auth import ContextDep, require_staff
+from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import revocation
 
@@ -43,7 +42,7 @@ async def disable_terminal(
             context.platform,
             terminal_id=terminal_id,
             disabled=body.disabled,
-            actor=actor_of(request, user),
+            actor=staff_actor(request, user),
         )
     )
 
@@ -60,7 +59,7 @@ async def disable_carrier(
             context.platform,
             carrier_id=carrier_id,
             disabled=body.disabled,
-            actor=actor_of(request, user),
+            actor=staff_actor(request, user),
         )
     )
 
@@ -76,7 +75,7 @@ async def rotate_carrier_secret(
     """A new shared secret for the carrier, shown once; the old one stops working at once."""
     secret = await run_in_threadpool(
         lambda: revocation.do_rotate_carrier_secret(
-            context.platform, carrier_id=carrier_id, actor=actor_of(request, user)
+            context.platform, carrier_id=carrier_id, actor=staff_actor(request, user)
         )
     )
     return CarrierSecretOut(carrier_id=carrier_id, secret=secret)
@@ -93,7 +92,7 @@ async def revoke_app_installs(
     """Revokes every 112 app install of a person."""
     revoked = await run_in_threadpool(
         lambda: revocation.do_revoke_app_installs(
-            context.platform, subscriber_id=subscriber_id, actor=actor_of(request, user)
+            context.platform, subscriber_id=subscriber_id, actor=staff_actor(request, user)
         )
     )
     return RevokedInstallsOut(revoked=revoked)

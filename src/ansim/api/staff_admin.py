@@ -12,8 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.audit_admin import actor_of
-from ansim.api.auth import ContextDep, require_staff
+from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import staff_admin
 from ansim.services.staff_admin import StaffView
@@ -91,7 +90,7 @@ async def add_staff(
             display_name=body.display_name,
             districts=body.districts,
             unit_id=body.unit_id,
-            actor=actor_of(request, user),
+            actor=staff_actor(request, user),
         )
     )
     return _out(view)
@@ -110,7 +109,7 @@ async def change_staff(
             districts=body.districts,
             display_name=body.display_name,
             unit_id=body.unit_id,
-            actor=actor_of(request, user),
+            actor=staff_actor(request, user),
         )
     )
     return _out(view)
@@ -126,7 +125,7 @@ async def set_disabled(
             context.platform,
             username=username,
             disabled=body.disabled,
-            actor=actor_of(request, user),
+            actor=staff_actor(request, user),
         )
     )
     return _out(view)
@@ -141,7 +140,7 @@ async def reset_totp(
     """Forgets the second factor (lost phone); the next login enrols a new one. Audited."""
     view = await run_in_threadpool(
         lambda: staff_admin.do_reset_staff_totp(
-            context.platform, username=username, actor=actor_of(request, user)
+            context.platform, username=username, actor=staff_actor(request, user)
         )
     )
     return _out(view)
@@ -158,7 +157,7 @@ async def revoke_sessions(
     """Ends every open session of the user."""
     count = await run_in_threadpool(
         lambda: staff_admin.do_revoke_staff_sessions(
-            context.platform, username=username, actor=actor_of(request, user)
+            context.platform, username=username, actor=staff_actor(request, user)
         )
     )
     return RevokedOut(sessions_revoked=count)

@@ -4,8 +4,8 @@ A staff member (CCTV operators included) may hold several districts (자치구);
 units and stations can be retired; the imported road network is stored; the app's one-time codes
 leave as delivery records, so sms_outbox goes.
 
-Revision ID: 0005_staff_districts
-Revises: 0004_location_tracks
+Revision ID: 0006_staff_districts
+Revises: 0005_secrets_at_rest
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_staff_districts"
-down_revision: str | None = "0004_location_tracks"
+revision: str = "0006_staff_districts"
+down_revision: str | None = "0005_secrets_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

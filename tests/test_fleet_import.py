@@ -3,6 +3,7 @@ OSMnx GraphML; imports are idempotent, report rejected rows, and what they store
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,45 @@ def test_the_center_migration_goes_down_and_up_keeping_operator_districts(
     with engine.connect() as conn:
         districts = conn.execute(sa.text("SELECT district FROM staff_districts")).scalars().all()
     assert districts == ["종로구"]
+
+
+def test_imported_district_boundaries_serve_jurisdiction_and_staff_districts(
+    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ansim.geo.demo_data import district_at, install_districts
+
+    build_world(engine)
+    square = [[126.97, 37.56], [126.99, 37.56], [126.99, 37.58], [126.97, 37.58], [126.97, 37.56]]
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name_ko": "시청구", "name_en": "Cityhall-gu", "code": "99001"},
+                "geometry": {"type": "Polygon", "coordinates": [square]},
+            }
+        ],
+    }
+    boundaries = tmp_path / "center.geojson"
+    boundaries.write_text(json.dumps(collection), encoding="utf-8")
+    db = ["--database-url", database_url]
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [{"properties": {}}]}')
+    try:
+        assert main(["import", "districts", str(broken), *db]) == 2
+        assert "has no name" in capsys.readouterr().err
+        assert main(["import", "districts", str(boundaries), *db]) == 0
+        assert "1 districts stored (시청구)" in capsys.readouterr().out
+        assert main(["cctv", "area", "cctv_operator", "Cityhall-gu", *db]) == 0
+        with running_app(engine, database_url) as client:
+            found = district_at(37.5665, 126.978)
+            assert found is not None
+            assert found.name_ko == "시청구"
+            assert district_at(37.50, 127.05) is None  # 강남 is not this center's
+            admin = staff_headers(client, "admin")
+            listed = {
+                s["username"]: s for s in client.get("/api/v1/admin/staff", headers=admin).json()
+            }
+            assert listed["cctv_operator"]["districts"] == ["시청구"]
+    finally:
+        install_districts(None)

@@ -62,6 +62,7 @@ from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.center_maps import install_stored_districts
 from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
@@ -106,6 +107,8 @@ def create_app(
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     ranker = ranker or default_ranker(uow)
+    # Jurisdiction and staff districts use the center's imported boundaries (`ansim import districts`).
+    install_stored_districts(uow)
     bus = InProcessBus()
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)

@@ -35,6 +35,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     roads.add_argument("--database-url", help="default: ANSIM_DATABASE_URL")
     roads.set_defaults(func=run_roads)
     cctv.register_import(kinds)
+    districts = kinds.add_parser(
+        "districts",
+        help="store the center's district boundaries (GeoJSON FeatureCollection; Seoul's 25 자치구 "
+        "are bundled and the default) for jurisdiction and staff districts",
+    )
+    districts.add_argument("file", type=Path)
+    districts.add_argument("--database-url", help="default: ANSIM_DATABASE_URL")
+    districts.set_defaults(func=run_districts)
     for kind, helptext in [
         (
             "stations",
@@ -125,4 +133,26 @@ def run_fleet_import(args: argparse.Namespace) -> int:
             writer.writerow(["line", "reason", "row"])
             writer.writerows((r.line, r.reason, r.text) for r in report.rejected)
         print(f"  all rejected rows: {args.rejects}")
+    return 0
+
+
+def run_districts(args: argparse.Namespace) -> int:
+    import json
+
+    from ansim.cli.platform import cli_actor, cli_platform
+    from ansim.services import center_maps
+
+    try:
+        collection = json.loads(args.file.read_text(encoding="utf-8-sig"))
+        with cli_platform(args.database_url) as platform:
+            names = center_maps.do_store_districts(
+                platform, collection=collection, source=args.file.name, actor=cli_actor()
+            )
+    except (DomainError, OSError, ValueError) as error:
+        print(f"cannot import {args.file}: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.file.name}: {len(names)} districts stored ({', '.join(names[:5])}"
+        f"{', …' if len(names) > 5 else ''}); every worker uses them from its next start"
+    )
     return 0

@@ -35,9 +35,13 @@ def cli_platform(database_url: str | None) -> Iterator[Platform]:
     except secrets.InsecureConfiguration as error:
         raise SystemExit(f"ansim: {error}") from None
     engine = make_engine(database_url or settings.database_url)
+    uow = UnitOfWork(make_session_factory(engine))
+    from ansim.services.center_maps import install_stored_districts
+
+    install_stored_districts(uow)
     try:
         yield Platform(
-            uow=UnitOfWork(make_session_factory(engine)),
+            uow=uow,
             # Administration never dispatches; the served app loads the road ranker.
             ranker=StraightLineRanker(),
             policy=DispatchPolicy(),

@@ -25,6 +25,7 @@ from ansim.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 ROADS = "roads"
+DISTRICTS = "districts"
 
 
 def do_store_roads(
@@ -90,3 +91,62 @@ def stored_road_graph(uow: UnitOfWork) -> RoadGraph | None:
     except (RoadImportError, ValueError, OSError) as error:
         log.error("the stored road network is unreadable (%s); using the bundled one", error)
         return None
+
+
+def do_store_districts(
+    platform: Platform,
+    *,
+    collection: Any,
+    source: str,
+    actor: str | audit.Actor,
+    session: Session | None = None,
+) -> list[str]:
+    """Replaces the center's district boundaries with a GeoJSON FeatureCollection; returns names."""
+    from ansim.geo.demo_data import districts_document_from_geojson, districts_from_document
+
+    document = districts_document_from_geojson(collection, source=source)
+    districts_from_document(document)  # refuses what could not be used before storing it
+    names = [d["name_ko"] for d in document["districts"]]
+    who = actor if isinstance(actor, audit.Actor) else audit.Actor(name=actor, role="admin")
+    at = platform.now()
+    with transaction(platform, session) as tx:
+        tx.execute(center_maps.delete().where(center_maps.c.kind == DISTRICTS))
+        tx.execute(
+            center_maps.insert().values(
+                kind=DISTRICTS,
+                document=gzip.compress(json.dumps(document, ensure_ascii=False).encode(), mtime=0),
+                source=source[:300],
+                summary={"districts": names},
+                imported_at=at,
+                imported_by=who.name[:100],
+            )
+        )
+        audit.record(
+            tx,
+            actor=who,
+            action="map.import_districts",
+            at=at,
+            subject=source[:200],
+            detail={"districts": names},
+        )
+    return names
+
+
+def install_stored_districts(uow: UnitOfWork) -> int:
+    """Uses the imported district boundaries in this process (or the bundled Seoul ones when
+    none were imported); returns how many districts are in use."""
+    from ansim.geo.demo_data import districts_from_document, install_districts, load_districts
+
+    document = None
+    try:
+        with uow.read() as session:
+            document = session.execute(
+                sa.select(center_maps.c.document).where(center_maps.c.kind == DISTRICTS)
+            ).scalar_one_or_none()
+    except SQLAlchemyError as error:
+        log.warning("imported districts not read (%s); using the bundled ones", error)
+    if document is None:
+        install_districts(None)
+    else:
+        install_districts(districts_from_document(json.loads(gzip.decompress(document))))
+    return len(load_districts())

@@ -95,5 +95,34 @@ document.getElementById("add").addEventListener("submit", async (event) => {
   }
 });
 
+document.getElementById("fleet").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const file = form.get("file");
+  const csrf = (document.cookie.match(/(?:^|; )ansim_csrf=([^;]+)/) || [])[1] || "";
+  try {
+    const answer = await fetch(`/api/v1/admin/fleet/${form.get("kind")}/import`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "text/csv", "X-CSRF-Token": decodeURIComponent(csrf), "X-File-Name": encodeURIComponent(file.name) },
+      body: await file.arrayBuffer(),
+    });
+    const report = await answer.json();
+    if (!answer.ok) throw new Error(typeof report.detail === "string" ? report.detail : answer.statusText);
+    show(t(
+      `${report.read}행: 추가 ${report.added}, 변경 ${report.updated}, 그대로 ${report.unchanged}, 거부 ${report.rejected.length}`,
+      `${report.read} rows: ${report.added} added, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
+    ));
+    const items = report.rejected.map((r) => {
+      const item = document.createElement("li");
+      item.textContent = `${t("줄", "line")} ${r.line}: ${r.reason}`;
+      return item;
+    });
+    document.getElementById("rejected").replaceChildren(...items);
+  } catch (error) {
+    show(error.message, false);
+  }
+});
+
 applyLanguage();
 load().catch((error) => show(error.message, false));

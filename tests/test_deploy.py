@@ -95,12 +95,14 @@ def test_the_images_command_serves_a_healthy_readyz_with_secrets_from_files(tmp_
     (secrets / "database_url").write_text(f"sqlite:///{database}\n", encoding="utf-8")
     (secrets / "data_key").write_text(crypto.new_key_text("img1"), encoding="utf-8")
     (secrets / "link_secret").write_text("a link secret from a file", encoding="utf-8")
+    (secrets / "els_hmac_key").write_text("an ELS key from a file", encoding="utf-8")
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "ANSIM_DATABASE_URL_FILE": str(secrets / "database_url"),
         "ANSIM_DATA_KEY_FILE": str(secrets / "data_key"),
         "ANSIM_VERIFY_LINK_SECRET_FILE": str(secrets / "link_secret"),
+        "ANSIM_ELS_HMAC_KEY_FILE": str(secrets / "els_hmac_key"),
         "ANSIM_REQUIRE_TOTP": "true",
     }
     ansim = str(Path(sys.executable).parent / "ansim")

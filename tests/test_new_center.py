@@ -106,6 +106,8 @@ def test_an_empty_database_becomes_a_center_that_dispatches_with_documented_comm
     (secrets_dir / "data_key").write_text(ansim("keys", "new", "c2026a"), encoding="utf-8")
     (secrets_dir / "link_secret").write_text(uuid.uuid4().hex, encoding="utf-8")
     (secrets_dir / "sms_gateway_secret").write_bytes(GATEWAY_SECRET)
+    (secrets_dir / "els_hmac_key").write_text(uuid.uuid4().hex, encoding="utf-8")
+    env["ANSIM_ELS_HMAC_KEY_FILE"] = str(secrets_dir / "els_hmac_key")
     env["ANSIM_DATA_KEY_FILE"] = str(secrets_dir / "data_key")
     env["ANSIM_VERIFY_LINK_SECRET_FILE"] = str(secrets_dir / "link_secret")
     env["ANSIM_VERIFY_SMS_GATEWAY_SECRET_FILE"] = str(secrets_dir / "sms_gateway_secret")

@@ -120,7 +120,9 @@ def test_pip_install_in_a_clean_venv_gives_a_working_ansim(tmp_path: Path) -> No
         "PATH": f"{target / 'bin'}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "ANSIM_DATABASE_URL": f"sqlite:///{tmp_path / 'center.db'}",
-        "ANSIM_DATA_KEY": "pkg:" + "A" * 43 + "=",
+        "ANSIM_DATA_KEY": "pkg:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
+        "ANSIM_VERIFY_LINK_SECRET": "packaging test link secret",
+        "ANSIM_ELS_HMAC_KEY": "packaging test ELS key",
     }
     out = subprocess.run(
         [ansim, "--help"], env=env, capture_output=True, text=True, check=True, timeout=60

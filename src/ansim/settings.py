@@ -43,7 +43,7 @@ class FileSecrets(PydanticBaseSettingsSource):
         return found
 
 
-def _with_file_secrets(
+def with_file_secrets(
     settings_cls: type[BaseSettings],
     init_settings: PydanticBaseSettingsSource,
     env_settings: PydanticBaseSettingsSource,
@@ -75,7 +75,7 @@ class VerificationSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _with_file_secrets(
+        return with_file_secrets(
             settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
         )
 
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _with_file_secrets(
+        return with_file_secrets(
             settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
         )
 

@@ -44,6 +44,7 @@ PASSWORD = "Namsan-Tower-Night-Shift-7"
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.slow,
+    pytest.mark.timeout(600),
     pytest.mark.skipif(
         SHARED is None, reason="shared/data (the public police and road files) is not here"
     ),

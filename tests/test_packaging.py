@@ -100,6 +100,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+# About 35 s on a quiet machine; pip's resolver is slower when the machine is shared.
+@pytest.mark.timeout(600)
 @pytest.mark.skipif(
     os.environ.get("CI", "").lower() != "true" and os.environ.get("ANSIM_PACKAGING_TEST") != "1",
     reason="installs ansim into a fresh virtualenv (about a minute): CI, or ANSIM_PACKAGING_TEST=1",

@@ -192,7 +192,7 @@ def test_the_center_migration_goes_down_and_up_keeping_operator_districts(
     build_world(engine)
     assert main(["cctv", "area", "cctv_operator", "종로구", *db]) == 0
     engine.dispose()
-    command.downgrade(alembic_config(database_url), "0005_secrets_at_rest")
+    command.downgrade(alembic_config(database_url), "0005_carrier_lis")
     with engine.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
         areas = conn.execute(sa.text("SELECT gu FROM cctv_operator_areas")).scalars().all()

@@ -5,7 +5,7 @@ units and stations can be retired; the imported road network is stored; the app'
 leave as delivery records, so sms_outbox goes.
 
 Revision ID: 0006_staff_districts
-Revises: 0005_secrets_at_rest
+Revises: 0005_carrier_lis
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_staff_districts"
-down_revision: str | None = "0005_secrets_at_rest"
+down_revision: str | None = "0005_carrier_lis"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -31,6 +32,7 @@ MAX_CARRIER_BODY = 96 * 1024
 MAX_AML_BODY = 4 * 1024
 MAX_ELS_BODY = 16 * 1024
 PHONE = r"^[+0-9][0-9 \-]{2,24}$"
+log = logging.getLogger(__name__)
 
 
 class NetworkLocationIn(Body):
@@ -128,11 +130,22 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
             context, channel="carrier", reason="malformed", status=422, detail=str(err)
         ) from None
 
-    number = normalize_number(body.caller_number)
+    try:
+        number: str | None = normalize_number(body.caller_number)
+    except InvalidInput:
+        # A caller number we cannot read never refuses an SOS: the call stands without it.
+        log.warning(
+            "carrier %s: caller number %r is not a phone number", carrier_id, body.caller_number
+        )
+        number = None
 
     def receive() -> tuple[SosAck, bool]:
         with context.uow.read() as session:
-            bound = people.binding(session, channel=Channel.ONE_TOUCH, address=number)
+            bound = (
+                people.binding(session, channel=Channel.ONE_TOUCH, address=number)
+                if number
+                else None
+            )
         report = SosReport(
             channel=Channel.ONE_TOUCH,
             received_at=now,
@@ -230,7 +243,12 @@ async def els_receive(
         return await _discard(context, "els", "no_location", "the post had no position")
     if message.phone_number is None and message.imei is None:
         return await _discard(context, "els", "no_identity", "neither device_number nor IMEI")
-    number = normalize_number(message.phone_number) if message.phone_number else None
+    try:
+        number = normalize_number(message.phone_number) if message.phone_number else None
+    except InvalidInput:
+        number = None
+    if number is None and message.imei is None:
+        return await _discard(context, "els", "malformed", "device_number is not a phone number")
 
     def attach() -> str | None:
         with context.uow.begin() as session:

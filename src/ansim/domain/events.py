@@ -224,7 +224,7 @@ class GuardianUnreachable(EventData):
 class DeliveryStatusChanged(EventData):
     delivery_id: str
     incident_id: str | None
-    recipient_kind: Literal["guardian", "school_guard", "wearer"]
+    recipient_kind: Literal["guardian", "school_guard", "wearer", "app_user"]
     recipient_id: str
     channel: Literal["sms", "email", "terminal"]
     template: str

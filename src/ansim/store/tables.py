@@ -81,6 +81,8 @@ stations = sa.Table(
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("district", sa.String(50), nullable=False, default=""),
+    # A retired station keeps its rows (and its units' history) but takes no new units.
+    sa.Column("retired_at", UTCDateTime),
 )
 
 units = sa.Table(
@@ -94,6 +96,9 @@ units = sa.Table(
     sa.Column("lat", sa.Float),
     sa.Column("lon", sa.Float),
     sa.Column("position_at", UTCDateTime),
+    sa.Column("kind", sa.String(20), nullable=False, default="patrol_car"),
+    # A retired unit is off duty for good: never ranked, its assignments kept.
+    sa.Column("retired_at", UTCDateTime),
 )
 
 incidents = sa.Table(
@@ -335,11 +340,25 @@ cameras = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
-cctv_operator_areas = sa.Table(
-    "cctv_operator_areas",
+# The center's own map data imported by `ansim import roads|districts` (one current document per kind),
+# so every worker and the board use the same network; without one the bundled Seoul data is used.
+center_maps = sa.Table(
+    "center_maps",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("document", sa.LargeBinary, nullable=False),  # gzip JSON
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.Column("imported_by", sa.String(100), nullable=False),
+)
+
+# The districts (자치구) a staff member works: a CCTV operator watches only these.
+staff_districts = sa.Table(
+    "staff_districts",
     metadata,
     sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
-    sa.Column("gu", sa.String(20), nullable=False),
+    sa.Column("district", sa.String(20), primary_key=True),
     sa.Column("assigned_at", UTCDateTime, nullable=False),
     sa.Column("assigned_by", sa.String(100), nullable=False),
 )
@@ -543,16 +562,6 @@ otp_challenges = sa.Table(
     sa.Column("verified_at", UTCDateTime),
 )
 
-sms_outbox = sa.Table(
-    "sms_outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("to_number", EncryptedText, nullable=False),
-    sa.Column("purpose", sa.String(30), nullable=False),
-    sa.Column("body", EncryptedText, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("sent_at", UTCDateTime, index=True),
-)
 
 subscriber_pins = sa.Table(
     "subscriber_pins",

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 class OutboxRelay:
     """Publishes in outbox order; woken after each commit, and polls in case a wake-up was missed.
 
+    It reads every committed, unpublished row (never a cursor), so a row that commits late is
+    published late, never skipped; id order keeps each incident's events in their sequence. When a
+    batch holds every unpublished row, its last event carries the horizon read before it: every
+    event below that horizon has now been published (a subscriber's resume cursor).
+
     With a `lease` (PostgreSQL, several relays) only the holder publishes, so two relays never
     interleave batches; a crash between publish and mark re-publishes, which subscribers drop by id.
     """
@@ -44,6 +49,8 @@ class OutboxRelay:
         self._stopping = False
         self.published = 0
         self.failures = 0
+        self.batch_size = 500
+        self._reached: int | None = None
 
     def wake_threadsafe(self) -> Callable[[], None]:
         """A hook for UnitOfWork.add_after_commit that may run in any thread."""
@@ -87,6 +94,7 @@ class OutboxRelay:
             batch = await to_thread.run_sync(self._take_batch)
             if not batch:
                 return published
+            batch = _with_horizon(batch, self._reached)
             if isinstance(self._sink, JetStreamLink):
                 await self._sink.publish(batch)
             else:
@@ -108,8 +116,19 @@ class OutboxRelay:
 
     def _take_batch(self) -> list[EventEnvelope]:
         with self._uow.read() as session:
-            return outbox.unpublished(session)
+            reached = outbox.horizon(session)
+            batch = outbox.unpublished(session, limit=self.batch_size)
+        # A full batch may have left rows below the horizon for the next one: promise nothing.
+        self._reached = reached if len(batch) < self.batch_size else None
+        return batch
 
     def _mark(self, ids: list[int]) -> None:
         with self._uow.begin() as session:
             outbox.mark_published(session, ids, at=datetime.now(UTC))
+
+
+def _with_horizon(batch: list[EventEnvelope], reached: int | None) -> list[EventEnvelope]:
+    """Stamps the horizon on the batch's last event: only after it is every earlier one delivered."""
+    if reached is None:
+        return batch
+    return [*batch[:-1], batch[-1].model_copy(update={"horizon": reached})]

@@ -94,6 +94,8 @@ units = sa.Table(
     sa.Column("lat", sa.Float),
     sa.Column("lon", sa.Float),
     sa.Column("position_at", UTCDateTime),
+    # The sequence of the unit's own events (moved, status), taken under this row's lock.
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 incidents = sa.Table(
@@ -119,6 +121,8 @@ incidents = sa.Table(
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
+    # The sequence of the incident's events, taken under this row's lock (so it follows commit order).
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 incident_events = sa.Table(
@@ -200,6 +204,10 @@ outbox = sa.Table(
     sa.Column("unit_id", ID),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("published_at", UTCDateTime, index=True),
+    # PostgreSQL: the writer's transaction id (readers are complete below the visibility horizon).
+    sa.Column("xid", sa.BigInteger, index=True),
+    # The event's place among its incident's events (or, without an incident, its unit's).
+    sa.Column("seq", sa.Integer),
 )
 
 deadlines = sa.Table(

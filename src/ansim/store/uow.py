@@ -11,8 +11,6 @@ from ansim.store.db import writer_turn
 
 # Set in a session by `wake_after_commit`; read once the transaction has committed.
 _WAKE = "ansim.wake_after_commit"
-# The key of the PostgreSQL advisory lock that orders writers (ansim.bus.lease lists every key).
-WRITE_ORDER_LOCK = 0x616E_7369_0002
 
 
 class UnitOfWork:
@@ -28,14 +26,16 @@ class UnitOfWork:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        """Yields a session in a transaction; commits on success, rolls back on any error."""
+        """Yields a session in a transaction; commits on success, rolls back on any error.
+
+        SQLite has one writer at a time (BEGIN IMMEDIATE). PostgreSQL writers run and commit
+        concurrently: no cluster-wide lock; outbox readers are complete by the visibility horizon
+        and ordered per incident by its sequence (ansim.store.outbox). The hooks run after the
+        commit, outside the transaction, so waking readers never lengthens or serialises one.
+        """
         with writer_turn(self._session_factory.kw.get("bind")), self._session_factory() as session:
             with session.begin():
-                connection = session.connection(execution_options={"sqlite_immediate": True})
-                if connection.dialect.name == "postgresql":
-                    # Writers commit one at a time, as on SQLite, so outbox ids become visible in id
-                    # order: the relay and the boards (which drop ids they have passed) never skip one.
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_ORDER_LOCK})")
+                session.connection(execution_options={"sqlite_immediate": True})
                 yield session
             if session.info.pop(_WAKE, False):
                 for hook in self._after_commit:

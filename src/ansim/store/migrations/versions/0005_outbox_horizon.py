@@ -1,0 +1,42 @@
+"""outbox horizon: each event's writer transaction id, and per-incident / per-unit event sequences
+
+Writers no longer take one cluster-wide lock. A reader is complete by the visibility horizon (every
+transaction below `pg_snapshot_xmin` has ended) and orders an incident's or a unit's events by the
+sequence its writer took under that row's lock.
+
+Revision ID: 0005_outbox_horizon
+Revises: 0004_location_tracks
+Create Date: 2026-12-05 01:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_outbox_horizon"
+down_revision: str | None = "0004_location_tracks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Events written before this revision have no xid: they were published in id order already.
+    op.add_column("outbox", sa.Column("xid", sa.BigInteger(), nullable=True))
+    op.add_column("outbox", sa.Column("seq", sa.Integer(), nullable=True))
+    op.create_index(op.f("ix_outbox_xid"), "outbox", ["xid"])
+    for table in ("incidents", "units"):
+        op.add_column(
+            table,
+            sa.Column("event_seq", sa.Integer(), nullable=False, server_default="0"),
+        )
+
+
+def downgrade() -> None:
+    for table in ("incidents", "units"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("event_seq")
+    op.drop_index(op.f("ix_outbox_xid"), table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("seq")
+        batch.drop_column("xid")

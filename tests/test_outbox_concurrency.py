@@ -14,6 +14,7 @@ ANSIM_OUTBOX_STRESS=N multiplies the transactions per writer (the default run ta
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import random
@@ -227,7 +228,7 @@ def test_parallel_writers_readers_see_every_event_once_in_incident_order(
     late = sum(
         b.id < a.id
         for seen in (tail_seen, relay_seen)
-        for a, b in zip(seen, seen[1:], strict=False)
+        for a, b in itertools.pairwise(seen)
     )
     assert late > 0, "no late commit happened; the test did not exercise the race"
 

@@ -225,11 +225,7 @@ def test_parallel_writers_readers_see_every_event_once_in_incident_order(
     _check("board", board.applied, expected_ids, per_incident)
     assert not any(board.held.values()), "the board holds nothing at the end"
     # The race the old id cursor lost: some event committed after an event with a higher id.
-    late = sum(
-        b.id < a.id
-        for seen in (tail_seen, relay_seen)
-        for a, b in itertools.pairwise(seen)
-    )
+    late = sum(b.id < a.id for seen in (tail_seen, relay_seen) for a, b in itertools.pairwise(seen))
     assert late > 0, "no late commit happened; the test did not exercise the race"
 
 

@@ -39,8 +39,11 @@ class OutboxRelay:
         *,
         poll_s: float = 0.5,
         lease: AdvisoryLease | None = None,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self._uow = uow
+        # Run by the lease holder on every round (the audit chain's backstop sealing).
+        self._housekeeping = housekeeping
         self._sink = sink
         self._poll_s = poll_s
         self._lease = lease
@@ -89,6 +92,8 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         if self._lease is not None and not await to_thread.run_sync(self._lease.hold):
             return 0
+        if self._housekeeping is not None:
+            await to_thread.run_sync(self._housekeeping)
         published = 0
         while True:
             batch = await to_thread.run_sync(self._take_batch)

@@ -18,6 +18,7 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.bus.tail import OutboxTail
+from ansim.security import audit
 from ansim.store.uow import UnitOfWork
 
 
@@ -116,11 +117,15 @@ def build_background(
     """Wires the loops for `roles`: NATS when `nats_url` is set; else in-process (or tail the outbox)."""
     postgres = engine.dialect.name == "postgresql"
     link = JetStreamLink(nats_url) if nats_url else None
+    relay_uow = UnitOfWork(session_factory)
     relay = OutboxRelay(
-        UnitOfWork(session_factory),
+        relay_uow,
         link or bus,
         poll_s=outbox_poll_s,
         lease=AdvisoryLease(engine, RELAY_LOCK) if postgres else None,
+        # Audit entries a request's own sealing left behind (another sealer was at work) are
+        # chained here within a poll.
+        housekeeping=(lambda: audit.seal_all(relay_uow)) if postgres else None,
     )
     background = Background(
         roles=roles, relay=relay, scheduler=scheduler, link=link, notifier=notifier

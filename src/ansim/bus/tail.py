@@ -47,7 +47,11 @@ class OutboxTail:
     async def follow(self) -> int:
         """Feeds the events committed since the last call; the first call only finds the starting point."""
         if self.horizon is None:
-            self.horizon = await to_thread.run_sync(self._now)
+            # From now on: what is visible already (above the horizon too) counts as fed.
+            start = await to_thread.run_sync(self._now)
+            caught = await to_thread.run_sync(self._catch_up, start)
+            self._fed_above = set(caught.above)
+            self.horizon = caught.horizon
             return 0
         caught = await to_thread.run_sync(self._catch_up, self.horizon)
         fresh = [e for e in caught.events if e.id not in self._fed_above]

@@ -295,6 +295,23 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# PostgreSQL: audit entries of committed transactions waiting for their place in the chain. Writers
+# append here without a lock; one sealer at a time chains them (below the visibility horizon).
+audit_pending = sa.Table(
+    "audit_pending",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("xid", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("incident_id", sa.String(100)),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
 unit_status_changes = sa.Table(
     "unit_status_changes",
     metadata,

@@ -1,4 +1,5 @@
-"""outbox horizon: each event's writer transaction id, and per-incident / per-unit event sequences
+"""outbox horizon: each event's writer transaction id, per-incident / per-unit event sequences, and
+the audit entries waiting for their place in the chain
 
 Writers no longer take one cluster-wide lock. A reader is complete by the visibility horizon (every
 transaction below `pg_snapshot_xmin` has ended) and orders an incident's or a unit's events by the
@@ -31,8 +32,27 @@ def upgrade() -> None:
             sa.Column("event_seq", sa.Integer(), nullable=False, server_default="0"),
         )
 
+    # Audited transactions append here without a lock; a sealer chains them (ansim.security.audit).
+    op.create_table(
+        "audit_pending",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("xid", sa.BigInteger(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=30), nullable=False),
+        sa.Column("action", sa.String(length=60), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("incident_id", sa.String(length=100), nullable=True),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_pending")),
+    )
+    op.create_index(op.f("ix_audit_pending_xid"), "audit_pending", ["xid"])
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_pending_xid"), table_name="audit_pending")
+    op.drop_table("audit_pending")
     for table in ("incidents", "units"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("event_seq")

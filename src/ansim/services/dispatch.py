@@ -30,9 +30,14 @@ ACK_DEADLINE = "assignment.ack"
 _BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING, IncidentStatus.CONFIRMED}
 
 
+class UnitUnavailable(Conflict):
+    """The unit is no longer available (a concurrent order may have taken it)."""
+
+
 def get_unit(session: Session, *, unit_id: str, for_update: bool = False) -> Unit:
     """Gets a unit by id or raises NotFound."""
-    unit = session.get(Unit, unit_id, with_for_update=for_update)
+    # Locking re-reads the row: the copy the ranking loaded may predate a concurrent order.
+    unit = session.get(Unit, unit_id, with_for_update=for_update, populate_existing=for_update)
     if unit is None:
         raise NotFound(f"no unit {unit_id}")
     return unit
@@ -84,7 +89,7 @@ def order_unit(
         raise Conflict(f"incident is {incident.status}; no unit can be ordered to it")
     unit = get_unit(session, unit_id=unit_id, for_update=True)
     if unit.status != UnitStatus.AVAILABLE:
-        raise Conflict(f"unit {unit.call_sign} is {unit.status}, not available")
+        raise UnitUnavailable(f"unit {unit.call_sign} is {unit.status}, not available")
     previous = unit.move_to(UnitStatus.ORDERED, at=at)
     assignment = Assignment(
         id=str(uuid.uuid4()),
@@ -143,9 +148,15 @@ def order_best_unit(
     at: datetime,
     ack_timeout_s: float | None = None,
 ) -> Assignment | None:
-    """Dispatch first, verify after: orders the unit that can be there soonest, if any can."""
+    """Dispatch first, verify after: orders the unit that can be there soonest, if any can.
+
+    The ranking reads without locks (it is the slow part); a ranked unit that a concurrent order
+    took meanwhile is found under its row lock, and the next one is ordered: never a failed SOS.
+    """
     for candidate in rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is not None:
+        if candidate.eta_s is None:
+            continue
+        try:
             return order_unit(
                 session,
                 incident_id=incident.id,
@@ -155,6 +166,8 @@ def order_best_unit(
                 eta_s=candidate.eta_s,
                 ack_timeout_s=ack_timeout_s,
             )
+        except UnitUnavailable:
+            continue  # order_unit checks before it changes anything: nothing to undo
     return None
 
 

@@ -45,7 +45,10 @@ def dispatch_per_policy(
     for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
         if candidate.eta_s is None or candidate.unit.id in tried:
             continue
-        ordered.append(_order(session, incident, candidate, rule.ack_timeout_s, actor, at))
+        order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
+        if order is None:
+            continue
+        ordered.append(order)
         if len(ordered) == missing:
             break
     return ordered
@@ -66,7 +69,9 @@ def order_next(
     tried = _units_that_failed(session, incident.id)
     for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
         if candidate.eta_s is not None and candidate.unit.id not in tried:
-            return _order(session, incident, candidate, ack_timeout_s, actor, at)
+            order = _order(session, incident, candidate, ack_timeout_s, actor, at)
+            if order is not None:
+                return order
     return None
 
 
@@ -77,16 +82,20 @@ def _order(
     ack_timeout_s: float,
     actor: str,
     at: datetime,
-) -> Assignment:
-    return dispatch.order_unit(
-        session,
-        incident_id=incident.id,
-        unit_id=candidate.unit.id,
-        actor=actor,
-        at=at,
-        eta_s=candidate.eta_s,
-        ack_timeout_s=ack_timeout_s,
-    )
+) -> Assignment | None:
+    """Orders a ranked unit; None when a concurrent order took it since the ranking (try the next)."""
+    try:
+        return dispatch.order_unit(
+            session,
+            incident_id=incident.id,
+            unit_id=candidate.unit.id,
+            actor=actor,
+            at=at,
+            eta_s=candidate.eta_s,
+            ack_timeout_s=ack_timeout_s,
+        )
+    except dispatch.UnitUnavailable:
+        return None
 
 
 def _units_that_failed(session: Session, incident_id: str) -> set[str]:

@@ -231,10 +231,11 @@ def decide(
 
 def on_answer_deadline(session: Session, deadline: Deadline, now: datetime) -> None:
     """Fires when the guardians had their time: silence counts as danger."""
-    verification = get(session, incident_id=deadline.subject_id, for_update=True)
+    # Lock order (ansim.store.locks): the incident before its verification, as every command.
+    incident = incidents.get(session, incident_id=deadline.subject_id, for_update=True)
+    verification = get(session, incident_id=incident.id, for_update=True)
     if verification is None:
         return
-    incident = incidents.get(session, incident_id=verification.incident_id, for_update=True)
     seconds = (verification.due_at - verification.started_at).total_seconds()
     decision = decide_on_deadline(verification, seconds=seconds)
     if decision is not None and incident.is_active:

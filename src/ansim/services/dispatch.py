@@ -82,11 +82,18 @@ def order_unit(
     at: datetime,
     eta_s: float | None = None,
     ack_timeout_s: float | None = None,
+    skip_locked: bool = False,
 ) -> Assignment:
-    """Orders `unit_id` to the incident; with `ack_timeout_s` the order moves on unless acknowledged."""
+    """Orders `unit_id` to the incident; with `ack_timeout_s` the order moves on unless acknowledged.
+
+    `skip_locked`: a unit another transaction holds locked right now (most likely being ordered
+    to another SOS in a surge) counts as unavailable instead of being waited for.
+    """
     incident = incident_service.get(session, incident_id=incident_id, for_update=True)
     if not incident.is_active:
         raise Conflict(f"incident is {incident.status}; no unit can be ordered to it")
+    if skip_locked and _locked_elsewhere(session, unit_id):
+        raise UnitUnavailable(f"unit {unit_id} is being changed by another transaction")
     unit = get_unit(session, unit_id=unit_id, for_update=True)
     if unit.status != UnitStatus.AVAILABLE:
         raise UnitUnavailable(f"unit {unit.call_sign} is {unit.status}, not available")
@@ -139,6 +146,12 @@ def order_unit(
     return assignment
 
 
+def _locked_elsewhere(session: Session, unit_id: str) -> bool:
+    """Locks the unit's row unless another transaction holds it (then True, without waiting)."""
+    query = sa.select(units.c.id).where(units.c.id == unit_id).with_for_update(skip_locked=True)
+    return session.execute(query).first() is None
+
+
 def order_best_unit(
     session: Session,
     *,
@@ -153,21 +166,25 @@ def order_best_unit(
     The ranking reads without locks (it is the slow part); a ranked unit that a concurrent order
     took meanwhile is found under its row lock, and the next one is ordered: never a failed SOS.
     """
-    for candidate in rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is None:
-            continue
-        try:
-            return order_unit(
-                session,
-                incident_id=incident.id,
-                unit_id=candidate.unit.id,
-                actor=actor,
-                at=at,
-                eta_s=candidate.eta_s,
-                ack_timeout_s=ack_timeout_s,
-            )
-        except UnitUnavailable:
-            continue  # order_unit checks before it changes anything: nothing to undo
+    ranked = rank_units(session, incident=incident, ranker=ranker)
+    reachable = [c for c in ranked if c.eta_s is not None]
+    # First pass: skip units another SOS is ordering this instant (no convoy behind the nearest
+    # unit in a surge); second pass waits for them, so a free unit is never missed.
+    for skip_locked in (True, False):
+        for candidate in reachable:
+            try:
+                return order_unit(
+                    session,
+                    incident_id=incident.id,
+                    unit_id=candidate.unit.id,
+                    actor=actor,
+                    at=at,
+                    eta_s=candidate.eta_s,
+                    ack_timeout_s=ack_timeout_s,
+                    skip_locked=skip_locked,
+                )
+            except UnitUnavailable:
+                continue  # order_unit checks before it changes anything: nothing to undo
     return None
 
 

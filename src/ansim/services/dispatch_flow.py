@@ -42,15 +42,18 @@ def dispatch_per_policy(
     if missing <= 0:
         return ordered
     tried = _units_that_failed(session, incident.id)
-    for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is None or candidate.unit.id in tried:
-            continue
-        order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
-        if order is None:
-            continue
-        ordered.append(order)
-        if len(ordered) == missing:
-            break
+    ranked = dispatch.rank_units(session, incident=incident, ranker=ranker)
+    reachable = [c for c in ranked if c.eta_s is not None and c.unit.id not in tried]
+    # First pass skips units another SOS is ordering this instant; the second waits for them.
+    for skip_locked in (True, False):
+        for candidate in reachable:
+            if len(ordered) == missing:
+                return ordered
+            if any(a.unit_id == candidate.unit.id for a in ordered):
+                continue
+            order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at, skip_locked)
+            if order is not None:
+                ordered.append(order)
     return ordered
 
 
@@ -67,9 +70,11 @@ def order_next(
     if not incident.is_active:
         return None
     tried = _units_that_failed(session, incident.id)
-    for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is not None and candidate.unit.id not in tried:
-            order = _order(session, incident, candidate, ack_timeout_s, actor, at)
+    ranked = dispatch.rank_units(session, incident=incident, ranker=ranker)
+    reachable = [c for c in ranked if c.eta_s is not None and c.unit.id not in tried]
+    for skip_locked in (True, False):
+        for candidate in reachable:
+            order = _order(session, incident, candidate, ack_timeout_s, actor, at, skip_locked)
             if order is not None:
                 return order
     return None
@@ -82,6 +87,7 @@ def _order(
     ack_timeout_s: float,
     actor: str,
     at: datetime,
+    skip_locked: bool = False,
 ) -> Assignment | None:
     """Orders a ranked unit; None when a concurrent order took it since the ranking (try the next)."""
     try:
@@ -93,6 +99,7 @@ def _order(
             at=at,
             eta_s=candidate.eta_s,
             ack_timeout_s=ack_timeout_s,
+            skip_locked=skip_locked,
         )
     except dispatch.UnitUnavailable:
         return None

@@ -203,6 +203,10 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
     _supervise(session, terminal, at)
 
 
+# The batch heartbeat command (services.heartbeats) applies the same rule as a single message.
+record_heard = _heard
+
+
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
     deadlines.move(
         session,

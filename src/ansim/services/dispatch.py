@@ -147,8 +147,16 @@ def order_unit(
 
 
 def _locked_elsewhere(session: Session, unit_id: str) -> bool:
-    """Locks the unit's row unless another transaction holds it (then True, without waiting)."""
-    query = sa.select(units.c.id).where(units.c.id == unit_id).with_for_update(skip_locked=True)
+    """Locks the unit's row if it is available and free; True (without waiting) otherwise.
+
+    Only an available unit's row is locked, so probing taken units leaves no locks behind that
+    could close a cycle with another transaction.
+    """
+    query = (
+        sa.select(units.c.id)
+        .where(units.c.id == unit_id, units.c.status == UnitStatus.AVAILABLE)
+        .with_for_update(skip_locked=True)
+    )
     return session.execute(query).first() is None
 
 
@@ -168,23 +176,22 @@ def order_best_unit(
     """
     ranked = rank_units(session, incident=incident, ranker=ranker)
     reachable = [c for c in ranked if c.eta_s is not None]
-    # First pass: skip units another SOS is ordering this instant (no convoy behind the nearest
-    # unit in a surge); second pass waits for them, so a free unit is never missed.
-    for skip_locked in (True, False):
-        for candidate in reachable:
-            try:
-                return order_unit(
-                    session,
-                    incident_id=incident.id,
-                    unit_id=candidate.unit.id,
-                    actor=actor,
-                    at=at,
-                    eta_s=candidate.eta_s,
-                    ack_timeout_s=ack_timeout_s,
-                    skip_locked=skip_locked,
-                )
-            except UnitUnavailable:
-                continue  # order_unit checks before it changes anything: nothing to undo
+    # Units another transaction is changing this instant are skipped, never waited for: no convoy
+    # behind the nearest unit in a surge, and no lock cycle between two SOS.
+    for candidate in reachable:
+        try:
+            return order_unit(
+                session,
+                incident_id=incident.id,
+                unit_id=candidate.unit.id,
+                actor=actor,
+                at=at,
+                eta_s=candidate.eta_s,
+                ack_timeout_s=ack_timeout_s,
+                skip_locked=True,
+            )
+        except UnitUnavailable:
+            continue  # order_unit checks before it changes anything: nothing to undo
     return None
 
 
@@ -229,7 +236,9 @@ def end_assignment(
 
 def get_assignment(session: Session, *, assignment_id: str, for_update: bool = False) -> Assignment:
     """Gets an assignment by id or raises NotFound."""
-    assignment = session.get(Assignment, assignment_id, with_for_update=for_update)
+    assignment = session.get(
+        Assignment, assignment_id, with_for_update=for_update, populate_existing=for_update
+    )
     if assignment is None:
         raise NotFound(f"no assignment {assignment_id}")
     return assignment

@@ -44,16 +44,14 @@ def dispatch_per_policy(
     tried = _units_that_failed(session, incident.id)
     ranked = dispatch.rank_units(session, incident=incident, ranker=ranker)
     reachable = [c for c in ranked if c.eta_s is not None and c.unit.id not in tried]
-    # First pass skips units another SOS is ordering this instant; the second waits for them.
-    for skip_locked in (True, False):
-        for candidate in reachable:
+    # Units another transaction is changing this instant are skipped, never waited for: no convoy
+    # behind the nearest unit in a surge, no lock cycle between two SOS (ansim.store.locks).
+    for candidate in reachable:
+        order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
+        if order is not None:
+            ordered.append(order)
             if len(ordered) == missing:
-                return ordered
-            if any(a.unit_id == candidate.unit.id for a in ordered):
-                continue
-            order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at, skip_locked)
-            if order is not None:
-                ordered.append(order)
+                break
     return ordered
 
 
@@ -72,11 +70,10 @@ def order_next(
     tried = _units_that_failed(session, incident.id)
     ranked = dispatch.rank_units(session, incident=incident, ranker=ranker)
     reachable = [c for c in ranked if c.eta_s is not None and c.unit.id not in tried]
-    for skip_locked in (True, False):
-        for candidate in reachable:
-            order = _order(session, incident, candidate, ack_timeout_s, actor, at, skip_locked)
-            if order is not None:
-                return order
+    for candidate in reachable:
+        order = _order(session, incident, candidate, ack_timeout_s, actor, at)
+        if order is not None:
+            return order
     return None
 
 
@@ -87,9 +84,8 @@ def _order(
     ack_timeout_s: float,
     actor: str,
     at: datetime,
-    skip_locked: bool = False,
 ) -> Assignment | None:
-    """Orders a ranked unit; None when a concurrent order took it since the ranking (try the next)."""
+    """Orders a ranked unit; None when it is taken or being changed right now (try the next)."""
     try:
         return dispatch.order_unit(
             session,
@@ -99,7 +95,7 @@ def _order(
             at=at,
             eta_s=candidate.eta_s,
             ack_timeout_s=ack_timeout_s,
-            skip_locked=skip_locked,
+            skip_locked=True,
         )
     except dispatch.UnitUnavailable:
         return None
@@ -120,9 +116,7 @@ def ack_timeout_handler(
     """The deadline handler for "assignment.ack": no acknowledgement moves the order on."""
 
     def handle(session: Session, deadline: Deadline, now: datetime) -> None:
-        assignment = dispatch.get_assignment(
-            session, assignment_id=deadline.subject_id, for_update=True
-        )
+        assignment = _locked_assignment(session, deadline.subject_id)
         if assignment.state != AssignmentState.ORDERED:
             return  # acknowledged or ended in the meantime
         waited = (now - assignment.ordered_at).total_seconds()
@@ -151,7 +145,7 @@ def decline(
     at: datetime,
 ) -> Assignment | None:
     """The unit cannot take the order; it moves to the next unit at once. Returns the new order."""
-    assignment = dispatch.get_assignment(session, assignment_id=assignment_id, for_update=True)
+    assignment = _locked_assignment(session, assignment_id)
     if assignment.state != AssignmentState.ORDERED:
         raise Conflict(f"the order is {assignment.state}; only an unacknowledged order is declined")
     return move_order_on(
@@ -166,6 +160,13 @@ def decline(
     )
 
 
+def _locked_assignment(session: Session, assignment_id: str) -> Assignment:
+    """Locks the order's incident, then the order (the lock order of ansim.store.locks)."""
+    incident_id = dispatch.get_assignment(session, assignment_id=assignment_id).incident_id
+    incident_service.get(session, incident_id=incident_id, for_update=True)
+    return dispatch.get_assignment(session, assignment_id=assignment_id, for_update=True)
+
+
 def move_order_on(
     session: Session,
     *,
@@ -178,10 +179,11 @@ def move_order_on(
     at: datetime,
 ) -> Assignment | None:
     """Ends `assignment` and orders the next unit by ETA; the board is told either way."""
+    # The incident before the unit (ansim.store.locks), as every order takes them.
+    incident = incident_service.get(session, incident_id=assignment.incident_id, for_update=True)
     unit = dispatch.end_assignment(
         session, assignment=assignment, state=state, reason=reason, actor=actor, at=at
     )
-    incident = incident_service.get(session, incident_id=assignment.incident_id, for_update=True)
     rule = policy.rule_for(incident.channel, incident.priority)
     successor = order_next(
         session,

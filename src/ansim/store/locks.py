@@ -9,9 +9,16 @@ order, and never the other way round, so two commands can wait for each other bu
 2. the incident row (`SELECT ... FOR UPDATE`; `outbox.emit` for an incident bumps its event
    sequence under the same lock);
 3. the incident's verification row;
-4. unit rows (an order locks its unit after the incident; a unit's own events bump the unit's
-   sequence);
-5. assignment, terminal and deadline rows (deadlines are claimed with SKIP LOCKED).
+4. unit rows: an order locks its unit after the incident, and automatic dispatch only with
+   `SKIP LOCKED` on an available unit (a unit being changed this instant is passed over for the
+   next one, never waited for); a unit's own events bump the unit's sequence;
+5. assignment rows (a deadline or a decline reads the order unlocked to learn its incident, locks
+   the incident, then the order), terminal rows (in id order within a batch) and deadline rows
+   (claimed with SKIP LOCKED).
+
+Known exception, left as it is: a pre-emption locks the unit's current job's incident after the
+unit (two pre-emptions crossing the same two incidents could deadlock; PostgreSQL then aborts
+one, which the dispatcher retries).
 
 Locks are transaction-scoped: they go with the commit or rollback.
 """

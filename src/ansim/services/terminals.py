@@ -173,8 +173,18 @@ def do_receive_message(
 
 
 def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:
-    """A terminal stayed silent past its interval and grace: tell its admins and guardians."""
-    terminal = session.get(Terminal, deadline.subject_id, with_for_update=True)
+    """A terminal stayed silent past its interval and grace: tell its admins and guardians.
+
+    The scheduler holds the deadline row here, and a heartbeat locks the terminal before it moves
+    that deadline (ansim.store.locks): a terminal locked right now is being heard from, so it is
+    skipped, never waited for (its message schedules the next deadline, as this one has fired).
+    """
+    terminal = session.get(
+        Terminal,
+        deadline.subject_id,
+        with_for_update={"skip_locked": True},
+        populate_existing=True,
+    )
     if terminal is None or terminal.disabled or terminal.lost:
         return
     terminal.lost = True

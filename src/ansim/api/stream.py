@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -43,10 +45,12 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
                 return outbox.catch_up(session, start=after)
 
         caught = await run_in_threadpool(backlog)
-        # Live events already sent from the backlog are dropped by id; only the backlog's can repeat.
-        sent = {e.id for e in caught.events}
+        # Never the same event twice on one connection: the backlog's events come live again, and
+        # a relay that died between publishing and marking publishes its batch again.
+        sent = _RecentIds()
         try:
             for envelope in _stamp_last(caught.events, caught.horizon):
+                sent.add(envelope.id)
                 await _forward(websocket, context, user.role, user.unit_id, envelope)
             while True:
                 live = await subscription.next()
@@ -56,11 +60,29 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
                     )
                     return
                 if live.id in sent:
-                    sent.discard(live.id)
                     continue
+                sent.add(live.id)
                 await _forward(websocket, context, user.role, user.unit_id, live)
         except WebSocketDisconnect:
             return
+
+
+class _RecentIds:
+    """The ids sent lately (a bounded set: a repeat comes within seconds, not hours)."""
+
+    def __init__(self, keep: int = 20_000) -> None:
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
+        self._keep = keep
+
+    def __contains__(self, event_id: int) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: int) -> None:
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._keep:
+            self._ids.discard(self._order.popleft())
 
 
 def _stamp_last(events: list[EventEnvelope], reached: int) -> list[EventEnvelope]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from anyio import to_thread
 
@@ -27,14 +28,26 @@ class OutboxTail:
         self._uow = uow
         self._bus = bus
         self._poll_s = poll_s
-        self._stopping = asyncio.Event()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.horizon: int | None = None
         # Ids fed whose position is at or above the horizon (they will be read again).
         self._fed_above: set[int] = set()
         self.fed = 0
 
+    def wake_threadsafe(self) -> Callable[[], None]:
+        """A hook for the wake-up listener (ansim.bus.wakeup) that may run in any thread."""
+
+        def wake() -> None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+        return wake
+
     async def run(self) -> None:
-        while not self._stopping.is_set():
+        self._loop = asyncio.get_running_loop()
+        while not self._stopping:
             try:
                 await self.follow()
             except (
@@ -42,7 +55,8 @@ class OutboxTail:
             ) as error:  # the database may be away for a while; boards catch up later
                 log.warning("outbox tail failed (%s); retrying", type(error).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._poll_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+            self._wake.clear()
 
     async def follow(self) -> int:
         """Feeds the events committed since the last call; the first call only finds the starting point."""
@@ -65,7 +79,8 @@ class OutboxTail:
         return len(fresh)
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping = True
+        self._wake.set()
 
     def _now(self) -> int:
         with self._uow.read() as session:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.factories import T0, build_world
 from tests.intakekit import Clock, clocked_app, enrol_terminal, terminal_message
+from tests.verifykit import platform_of, uow_of
 
 from ansim.api.heartbeat_batch import batcher_for
 from ansim.domain.errors import InvalidInput, NotFound
@@ -17,9 +18,7 @@ from ansim.domain.terminals import StaleSequence
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import BadSignature
 from ansim.services.heartbeats import do_record_heartbeats
-from ansim.store.db import make_session_factory
 from ansim.store.tables import deadlines, terminals
-from ansim.store.uow import UnitOfWork
 
 
 def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
@@ -32,7 +31,7 @@ def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
             tid: enrol_terminal(client, world.subscriber_id, tid)
             for tid in ("UA-1", "UA-2", "UA-3")
         }
-    uow = UnitOfWork(make_session_factory(engine))
+    platform = platform_of(uow_of(engine))
     at = T0 + timedelta(seconds=30)
     first = terminal_message("UA-1", secrets["UA-1"], 1, "heartbeat", at, battery_pct=88)
     batch = [
@@ -45,7 +44,7 @@ def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
         terminal_message("UA-9", "whatever", 1, "heartbeat", at),
         terminal_message("UA-1", secrets["UA-1"], 2, "location", at, fixes=[]),
     ]
-    outcomes = do_record_heartbeats(uow, batch=batch, at=at)
+    outcomes = do_record_heartbeats(platform, batch=batch, at=at)
     assert [o.refused is None for o in outcomes] == [True, True, False, False, False, False]
     assert isinstance(outcomes[2].refused, BadSignature)
     assert isinstance(outcomes[3].refused, InvalidInput)
@@ -82,10 +81,10 @@ def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
     assert due["UA-1"] > at, "supervision moved for the heard ones"
     assert due["UA-3"] < due["UA-1"], "and not for the forged one"
 
-    again = do_record_heartbeats(uow, batch=[first, first], at=at)
+    again = do_record_heartbeats(platform, batch=[first, first], at=at)
     assert [o.replies[0]["status"] for o in again] == ["duplicate", "duplicate"]
     stale = terminal_message("UA-2", secrets["UA-2"], 1, "heartbeat", at, battery_pct=50)
-    (refused,) = do_record_heartbeats(uow, batch=[stale], at=at)
+    (refused,) = do_record_heartbeats(platform, batch=[stale], at=at)
     assert isinstance(refused.refused, StaleSequence)
 
 
@@ -120,7 +119,7 @@ def test_concurrent_heartbeats_over_http_commit_in_few_transactions(
         answers = client.portal.call(burst)  # type: ignore[union-attr]
         assert [a.status_code for a in answers] == [200] * count
         assert all(a.json()["replies"][0]["status"] == "accepted" for a in answers)
-        batches = batcher_for(app.state.context.uow, clock).batches  # type: ignore[attr-defined]
+        batches = batcher_for(app.state.context.platform).batches  # type: ignore[attr-defined]
         assert 1 <= batches < count, f"{count} heartbeats in {batches} transactions"
     with engine.connect() as connection:
         heard = connection.execute(

@@ -11,26 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable
-from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
 from ansim.services.heartbeats import HeartbeatOutcome, do_record_heartbeats
+from ansim.services.platform import Platform
 from ansim.store.uow import UnitOfWork
 
 
 class HeartbeatBatcher:
     def __init__(
-        self,
-        uow: UnitOfWork,
-        clock: Callable[[], datetime],
-        *,
-        window_s: float = 0.005,
-        max_batch: int = 200,
+        self, platform: Platform, *, window_s: float = 0.005, max_batch: int = 200
     ) -> None:
-        self._uow = uow
-        self._clock = clock
+        self._platform = platform
         self._window_s = window_s
         self._max_batch = max_batch
         self._waiting: list[tuple[bytes, asyncio.Future[HeartbeatOutcome]]] = []
@@ -63,7 +56,7 @@ class HeartbeatBatcher:
             return
         try:
             outcomes = await run_in_threadpool(
-                do_record_heartbeats, self._uow, batch=[raw for raw, _ in batch], at=self._clock()
+                do_record_heartbeats, self._platform, batch=[raw for raw, _ in batch]
             )
         except Exception as error:  # the transaction failed: nobody is acknowledged
             for _, done in batch:
@@ -79,9 +72,9 @@ class HeartbeatBatcher:
 _BATCHERS: weakref.WeakKeyDictionary[UnitOfWork, HeartbeatBatcher] = weakref.WeakKeyDictionary()
 
 
-def batcher_for(uow: UnitOfWork, clock: Callable[[], datetime]) -> HeartbeatBatcher:
+def batcher_for(platform: Platform) -> HeartbeatBatcher:
     """The batcher of one app (keyed by its unit of work), made on first use."""
-    batcher = _BATCHERS.get(uow)
+    batcher = _BATCHERS.get(platform.uow)
     if batcher is None:
-        batcher = _BATCHERS[uow] = HeartbeatBatcher(uow, clock)
+        batcher = _BATCHERS[platform.uow] = HeartbeatBatcher(platform)
     return batcher

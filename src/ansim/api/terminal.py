@@ -94,7 +94,7 @@ async def receive(
             raise InvalidInput("terminal id in the message differs from the topic")
         if _claimed(raw, "type") == "heartbeat":
             # Heartbeats commit in batches (group commit); each is acknowledged after its batch.
-            batcher = batcher_for(context.uow, context.now)
+            batcher = batcher_for(context.platform)
             outcome = await batcher.submit(raw)
             if outcome.refused is not None:
                 raise outcome.refused

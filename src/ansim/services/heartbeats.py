@@ -25,8 +25,8 @@ from ansim.domain.terminals import Terminal
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import TerminalMessage
 from ansim.services import terminals
+from ansim.services.platform import Platform, transaction
 from ansim.store.tables import terminals as terminals_table
-from ansim.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,17 @@ class HeartbeatOutcome:
 
 
 def do_record_heartbeats(
-    uow: UnitOfWork, *, batch: Sequence[bytes], at: datetime
+    platform: Platform,
+    *,
+    batch: Sequence[bytes],
+    at: datetime | None = None,
+    session: Session | None = None,
 ) -> list[HeartbeatOutcome]:
-    """Stores a batch of heartbeats in one transaction; one outcome per message, in batch order."""
+    """Stores a batch of heartbeats in one transaction; one outcome per message, in batch order.
+
+    The actor of each change is its terminal (the message's own verified identity).
+    """
+    at = at or platform.now()
     outcomes: list[HeartbeatOutcome | None] = [None] * len(batch)
     parsed: list[tuple[int, TerminalMessage, dict[str, Any]]] = []
     for index, raw in enumerate(batch):
@@ -52,10 +60,10 @@ def do_record_heartbeats(
         except DomainError as error:
             outcomes[index] = HeartbeatOutcome([], error)
     if parsed:
-        with uow.begin() as session:
+        with transaction(platform, session) as tx:
             # Locked in id order, whatever the batch order: two batches never deadlock.
             ids = sorted({message.terminal_id for _, message, _ in parsed})
-            found = session.execute(
+            found = tx.execute(
                 sa.select(Terminal)
                 .where(terminals_table.c.id.in_(ids))
                 .order_by(terminals_table.c.id)
@@ -64,9 +72,7 @@ def do_record_heartbeats(
             ).scalars()
             by_id = {terminal.id: terminal for terminal in found}
             for index, message, document in parsed:
-                outcomes[index] = _apply(
-                    session, by_id.get(message.terminal_id), message, document, at
-                )
+                outcomes[index] = _apply(tx, by_id.get(message.terminal_id), message, document, at)
     return [
         o if o is not None else HeartbeatOutcome([], InvalidInput("not processed"))
         for o in outcomes

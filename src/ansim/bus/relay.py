@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -44,6 +45,7 @@ class OutboxRelay:
         self._uow = uow
         # Run by the lease holder on every round (the audit chain's backstop sealing).
         self._housekeeping = housekeeping
+        self._housekeeping_due = 0.0
         self._sink = sink
         self._poll_s = poll_s
         self._lease = lease
@@ -92,7 +94,9 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         if self._lease is not None and not await to_thread.run_sync(self._lease.hold):
             return 0
-        if self._housekeeping is not None:
+        if self._housekeeping is not None and time.monotonic() >= self._housekeeping_due:
+            # A backstop, not a per-event step: at most once a second.
+            self._housekeeping_due = time.monotonic() + 1.0
             await to_thread.run_sync(self._housekeeping)
         published = 0
         while True:

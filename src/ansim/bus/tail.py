@@ -15,6 +15,8 @@ from ansim.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+_MIN_GAP_S = 0.01
+
 
 class OutboxTail:
     """Polls the outbox from the last horizon reached, feeding each event once, in id order.
@@ -54,6 +56,8 @@ class OutboxTail:
                 Exception
             ) as error:  # the database may be away for a while; boards catch up later
                 log.warning("outbox tail failed (%s); retrying", type(error).__name__)
+            # Wake-ups come with every commit elsewhere; one poll serves those of a few ms.
+            await asyncio.sleep(_MIN_GAP_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
             self._wake.clear()
@@ -63,12 +67,12 @@ class OutboxTail:
         if self.horizon is None:
             # From now on: what is visible already (above the horizon too) counts as fed.
             start = await to_thread.run_sync(self._now)
-            caught = await to_thread.run_sync(self._catch_up, start)
+            caught = await to_thread.run_sync(self._catch_up, start, set())
             self._fed_above = set(caught.above)
             self.horizon = caught.horizon
             return 0
-        caught = await to_thread.run_sync(self._catch_up, self.horizon)
-        fresh = [e for e in caught.events if e.id not in self._fed_above]
+        caught = await to_thread.run_sync(self._catch_up, self.horizon, self._fed_above)
+        fresh = caught.events
         if fresh:
             fresh[-1] = fresh[-1].model_copy(update={"horizon": caught.horizon})
         for envelope in fresh:
@@ -86,6 +90,6 @@ class OutboxTail:
         with self._uow.read() as session:
             return outbox.horizon(session)
 
-    def _catch_up(self, start: int) -> outbox.Catchup:
+    def _catch_up(self, start: int, known: set[int]) -> outbox.Catchup:
         with self._uow.read() as session:
-            return outbox.catch_up(session, start=start)
+            return outbox.catch_up(session, start=start, known=known)

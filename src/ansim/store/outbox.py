@@ -121,34 +121,36 @@ class Catchup:
     above: frozenset[int]
 
 
-def catch_up(session: Session, *, start: int, page: int = 1000) -> Catchup:
+def catch_up(
+    session: Session,
+    *,
+    start: int,
+    known: frozenset[int] | set[int] = frozenset(),
+    page: int = 1000,
+) -> Catchup:
     """Every visible event whose position is at or above `start` (a horizon a reader reached).
 
     The horizon is taken first: every transaction below it had ended before the read, so the read
-    holds all of them. Rows above it that already committed come too (readers drop repeats by id).
-    Read in pages by id, all of it: a cut-short catch-up would make the horizon a lie.
+    holds all of them. Rows above it that already committed come too, except the `known` ones (a
+    reader that polls again passes the ids it already has above its horizon: while a long
+    transaction holds the horizon back, only ids and positions are read again, not whole events).
     """
     reached = horizon(session)
     position = _position(session)
+    marks = session.execute(
+        sa.select(outbox.c.id, position).where(position >= start).order_by(outbox.c.id)
+    ).all()
+    above = frozenset(event_id for event_id, at in marks if at >= reached)
+    wanted = [event_id for event_id, _ in marks if event_id not in known]
     events: list[EventEnvelope] = []
-    above: set[int] = set()
-    last_id = 0
-    while True:
+    for first in range(0, len(wanted), page):
         rows = session.execute(
-            sa.select(outbox, position.label("position"))
-            .where(position >= start, outbox.c.id > last_id)
+            sa.select(outbox)
+            .where(outbox.c.id.in_(wanted[first : first + page]))
             .order_by(outbox.c.id)
-            .limit(page)
         ).mappings()
-        found = 0
-        for row in rows:
-            found += 1
-            events.append(_envelope(row))
-            if row["position"] >= reached:
-                above.add(row["id"])
-        if found < page:
-            return Catchup(events, reached, frozenset(above))
-        last_id = events[-1].id
+        events.extend(_envelope(row) for row in rows)
+    return Catchup(events, reached, above)
 
 
 def unpublished(session: Session, *, limit: int = 500) -> list[EventEnvelope]:

@@ -6,7 +6,7 @@ transaction below `pg_snapshot_xmin` has ended) and orders an incident's or a un
 sequence its writer took under that row's lock.
 
 Revision ID: 0005_outbox_horizon
-Revises: 0005_secrets_at_rest
+Revises: 0005_carrier_lis
 Create Date: 2026-12-05 01:10:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_outbox_horizon"
-down_revision: str | None = "0005_secrets_at_rest"
+down_revision: str | None = "0005_carrier_lis"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

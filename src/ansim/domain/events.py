@@ -361,7 +361,12 @@ EVENT_SCHEMAS.update(
 
 
 class EventEnvelope(BaseModel):
-    """What a subscriber receives: the outbox id orders events, `type`+`version` name the schema."""
+    """What a subscriber receives; `type`+`version` name the schema.
+
+    The id identifies the event (repeats are dropped by it); `seq` orders it among its incident's
+    events (or, without an incident, its unit's). `horizon`, when set, promises that every event
+    whose position is below it was delivered before or with this one: a resume cursor.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -372,6 +377,8 @@ class EventEnvelope(BaseModel):
     incident_id: str | None
     unit_id: str | None
     data: dict[str, Any]
+    seq: int | None = None
+    horizon: int | None = None
 
 
 def validate_event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

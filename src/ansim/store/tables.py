@@ -99,6 +99,8 @@ units = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False, default="patrol_car"),
     # A retired unit is off duty for good: never ranked, its assignments kept.
     sa.Column("retired_at", UTCDateTime),
+    # The sequence of the unit's own events (moved, status), taken under this row's lock.
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 incidents = sa.Table(
@@ -127,6 +129,8 @@ incidents = sa.Table(
     sa.Column("previous_incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
     sa.Column("waiting_for_units", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("waiting_since", UTCDateTime),
+    # The sequence of the incident's events, taken under this row's lock (so it follows commit order).
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 incident_events = sa.Table(
@@ -208,6 +212,10 @@ outbox = sa.Table(
     sa.Column("unit_id", ID),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("published_at", UTCDateTime, index=True),
+    # PostgreSQL: the writer's transaction id (readers are complete below the visibility horizon).
+    sa.Column("xid", sa.BigInteger, index=True),
+    # The event's place among its incident's events (or, without an incident, its unit's).
+    sa.Column("seq", sa.Integer),
 )
 
 deadlines = sa.Table(
@@ -293,6 +301,23 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# PostgreSQL: audit entries of committed transactions waiting for their place in the chain. Writers
+# append here without a lock; one sealer at a time chains them (below the visibility horizon).
+audit_pending = sa.Table(
+    "audit_pending",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("xid", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("incident_id", sa.String(100)),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
 )
 
 unit_status_changes = sa.Table(

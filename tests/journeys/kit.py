@@ -142,6 +142,8 @@ def seed_demo_world(folder: Path) -> Path:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
     return data_dir / "ansim.db"
 
 
@@ -225,18 +227,17 @@ class Staff:
             timeout=10,
         )
         login.raise_for_status()
-        self.token: str = login.json()["token"]
-        self.http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {self.token}"}, timeout=15
-        )
+        self.url, self.token = url, str(login.json()["token"])
+        # One connection per request: nothing is left open for the garbage collector to find.
+        self.headers = {"Authorization": f"Bearer {self.token}"}
 
     def get(self, path: str, **params: Any) -> Any:
-        answer = self.http.get(path, params=params)
+        answer = httpx.get(f"{self.url}{path}", params=params, headers=self.headers, timeout=15)
         assert answer.status_code == 200, (path, answer.status_code, answer.text)
         return answer.json()
 
     def post(self, path: str, body: Any = None) -> httpx.Response:
-        return self.http.post(path, json=body)
+        return httpx.post(f"{self.url}{path}", json=body, headers=self.headers, timeout=15)
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         detail: dict[str, Any] = self.get(f"/api/v1/incidents/{incident_id}")

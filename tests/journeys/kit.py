@@ -168,11 +168,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(seeded: Path, folder: Path, **env: str) -> Iterator[Server]:
+def serving(seeded: Path, folder: Path, *, port: int = SERVER_PORT, **env: str) -> Iterator[Server]:
     """`ansim serve` on a copy of the seeded database, short deadlines, SMS to the stand-in gateway."""
     database = folder / "ansim.db"
     shutil.copy(seeded, database)
-    url = f"http://127.0.0.1:{SERVER_PORT}"
+    url = f"http://127.0.0.1:{port}"
     settings = {
         "ANSIM_DATABASE_URL": f"sqlite:///{database}",
         "ANSIM_DEMO": "true",
@@ -194,7 +194,7 @@ def serving(seeded: Path, folder: Path, **env: str) -> Iterator[Server]:
     log = folder / "serve.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [ANSIM, "serve", "--port", str(SERVER_PORT)],
+            [ANSIM, "serve", "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,

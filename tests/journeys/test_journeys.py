@@ -239,6 +239,8 @@ def _bring_to(
 ) -> str:
     incident_id = app_sos(phone)
     order = first_order(board, incident_id)
+    # Acknowledged at once: an order left to time out would walk through the fleet meanwhile.
+    assert board.post(f"/api/v1/assignments/{order['id']}/acknowledge").status_code == 200
     if state == "dispatched":
         return incident_id
     if state == "confirmed":
@@ -250,7 +252,6 @@ def _bring_to(
         )
         return incident_id
     if state == "on_scene":
-        assert board.post(f"/api/v1/assignments/{order['id']}/acknowledge").status_code == 200
         path = [("on_scene",)]
     elif state == "false_alarm":
         path = [("false_alarm",)]
@@ -266,8 +267,9 @@ def _bring_to(
 
 @pytest.mark.parametrize("state", ["dispatched", "confirmed", "on_scene", "false_alarm", "closed"])
 def test_duress_looks_like_a_real_cancel_in_each_state(
-    state: str, platform: Server, sms_gateway: SmsGateway
+    state: str, duress_platform: Server, sms_gateway: SmsGateway
 ) -> None:
+    platform = duress_platform
     board = Staff(platform.url, "dispatcher")
     guardians = [new_number(), new_number()]
     real = register_app(platform, number=new_number(), guardian_phone=guardians[0])
@@ -290,8 +292,9 @@ def test_duress_looks_like_a_real_cancel_in_each_state(
     assert incident["duress"] and incident["priority"] == 0, incident
 
 
-def test_duress_over_the_terminal_looks_like_a_real_cancel(platform: Server) -> None:
+def test_duress_over_the_terminal_looks_like_a_real_cancel(duress_platform: Server) -> None:
     """Both PINs over the U-안심 terminal, on a confirmed incident: the same ack (no 500)."""
+    platform = duress_platform
     board, admin = Staff(platform.url, "dispatcher"), Staff(platform.url, "admin")
     answers = []
     for pin_kind in ("pin", "duress_pin"):

@@ -92,7 +92,7 @@ class SmsGateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 — the http.server spelling
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with gateway.lock:
                     gateway.messages.append(Sms(body["to"], body["text"], time.time()))
@@ -296,7 +296,9 @@ class AppPhone:
             "Content-Type": "application/json",
         }
 
-    def request(self, method: str, path: str, document: Any = None, **headers: str) -> httpx.Response:
+    def request(
+        self, method: str, path: str, document: Any = None, **headers: str
+    ) -> httpx.Response:
         body = b"" if document is None else json.dumps(document).encode()
         return httpx.request(
             method,
@@ -379,7 +381,9 @@ def _otp_sent_to(database: Path, number: str) -> str | None:
     return next(word for word in rows[0][0].split() if word.isdigit() and len(word) == 6)
 
 
-def fix_at(lat: float, lon: float, *, accuracy_m: float = 10.0, ago_s: float = 0.0) -> dict[str, Any]:
+def fix_at(
+    lat: float, lon: float, *, accuracy_m: float = 10.0, ago_s: float = 0.0
+) -> dict[str, Any]:
     observed = datetime.now(UTC) - timedelta(seconds=ago_s)
     return {"lat": lat, "lon": lon, "accuracy_m": accuracy_m, "observed_at": observed.isoformat()}
 

@@ -384,45 +384,45 @@ def signed_terminal_message(
 
 
 class MqttLink:
-    """The real broker between the model's terminal and the command: one topic prefix per example."""
+    """The real broker between the model's terminal and the command: one topic prefix per example.
+
+    Looped by hand (no network thread): each call runs the client until its round trip is done.
+    """
 
     def __init__(self, host: str, port: int) -> None:
         import paho.mqtt.client as mqtt
 
         self.prefix = f"ansim-model/{uuid.uuid4().hex}"
         self.inbox: queue.Queue[bytes] = queue.Queue()
+        self.subscribed = False
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.prefix)
         self.client.on_message = lambda _c, _u, message: self.inbox.put(bytes(message.payload))
-        self.host, self.port = host, port
-        self.connect()
+        self.client.on_subscribe = lambda *_args: setattr(self, "subscribed", True)
+        self.client.connect(host, port)
+        self._subscribe()
 
-    def connect(self) -> None:
-        self.client.connect(self.host, self.port)
-        self.client.loop_start()
+    def _run_until(self, done: Callable[[], bool], what: str) -> None:
+        for _ in range(100):
+            if done():
+                return
+            self.client.loop(timeout=0.05)
+        raise TimeoutError(f"MQTT: no {what} within 5 s")
+
+    def _subscribe(self) -> None:
+        self.subscribed = False
         self.client.subscribe(f"{self.prefix}/+/up", qos=1)
-        # A round trip proves the subscription is in place before the first publish.
-        probe = f"{self.prefix}/probe/up"
-        deadline = 50
-        while deadline:
-            self.client.publish(probe, b"probe", qos=1).wait_for_publish(2)
-            try:
-                if self.inbox.get(timeout=0.1) == b"probe":
-                    break
-            except queue.Empty:
-                deadline -= 1
-        while not self.inbox.empty():
-            self.inbox.get_nowait()
+        self._run_until(lambda: self.subscribed, "subscription")
 
     def drop(self) -> None:
         """The broker connection drops (and the device reconnects)."""
         self.client.disconnect()
-        self.client.loop_stop()
-        self.connect()
+        self.client.reconnect()
+        self._subscribe()
 
     def carry(self, terminal_id: str, raw: bytes) -> bytes:
-        self.client.publish(f"{self.prefix}/{terminal_id}/up", raw, qos=1).wait_for_publish(5)
-        return self.inbox.get(timeout=5)
+        self.client.publish(f"{self.prefix}/{terminal_id}/up", raw, qos=1)
+        self._run_until(lambda: not self.inbox.empty(), "message back")
+        return self.inbox.get_nowait()
 
     def close(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()

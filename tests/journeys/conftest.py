@@ -7,11 +7,14 @@ other. Every journey uses its own people, terminals and guardian numbers, so the
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import missing_service
 from tests.journeys.kit import (
+    MQTT_URL,
     SERVER_PORT,
     SMS_PORT,
     Server,
@@ -21,8 +24,20 @@ from tests.journeys.kit import (
 )
 
 
+def _broker_answers() -> bool:
+    host, port = MQTT_URL.removeprefix("mqtt://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def seeded_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The served platforms run their MQTT bridge; the terminal journeys need the broker.
+    if not _broker_answers():
+        missing_service(f"Mosquitto is not answering at {MQTT_URL}")
     return seed_demo_world(tmp_path_factory.mktemp("journey-seed"))
 
 

@@ -33,10 +33,13 @@ from ansim.services import app_accounts, dispatch, incidents, people, terminals,
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin, seen_by_person
 from ansim.services.handlers import do_receive_sos
+from ansim.services.incident_commands import do_change_incident_status, do_dispatch_unit
 from ansim.services.incidents import SosReport
+from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker
 from ansim.services.terminals import IntakeSetup, do_receive_message
 from ansim.services.timers import deadline_handlers
+from ansim.services.unit_commands import do_acknowledge_order
 from ansim.services.verification_config import VerificationConfig
 from ansim.store import outbox
 from ansim.store.db import make_session_factory
@@ -108,8 +111,17 @@ class Commands:
             policy=self.policy,
             verify=self.verify,
         )
+        self.platform = Platform(
+            uow=self.uow,
+            ranker=self.ranker,
+            policy=self.policy,
+            verification=self.verify,
+            merge_window=self.setup.merge_window,
+            auto_dispatch=True,
+            clock=clock,
+        )
         self.fired: Counter[str] = Counter()
-        handlers = deadline_handlers(ranker=self.ranker, policy=self.policy)
+        handlers = deadline_handlers(self.platform)
         self.scheduler = DeadlineScheduler(
             self.uow, {kind: self._counted(h) for kind, h in handlers.items()}, clock=clock
         )
@@ -236,33 +248,26 @@ class Commands:
             )
 
     def dispatcher_status(self, incident_id: str, status: IncidentStatus) -> None:
-        with self.uow.begin() as session:
-            incidents.change_status(
-                session,
-                incident_id=incident_id,
-                status=status,
-                actor=DISPATCHER,
-                reason="model dispatcher",
-                at=self.clock(),
-            )
+        do_change_incident_status(
+            self.platform,
+            incident_id=incident_id,
+            status=status,
+            reason="model dispatcher",
+            actor=DISPATCHER,
+        )
 
     def dispatcher_order(self, incident_id: str) -> None:
-        with self.uow.begin() as session:
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            dispatch.order_best_unit(
-                session,
-                incident=incident,
-                ranker=self.ranker,
-                actor=DISPATCHER,
-                at=self.clock(),
-                ack_timeout_s=self.policy.ack_timeout_s,
+        """The board's dispatch command with the top recommended unit, as a dispatcher would."""
+        with self.uow.read() as session:
+            incident = incidents.get(session, incident_id=incident_id)
+            ranked = dispatch.rank_units(session, incident=incident, ranker=self.ranker)
+        if ranked:
+            do_dispatch_unit(
+                self.platform, incident_id=incident_id, unit_id=ranked[0].unit.id, actor=DISPATCHER
             )
 
     def acknowledge(self, assignment_id: str) -> None:
-        with self.uow.begin() as session:
-            dispatch.acknowledge(
-                session, assignment_id=assignment_id, actor="officer:model", at=self.clock()
-            )
+        do_acknowledge_order(self.platform, assignment_id=assignment_id, actor="officer:model")
 
     def fire_due(self) -> int:
         return self.scheduler.fire_due(self.clock())

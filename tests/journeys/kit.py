@@ -11,6 +11,7 @@ One gap is bridged by reading the database: nothing on main sends the app's OTP 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -371,14 +372,31 @@ def register_app(
 
 
 def _otp_sent_to(database: Path, number: str) -> str | None:
-    """The SMS centre's view of the OTP queue (see the module note: nothing sends it on main)."""
+    """The SMS centre's view of the OTP queue (see the module note: nothing sends it on main).
+
+    Numbers and texts are sealed at rest (`ae1:<key id>:<base64 nonce|ciphertext|tag>`, AES-GCM
+    with the key id as associated data); the served demo uses the public demo key.
+    """
     with contextlib.closing(sqlite3.connect(database, timeout=5)) as db:
-        rows = db.execute(
-            "select body from sms_outbox where to_number = ? order by id desc limit 1", (number,)
-        ).fetchall()
-    if not rows:
-        return None
-    return next(word for word in rows[0][0].split() if word.isdigit() and len(word) == 6)
+        rows = db.execute("select to_number, body from sms_outbox order by id desc").fetchall()
+    for to_number, body in rows:
+        if _unseal(to_number) == number:
+            text = _unseal(body)
+            return next(word for word in text.split() if word.isdigit() and len(word) == 6)
+    return None
+
+
+DEMO_DATA_KEY = b"ansim-demo-key-not-for-real-use!"  # public: `ansim demo` and test suites only
+
+
+def _unseal(stored: str) -> str:
+    if not stored.startswith("ae1:"):
+        return stored  # plain text from before encryption at rest
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key_id, _, encoded = stored[len("ae1:") :].partition(":")
+    raw = base64.b64decode(encoded)
+    return AESGCM(DEMO_DATA_KEY).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
 
 
 def fix_at(

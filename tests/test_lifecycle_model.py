@@ -14,6 +14,7 @@ Bounded for CI (a few examples of ~25 steps per backend); `ANSIM_MODEL_LONG=1` r
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import uuid
@@ -61,6 +62,19 @@ STEPS = 60 if LONG else 25
 MQTT_HOST, MQTT_PORT = os.environ.get("ANSIM_TEST_MQTT_HOST", "127.0.0.1"), 1883
 FIX_KINDS = st.sampled_from(["good", "late", "future", "impossible"])
 S = IncidentStatus
+
+
+# Diagnosis only: ANSIM_MODEL_SKIP=name,name leaves out invariants, to see past a known bug.
+SKIPPED = frozenset(filter(None, os.environ.get("ANSIM_MODEL_SKIP", "").split(",")))
+
+
+def skippable(check: Callable[[Any], None]) -> Callable[[Any], None]:
+    @functools.wraps(check)
+    def checked(self: Any) -> None:
+        if check.__name__ not in SKIPPED:
+            check(self)
+
+    return checked
 
 
 _TERMINAL_CANCEL_REFUSED = (
@@ -313,12 +327,14 @@ class LifecycleModel(RuleBasedStateMachine):
     # --- invariants ---
 
     @invariant()
+    @skippable
     def every_press_belongs_to_an_incident(self) -> None:
         known = {i.id for i in self.commands.all_incidents()}
         lost = [p for p in self.presses if p not in known]
         assert not lost, f"presses with no incident: {lost}"
 
     @invariant()
+    @skippable
     def open_incidents_have_help_or_a_pending_retry(self) -> None:
         free = self.commands.free_units()
         for incident in self._open_incidents():
@@ -334,6 +350,7 @@ class LifecycleModel(RuleBasedStateMachine):
             )
 
     @invariant()
+    @skippable
     def code0_has_its_units_or_a_pending_retry(self) -> None:
         free = self.commands.free_units()
         for incident in self._open_incidents():
@@ -349,6 +366,7 @@ class LifecycleModel(RuleBasedStateMachine):
             )
 
     @invariant()
+    @skippable
     def nothing_happens_by_itself_after_a_real_cancel(self) -> None:
         for incident_id, (at, priority, orders_before) in self.cancelled_at.items():
             if incident_id in self.person_touched:
@@ -375,12 +393,14 @@ class LifecycleModel(RuleBasedStateMachine):
                 assert sent is None or sent <= at, f"a call to action left after cancel: {message}"
 
     @invariant()
+    @skippable
     def every_open_incident_is_on_the_board(self) -> None:
         shown = self.commands.board_list()
         hidden = [i.id for i in self._open_incidents() if i.id not in shown]
         assert not hidden, f"open incidents missing from the dispatcher's list: {hidden}"
 
     @invariant()
+    @skippable
     def duress_is_code0(self) -> None:
         for incident in self.commands.all_incidents():
             if incident.duress and incident.status not in CLOSED_STATUSES - {S.CANCELLED}:
@@ -389,11 +409,13 @@ class LifecycleModel(RuleBasedStateMachine):
                 )
 
     @invariant()
+    @skippable
     def no_deadline_fires_twice(self) -> None:
         twice = {d: n for d, n in self.commands.fired.items() if n > 1}
         assert not twice, f"deadlines fired more than once: {twice}"
 
     @invariant()
+    @skippable
     def the_outbox_gives_each_event_once_in_order(self) -> None:
         fresh = self.commands.events_since(self.last_event_id)
         ids = [e.id for e in fresh]

@@ -285,8 +285,10 @@ class AppPhone:
     pin: str
     duress_pin: str
 
+    clock_skew_s: int = 0  # how far the phone's clock runs ahead
+
     def _signed(self, body: bytes) -> dict[str, str]:
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time()) + self.clock_skew_s)
         secret = self.credential.partition(".")[2]
         key = hashlib.sha256(secret.encode()).hexdigest().encode()
         signature = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()

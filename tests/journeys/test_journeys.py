@@ -8,6 +8,8 @@ can wait past them in real time.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -349,6 +351,16 @@ def test_future_fix_never_refuses_the_sos(platform: Server) -> None:
     first_order(board, answer.json()["incident_id"])
 
 
+def test_skewed_app_signature_never_loses_the_sos(platform: Server) -> None:
+    """Signed with a clock 6 min ahead, otherwise authentic: kept and flagged, never 401."""
+    board = Staff(platform.url, "dispatcher")
+    phone = register_app(platform, number=new_number(), guardian_phone=new_number())
+    phone.clock_skew_s = 6 * 60
+    answer = phone.sos(fix_at(*CENTRE))
+    assert answer.status_code == 201, answer.text
+    first_order(board, answer.json()["incident_id"])
+
+
 # --- poison, then a valid message -------------------------------------------------------------------
 
 NESTED = b"[" * 2000 + b"]" * 2000  # 4 KB of nested brackets
@@ -423,6 +435,46 @@ def test_poison_over_http_then_valid_messages(platform: Server) -> None:
         answer = httpx.post(f"{platform.url}/api/v1/app/sos", content=body, headers=headers)
         assert answer.status_code < 500, (body[:40], answer.status_code, answer.text)
     assert app_sos(phone)
+
+
+def _carrier_post(url: str, carrier: str, secret: str, body: bytes, skew_s: int = 0) -> Any:
+    timestamp = str(int(time.time()) + skew_s)
+    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    headers = {
+        "X-Ansim-Carrier": carrier,
+        "X-Ansim-Timestamp": timestamp,
+        "X-Ansim-Signature": signature.hexdigest(),
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{url}/api/v1/carrier/sos", content=body, headers=headers, timeout=15)
+
+
+def test_carrier_poison_then_one_touch_sos_even_with_a_skewed_clock(platform: Server) -> None:
+    """Poison from the carrier is refused 4xx; a valid one-touch SOS is taken, even 6 min skewed."""
+    board, admin = Staff(platform.url, "dispatcher"), Staff(platform.url, "admin")
+    carrier = f"jc{uuid.uuid4().hex[:6]}"
+    registered = admin.post("/api/v1/admin/carriers", {"carrier_id": carrier, "name": "Journey"})
+    assert registered.status_code in (200, 201), registered.text
+    secret = registered.json()["secret"]
+    for poison in (NESTED, b"\xff\xfe", b"[]", b'{"call_id": "x"}'):
+        answer = _carrier_post(platform.url, carrier, secret, poison)
+        assert 400 <= answer.status_code < 500, (poison[:40], answer.status_code, answer.text)
+    number = admin.get(f"/api/v1/admin/people/{admin.people()[5]['id']}")["one_touch_numbers"][0]
+
+    def call(skew_s: int) -> Any:
+        body = {
+            "call_id": uuid.uuid4().hex,
+            "caller_number": number,
+            "called_at": datetime.now().astimezone().isoformat(),
+            "network_location": {"lat": CENTRE[0], "lon": CENTRE[1], "radius_m": 300},
+        }
+        return _carrier_post(platform.url, carrier, secret, json.dumps(body).encode(), skew_s)
+
+    taken = call(0)
+    assert taken.status_code == 201, taken.text
+    first_order(board, taken.json()["incident_id"])
+    skewed = call(6 * 60)
+    assert skewed.status_code in (200, 201), f"a skewed but authentic SOS was lost: {skewed.text}"
 
 
 # --- chromium: the board shows the SOS ---------------------------------------------------------------

@@ -35,9 +35,10 @@ from ansim.services.cancel import do_cancel_with_pin, seen_by_person
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incident_commands import do_change_incident_status, do_dispatch_unit
 from ansim.services.incidents import SosReport
+from ansim.services.location_commands import do_add_fixes
 from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker
-from ansim.services.terminals import IntakeSetup, do_receive_message
+from ansim.services.terminals import do_receive_message
 from ansim.services.timers import deadline_handlers
 from ansim.services.unit_commands import do_acknowledge_order
 from ansim.services.verification_config import VerificationConfig
@@ -104,19 +105,12 @@ class Commands:
             retry=verification_retry(),
             terminal_notice_interval=timedelta(minutes=30),
         )
-        self.setup = IntakeSetup(
-            ranker=self.ranker,
-            merge_window=timedelta(minutes=30),
-            auto_dispatch=True,
-            policy=self.policy,
-            verify=self.verify,
-        )
         self.platform = Platform(
             uow=self.uow,
             ranker=self.ranker,
             policy=self.policy,
             verification=self.verify,
-            merge_window=self.setup.merge_window,
+            merge_window=timedelta(minutes=30),
             auto_dispatch=True,
             clock=clock,
         )
@@ -196,29 +190,19 @@ class Commands:
             idempotency_scope=f"model:{channel.value}",
             idempotency_key=uuid.uuid4().hex,
         )
-        outcome = do_receive_sos(
-            self.uow,
-            report=report,
-            ranker=self.ranker,
-            merge_window=self.setup.merge_window,
-            auto_dispatch=True,
-            policy=self.policy,
-            verify=self.verify,
-        )
+        outcome = do_receive_sos(self.platform, report=report)
         return outcome.incident.id
 
     def terminal_message(self, raw: bytes) -> list[dict[str, Any]]:
-        return do_receive_message(self.uow, raw=raw, setup=self.setup, at=self.clock())
+        return do_receive_message(self.platform, raw=raw, at=self.clock())
 
     def app_fix(self, incident_id: str, fix: LocationFix) -> None:
-        with self.uow.begin() as session:
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            incidents.add_fixes(session, incident=incident, fixes=[fix], received_at=self.clock())
+        do_add_fixes(self.platform, incident_id=incident_id, fixes=[fix])
 
     def cancel(self, incident_id: str, subscriber_id: str, pin: str) -> DeviceView:
         return device_view_of(
             lambda: do_cancel_with_pin(
-                self.uow,
+                self.platform,
                 incident_id=incident_id,
                 subscriber_id=subscriber_id,
                 pin=pin,
@@ -244,7 +228,7 @@ class Commands:
                 answer=answer,
                 actor=f"guardian:{guardian.id}",
                 at=self.clock(),
-                config=self.verify,
+                platform=self.platform,
             )
 
     def dispatcher_status(self, incident_id: str, status: IncidentStatus) -> None:

@@ -16,10 +16,9 @@ from ansim.api.schemas import (
     IncidentStatusIn,
     PriorityIn,
 )
-from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, incident_commands, incidents, people
+from ansim.services import incident_commands, incidents, officer_scope, people
 from ansim.services.audit_trail import do_record_read
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
@@ -54,7 +53,7 @@ def _list(
         else:
             found = incidents.list_recent(session, active_only=False)
         if user.role == Role.OFFICER:
-            mine = {a.incident_id for a in dispatch.open_assignments(session, unit_id=user.unit_id)}
+            mine = officer_scope.open_incident_ids(session, unit_id=user.unit_id)
             found = [i for i in found if i.id in mine]
         return [
             views.incident_out(
@@ -88,10 +87,7 @@ def _detail(
     context: ContextDep, user: StaffUser, incident_id: str, request: Request | None = None
 ) -> IncidentDetailOut:
     with context.uow.read() as session:
-        if user.role == Role.OFFICER:
-            assigned = dispatch.incident_assignments(session, incident_id=incident_id)
-            if not any(a.unit_id == user.unit_id for a in assigned):
-                raise Forbidden("officers see only incidents their unit is assigned to")
+        officer_scope.check_may_see_incident(session, user, incident_id=incident_id)
         detail = views.incident_detail(
             session,
             incident_id=incident_id,

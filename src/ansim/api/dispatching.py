@@ -36,6 +36,7 @@ from ansim.services import (
     incident_commands,
     incidents,
     jurisdiction,
+    officer_scope,
     people,
     unit_commands,
 )
@@ -79,9 +80,7 @@ def _check_officer(
     if unit_id is not None and unit_id != user.unit_id:
         raise Forbidden("an officer sees only their own unit's orders")
     if incident_id is not None:
-        assigned = dispatch.incident_assignments(session, incident_id=incident_id)
-        if not any(a.unit_id == user.unit_id for a in assigned):
-            raise Forbidden("officers see only incidents their unit is assigned to")
+        officer_scope.check_may_see_incident(session, user, incident_id=incident_id)
 
 
 def _plan(context: AppContext, incident_id: str) -> DispatchPlanOut:

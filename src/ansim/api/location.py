@@ -9,10 +9,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, FieldUser
-from ansim.domain.errors import Forbidden
 from ansim.domain.estimate import Estimate
-from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, incidents, location
+from ansim.domain.staff import StaffUser
+from ansim.services import incidents, location, officer_scope
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["location"])
 
@@ -117,10 +116,7 @@ def _location(context: ContextDep, user: StaffUser, incident_id: str) -> Inciden
     now = context.now()
     with context.uow.read() as session:
         incidents.get(session, incident_id=incident_id)
-        if user.role == Role.OFFICER:
-            assigned = dispatch.incident_assignments(session, incident_id=incident_id)
-            if not any(a.unit_id == user.unit_id for a in assigned):
-                raise Forbidden("officers see only incidents their unit is assigned to")
+        officer_scope.check_may_see_incident(session, user, incident_id=incident_id)
         estimate = location.estimate(session, incident_id=incident_id, now=now)
         fixes = incidents.fixes(session, incident_id=incident_id)
     return IncidentLocationOut(

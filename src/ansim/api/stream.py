@@ -11,7 +11,7 @@ from ansim.api.auth import FIELD_ROLES, staff_actor, staff_for_websocket
 from ansim.api.context import AppContext
 from ansim.domain.events import EventEnvelope
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch
+from ansim.services import officer_scope
 from ansim.services.audit_trail import do_record_read
 from ansim.store import outbox
 
@@ -125,7 +125,4 @@ def _visible(
     if incident_id is None:
         return False
     with context.uow.read() as session:
-        return any(
-            a.unit_id == unit_id
-            for a in dispatch.incident_assignments(session, incident_id=incident_id)
-        )
+        return officer_scope.unit_has_open_order(session, unit_id=unit_id, incident_id=incident_id)

@@ -13,13 +13,19 @@ from tests.factories import PASSWORD
 from ansim.api.app import create_app
 from ansim.settings import Settings
 
+# Tests call from loopback, like the operator's own tools (metrics and the API description answer
+# only the operations networks); a test of a remote caller passes `peer`.
+LOOPBACK = ("127.0.0.1", 50000)
+
 
 @contextmanager
-def running_app(engine: Engine, database_url: str, **settings: Any) -> Iterator[TestClient]:
+def running_app(
+    engine: Engine, database_url: str, peer: tuple[str, int] = LOOPBACK, **settings: Any
+) -> Iterator[TestClient]:
     app = create_app(
         Settings(database_url=database_url, outbox_poll_s=0.05, **settings), engine=engine
     )
-    with TestClient(app) as client:
+    with TestClient(app, client=peer) as client:
         yield client
 
 

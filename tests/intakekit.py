@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import staff_headers
+from tests.apiclient import LOOPBACK, staff_headers
 from tests.factories import T0
 
 from ansim.api.app import create_app
@@ -40,7 +40,7 @@ def clocked_app(
         engine=engine,
         clock=clock,
     )
-    with TestClient(app) as client:
+    with TestClient(app, client=LOOPBACK) as client:
         yield client
 
 

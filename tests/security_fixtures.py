@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from tests.apiclient import LOOPBACK
 from tests.factories import T0, World, build_world
 
 from ansim.api.app import create_app
@@ -53,7 +54,7 @@ def secure_app(tmp_path: Path, template: Path, **settings: Any) -> Iterator[Secu
         Settings(database_url=url, outbox_poll_s=0.05, **settings), engine=engine, clock=clock
     )
     try:
-        with TestClient(app) as client:
+        with TestClient(app, client=LOOPBACK) as client:
             yield SecureApp(client, world, engine, url, path, clock)
     finally:
         engine.dispose()

@@ -45,7 +45,7 @@ def test_reads_and_actions_are_recorded_with_who_where_and_why(secured: SecureAp
     read = by_action["incident.read"]
     assert read["incident_id"] == incident_id
     assert read["role"] == "dispatcher"
-    assert read["ip"] == "testclient"
+    assert read["ip"] == "127.0.0.1"
     assert by_action["incident.priority"]["detail"]["reason"] == "no answer from the guardian"
     mine = secured.client.get("/api/v1/audit", params={"incident_id": incident_id}, headers=admin)
     assert {e["action"] for e in mine.json()} == {"incident.read", "incident.priority"}

@@ -70,7 +70,7 @@ def test_finding_login_throttle_spraying_is_reported(secured: SecureApp) -> None
             {"t": "security.login_spraying"},
         ).all()
     assert len(found) == 1
-    assert found[0].detail["address"] == "testclient"
+    assert found[0].detail["address"] == "127.0.0.1"
     assert len(events) == 1
     metrics = secured.client.get("/metrics").text
     assert "ansim_login_spraying_suspected_total" in metrics

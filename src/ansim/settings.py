@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (e.g. ["127.0.0.1/32"] behind a local nginx); empty:
     # the peer address is the client (a forwarded header from anyone else is ignored).
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Who may read /metrics and /openapi.json without an admin session (the real client's address,
+    # see trusted_proxies): loopback by default; add the Prometheus scraper's network when it is remote.
+    operations_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     # Location history and guardian answers are purged this long after an incident closes.
     retention_days: float = Field(default=30.0, gt=0)
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
@@ -177,5 +180,15 @@ class Settings(BaseSettings):
     # "json" for one JSON object per log line (with incident_id where known), "text" for people.
     log_format: str = "text"
 
+    @field_validator("trusted_proxies", "operations_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a typo refuses to start, not each request
+        return value
+
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+
+    def operations_network_list(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.operations_networks)

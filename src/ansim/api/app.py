@@ -180,6 +180,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served by ops.openapi, for the operations networks and admins only
     )
     app.state.context = context
     # The terminal bridge and the notices to terminals use one broker setting.

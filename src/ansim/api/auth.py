@@ -61,15 +61,15 @@ def client_ip(connection: HTTPConnection) -> str:
 
 def real_client(peer: str, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
     """Walks X-Forwarded-For from the right, past our own proxies; a spoofed left part is ignored."""
-    if not _within(peer, trusted):
+    if not within_networks(peer, trusted):
         return peer
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        if not _within(hop, trusted):
+        if not within_networks(hop, trusted):
             return hop
     return peer
 
 
-def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
+def within_networks(address: str, networks: Sequence[IPNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

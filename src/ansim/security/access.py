@@ -35,6 +35,7 @@ class Principal(StrEnum):
     DEVICE = "device"
     CARRIER = "carrier"
     PUBLIC = "public"
+    OPERATIONS_NETWORK = "operations_network"
 
 
 Rule = frozenset[Principal]
@@ -51,12 +52,15 @@ DEVICE: Rule = frozenset({P.DEVICE})
 CARRIER: Rule = frozenset({P.CARRIER})
 GUARDIAN: Rule = frozenset({P.GUARDIAN_LINK})
 PUBLIC: Rule = frozenset({P.PUBLIC})
+OPERATIONS: Rule = frozenset({P.OPERATIONS_NETWORK, P.ADMIN})
 
 ACCESS: dict[str, Rule] = {
     # operations (issue 10): probes for load balancers and Prometheus
     "ops_health": PUBLIC,
     "ops_ready": PUBLIC,
-    "ops_metrics": PUBLIC,
+    # metrics and the API description: the operations networks or an admin (checked in api/ops.py)
+    "ops_metrics": OPERATIONS,
+    "ops_openapi": OPERATIONS,
     # intake (issue 3): devices and carriers sign their own requests; enrolment is the admin's
     "app_request_code": PUBLIC,
     "app_verify_code": PUBLIC,

@@ -58,6 +58,7 @@ def with_file_secrets(
         file_secret_settings,
     )
 
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -171,6 +172,10 @@ class Settings(BaseSettings):
     # Who may read /metrics and /openapi.json without an admin session (the real client's address,
     # see trusted_proxies): loopback by default; add the Prometheus scraper's network when it is remote.
     operations_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # The live stream: other origins than the page's own that may open it (e.g. a separate console
+    # host), and how often an open stream re-checks its session (logout or revocation closes it).
+    stream_origins: list[str] = Field(default_factory=list)
+    stream_session_check_s: float = Field(default=2.0, gt=0)
     # Location history and guardian answers are purged this long after an incident closes.
     retention_days: float = Field(default=30.0, gt=0)
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
+from collections.abc import Awaitable, Callable
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import FIELD_ROLES, staff_actor, staff_for_websocket
 from ansim.api.context import AppContext
+from ansim.api.stream_guard import FOREIGN_ORIGIN, client_gone, origin_allowed, session_ended
 from ansim.domain.events import EventEnvelope
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import officer_scope
@@ -16,7 +20,8 @@ from ansim.services.audit_trail import do_record_read
 from ansim.store import outbox
 
 router = APIRouter()
-# Close codes in the 4000 range are ours: 4401 = log in first, 4408 = fell behind, reconnect.
+# Close codes in the 4000 range are ours: 4401 = log in first (or again), 4403 = foreign page,
+# 4408 = fell behind, reconnect.
 UNAUTHENTICATED, TOO_SLOW = 4401, 4408
 
 
@@ -29,20 +34,48 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
     orders each incident's events by `seq`. 0 means every stored event.
     """
     context: AppContext = websocket.app.state.context
+    if not origin_allowed(websocket, context):
+        await websocket.close(code=FOREIGN_ORIGIN, reason="not from this site's pages")
+        return
     user = await run_in_threadpool(staff_for_websocket, websocket, *FIELD_ROLES)
     if user is None:
         await websocket.close(code=UNAUTHENTICATED, reason="log in first")
         return
+    # "From now on" is the horizon at the handshake, before the client hears accept: an event
+    # committed once the client is connected is never missed (the pump below starts in a task).
+    start = after if after >= 0 else await run_in_threadpool(_horizon_now, context)
     await websocket.accept()
     # The stream carries people's locations: opening it is a read of personal data, so it is audited.
     await run_in_threadpool(_audit_open, context, websocket, user)
+    # Events go out until the client leaves, the session ends, or the stream closes itself;
+    # whichever comes first stops the other two.
+    first: list[str] = []
+    async with anyio.create_task_group() as group:
+
+        async def until(name: str, job: Callable[[], Awaitable[None]]) -> None:
+            await job()
+            first.append(name)
+            group.cancel_scope.cancel()
+
+        group.start_soon(until, "pump", lambda: _pump(websocket, context, user, start))
+        group.start_soon(until, "session", lambda: session_ended(websocket, context))
+        group.start_soon(until, "client", lambda: client_gone(websocket))
+    if first[:1] == ["session"]:  # logged out, revoked or expired: nothing more for this socket
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may be gone
+            await websocket.close(code=UNAUTHENTICATED, reason="session ended; log in again")
+
+
+def _horizon_now(context: AppContext) -> int:
+    with context.uow.read() as session:
+        return outbox.horizon(session)
+
+
+async def _pump(websocket: WebSocket, context: AppContext, user: StaffUser, start: int) -> None:
     async with context.bus.subscribe() as subscription:
         # Subscribe first, then read the backlog, so no event falls between the two.
         def backlog() -> outbox.Catchup:
             with context.uow.read() as session:
-                if after < 0:
-                    return outbox.Catchup([], outbox.horizon(session), frozenset())
-                return outbox.catch_up(session, start=after)
+                return outbox.catch_up(session, start=start)
 
         caught = await run_in_threadpool(backlog)
         # Never the same event twice on one connection: the backlog's events come live again, and
@@ -117,7 +150,7 @@ def _visible(
     incident_id: str | None,
     event_unit: str | None,
 ) -> bool:
-    """Officers get their own unit's events and those of incidents their unit is assigned to."""
+    """Officers get their own unit's events and those of incidents their unit has an open order for."""
     if role != Role.OFFICER:
         return True
     if event_unit is not None and event_unit == unit_id:

@@ -22,7 +22,20 @@ from ansim.cli import (
 )
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, admin, imports, backup, bench, cctv, simulate, device, audit, keys, retention]
+COMMANDS = [
+    serve,
+    database,
+    admin,
+    imports,
+    backup,
+    bench,
+    cctv,
+    simulate,
+    device,
+    audit,
+    keys,
+    retention,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

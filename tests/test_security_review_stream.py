@@ -1,0 +1,68 @@
+"""Security review (issue 19): the live stream does not outlive its session, nor open to other sites.
+
+Before: after logout (who_am_i → 401) an open stream still delivered events with locations.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from starlette.websockets import WebSocketDisconnect
+from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.factories import World, build_world
+
+from ansim.store import outbox
+from ansim.store.db import make_session_factory
+from ansim.store.uow import UnitOfWork
+
+
+def _sos(client: TestClient, world: World, key: str) -> None:
+    answer = client.post(
+        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, key)
+    )
+    assert answer.status_code in {200, 201}, answer.text  # a second SOS joins the open case
+
+
+def test_finding_the_stream_closes_when_its_session_is_logged_out(
+    engine: Engine, database_url: str
+) -> None:
+    world = build_world(engine)
+    with running_app(engine, database_url, stream_session_check_s=0.2) as client:
+        board = staff_headers(client, "dispatcher")
+        client.cookies.clear()  # the socket authenticates with the bearer token only
+        with client.websocket_connect("/api/v1/stream", headers=board) as stream:
+            _sos(client, world, "stream-0001")
+            assert stream.receive_json()["type"]  # live while the session lives
+            assert client.delete("/api/v1/session", headers=board).status_code == 204
+            assert client.get("/api/v1/session", headers=board).status_code == 401
+            time.sleep(1.0)  # several session checks
+            with UnitOfWork(make_session_factory(engine)).read() as session:
+                sent_before = outbox.latest_id(session)
+            _sos(client, world, "stream-0002")  # news after the logout must not reach the socket
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:  # whatever was already in flight, then the close
+                    assert stream.receive_json()["id"] <= sent_before
+            assert closed.value.code == 4401
+
+
+def test_finding_the_stream_refuses_a_foreign_origin(engine: Engine, database_url: str) -> None:
+    build_world(engine)
+    with running_app(
+        engine, database_url, stream_origins=["https://console.police.example"]
+    ) as client:
+        board = staff_headers(client, "dispatcher")
+        foreign = {**board, "Origin": "https://evil.example"}
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect("/api/v1/stream", headers=foreign) as stream,
+        ):
+            stream.receive_json()
+        assert refused.value.code == 4403
+        for origin in ("http://testserver", "https://console.police.example"):
+            with client.websocket_connect(
+                "/api/v1/stream", headers={**board, "Origin": origin}
+            ) as stream:
+                stream.send_text("")  # accepted: the socket is open

@@ -20,6 +20,7 @@ from ansim.domain.people import ChannelBinding
 from ansim.domain.staff import Role, StaffUser
 from ansim.security import access, audit
 from ansim.services import people, staff
+from ansim.services.audit_trail import do_record_read
 from ansim.settings import IPNetwork
 
 SESSION_COOKIE = "ansim_session"
@@ -144,6 +145,23 @@ async def enforce_access(connection: HTTPConnection) -> None:
     user = await run_in_threadpool(authenticated_staff, connection)
     if not access.admits(rule, user.role):
         raise HTTPException(403, f"role {user.role} may not do this")
+    read = access.PERSONAL_READS.get(operation)
+    if read is not None:
+        await run_in_threadpool(_record_read, connection, user, read)
+
+
+def _record_read(request: Request, user: StaffUser, action: str) -> None:
+    """The look at personal data is recorded before it is shown (a refused look is recorded too)."""
+    path = dict(request.path_params)
+    incident_id = path.pop("incident_id", None)
+    do_record_read(
+        get_context(request).platform,
+        actor=staff_actor(request, user),
+        action=action,
+        incident_id=incident_id,
+        subject=",".join(f"{name}={value}" for name, value in sorted(path.items())),
+        detail=dict(request.query_params) or None,
+    )
 
 
 def require_staff(*roles: Role) -> Callable[[Request], StaffUser]:

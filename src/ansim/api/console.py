@@ -19,26 +19,18 @@ from ansim.api.schemas import (
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
 from ansim.services import incident_commands, incidents, officer_scope, people
-from ansim.services.audit_trail import do_record_read
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
 
 def _list(
     context: ContextDep,
-    request: Request,
     response: Response,
     user: StaffUser,
     active: bool,
     limit: int | None,
     cursor: str | None,
 ) -> list[IncidentOut]:
-    do_record_read(
-        context.platform,
-        actor=staff_actor(request, user),
-        action="incident.list",
-        detail={"active": active},
-    )
     after = incidents.QueuePosition.parse(cursor) if cursor else None
     with context.uow.read() as session:
         if active:
@@ -68,7 +60,6 @@ def _list(
 
 @router.get("", operation_id="list_incidents", response_model=list[IncidentOut])
 async def list_incidents(
-    request: Request,
     response: Response,
     context: ContextDep,
     user: FieldUser,
@@ -79,38 +70,26 @@ async def list_incidents(
     """Open incidents in the dispatcher's order, all of them (or paged with `limit` and the
     X-Next-Cursor header): waiting for a unit first, then code 0 first, longest-waiting first.
     X-Open-Incidents and X-Waiting-For-Units count them all. `active=false`: the 200 newest of
-    any status. Officers see only those their unit is assigned to."""
-    return await run_in_threadpool(_list, context, request, response, user, active, limit, cursor)
+    any status. Officers see only those their unit has an open order for."""
+    return await run_in_threadpool(_list, context, response, user, active, limit, cursor)
 
 
-def _detail(
-    context: ContextDep, user: StaffUser, incident_id: str, request: Request | None = None
-) -> IncidentDetailOut:
+def _detail(context: ContextDep, user: StaffUser, incident_id: str) -> IncidentDetailOut:
     with context.uow.read() as session:
         officer_scope.check_may_see_incident(session, user, incident_id=incident_id)
-        detail = views.incident_detail(
+        return views.incident_detail(
             session,
             incident_id=incident_id,
             ranker=context.ranker,
             at=context.now(),
             rest_s=context.dispatch_policy.unit_rest_s,
         )
-    if request is not None:  # a look (not the answer to an action, which is audited as such)
-        do_record_read(
-            context.platform,
-            actor=staff_actor(request, user),
-            action="incident.read",
-            incident_id=incident_id,
-        )
-    return detail
 
 
 @router.get("/{incident_id}", operation_id="get_incident", response_model=IncidentDetailOut)
-async def get_incident(
-    incident_id: str, request: Request, context: ContextDep, user: FieldUser
-) -> IncidentDetailOut:
+async def get_incident(incident_id: str, context: ContextDep, user: FieldUser) -> IncidentDetailOut:
     """Who, where, the timeline, the units on it and the units that could go."""
-    return await run_in_threadpool(_detail, context, user, incident_id, request)
+    return await run_in_threadpool(_detail, context, user, incident_id)
 
 
 def _dispatch(

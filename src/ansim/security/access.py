@@ -183,6 +183,32 @@ ACCESS: dict[str, Rule] = {
     "page_config": PUBLIC,
 }
 
+# Routes whose answer holds personal data (a person, their number, location, guardians, a school
+# guard): every call by staff writes an audit entry with this action before the route runs
+# (ansim.api.auth.enforce_access), the incident and path in it. `tests/test_security_review_reads.py`
+# walks this table and asserts the entry for each. The live stream (`stream.open`) and the audit
+# search (`audit.search`) record their own look in their code.
+PERSONAL_READS: dict[str, str] = {
+    "list_incidents": "incident.list",
+    "get_incident": "incident.read",
+    "get_incident_location": "location.read",
+    "export_incident_pidf_lo": "incident.export_pidf_lo",
+    "export_incident_eido": "incident.export_eido",
+    "get_dispatch_plan": "dispatch.plan_read",
+    "get_incident_route": "route.read",
+    "get_assignment_route": "route.read",
+    "list_unit_orders": "unit.orders_read",
+    "get_verification": "verification.read",
+    "admin_list_people": "person.list",
+    "admin_get_person": "person.read",
+    "admin_list_terminals": "terminal.list",
+    "admin_intake_discards": "intake.discards_read",
+    "list_school_guards": "school_guard.list",
+    "cctv_list_incidents": "cctv.incidents_read",
+    "cctv_incident_cameras": "cctv.cameras_read",
+    "cctv_view_log": "cctv.view_log_read",
+}
+
 # A session that logged in with the password but still has to enrol its second factor may do only this.
 ENROLMENT_OPERATIONS = frozenset(
     {"who_am_i", "log_out", "start_totp_enrolment", "confirm_totp_enrolment"}

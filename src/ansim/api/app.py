@@ -46,6 +46,7 @@ from ansim.api import (
     staff_admin,
     stream,
     terminal,
+    totp_codes,
     unit_terminal,
     verification,
 )
@@ -220,6 +221,7 @@ def create_app(
             demo_phone.router,
             revocation_admin.router,
             app_installs.router,
+            totp_codes.router,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])

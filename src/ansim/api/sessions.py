@@ -42,6 +42,12 @@ class TotpEnrolmentOut(BaseModel):
     otpauth_uri: str
 
 
+class TotpStartIn(Body):
+    enrolment_code: str | None = Field(
+        default=None, min_length=6, max_length=40, description="the one-time code from an admin"
+    )
+
+
 class TotpConfirmIn(Body):
     code: str = Field(pattern=r"^\d{6}$")
 
@@ -139,13 +145,20 @@ async def log_out(request: Request, context: ContextDep, user: AnyStaff) -> Resp
 
 @router.post("/totp", operation_id="start_totp_enrolment", response_model=TotpEnrolmentOut)
 async def start_totp_enrolment(
-    request: Request, context: ContextDep, user: AnyStaff
+    request: Request, context: ContextDep, user: AnyStaff, body: TotpStartIn | None = None
 ) -> TotpEnrolmentOut:
-    """Starts enrolling an authenticator app: scan the otpauth:// URI, then confirm with a code."""
+    """Starts enrolling an authenticator app: scan the otpauth:// URI, then confirm with a code.
+
+    Where enrolment codes are required, the body carries the one-time code an admin issued.
+    """
 
     def command() -> str:
         return staff_commands.do_start_totp_enrolment(
-            context.platform, user=user, actor=staff_actor(request, user)
+            context.platform,
+            user=user,
+            enrolment_code=body.enrolment_code if body else None,
+            code_required=context.settings.totp_enrolment_code_required,
+            actor=staff_actor(request, user),
         )
 
     return TotpEnrolmentOut(otpauth_uri=await run_in_threadpool(command))

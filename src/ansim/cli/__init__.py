@@ -19,6 +19,7 @@ from ansim.cli import (
     retention,
     serve,
     simulate,
+    staff_codes,
 )
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
@@ -35,6 +36,7 @@ COMMANDS = [
     audit,
     keys,
     retention,
+    staff_codes,
 ]
 
 

@@ -114,6 +114,7 @@ ACCESS: dict[str, Rule] = {
     "log_out": ANY_STAFF,
     "start_totp_enrolment": ANY_STAFF,
     "confirm_totp_enrolment": ANY_STAFF,
+    "admin_issue_totp_enrolment_code": ADMIN,
     # situation board
     "list_incidents": FIELD,
     "get_incident": FIELD,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 import sqlalchemy as sa
@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import Conflict, InvalidInput
 from ansim.domain.staff import StaffUser
-from ansim.store.tables import staff_recovery_codes, staff_second_factors
+from ansim.store.tables import (
+    staff_enrolment_codes,
+    staff_recovery_codes,
+    staff_second_factors,
+)
 
 ISSUER = "ansim"
 RECOVERY_CODES = 10
@@ -132,3 +136,46 @@ def _factor(session: Session, *, user_id: str) -> sa.RowMapping | None:
         .mappings()
         .first()
     )
+
+
+def issue_enrolment_code(
+    session: Session, *, user: StaffUser, issued_by: str, at: datetime, valid_for: timedelta
+) -> str:
+    """A fresh one-time enrolment code for `user` (replacing any earlier one), shown once."""
+    if enrolled(session, user_id=user.id):
+        raise Conflict("a second factor is already enrolled; an admin resets it first")
+    code = f"{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+    session.execute(
+        staff_enrolment_codes.delete().where(staff_enrolment_codes.c.user_id == user.id)
+    )
+    session.execute(
+        staff_enrolment_codes.insert().values(
+            user_id=user.id,
+            code_hash=_code_hasher.hash(code),
+            issued_by=issued_by,
+            issued_at=at,
+            expires_at=at + valid_for,
+        )
+    )
+    return code
+
+
+def spend_enrolment_code(session: Session, *, user_id: str, code: str, at: datetime) -> bool:
+    """True (and the code is gone) when `code` is the user's unexpired enrolment code."""
+    row = (
+        session.execute(
+            sa.select(staff_enrolment_codes).where(staff_enrolment_codes.c.user_id == user_id)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None or row["expires_at"] <= at:
+        return False
+    try:
+        _code_hasher.verify(row["code_hash"], code.strip())
+    except (VerificationError, InvalidHashError):
+        return False
+    session.execute(
+        staff_enrolment_codes.delete().where(staff_enrolment_codes.c.user_id == user_id)
+    )
+    return True

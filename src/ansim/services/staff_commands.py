@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from ansim.domain.errors import Forbidden, NotFound
 from ansim.domain.staff import StaffSession, StaffUser
 from ansim.security import audit, login, throttle, totp
 from ansim.security.login import LoginAttempt, LoginResult
 from ansim.services import staff
-from ansim.services.audit_trail import audited
+from ansim.services.audit_trail import audited, name_of
 from ansim.services.platform import Platform, transaction
 
 
@@ -44,11 +45,54 @@ def do_log_out(
 
 
 def do_start_totp_enrolment(
-    platform: Platform, *, user: StaffUser, actor: audit.Actor, session: Session | None = None
+    platform: Platform,
+    *,
+    user: StaffUser,
+    enrolment_code: str | None = None,
+    code_required: bool = False,
+    actor: audit.Actor,
+    session: Session | None = None,
 ) -> str:
-    """Starts enrolling an authenticator app; returns the otpauth:// URI to scan."""
+    """Starts enrolling an authenticator app; returns the otpauth:// URI to scan.
+
+    With `code_required` the person must bring the one-time code an admin issued (spent here), so a
+    stolen password alone never enrols the thief's authenticator.
+    """
+    if code_required:
+        with transaction(platform, session) as own:
+            spent = enrolment_code is not None and totp.spend_enrolment_code(
+                own, user_id=user.id, code=enrolment_code, at=platform.now()
+            )
+            if not spent:
+                audit.record(own, actor=actor, action="totp.enrol_refused", at=platform.now())
+        if not spent:
+            raise Forbidden("enrolling a second factor needs the one-time code from an admin")
     with audited(platform, actor=actor, action="totp.enrol_started", session=session) as own:
         return totp.start(own, user=user, at=platform.now())
+
+
+def do_issue_totp_enrolment_code(
+    platform: Platform,
+    *,
+    username: str,
+    valid_for: timedelta,
+    actor: str | audit.Actor,
+    session: Session | None = None,
+) -> str:
+    """Issues `username` a one-time code to enrol their authenticator; returns it (shown once)."""
+    with audited(
+        platform,
+        actor=actor,
+        action="totp.enrolment_code_issued",
+        subject=username,
+        session=session,
+    ) as own:
+        user = staff.find_user(own, username=username)
+        if user is None:
+            raise NotFound(f"no staff user {username!r}")
+        return totp.issue_enrolment_code(
+            own, user=user, issued_by=name_of(actor), at=platform.now(), valid_for=valid_for
+        )
 
 
 def do_confirm_totp_enrolment(

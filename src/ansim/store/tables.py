@@ -268,6 +268,18 @@ staff_second_factors = sa.Table(
     sa.Column("last_step", sa.Integer, nullable=False, default=0),
 )
 
+# A one-time code an admin gives a person out of band to enrol their authenticator (no trust on
+# first use: the password alone does not enrol a factor). Kept hashed; spent when enrolment starts.
+staff_enrolment_codes = sa.Table(
+    "staff_enrolment_codes",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
+    sa.Column("code_hash", sa.String(200), nullable=False),
+    sa.Column("issued_by", sa.String(100), nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 staff_recovery_codes = sa.Table(
     "staff_recovery_codes",
     metadata,

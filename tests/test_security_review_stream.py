@@ -54,14 +54,15 @@ def test_finding_the_stream_refuses_a_foreign_origin(engine: Engine, database_ur
         engine, database_url, stream_origins=["https://console.police.example"]
     ) as client:
         board = staff_headers(client, "dispatcher")
-        foreign = {**board, "Origin": "https://evil.example"}
+        foreign = {**board, "Origin": "https://testserver.evil.example"}
         with (
             pytest.raises(WebSocketDisconnect) as refused,
             client.websocket_connect("/api/v1/stream", headers=foreign) as stream,
         ):
             stream.receive_json()
         assert refused.value.code == 4403
-        for origin in ("http://testserver", "https://console.police.example"):
+        # Our own host (https at the browser, plain HTTP behind the proxy) and a configured origin.
+        for origin in ("http://testserver", "https://testserver", "https://console.police.example"):
             with client.websocket_connect(
                 "/api/v1/stream", headers={**board, "Origin": origin}
             ) as stream:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from starlette.websockets import WebSocketDisconnect
 from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
 from tests.factories import World, build_world
 
-from ansim.store import outbox
 from ansim.store.db import make_session_factory
+from ansim.store.tables import outbox
 from ansim.store.uow import UnitOfWork
 
 
@@ -40,7 +41,7 @@ def test_finding_the_stream_closes_when_its_session_is_logged_out(
             assert client.get("/api/v1/session", headers=board).status_code == 401
             time.sleep(1.0)  # several session checks
             with UnitOfWork(make_session_factory(engine)).read() as session:
-                sent_before = outbox.latest_id(session)
+                sent_before = session.execute(sa.select(sa.func.max(outbox.c.id))).scalar_one()
             _sos(client, world, "stream-0002")  # news after the logout must not reach the socket
             with pytest.raises(WebSocketDisconnect) as closed:
                 while True:  # whatever was already in flight, then the close

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -16,22 +15,21 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
-from ansim.api.intake_common import read_body, record_discard_now
-from ansim.domain.errors import DomainError, InvalidInput, NotFound
+from ansim.api.intake_common import discard, read_body
+from ansim.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from ansim.domain.terminals import StaleSequence
 from ansim.intake import mqtt
 from ansim.intake.settings import IntakeSettings
 from ansim.intake.terminal_protocol import MAX_MESSAGE_BYTES, BadSignature
 from ansim.services import terminals
 from ansim.services.terminal_notices import UnknownNotice
-from ansim.services.terminals import IntakeSetup
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Runs the MQTT bridge beside the app when a broker is configured."""
+    """Runs the MQTT bridge beside the app when a broker is configured (restarted if it dies)."""
     if getattr(app.state, "intake_settings", None) is None:
         app.state.intake_settings = IntakeSettings()
     broker = app.state.intake_settings.mqtt_url
@@ -40,11 +38,17 @@ async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     context: AppContext = app.state.context
     stopping = asyncio.Event()
+    health = app.state.terminal_bridge = mqtt.BridgeHealth()
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        metrics.watch_bridge("terminal-mqtt", health)
 
     async def handle(terminal_id: str, raw: bytes) -> list[dict[str, Any]]:
         return await receive(context, raw, channel="terminal-mqtt", topic_terminal=terminal_id)
 
-    bridge = asyncio.create_task(mqtt.run_bridge(broker, handle, stopping), name="terminal-mqtt")
+    bridge = asyncio.create_task(
+        mqtt.supervise_bridge(broker, handle, stopping, health), name="terminal-mqtt"
+    )
     try:
         yield
     finally:
@@ -61,14 +65,18 @@ class TerminalReplies(BaseModel):
     replies: list[dict[str, Any]]
 
 
-# Each refusal is counted under one reason and answered with one status.
+# Each refusal is counted under one reason and answered with one status; first match wins.
 _REFUSALS: list[tuple[type[DomainError], str, int]] = [
     (BadSignature, "bad_signature", 401),
     (UnknownNotice, "unknown_notice", 404),
     (NotFound, "unknown_terminal", 401),
     (StaleSequence, "stale_sequence", 409),
     (InvalidInput, "malformed", 422),
+    (Conflict, "conflict", 409),
+    (DomainError, "refused", 400),
 ]
+# Anything unforeseen (the store down, a bug): not applied, so the device should send it again.
+_FAILED = ("internal_error", 503)
 
 
 class TerminalRefused(Exception):
@@ -81,32 +89,21 @@ async def receive(
     context: AppContext, raw: bytes, *, channel: str, topic_terminal: str | None = None
 ) -> list[dict[str, Any]]:
     """Applies one terminal message; refusals are counted and raised as TerminalRefused."""
-    setup = IntakeSetup(
-        ranker=context.ranker,
-        merge_window=timedelta(seconds=context.settings.merge_window_s),
-        auto_dispatch=context.settings.auto_dispatch,
-        policy=context.dispatch_policy,
-        verify=context.verification,
-    )
     try:
         if topic_terminal is not None and _claimed_id(raw) != topic_terminal:
             raise InvalidInput("terminal id in the message differs from the topic")
-        return await run_in_threadpool(
-            terminals.do_receive_message, context.uow, raw=raw, setup=setup, at=context.now()
-        )
+        return await run_in_threadpool(terminals.do_receive_message, context.platform, raw=raw)
     except DomainError as err:
         reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))
-        await run_in_threadpool(
-            record_discard_now,
-            context,
-            channel=channel,
-            reason=reason,
-            at=context.now(),
-            detail=str(err),
-        )
-        if topic_terminal is not None:
-            return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
-        raise TerminalRefused(reason, status, str(err)) from None
+        detail = str(err)
+    except Exception as err:
+        reason, status = _FAILED
+        detail = f"not applied ({type(err).__name__}); send it again"
+        log.exception("terminal message on %s failed (%d bytes)", channel, len(raw))
+    await discard(context, channel=channel, reason=reason, detail=detail)
+    if topic_terminal is not None:
+        return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
+    raise TerminalRefused(reason, status, detail) from None
 
 
 def _claimed_id(raw: bytes) -> object:

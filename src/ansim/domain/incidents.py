@@ -102,6 +102,8 @@ class Incident:
     duress: bool = False
     drill: bool = False
     sos_count: int = 1
+    # The person cancelled with a correct PIN (real or duress): their device shows "cancelled".
+    person_cancelled: bool = False
 
     @property
     def is_active(self) -> bool:

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
-from ansim.domain.terminals import Terminal, check_interval
+from ansim.domain.terminals import Sequencing, Terminal, check_interval
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.terminal_protocol import TerminalFix, TerminalMessage
+from ansim.intake.clock_skew import settle_fix
+from ansim.intake.terminal_protocol import TerminalMessage
 from ansim.services import incidents, people, terminal_notices
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin
-from ansim.services.handlers import do_receive_sos
+from ansim.services.handlers import IntakeFlag, do_receive_sos
 from ansim.services.incidents import SosReport
-from ansim.services.ranking import UnitRanker
-from ansim.services.verification_config import VerificationConfig
+from ansim.services.platform import Platform, transaction
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
 from ansim.store.tables import idempotency_keys
 from ansim.store.tables import incidents as incidents_table
 from ansim.store.tables import terminals as terminals_table
-from ansim.store.uow import UnitOfWork
 
 HEARTBEAT_KIND = "terminal.heartbeat"
 # Terminals report fixes at one standard deviation unless they say otherwise.
@@ -38,18 +35,6 @@ TERMINAL_CONFIDENCE = 0.68
 
 class UnknownTerminal(NotFound):
     """No enrolled, enabled terminal has this id."""
-
-
-@dataclass(frozen=True)
-class IntakeSetup:
-    """What the SOS path needs from the running app."""
-
-    ranker: UnitRanker
-    merge_window: timedelta
-    auto_dispatch: bool
-    policy: DispatchPolicy | None = None
-    # Terminal SOS alert the wearer's guardians and school guard at once (verification's alerts).
-    verify: VerificationConfig | None = None
 
 
 def enrol(
@@ -111,24 +96,51 @@ def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Term
 
 
 def do_receive_message(
-    uow: UnitOfWork, *, raw: bytes, setup: IntakeSetup, at: datetime
+    platform: Platform, *, raw: bytes, session: Session | None = None
 ) -> list[dict[str, Any]]:
-    """Verifies and applies one terminal message; returns the signed replies (ack, maybe config)."""
+    """Verifies and applies one terminal message; returns the signed replies (ack, maybe config).
+
+    The sequence number moves in the transaction of the message's effect: if the effect fails,
+    the number is not spent and a byte-identical retry is applied (docs/terminal-protocol.md).
+    """
+    at = platform.now()
     message, document = protocol.parse(raw)
-    fixes = _fixes(message)
-    with uow.begin() as session:
-        terminal = get(session, terminal_id=message.terminal_id, for_update=True)
+    fixes, flags = _fixes(message, at)
+    with transaction(platform, session) as tx:
+        terminal = get(tx, terminal_id=message.terminal_id, for_update=True)
         digest = protocol.verify(document, secret=terminal.secret)
         secret, subscriber_id = terminal.secret, terminal.subscriber_id
-        if message.type == "sos":
-            done = _sos_incident(session, message)
-            if done is not None:
-                return [_ack(message, secret, "duplicate", done)]
-        duplicate = terminal.accept_sequence(message.seq, digest)
-        if duplicate and message.type != "sos":
+        sos = message.type == "sos"
+        if sos and (done := _sos_incident(tx, message)) is not None:
+            return [_ack(message, secret, "duplicate", done)]
+        sequencing = terminal.judge_sequence(message.seq, digest, sos=sos)
+        if sequencing is Sequencing.DUPLICATE and not sos:
             return [_ack(message, secret, "duplicate")]
-        _heard(session, terminal, message, at)
-        replies: list[dict[str, Any]] = []
+        if sequencing is Sequencing.LATE_SOS:
+            flags.append(
+                IntakeFlag("out_of_order", f"SOS seq {message.seq} came after {terminal.last_seq}")
+            )
+        _heard(tx, terminal, message, at)
+        if sos:
+            outcome = do_receive_sos(
+                platform,
+                report=SosReport(
+                    channel=Channel.TERMINAL,
+                    received_at=at,
+                    source=f"terminal:{message.terminal_id}",
+                    subscriber_id=subscriber_id,
+                    fix=fixes[-1] if fixes else None,
+                    idempotency_scope=f"terminal:{message.terminal_id}",
+                    idempotency_key=str(message.seq),
+                ),
+                sent_at=message.sent_at,
+                flags=flags,
+                session=tx,
+            )
+            return [_ack(message, secret, "accepted", outcome.incident.id)]
+        if message.type == "cancel":
+            return [_cancel(platform, tx, message, secret, subscriber_id, at)]
+        replies: list[dict[str, Any]] = [_ack(message, secret, "accepted")]
         if message.type == "heartbeat" and message.config_version != terminal.config_version:
             replies.append(
                 protocol.config(
@@ -139,37 +151,15 @@ def do_receive_message(
                 )
             )
         if message.type == "location":
-            _attach_fixes(session, subscriber_id, fixes, at, setup.merge_window)
+            _attach_fixes(tx, subscriber_id, fixes, at, platform.merge_window)
         if message.type == "notice_ack":
             if message.notice_id is None:
                 raise InvalidInput("a notice_ack must carry the notice_id it acknowledges")
             # An unknown notice raises here and rolls back the whole message, sequence included.
             terminal_notices.record_ack(
-                session, terminal_id=terminal.id, notice_id=message.notice_id, at=at
+                tx, terminal_id=terminal.id, notice_id=message.notice_id, at=at
             )
-    # The SOS and the cancel own their transactions: acknowledged only after they commit.
-    if message.type == "sos":
-        outcome = do_receive_sos(
-            uow,
-            report=SosReport(
-                channel=Channel.TERMINAL,
-                received_at=at,
-                source=f"terminal:{message.terminal_id}",
-                subscriber_id=subscriber_id,
-                fix=fixes[-1] if fixes else None,
-                idempotency_scope=f"terminal:{message.terminal_id}",
-                idempotency_key=str(message.seq),
-            ),
-            ranker=setup.ranker,
-            merge_window=setup.merge_window,
-            auto_dispatch=setup.auto_dispatch,
-            policy=setup.policy,
-            verify=setup.verify,
-        )
-        return [_ack(message, secret, "accepted", outcome.incident.id)]
-    if message.type == "cancel":
-        return [_cancel(uow, message, secret, subscriber_id, at, setup.merge_window)]
-    return [_ack(message, secret, "accepted"), *replies]
+        return replies
 
 
 def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:
@@ -227,28 +217,29 @@ def _supervision_event(session: Session, kind: str, terminal: Terminal, at: date
     )
 
 
-def _fixes(message: TerminalMessage) -> list[LocationFix]:
-    raw: list[TerminalFix] = ([message.fix] if message.fix else []) + list(message.fixes)
-    try:
-        return sorted(
-            (
-                LocationFix.with_confidence(
-                    lat=fix.lat,
-                    lon=fix.lon,
-                    radius_m=fix.accuracy_m,
-                    confidence=TERMINAL_CONFIDENCE,
-                    method=FixMethod(fix.method),
-                    observed_at=fix.at,
-                    source=f"terminal:{message.terminal_id}",
-                )
-                for fix in raw
-            ),
-            key=lambda fix: fix.observed_at,
-        )
-    except InvalidInput:
-        raise
-    except ValueError as err:
-        raise InvalidInput(f"terminal fix is unusable: {err}") from None
+def _fixes(message: TerminalMessage, at: datetime) -> tuple[list[LocationFix], list[IntakeFlag]]:
+    """The message's usable fixes in time order; an impossible one is dropped and flagged."""
+    fixes: list[LocationFix] = []
+    flags = [IntakeFlag("fix_dropped", problem) for problem in message.unusable_fixes]
+    for fix in ([message.fix] if message.fix else []) + list(message.fixes):
+        try:
+            taken = LocationFix.with_confidence(
+                lat=fix.lat,
+                lon=fix.lon,
+                radius_m=fix.accuracy_m,
+                confidence=TERMINAL_CONFIDENCE,
+                method=FixMethod(fix.method),
+                observed_at=fix.at,
+                source=f"terminal:{message.terminal_id}",
+            )
+        except ValueError as err:  # InvalidInput too
+            flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
+            continue
+        settled = settle_fix(taken, received_at=at, sent_at=message.sent_at)
+        if settled.flag is not None:
+            flags.append(IntakeFlag(settled.flag, settled.detail))
+        fixes.append(settled.fix)
+    return sorted(fixes, key=lambda fix: fix.observed_at), flags
 
 
 def _open_incident(
@@ -276,29 +267,44 @@ def _attach_fixes(
 
 
 def _cancel(
-    uow: UnitOfWork,
+    platform: Platform,
+    session: Session,
     message: TerminalMessage,
     secret: str,
     subscriber_id: str,
     at: datetime,
-    window: timedelta,
 ) -> dict[str, Any]:
     if message.pin is None:
         raise InvalidInput("a cancel must carry the wearer's PIN")
-    with uow.read() as session:
-        incident = _open_incident(session, subscriber_id, at, window)
+    incident = _latest_incident(session, subscriber_id, at, platform.merge_window)
     if incident is None:
         return _ack(message, secret, "no_incident")
     verdict = do_cancel_with_pin(
-        uow,
+        platform,
         incident_id=incident.id,
         subscriber_id=subscriber_id,
         pin=message.pin,
         actor=f"terminal:{message.terminal_id}",
-        at=at,
+        session=session,
     )
     status = "refused" if verdict is PinVerdict.WRONG else "cancelled"
     return _ack(message, secret, status, incident.id)
+
+
+def _latest_incident(
+    session: Session, subscriber_id: str, at: datetime, window: timedelta
+) -> Incident | None:
+    """The person's latest incident in the window, whatever its state: a cancel answers alike for all."""
+    return session.execute(
+        sa.select(Incident)
+        .where(
+            incidents_table.c.subscriber_id == subscriber_id,
+            incidents_table.c.received_at >= at - window,
+        )
+        .order_by(incidents_table.c.received_at.desc())
+        .limit(1)
+        .with_for_update()
+    ).scalar_one_or_none()
 
 
 def _ack(

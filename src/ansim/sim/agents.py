@@ -19,6 +19,7 @@ from ansim.geo.geodesy import haversine_m
 from ansim.services import deliveries, dispatch, guardian_page, incidents
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
+from ansim.services.platform import Platform as CommandPlatform
 from ansim.sim.city import Drive, Mobility
 from ansim.sim.location_traces import ERROR_MODELS, T0, ErrorModel, draw_fixes
 from ansim.sim.phones import Sms
@@ -251,15 +252,16 @@ def reporter(sim: Simulation) -> Step:
         idempotency_key=f"sim-{sim.scenario.seed}-{sequence:06d}",
         drill=True,
     )
-    outcome = do_receive_sos(
-        platform.uow,
-        report=report,
+    commands = CommandPlatform(
+        uow=platform.uow,
         ranker=platform.ranker,
+        policy=platform.policy,
+        verification=platform.verification,
         merge_window=platform.merge_window,
         auto_dispatch=platform.auto_dispatch,
-        policy=platform.policy,
-        verify=platform.verification,
+        clock=lambda: received,
     )
+    outcome = do_receive_sos(commands, report=report)
     case.incident_id = outcome.incident.id
     sim.pump()
     for later in drawn[1:]:

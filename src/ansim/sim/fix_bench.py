@@ -18,12 +18,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services import incidents
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
+from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker
+from ansim.services.verification_config import VerificationConfig
+from ansim.settings import VerificationSettings
 from ansim.sim.bench_db import demo_keys, scratch_database
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -66,12 +70,17 @@ def fix_rate(url: str, batch: int, total: int) -> Throughput:
     engine = make_engine(url)
     uow = UnitOfWork(make_session_factory(engine))
     now = datetime.now(UTC)
-    outcome = do_receive_sos(
-        uow,
-        report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True),
+    platform = Platform(
+        uow=uow,
         ranker=StraightLineRanker(),
+        policy=DispatchPolicy(),
+        verification=VerificationConfig.from_settings(VerificationSettings()),
         merge_window=timedelta(0),
         auto_dispatch=False,
+        clock=lambda: now,
+    )
+    outcome = do_receive_sos(
+        platform, report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True)
     )
     fixes = walker_fixes(total, until=now)
     started, cpu = time.perf_counter(), time.process_time()

@@ -118,6 +118,7 @@ incidents = sa.Table(
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
+    sa.Column("person_cancelled", sa.Boolean, nullable=False, default=False),
 )
 
 incident_events = sa.Table(
@@ -465,7 +466,7 @@ terminals = sa.Table(
     sa.Column("reporting_interval_s", sa.Integer, nullable=False),
     sa.Column("enrolled_at", UTCDateTime, nullable=False),
     sa.Column("enrolled_by", sa.String(100), nullable=False),
-    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_digest", sa.String(64), nullable=False, default=""),
     sa.Column("last_seen_at", UTCDateTime),
     sa.Column("battery_pct", sa.Integer),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0, World, build_world
+from tests.factories import CITY_HALL, T0, World, build_world, commands
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
@@ -32,7 +32,7 @@ RANKER = RoadRanker(load_road_graph())
 def _sos(uow: UnitOfWork, world: World, *, at=T0, policy: DispatchPolicy | None = None) -> str:  # type: ignore[no-untyped-def]
     fix = LocationFix(*CITY_HALL, radius_m=30, method=FixMethod.GNSS, observed_at=at, source="t")
     outcome = do_receive_sos(
-        uow,
+        commands(uow, ranker=RANKER, merge_window=timedelta(0), auto_dispatch=True, policy=policy),
         report=SosReport(
             channel=Channel.APP,
             received_at=at,
@@ -40,10 +40,6 @@ def _sos(uow: UnitOfWork, world: World, *, at=T0, policy: DispatchPolicy | None 
             subscriber_id=world.subscriber_id,
             fix=fix,
         ),
-        ranker=RANKER,
-        merge_window=timedelta(0),
-        auto_dispatch=True,
-        policy=policy,
     )
     return outcome.incident.id
 

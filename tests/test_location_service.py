@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import app_headers, running_app, staff_headers
-from tests.factories import CITY_HALL, T0, World, build_world
+from tests.factories import CITY_HALL, T0, World, build_world, commands
 
 from ansim.domain.errors import InvalidInput
 from ansim.domain.events import validate_event
@@ -49,7 +49,7 @@ def fix_at(
 def open_incident(engine: Engine, world: World, first: LocationFix) -> tuple[UnitOfWork, str]:
     uow = UnitOfWork(make_session_factory(engine))
     outcome = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=SosReport(
             channel=Channel.APP,
             received_at=first.observed_at,
@@ -57,9 +57,6 @@ def open_incident(engine: Engine, world: World, first: LocationFix) -> tuple[Uni
             subscriber_id=world.subscriber_id,
             fix=first,
         ),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     return uow, outcome.incident.id
 
@@ -142,7 +139,7 @@ def test_a_repeated_sos_with_an_impossible_fix_still_joins_and_keeps_the_fix_as_
     add(uow, incident_id, fix_at(10, 5, 0, radius_m=20, method=FixMethod.GNSS))
     far = fix_at(12, 30_000, 0, radius_m=20)
     outcome = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=SosReport(
             channel=Channel.APP,
             received_at=far.observed_at,
@@ -150,9 +147,6 @@ def test_a_repeated_sos_with_an_impossible_fix_still_joins_and_keeps_the_fix_as_
             subscriber_id=world.subscriber_id,
             fix=far,
         ),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     assert outcome.incident.id == incident_id
     assert outcome.incident.sos_count == 2
@@ -247,7 +241,8 @@ def open_alone(engine: Engine, first: LocationFix) -> tuple[UnitOfWork, str]:
         channel=Channel.APP, received_at=first.observed_at, source="app:test", fix=first
     )
     outcome = do_receive_sos(
-        uow, report=report, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+        report=report,
     )
     return uow, outcome.incident.id
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0, build_world
+from tests.factories import CITY_HALL, T0, build_world, commands
 
 from ansim.domain.errors import Conflict, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
@@ -72,51 +72,44 @@ def test_an_sos_is_stored_with_timeline_fix_and_outbox_and_the_nearest_unit_is_o
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
     outcome = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=True),
         report=report(world.subscriber_id),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=True,
     )
     assert outcome.created
     assert not outcome.replayed
     with uow.read() as session:
         stored = incidents.get(session, incident_id=outcome.incident.id)
-        assert stored.status == IncidentStatus.DISPATCHED
+        # Dispatched, then verification asks the guardians at once (same command, same commit).
+        assert stored.status == IncidentStatus.VERIFYING
         assert (stored.lat, stored.lon, stored.radius_m) == (CITY_HALL[0], CITY_HALL[1], 30)
         assert stored.received_at == T0
         [assignment] = dispatch.incident_assignments(session, incident_id=stored.id)
         assert assignment.unit_id == world.unit_ids["태평로11"]  # the closest of the three
         assert assignment.state == AssignmentState.ORDERED
         kinds = [e.kind for e in incidents.timeline(session, incident_id=stored.id)]
-        assert kinds == ["received", "unit_ordered", "status_changed"]
+        assert kinds[:3] == ["received", "unit_ordered", "status_changed"]
         types = [e.type for e in outbox.unpublished(session)]
-    assert types == [
+    assert types[:5] == [
         "incident.received",
         "incident.located",
         "unit.status_changed",
         "unit.ordered",
         "incident.status_changed",
     ]
+    assert "verification.started" in types, types
 
 
 def test_a_retry_with_the_same_key_returns_the_same_incident(engine: Engine) -> None:
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
     first = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=report(world.subscriber_id),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     before = counts(engine)
     again = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=report(world.subscriber_id),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     assert again.replayed
     assert again.incident.id == first.incident.id
@@ -127,28 +120,19 @@ def test_a_second_sos_from_the_same_person_joins_the_open_incident(engine: Engin
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
     first = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=report(world.subscriber_id),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     second = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=report(world.subscriber_id, key="key-0002", received_at=T0 + timedelta(minutes=1)),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     assert not second.created
     assert second.incident.id == first.incident.id
     assert second.incident.sos_count == 2
     unknown = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
         report=report(None, key="key-0003"),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=False,
     )
     assert unknown.created
     assert unknown.incident.unknown_caller
@@ -174,11 +158,8 @@ def test_a_busy_unit_cannot_be_ordered_and_the_unit_flow_moves_the_incident(engi
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
     outcome = do_receive_sos(
-        uow,
+        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=True),
         report=report(world.subscriber_id),
-        ranker=StraightLineRanker(),
-        merge_window=WINDOW,
-        auto_dispatch=True,
     )
     unit_id = world.unit_ids["태평로11"]
     with pytest.raises(Conflict, match="not available"), uow.begin() as session:

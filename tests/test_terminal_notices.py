@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
-from tests.factories import PASSWORD, T0, World, build_world
+from tests.factories import PASSWORD, T0, World, build_world, commands
 from tests.intakekit import Clock, clocked_app, fix_at, terminal_message
 from tests.live import free_port, serving
 from tests.verifykit import CONFIG, send_sos, uow_of
@@ -42,8 +42,7 @@ from ansim.services import (
     terminals,
     verification,
 )
-from ansim.services.ranking import StraightLineRanker
-from ansim.services.terminals import IntakeSetup
+from ansim.services.platform import Platform
 from ansim.settings import Settings
 from ansim.store.tables import intake_discards
 from ansim.store.tables import terminals as terminals_table
@@ -112,13 +111,8 @@ def _notifier(engine: Engine, sender: TerminalNotices) -> Notifier:
     )
 
 
-def _setup() -> IntakeSetup:
-    return IntakeSetup(
-        ranker=StraightLineRanker(),
-        merge_window=timedelta(minutes=30),
-        auto_dispatch=True,
-        verify=NOTICES,
-    )
+def _platform(engine: Engine, at: datetime) -> Platform:
+    return commands(uow_of(engine), verification=NOTICES, clock=lambda: at)
 
 
 def _notice_ack(terminal_id: str, secret: str, seq: int, notice_id: str) -> bytes:
@@ -210,10 +204,8 @@ def test_a_broker_down_then_up_delivers_the_notice_exactly_once_and_the_ack_comp
         terminals.get(session, terminal_id=terminal_id).secret = secret
     # The device's notice_ack (here over HTTP's code path) makes it delivered, on the timeline too.
     [ack] = terminals.do_receive_message(
-        uow_of(engine),
+        _platform(engine, T0 + timedelta(seconds=7)),
         raw=_notice_ack(terminal_id, secret, 1, notice.id),
-        setup=_setup(),
-        at=T0 + timedelta(seconds=7),
     )
     protocol.verify(ack, secret=secret)
     assert (ack["type"], ack["seq"], ack["status"]) == ("ack", 1, "accepted")
@@ -354,18 +346,14 @@ def test_a_duress_cancel_withdraws_a_notice_that_has_not_left(engine: Engine) ->
         )
     # Queued at dispatch, but the broker was down: it must not arrive after the "cancelled".
     [ack] = terminals.do_receive_message(
-        uow_of(engine),
+        _platform(engine, T0),
         raw=terminal_message(terminal_id, secret, 1, "sos", T0, fix=fix_at(37.5665, 126.978, T0)),
-        setup=_setup(),
-        at=T0,
     )
     [pending] = _notices(engine, ack["incident_id"])
     assert pending.status == DeliveryStatus.QUEUED
     [cancelled] = terminals.do_receive_message(
-        uow_of(engine),
+        _platform(engine, T0 + timedelta(seconds=3)),
         raw=terminal_message(terminal_id, secret, 2, "cancel", T0, pin="9999"),
-        setup=_setup(),
-        at=T0 + timedelta(seconds=3),
     )
     assert cancelled["status"] == "cancelled"
     [withdrawn] = _notices(engine, ack["incident_id"])

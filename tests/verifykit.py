@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0
+from tests.factories import CITY_HALL, T0, commands
 
 from ansim.domain.deliveries import RetryPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
@@ -52,14 +52,16 @@ def send_sos(
         source="test",
     )
     outcome = do_receive_sos(
-        uow_of(engine),
+        commands(
+            uow_of(engine),
+            ranker=StraightLineRanker(),
+            merge_window=timedelta(minutes=30),
+            auto_dispatch=auto_dispatch,
+            verification=config,
+        ),
         report=SosReport(
             channel=channel, received_at=at, source="test", subscriber_id=subscriber_id, fix=fix
         ),
-        ranker=StraightLineRanker(),
-        merge_window=timedelta(minutes=30),
-        auto_dispatch=auto_dispatch,
-        verify=config,
     )
     return outcome.incident.id
 

@@ -294,8 +294,11 @@ def _cancel(
 def _latest_incident(
     session: Session, subscriber_id: str, at: datetime, window: timedelta
 ) -> Incident | None:
-    """The person's latest incident in the window, whatever its state: a cancel answers alike for all."""
-    return session.execute(
+    """The person's open incident, else their latest in the window whatever its state.
+
+    A cancel then answers alike in every state: after a real cancel, after a close, under duress.
+    """
+    return _open_incident(session, subscriber_id, at, window) or session.execute(
         sa.select(Incident)
         .where(
             incidents_table.c.subscriber_id == subscriber_id,
@@ -303,7 +306,6 @@ def _latest_incident(
         )
         .order_by(incidents_table.c.received_at.desc())
         .limit(1)
-        .with_for_update()
     ).scalar_one_or_none()
 
 

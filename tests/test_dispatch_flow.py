@@ -37,7 +37,8 @@ def _sos(uow: UnitOfWork, world: World, *, at=T0, policy: DispatchPolicy | None 
             channel=Channel.APP,
             received_at=at,
             source="t",
-            subscriber_id=world.subscriber_id,
+            # An unknown caller: no guardians to verify with, so only the dispatch deadlines run.
+            caller_number="+821099990000",
             fix=fix,
         ),
     )

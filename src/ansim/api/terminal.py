@@ -47,7 +47,10 @@ async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
         return await receive(context, raw, channel="terminal-mqtt", topic_terminal=terminal_id)
 
     bridge = asyncio.create_task(
-        mqtt.supervise_bridge(broker, handle, stopping, health), name="terminal-mqtt"
+        mqtt.supervise_bridge(
+            broker, handle, stopping, health, group=app.state.intake_settings.mqtt_share_group
+        ),
+        name="terminal-mqtt",
     )
     try:
         yield

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
 # Off the broker longer than this (a reconnect or two), the bridge fails /readyz.
 DOWN_GRACE_S = 10.0
-SHARED_GROUP = "$share/ansim-intake/"
 # Handles one raw message from a terminal; returns the replies to publish on its down topic.
 MessageHandler = Callable[[str, bytes], Awaitable[list[dict[str, Any]]]]
 
@@ -94,7 +93,12 @@ class BridgeHealth:
 
 
 async def run_bridge(
-    url: str, handle: MessageHandler, stopping: asyncio.Event, health: BridgeHealth | None = None
+    url: str,
+    handle: MessageHandler,
+    stopping: asyncio.Event,
+    health: BridgeHealth | None = None,
+    *,
+    group: str = "ansim-intake",
 ) -> None:
     """Subscribes to every terminal's up topic and answers on its down topic until `stopping`.
 
@@ -108,7 +112,7 @@ async def run_bridge(
                 url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}"
             ) as client:
                 # A shared subscription: with N API workers each message reaches exactly one.
-                await client.subscribe(SHARED_GROUP + protocol.UP_TOPIC_FILTER, qos=1)
+                await client.subscribe(f"$share/{group}/{protocol.UP_TOPIC_FILTER}", qos=1)
                 health.up()
                 log.info("terminal MQTT bridge subscribed at %s", url)
                 async for message in client.messages:
@@ -145,12 +149,17 @@ async def _one(
 
 
 async def supervise_bridge(
-    url: str, handle: MessageHandler, stopping: asyncio.Event, health: BridgeHealth
+    url: str,
+    handle: MessageHandler,
+    stopping: asyncio.Event,
+    health: BridgeHealth,
+    *,
+    group: str = "ansim-intake",
 ) -> None:
     """Runs the bridge and restarts it if it ever dies of something unforeseen (marked dead meanwhile)."""
     while not stopping.is_set():
         try:
-            await run_bridge(url, handle, stopping, health)
+            await run_bridge(url, handle, stopping, health, group=group)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -31,6 +31,8 @@ from ansim.store.tables import terminals as terminals_table
 HEARTBEAT_KIND = "terminal.heartbeat"
 # Terminals report fixes at one standard deviation unless they say otherwise.
 TERMINAL_CONFIDENCE = 0.68
+# A cancel refers to the wearer's open incident, else to their latest this recent (any state).
+CANCEL_REACH = timedelta(hours=1)
 
 
 class UnknownTerminal(NotFound):
@@ -276,7 +278,9 @@ def _cancel(
 ) -> dict[str, Any]:
     if message.pin is None:
         raise InvalidInput("a cancel must carry the wearer's PIN")
-    incident = _latest_incident(session, subscriber_id, at, platform.merge_window)
+    incident = _latest_incident(
+        session, subscriber_id, at, max(platform.merge_window, CANCEL_REACH)
+    )
     if incident is None:
         return _ack(message, secret, "no_incident")
     verdict = do_cancel_with_pin(
@@ -298,15 +302,18 @@ def _latest_incident(
 
     A cancel then answers alike in every state: after a real cancel, after a close, under duress.
     """
-    return _open_incident(session, subscriber_id, at, window) or session.execute(
-        sa.select(Incident)
-        .where(
-            incidents_table.c.subscriber_id == subscriber_id,
-            incidents_table.c.received_at >= at - window,
-        )
-        .order_by(incidents_table.c.received_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    return (
+        _open_incident(session, subscriber_id, at, window)
+        or session.execute(
+            sa.select(Incident)
+            .where(
+                incidents_table.c.subscriber_id == subscriber_id,
+                incidents_table.c.received_at >= at - window,
+            )
+            .order_by(incidents_table.c.received_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    )
 
 
 def _ack(

@@ -85,11 +85,11 @@ class BridgeHealth:
         if self.subscribed or self.down_since is None:
             self.subscribed, self.down_since = False, time.monotonic()
 
-    def ready(self, *, grace_s: float = DOWN_GRACE_S) -> bool:
+    def ready(self) -> bool:
         """False once the bridge died, or has been off the broker longer than a reconnect."""
         if self.dead:
             return False
-        return self.down_since is None or time.monotonic() - self.down_since < grace_s
+        return self.down_since is None or time.monotonic() - self.down_since < DOWN_GRACE_S
 
 
 async def run_bridge(

@@ -329,3 +329,25 @@ def test_settle_fix_keeps_re_times_or_widens() -> None:
     )
     assert absurd.flag == "fix_time_unknown"
     assert absurd.fix.radius_m <= 50_000
+
+
+# --- the board's person panel: device health ---
+
+
+def test_the_incident_shows_the_wearers_device_health(
+    wearer: tuple[TestClient, World, Clock, str, str],
+) -> None:
+    from tests.apiclient import staff_headers
+
+    client, _, clock, terminal_id, secret = wearer
+    heartbeat = terminal_message(terminal_id, secret, 1, "heartbeat", T0, battery_pct=12)
+    assert _send(client, heartbeat)[0] == 200
+    clock.now = T0 + timedelta(seconds=30)
+    _, ack = _send(client, terminal_message(terminal_id, secret, 2, "sos", clock.now))
+    detail = client.get(
+        f"/api/v1/incidents/{ack['incident_id']}", headers=staff_headers(client, "dispatcher")
+    ).json()
+    [device] = detail["person"]["devices"]
+    assert device["terminal_id"] == terminal_id
+    assert (device["battery_pct"], device["low_battery"], device["lost"]) == (12, True, False)
+    assert device["last_seen_at"].startswith("2026-11-28T09:00:30")

@@ -175,12 +175,25 @@ class CandidateOut(BaseModel):
     reason: str
 
 
+class DeviceHealthOut(BaseModel):
+    """A U-안심 terminal the person wears, as its last message left it."""
+
+    terminal_id: str
+    battery_pct: int | None
+    low_battery: bool
+    last_seen_at: datetime | None
+    lost: bool = Field(description="silent past its reporting interval and grace")
+    signal_dbm: int | None
+    reporting_interval_s: int
+
+
 class PersonOut(BaseModel):
     name: str
     birth_year: int
     school: str
     notes: str
     photo_url: str
+    devices: list[DeviceHealthOut] = Field(default_factory=list)
 
 
 class GuardianOut(BaseModel):

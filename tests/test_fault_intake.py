@@ -242,3 +242,69 @@ def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} never became ready")
+
+
+def test_killing_the_notifier_mid_send_loses_no_guardian_message(scene: Scene) -> None:
+    from tests.apiclient import SOS_BODY
+    from tests.notify_servers import GATEWAY_SECRET, sms_receiver
+
+    from ansim.store.tables import deliveries
+
+    with sms_receiver() as receiver:
+        receiver.delay_s = 1.5  # a slow provider: the notifier is mid-send when it dies
+        sms = {
+            "ANSIM_VERIFY_SMS_GATEWAY_URL": receiver.url,
+            "ANSIM_VERIFY_SMS_GATEWAY_SECRET": GATEWAY_SECRET.decode(),
+            "ANSIM_VERIFY_NOTIFIER_LEASE_S": "8",  # a send may take half of it
+            "ANSIM_VERIFY_NOTIFIER_POLL_S": "0.2",
+        }
+        api = scene.serve("api", **AUTO, **sms)
+        notifier = scene.serve("notifier", **sms)
+        scene.serve("scheduler,relay", **AUTO, **sms)
+        for server in scene.processes:
+            server.wait_healthy()
+        bearer = {"Authorization": f"Bearer {scene.world.app_credential}"}
+        for n in range(3):
+            answer = httpx.post(
+                f"{api.url}/api/v1/app/sos",
+                json=SOS_BODY,
+                headers={**bearer, "Idempotency-Key": f"notify-fault-{n:04d}"},
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+        started = time.monotonic()
+        while not receiver.calls and time.monotonic() - started < 30:
+            time.sleep(0.05)
+        with receiver.lock:
+            in_flight = set(receiver.calls) - set(receiver.accepted)
+        notifier.kill9()
+        notifier.start()
+        notifier.wait_healthy()
+        engine = scene.engine()
+        query = sa.select(deliveries.c.id, deliveries.c.status).where(deliveries.c.channel == "sms")
+        settled_at = time.monotonic()
+        while time.monotonic() - settled_at < 60:
+            with engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if rows and all(status in {"sent", "delivered"} for _, status in rows):
+                break
+            time.sleep(0.2)
+        engine.dispose()
+        with receiver.lock:
+            calls, accepted = list(receiver.calls), dict(receiver.accepted)
+    # message_id is `<delivery id>.<attempt>`: what reached the provider, per delivery.
+    reached: dict[str, int] = {}
+    for message_id in accepted:
+        delivery_id = message_id.rsplit(".", 1)[0]
+        reached[delivery_id] = reached.get(delivery_id, 0) + 1
+    print(
+        f"\n[notifier kill -9 mid-send] deliveries={len(rows)} in_flight_at_kill={len(in_flight)} "
+        f"calls={len(calls)} accepted={len(accepted)} "
+        f"sent_twice={sum(1 for n in reached.values() if n > 1)}"
+    )
+    assert in_flight, "no message was being sent at the kill: the test proved nothing"
+    assert rows, "the SOS queued guardian messages"
+    assert all(status in {"sent", "delivered"} for _, status in rows), rows
+    # Every queued message reached the provider (at least once: a send cut by the kill is resent
+    # after its lease under the next attempt's id; the figure above says how often).
+    assert {str(delivery_id) for delivery_id, _ in rows} <= set(reached)

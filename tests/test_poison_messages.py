@@ -244,6 +244,7 @@ def test_an_unforeseen_error_in_one_mqtt_message_is_logged_counted_and_the_bridg
         assert ack["status"] in {"accepted", "duplicate"}
         assert exploded, "the first message never reached the handler"
         metrics = client.get("/metrics").text
-        assert 'ansim_bridge_messages_total{bridge="terminal-mqtt",outcome="handled"}' in metrics
+        failed = 'ansim_bridge_messages_total{bridge="terminal-mqtt",outcome="failed"} 1.0'
+        assert failed in metrics, metrics
         assert client.get("/readyz").status_code == 200
     assert any("bridge goes on" in r.message or "failed" in r.message for r in caplog.records)

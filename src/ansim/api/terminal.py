@@ -102,7 +102,11 @@ async def receive(
     except Exception as err:
         reason, status = _FAILED
         detail = f"not applied ({type(err).__name__}); send it again"
+        await discard(context, channel=channel, reason=reason, detail=detail)
+        if topic_terminal is not None:
+            raise  # the bridge logs it with its message id and counts it in /metrics
         log.exception("terminal message on %s failed (%d bytes)", channel, len(raw))
+        raise TerminalRefused(reason, status, detail) from None
     await discard(context, channel=channel, reason=reason, detail=detail)
     if topic_terminal is not None:
         return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
@@ -110,7 +114,7 @@ async def receive(
 
 
 def _claimed_id(raw: bytes) -> object:
-    with contextlib.suppress(ValueError, UnicodeDecodeError):
+    with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
         document = json.loads(raw)
         if isinstance(document, dict):
             return document.get("terminal_id")

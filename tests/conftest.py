@@ -35,6 +35,9 @@ configure_password_hashing(time_cost=1, memory_cost_kib=1024)
 # Personal data is encrypted at rest: one random key per test run, for apps and factories alike.
 os.environ.setdefault("ANSIM_DATA_KEY", crypto.new_key_text("test"))
 crypto.install(crypto.Keyring.parse(os.environ["ANSIM_DATA_KEY"]))
+# Outside demo the app refuses to start without these (issue 19): test values, set once for all.
+os.environ.setdefault("ANSIM_ELS_HMAC_KEY", "test-els-gateway-key")
+os.environ.setdefault("ANSIM_VERIFY_LINK_SECRET", "test guardian link key")
 # Logins in most tests use the password only; tests of the second factor switch it on.
 os.environ.setdefault("ANSIM_REQUIRE_TOTP", "false")
 

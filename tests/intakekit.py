@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,3 +112,10 @@ def fix_at(
         "method": method,
         "at": at.isoformat(),
     }
+
+
+def els_signed(form: str, key: str | None = None) -> bytes:
+    """An ELS body with its trailing HMAC-SHA1, keyed as the test environment's gateway key."""
+    secret = (key or os.environ["ANSIM_ELS_HMAC_KEY"]).encode()
+    digest = hmac.new(secret, form.encode(), hashlib.sha1).hexdigest()
+    return f"{form}&hmac={digest}".encode()

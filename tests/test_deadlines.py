@@ -134,3 +134,40 @@ def test_moving_a_deadline_keeps_one_row_and_fires_only_at_the_last_time(engine:
     with uow.begin() as session:  # fired: the next move schedules a new one
         deadlines.move(session, kind="test.beat", subject_id="t1", due_at=T0, at=T0)
         assert [d.subject_id for d in deadlines.pending(session, kind="test.beat")] == ["t1"]
+
+
+def test_finding_failing_deadlines_back_off_are_never_dropped_and_reach_the_board(
+    engine: Engine,
+) -> None:
+    """A handler that keeps failing is retried with doubling waits (capped), announced once, kept."""
+    uow = UnitOfWork(make_session_factory(engine))
+    tries: list[object] = []
+
+    def broken(session: Session, deadline: Deadline, now: object) -> None:
+        tries.append(now)
+        if len(tries) < 9:
+            raise RuntimeError("database constraint surprise")
+
+    with uow.begin() as session:
+        deadlines.schedule(
+            session, kind="verification.answer", subject_id="incident-1", due_at=T0, at=T0
+        )
+    scheduler = DeadlineScheduler(uow, {"verification.answer": broken}, clock=lambda: T0)
+    waits = []
+    now = T0
+    while len(tries) < 9:
+        assert scheduler.fire_due(now) in {0, 1}
+        with uow.read() as session:
+            pending = deadlines.pending(session)
+        if pending:
+            waits.append((pending[0].due_at - now).total_seconds())
+            now = pending[0].due_at
+    assert waits == [5, 10, 20, 40, 80, 160, 300, 300]  # capped at five minutes, never given up
+    with uow.read() as session:
+        announced = session.execute(
+            sa.select(sa.text("type"), sa.text("incident_id"))
+            .select_from(sa.table("outbox"))
+            .where(sa.text("type = 'deadline.failing'"))
+        ).all()
+        assert deadlines.pending(session) == []  # the ninth try succeeded and fired it
+    assert [tuple(row) for row in announced] == [("deadline.failing", "incident-1")]

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.factories import CITY_HALL, T0, World, build_world, commands
+from tests.verifykit import platform_of
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
@@ -76,7 +77,9 @@ def test_an_unacknowledged_order_moves_to_the_next_unit_by_eta_exactly_once(
         assert order.ack_due_at == T0 + timedelta(seconds=30)
         assert order.eta_s is not None
         assert 0 < order.eta_s < 300
-    scheduler = DeadlineScheduler(uow, deadline_handlers(ranker=RANKER), clock=lambda: T0)
+    scheduler = DeadlineScheduler(
+        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
+    )
     assert scheduler.fire_due(T0 + timedelta(seconds=29)) == 0
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 1
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 0  # fired once, never again
@@ -109,7 +112,9 @@ def test_an_acknowledged_order_stops_its_deadline(engine: Engine, uow: UnitOfWor
         dispatch.acknowledge(
             session, assignment_id=order.id, actor="officer", at=T0 + timedelta(seconds=5)
         )
-    scheduler = DeadlineScheduler(uow, deadline_handlers(ranker=RANKER), clock=lambda: T0)
+    scheduler = DeadlineScheduler(
+        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
+    )
     assert scheduler.fire_due(T0 + timedelta(minutes=5)) == 0
     assert _states(uow, incident_id) == [("태평로11", "acknowledged")]
     with uow.begin() as session, pytest.raises(Conflict):
@@ -227,6 +232,8 @@ def test_deadlines_survive_a_restart_of_the_scheduler(engine: Engine, uow: UnitO
     with uow.read() as session:
         (pending,) = deadlines.pending(session, kind=dispatch.ACK_DEADLINE)
         assert pending.data["incident_id"] == incident_id
-    restarted = DeadlineScheduler(uow, deadline_handlers(ranker=RANKER), clock=lambda: T0)
+    restarted = DeadlineScheduler(
+        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
+    )
     assert restarted.fire_due(T0 + timedelta(seconds=30)) == 1
     assert AssignmentState.TIMED_OUT.value in [s for _, s in _states(uow, incident_id)]

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,8 +20,10 @@ from tests.verifykit import uow_of
 
 from ansim.api.context import AppContext
 from ansim.domain.deliveries import RecipientKind
+from ansim.domain.incidents import Channel, Incident, IncidentStatus, PriorityCode
 from ansim.domain.people import Guardian, Subscriber
 from ansim.services import school_guards
+from ansim.services.guardian_page import situation
 from ansim.settings import VerificationSettings
 
 REPORTS = "/api/v1/notify/sms/reports"
@@ -305,3 +307,44 @@ def test_administrators_manage_school_guards(setup: Setup) -> None:
     ] == ["정지킴"]
     assert client.delete(f"{base}/{guard_id}", headers=admin).status_code == 204
     assert client.delete(f"{base}/{guard_id}", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize("status", ["false_alarm", "resolved"])
+def test_finding_guardian_page_hides_location_once_the_case_is_over(
+    setup: Setup, status: str
+) -> None:
+    client = setup.client
+    board = staff_headers(client, "dispatcher")
+    incident_id = setup.sos(f"guardian-over-{status}")
+    [text] = setup.wait_for_sms()
+    api = _token(text).replace("/g/", "/api/v1/guardian/")
+    assert client.get(api).json()["location"] is not None
+    steps = ["false_alarm"] if status == "false_alarm" else ["on_scene", "resolved"]
+    for step in steps:
+        moved = client.post(
+            f"/api/v1/incidents/{incident_id}/status",
+            json={"status": step, "reason": "test"},
+            headers=board,
+        )
+        assert moved.status_code == 200, moved.text
+    view = client.get(api).json()
+    assert view["location"] is None
+    assert view["situation"] == ("called_off" if status == "false_alarm" else "ended")
+    assert not view["can_answer"]
+
+
+def test_finding_guardian_page_reads_a_duress_cancel_as_a_real_cancel() -> None:
+    def incident(status: IncidentStatus, *, duress: bool) -> Incident:
+        return Incident(
+            id="i",
+            channel=Channel.APP,
+            status=status,
+            priority=PriorityCode.CODE_0 if duress else PriorityCode.CODE_1,
+            received_at=datetime.now(UTC),
+            updated_at=datetime.now(UTC),
+            duress=duress,
+        )
+
+    real = situation(incident(IncidentStatus.CANCELLED, duress=False))
+    forced = situation(incident(IncidentStatus.VERIFYING, duress=True))
+    assert real == forced == "called_off"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
 from tests.factories import T0, World, build_world
-from tests.intakekit import Clock, carrier_post, clocked_app, register_carrier
+from tests.intakekit import Clock, carrier_post, clocked_app, els_signed, register_carrier
 
 from ansim.intake.formats import eido_validator, parse_pidf_lo
 from ansim.intake.signing import signed_headers
@@ -235,7 +235,7 @@ def test_els_joins_by_number_and_junk_is_discarded_with_200(
         "&location_source=gps&location_time=1795856399000&device_imei=356938035643809"
     )
     form_type = {"content-type": "application/x-www-form-urlencoded"}
-    answer = client.post("/api/v1/els", content=form, headers=form_type)
+    answer = client.post("/api/v1/els", content=els_signed(form), headers=form_type)
     assert answer.status_code == 200, answer.text
     assert answer.json()["incident_id"] == call.json()["incident_id"]
     junk = client.post(
@@ -294,3 +294,52 @@ def test_an_impossible_aml_fix_waiting_for_the_call_is_kept_refused_and_the_sos_
             sa.select(location_fixes.c.verdict).order_by(location_fixes.c.observed_at)
         ).scalars()
         assert list(verdicts) == ["accepted", "accepted", "refused", "accepted"]
+
+
+_ELS_FORM = (
+    "v=3&emergency_number=112&source=call&time=1795856400000&device_number=%2B821012345678"
+    "&location_latitude={lat}&location_longitude=126.9781&location_accuracy=5"
+    "&location_source=gps&location_time=1795856399000&device_imei=356938035643809"
+)
+
+
+def test_finding_unsigned_els_is_discarded_and_moves_nothing(
+    gateway: tuple[TestClient, World, str, Clock],
+) -> None:
+    """Unsigned (or wrongly signed) ELS posts for a caller's number are answered 2xx and discarded."""
+    client, _, secret, _ = gateway
+    call = carrier_post(client, "/api/v1/carrier/sos", _call("+821012345678"), secret=secret, at=T0)
+    incident_id = call.json()["incident_id"]
+    before = client.get(f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "admin"))
+    form_type = {"content-type": "application/x-www-form-urlencoded"}
+    for lat, body in (
+        ("37.5680", _ELS_FORM.format(lat="37.5680").encode()),
+        ("37.5681", els_signed(_ELS_FORM.format(lat="37.5681"), key="not the gateway's key")),
+    ):
+        answer = client.post("/api/v1/els", content=body, headers=form_type)
+        assert answer.status_code == 200, lat
+        assert answer.json() == {"accepted": False, "incident_id": None, "reason": "malformed"}
+    after = client.get(f"/api/v1/incidents/{incident_id}", headers=staff_headers(client, "admin"))
+    assert after.json()["incident"]["location"] == before.json()["incident"]["location"]
+
+
+def test_finding_els_flood_for_an_unknown_number_is_limited(
+    gateway: tuple[TestClient, World, str, Clock],
+) -> None:
+    client, _, secret, _ = gateway
+    form_type = {"content-type": "application/x-www-form-urlencoded"}
+    reasons = [
+        client.post(
+            "/api/v1/els", content=els_signed(_ELS_FORM.format(lat="37.5667")), headers=form_type
+        ).json()["reason"]
+        for _ in range(8)
+    ]
+    assert reasons[:5] == [""] * 5
+    assert reasons[5:] == ["rate_limited"] * 3
+    # Once the call comes, its handset's fixes are never limited.
+    carrier_post(client, "/api/v1/carrier/sos", _call("+821012345678"), secret=secret, at=T0)
+    more = client.post(
+        "/api/v1/els", content=els_signed(_ELS_FORM.format(lat="37.5668")), headers=form_type
+    ).json()
+    assert more["accepted"] is True
+    assert more["incident_id"] is not None

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tests.live import LiveServer, serving
 
+from ansim.services.demo_world import DEMO_PASSWORD
 from ansim.settings import Settings, VerificationSettings
-from ansim.sim.demo_seed import DEMO_PASSWORD
 from ansim.sim.live import demo_scenario, live_demo
 from ansim.sim.runner import throwaway_sqlite
 from ansim.store.db import make_engine

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_headers, staff_headers
 from tests.factories import T0
 from tests.security_fixtures import SecureApp, secure_app
 
@@ -121,3 +121,28 @@ def test_registration_and_otp_sends_are_rate_limited_per_key(engine: Engine) -> 
             limit=3,
             window=window,
         )
+
+
+def test_finding_the_global_body_limit_does_not_pre_empt_a_csv_import(
+    secured: SecureApp,
+) -> None:
+    """An 88 KB school list passes the 4 KB global limit; the import's own 2 MiB limit still holds."""
+    admin = staff_headers(secured.client, "admin")
+    header = "name,birth_year,school,guardian_name,guardian_phone,guardian_relation,one_touch_number,consent_date\n"
+    rows = "".join(
+        f"학생{n:04d},2017,서울덕수초등학교,보호자{n:04d},+8210{5000_0000 + n},부,"
+        f"+8210{6000_0000 + n},2026-09-01\n"
+        for n in range(1000)
+    )
+    big = (header + rows).encode()
+    assert len(big) > 88_000
+    answer = secured.client.post(
+        "/api/v1/admin/people/import", content=big, headers={**admin, "content-type": "text/csv"}
+    )
+    assert answer.status_code == 201, answer.text[:300]
+    too_big = secured.client.post(
+        "/api/v1/admin/people/import",
+        content=b"x" * (2 * 1024 * 1024 + 1),
+        headers={**admin, "content-type": "text/csv"},
+    )
+    assert too_big.status_code == 413

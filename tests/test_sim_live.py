@@ -66,12 +66,13 @@ def test_the_simulation_drives_the_served_app_on_its_clock_and_leaves_it_the_loo
     simulation = demo.simulation
     # One clock: the app reads simulation time.
     assert context.now() == simulation.now() == NOON
-    # One unit of work: the simulation's commits wake the app's relay like a request's do.
+    # One dependencies object: the simulation drives the app's own Platform (its unit of work,
+    # whose commits wake the app's relay like a request's do).
+    assert simulation.platform is context.platform
     assert simulation.uow is context.uow
     # One owner: the app's scheduler fires deadlines and its notifier sends; the simulation neither.
-    assert simulation.platform.scheduler is None
-    assert simulation.platform.notifier is None
-    assert simulation.platform.verification is context.verification
+    assert simulation.scheduler is None
+    assert simulation.notifier is None
     # The demo world is seeded through the app: accounts, cars, pupils with their guardians' phones.
     assert [name for name, _role in demo.world.accounts][:2] == ["dispatcher", "supervisor"]
     assert len(simulation.units) == len(demo.world.units) > 10

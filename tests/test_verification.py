@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 from tests.factories import T0, build_world
-from tests.verifykit import CONFIG, count, send_sos, uow_of
+from tests.verifykit import CONFIG, count, platform_of, send_sos, uow_of
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.deliveries import DeliveryStatus
@@ -32,7 +32,7 @@ from ansim.store.tables import deliveries as deliveries_table
 
 def _scheduler(engine: Engine) -> DeadlineScheduler:
     """Fires only the verification timer; the units' acknowledgement timers are another test's."""
-    handlers = deadline_handlers()
+    handlers = deadline_handlers(platform_of(uow_of(engine)))
     only = {verification.ANSWER_DEADLINE: handlers[verification.ANSWER_DEADLINE]}
     return DeadlineScheduler(uow_of(engine), only, clock=lambda: T0)
 

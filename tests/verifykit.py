@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -9,11 +10,13 @@ from sqlalchemy.engine import Engine
 from tests.factories import CITY_HALL, T0, commands
 
 from ansim.domain.deliveries import RetryPolicy
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
-from ansim.services.ranking import StraightLineRanker
+from ansim.services.platform import Platform
+from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.verification_config import VerificationConfig
 from ansim.store.db import make_session_factory
 from ansim.store.tables import guardians
@@ -31,6 +34,23 @@ CONFIG = VerificationConfig(
 
 def uow_of(engine: Engine) -> UnitOfWork:
     return UnitOfWork(make_session_factory(engine))
+
+
+def platform_of(
+    uow: UnitOfWork,
+    *,
+    ranker: UnitRanker | None = None,
+    policy: DispatchPolicy | None = None,
+    clock: Callable[[], datetime] = lambda: T0,
+) -> Platform:
+    """The commands' dependencies on `uow`, with this kit's verification config and a fixed clock."""
+    return Platform(
+        uow=uow,
+        ranker=ranker or StraightLineRanker(),
+        policy=policy or DispatchPolicy(),
+        verification=CONFIG,
+        clock=clock,
+    )
 
 
 def send_sos(

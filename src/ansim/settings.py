@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class VerificationSettings(BaseSettings):
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
     # Failed logins before a lock, and the first lock's length (it doubles each further failure).
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_s: float = Field(default=30.0, gt=0)
+    # Failed-login counts halve after this long without a failure (per user and per address).
+    login_decay_s: float = Field(default=600.0, gt=0)
+    # Proxies whose X-Forwarded-For is believed (e.g. ["127.0.0.1/32"] behind a local nginx); empty:
+    # the peer address is the client (a forwarded header from anyone else is ignored).
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Location history and guardian answers are purged this long after an incident closes.
     retention_days: float = Field(default=30.0, gt=0)
     # Scaled-out shape: events between processes through NATS JetStream (empty: in-process only).
@@ -86,3 +94,6 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     # "json" for one JSON object per log line (with incident_id where known), "text" for people.
     log_format: str = "text"
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)

@@ -55,8 +55,9 @@ from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.intake.settings import IntakeSettings
 from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
-from ansim.security import crypto, retention, secrets
+from ansim.security import crypto, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
 from ansim.services.road_ranking import default_ranker
@@ -101,14 +102,24 @@ def create_app(
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
     bus = InProcessBus()
-    scheduler = DeadlineScheduler(
-        UnitOfWork(session_factory),
-        deadline_handlers(ranker=ranker, policy=policy),
-        clock=clock,
-        poll_s=settings.scheduler_poll_s,
-    )
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)
+    )
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy,
+        verification=verification_config,
+        merge_window=timedelta(seconds=settings.merge_window_s),
+        auto_dispatch=settings.auto_dispatch,
+        clock=clock,
+    )
+    # The scheduler claims deadlines in its own transactions; handlers run commands in them.
+    scheduler = DeadlineScheduler(
+        UnitOfWork(session_factory),
+        deadline_handlers(platform),
+        clock=clock,
+        poll_s=settings.scheduler_poll_s,
     )
     notifier = Notifier(
         UnitOfWork(session_factory),
@@ -132,15 +143,6 @@ def create_app(
     )
     relay = background.relay
     uow.add_after_commit(relay.wake_threadsafe())
-    platform = Platform(
-        uow=uow,
-        ranker=ranker,
-        policy=policy,
-        verification=verification_config,
-        merge_window=timedelta(seconds=settings.merge_window_s),
-        auto_dispatch=settings.auto_dispatch,
-        clock=clock,
-    )
     context = AppContext(
         settings=settings,
         engine=engine,
@@ -220,12 +222,9 @@ def create_app(
 
 
 def _ensure_retention_sweep(context: AppContext) -> None:
-    with context.uow.begin() as session:
-        retention.ensure_sweep(
-            session,
-            now=context.now(),
-            keep_for=timedelta(days=context.settings.retention_days),
-        )
+    do_ensure_retention_sweep(
+        context.platform, keep_for=timedelta(days=context.settings.retention_days)
+    )
 
 
 def _operation_id(route: APIRoute) -> str:

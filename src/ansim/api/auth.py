@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
@@ -17,8 +18,9 @@ from starlette.requests import HTTPConnection
 from ansim.api.context import AppContext
 from ansim.domain.people import ChannelBinding
 from ansim.domain.staff import Role, StaffUser
-from ansim.security import access
+from ansim.security import access, audit
 from ansim.services import people, staff
+from ansim.settings import IPNetwork
 
 SESSION_COOKIE = "ansim_session"
 CSRF_COOKIE = "ansim_csrf"
@@ -50,7 +52,34 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def client_ip(connection: HTTPConnection) -> str:
-    return connection.client.host if connection.client else ""
+    """The real client's address: behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+    peer = connection.client.host if connection.client else ""
+    context: AppContext | None = getattr(connection.app.state, "context", None)
+    trusted = context.settings.trusted_proxy_networks() if context is not None else ()
+    return real_client(peer, connection.headers.get("x-forwarded-for", ""), trusted)
+
+
+def real_client(peer: str, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
+    """Walks X-Forwarded-For from the right, past our own proxies; a spoofed left part is ignored."""
+    if not _within(peer, trusted):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def staff_actor(connection: HTTPConnection, user: StaffUser) -> audit.Actor:
+    """Who a staff command's audit entry names: the user, their role and their address."""
+    return audit.Actor(name=user.username, role=user.role.value, ip=client_ip(connection))
 
 
 def session_token(connection: HTTPConnection) -> tuple[str | None, bool]:

@@ -29,7 +29,7 @@ from ansim.intake.formats import parse_aml_text, parse_els_body, parse_pidf_lo
 from ansim.intake.formats.aml import decode_aml_data_sms
 from ansim.intake.numbers import normalize_number
 from ansim.intake.signing import MAX_SKEW, BadRequestSignature, signed_time
-from ansim.services import carriers, people
+from ansim.services import carriers, handset, people
 from ansim.services.handlers import IntakeFlag, do_receive_sos
 from ansim.services.handset_intake import do_receive_handset_fix
 from ansim.services.incidents import SosReport
@@ -235,6 +235,8 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
                 digest=digest,
             )
         )
+    except handset.TooManyPending as err:
+        return await _discard(context, "aml", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "aml", "unusable_fix", str(err))
     answer = HandsetAck(
@@ -277,6 +279,8 @@ async def els_receive(
                 context.platform, channel="els", caller_number=number, imei=message.imei, fix=fix
             )
         )
+    except handset.TooManyPending as err:
+        return await _discard(context, "els", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "els", "unusable_fix", str(err))
     incident_id = outcome.incident_id

@@ -8,18 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff
 from ansim.api.context import AppContext
-from ansim.cctv import access, registry, service
+from ansim.cctv import access, commands, registry, service
 from ansim.cctv.cameras import Camera
 from ansim.cctv.service import IndexCache, SelectedCamera
 from ansim.domain.errors import Forbidden, NotFound
 from ansim.domain.incidents import Incident
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import incidents, staff
+from ansim.services import incidents
 
 api = APIRouter(prefix="/api/v1/cctv", tags=["cctv control center"])
 pages = APIRouter(include_in_schema=False)
@@ -130,6 +130,10 @@ class AreaIn(BaseModel):
     gu: str = Field(min_length=1, max_length=20)
 
 
+# A number of metres or degrees is a JSON number: `false` is not a height (strict, no bool → 0.0).
+Measure = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
 class CameraSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,10 +144,17 @@ class CameraSettingsIn(BaseModel):
     onvif_profile: str | None = None
     onvif_preset: str | None = None
     stream_url: str | None = None
-    fov_deg: float | None = None
-    range_m: float | None = None
-    pan_zero_deg: float | None = None
-    mount_height_m: float | None = None
+    fov_deg: Measure | None = None
+    range_m: Measure | None = None
+    pan_zero_deg: Measure | None = None
+    mount_height_m: Measure | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_what_every_camera_has(self) -> CameraSettingsIn:
+        for name in ("ptz", "pan_zero_deg", "mount_height_m"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null (leave it out to keep the current value)")
+        return self
 
 
 class CameraIn(CameraSettingsIn):
@@ -239,16 +250,8 @@ async def list_incidents(context: ContextDep, user: CctvUser) -> list[CctvIncide
     """Active incidents this console may watch (an operator: their district only)."""
 
     def query() -> list[CctvIncidentOut]:
-        with context.uow.begin() as session:
-            found = access.watchable_incidents(session, user=user)
-            access.log_view(
-                session,
-                user=user,
-                action="list",
-                at=context.now(),
-                data={"incidents": [i.id for i in found]},
-            )
-            return [_incident_out(i) for i in found]
+        found = commands.do_list_watchable_incidents(context.platform, user=user)
+        return [_incident_out(i) for i in found]
 
     return await run_in_threadpool(query)
 
@@ -285,27 +288,17 @@ async def incident_cameras(
 
     def query() -> IncidentCamerasOut:
         incident = _watched(context, user, incident_id)
-        with context.uow.begin() as session:
-            selected = service.select_for(
-                session, incident=incident, cache=cache, limit=min(max(limit, 1), WATCH_LIMIT)
-            )
-            marks = [
-                MarkOut(kind=e.kind, at=e.at, actor=e.actor, data=e.data)
-                for e in incidents.timeline(session, incident_id=incident.id)
-                if e.kind in {"person_seen", "clip_requested", "camera_aimed"}
-            ]
-            access.log_view(
-                session,
-                user=user,
-                action="incident",
-                at=context.now(),
-                incident_id=incident.id,
-                data={"cameras": [s.camera.id for s in selected]},
-            )
+        view = commands.do_view_incident_cameras(
+            context.platform,
+            user=user,
+            incident=incident,
+            cache=cache,
+            limit=min(max(limit, 1), WATCH_LIMIT),
+        )
         return IncidentCamerasOut(
             incident=_incident_out(incident),
-            cameras=[_camera_out(s.camera, s) for s in selected],
-            marks=marks,
+            cameras=[_camera_out(s.camera, s) for s in view.selected],
+            marks=[MarkOut(kind=e.kind, at=e.at, actor=e.actor, data=e.data) for e in view.marks],
         )
 
     return await run_in_threadpool(query)
@@ -324,15 +317,7 @@ async def open_live_view(
     def command() -> LiveOut:
         incident = _watched(context, user, incident_id)
         camera = _camera_for(context, cache, incident, camera_id)
-        with context.uow.begin() as session:
-            access.log_view(
-                session,
-                user=user,
-                action="live_view",
-                at=context.now(),
-                incident_id=incident.id,
-                camera_id=camera.id,
-            )
+        commands.do_open_live_view(context.platform, user=user, incident=incident, camera=camera)
         return LiveOut(
             camera_id=camera.id,
             stream_url=camera.stream_url,
@@ -361,11 +346,10 @@ async def aim_camera(
         incident = _watched(context, user, incident_id)
         camera = _camera_for(context, cache, incident, camera_id)
         outcome = service.do_aim(
-            context.uow,
+            context.platform,
             incident=incident,
             camera=camera,
             actor=user.username,
-            at=context.now(),
             use_preset=body.preset,
         )
         target = outcome.target
@@ -397,16 +381,9 @@ async def mark_sighting(
     def command() -> MarkOut:
         incident = _watched(context, user, incident_id)
         camera = _camera_for(context, cache, incident, body.camera_id)
-        at = context.now()
-        with context.uow.begin() as session:
-            service.record_sighting(
-                session,
-                incident=incident,
-                camera=camera,
-                note=body.note,
-                actor=user.username,
-                at=at,
-            )
+        at = commands.do_mark_sighting(
+            context.platform, incident=incident, camera=camera, note=body.note, actor=user.username
+        )
         return MarkOut(
             kind="person_seen",
             at=at,
@@ -432,17 +409,15 @@ async def request_clip(
         incident = _watched(context, user, incident_id)
         camera = _camera_for(context, cache, incident, body.camera_id)
         at = context.now()
-        with context.uow.begin() as session:
-            data = service.request_clip(
-                session,
-                incident=incident,
-                camera=camera,
-                note=body.note,
-                actor=user.username,
-                at=at,
-                start=body.start,
-                end=body.end,
-            )
+        data = commands.do_request_clip(
+            context.platform,
+            incident=incident,
+            camera=camera,
+            note=body.note,
+            actor=user.username,
+            start=body.start,
+            end=body.end,
+        )
         return MarkOut(kind="clip_requested", at=at, actor=user.username, data=data)
 
     return await run_in_threadpool(command)
@@ -455,13 +430,9 @@ async def assign_area(
     """Gives a cctv_operator account its district (자치구)."""
 
     def command() -> OperatorOut:
-        with context.uow.begin() as session:
-            operator = staff.find_user(session, username=username)
-            if operator is None:
-                raise NotFound(f"no staff user {username}")
-            gu = access.assign_area(
-                session, user=operator, gu=body.gu, actor=user.username, at=context.now()
-            )
+        operator, gu = commands.do_assign_cctv_area(
+            context.platform, username=username, gu=body.gu, actor=user.username
+        )
         return OperatorOut(
             username=operator.username,
             display_name=operator.display_name,
@@ -495,8 +466,7 @@ async def register_camera(body: CameraIn, context: ContextDep, _user: AdminUser)
     place = {k: values.pop(k) for k in ("gu", "address", "lat", "lon", "purpose", "camera_count")}
 
     def command() -> CameraOut:
-        with context.uow.begin() as session:
-            camera = registry.create(session, at=context.now(), **place, **values)
+        camera = commands.do_register_camera(context.platform, fields={**place, **values})
         return _camera_out(camera)
 
     return await run_in_threadpool(command)
@@ -509,13 +479,9 @@ async def update_camera(
     """Changes a camera's PTZ/ONVIF, stream, field of view or range."""
 
     def command() -> CameraOut:
-        with context.uow.begin() as session:
-            camera = registry.update_settings(
-                session,
-                camera_id=camera_id,
-                at=context.now(),
-                **body.model_dump(exclude_unset=True),
-            )
+        camera = commands.do_update_camera(
+            context.platform, camera_id=camera_id, settings=body.model_dump(exclude_unset=True)
+        )
         return _camera_out(camera)
 
     return await run_in_threadpool(command)

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import audited_command, record_read
-from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
+from ansim.api.auth import ConsoleUser, ContextDep, FieldUser, staff_actor
 from ansim.api.schemas import (
     DispatchIn,
     IncidentDetailOut,
@@ -18,14 +17,8 @@ from ansim.api.schemas import (
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import (
-    dispatch,
-    dispatch_flow,
-    incidents,
-    people,
-    terminal_notices,
-    verification,
-)
+from ansim.services import dispatch, incident_commands, incidents, people
+from ansim.services.audit_trail import do_record_read
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -33,7 +26,12 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 def _list(
     context: ContextDep, request: Request, user: StaffUser, active: bool
 ) -> list[IncidentOut]:
-    record_read(context, request, user, action="incident.list", detail={"active": active})
+    do_record_read(
+        context.platform,
+        actor=staff_actor(request, user),
+        action="incident.list",
+        detail={"active": active},
+    )
     with context.uow.read() as session:
         found = incidents.list_recent(session, active_only=active)
         if user.role == Role.OFFICER:
@@ -68,7 +66,12 @@ def _detail(
                 raise Forbidden("officers see only incidents their unit is assigned to")
         detail = views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
     if request is not None:  # a look (not the answer to an action, which is audited as such)
-        record_read(context, request, user, action="incident.read", incident_id=incident_id)
+        do_record_read(
+            context.platform,
+            actor=staff_actor(request, user),
+            action="incident.read",
+            incident_id=incident_id,
+        )
     return detail
 
 
@@ -83,40 +86,12 @@ async def get_incident(
 def _dispatch(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, unit_id: str
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.dispatch",
+    incident_commands.do_dispatch_unit(
+        context.platform,
         incident_id=incident_id,
-        subject=f"unit:{unit_id}",
-    ) as session:
-        incident = incidents.get(session, incident_id=incident_id)
-        ranked = {
-            c.unit.id: c.eta_s
-            for c in dispatch.rank_units(session, incident=incident, ranker=context.ranker)
-        }
-        rule = context.dispatch_policy.rule_for(incident.channel, incident.priority)
-        dispatch.order_unit(
-            session,
-            incident_id=incident_id,
-            unit_id=unit_id,
-            actor=user.username,
-            at=context.now(),
-            eta_s=ranked.get(unit_id),
-            ack_timeout_s=rule.ack_timeout_s,
-        )
-        if context.verification is not None:
-            verification.start(
-                session,
-                incident_id=incident_id,
-                config=context.verification,
-                actor=user.username,
-                at=context.now(),
-            )
-        terminal_notices.queue_help_coming(
-            session, incident=incident, config=context.verification, at=context.now()
-        )
+        unit_id=unit_id,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 
@@ -137,22 +112,13 @@ def _status(
     incident_id: str,
     body: IncidentStatusIn,
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.status",
+    incident_commands.do_change_incident_status(
+        context.platform,
         incident_id=incident_id,
-        detail={"status": body.status.value, "reason": body.reason},
-    ) as session:
-        incidents.change_status(
-            session,
-            incident_id=incident_id,
-            status=body.status,
-            actor=user.username,
-            reason=body.reason,
-            at=context.now(),
-        )
+        status=body.status,
+        reason=body.reason,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 
@@ -173,34 +139,13 @@ async def change_incident_status(
 def _priority(
     context: ContextDep, request: Request, user: StaffUser, incident_id: str, body: PriorityIn
 ) -> IncidentDetailOut:
-    with audited_command(
-        context,
-        request,
-        user,
-        action="incident.priority",
+    incident_commands.do_change_incident_priority(
+        context.platform,
         incident_id=incident_id,
-        detail={"priority": body.priority, "reason": body.reason},
-    ) as session:
-        incident = incidents.change_priority(
-            session,
-            incident_id=incident_id,
-            priority=PriorityCode(body.priority),
-            actor=user.username,
-            reason=body.reason,
-            at=context.now(),
-        )
-        # Code 0 converges more units: the policy tops the incident up in the same transaction.
-        dispatch_flow.dispatch_per_policy(
-            session,
-            incident=incident,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
-            actor=user.username,
-            at=context.now(),
-        )
-        terminal_notices.queue_help_coming(
-            session, incident=incident, config=context.verification, at=context.now()
-        )
+        priority=PriorityCode(body.priority),
+        reason=body.reason,
+        actor=staff_actor(request, user),
+    )
     return _detail(context, user, incident_id)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.auth import ConsoleUser, ContextDep, FieldUser
+from ansim.api.auth import ConsoleUser, ContextDep, FieldUser, staff_actor
 from ansim.api.context import AppContext
 from ansim.api.dispatch_schemas import (
     DeclineOut,
@@ -33,10 +33,11 @@ from ansim.domain.units import Assignment
 from ansim.services import (
     dispatch,
     dispatch_flow,
+    incident_commands,
     incidents,
     jurisdiction,
     people,
-    terminal_notices,
+    unit_commands,
 )
 from ansim.services.road_ranking import RoadRanker, route_for
 
@@ -168,25 +169,15 @@ async def get_dispatch_plan(
 
 
 def _preempt(
-    context: AppContext, user: StaffUser, incident_id: str, body: PreemptIn
+    context: AppContext, request: Request, user: StaffUser, incident_id: str, body: PreemptIn
 ) -> DispatchPlanOut:
-    dispatch_flow.check_confirmed(body.confirm)
-    with context.uow.begin() as session:
-        dispatch_flow.preempt(
-            session,
-            incident_id=incident_id,
-            unit_id=body.unit_id,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
-            actor=user.username,
-            at=context.now(),
-        )
-        terminal_notices.queue_help_coming(
-            session,
-            incident=incidents.get(session, incident_id=incident_id),
-            config=context.verification,
-            at=context.now(),
-        )
+    incident_commands.do_preempt_unit(
+        context.platform,
+        incident_id=incident_id,
+        unit_id=body.unit_id,
+        confirm=body.confirm,
+        actor=staff_actor(request, user),
+    )
     return _plan(context, incident_id)
 
 
@@ -196,10 +187,10 @@ def _preempt(
     response_model=DispatchPlanOut,
 )
 async def preempt_unit(
-    incident_id: str, body: PreemptIn, context: ContextDep, user: ConsoleUser
+    incident_id: str, body: PreemptIn, request: Request, context: ContextDep, user: ConsoleUser
 ) -> DispatchPlanOut:
     """Takes a unit off a code 2-4 job for this code 0/1 incident (confirmed); the job is re-queued."""
-    return await run_in_threadpool(_preempt, context, user, incident_id, body)
+    return await run_in_threadpool(_preempt, context, request, user, incident_id, body)
 
 
 def _route(
@@ -267,15 +258,21 @@ async def get_assignment_route(
     return await run_in_threadpool(_assignment_route, context, user, assignment_id)
 
 
-def _acknowledge(context: AppContext, user: StaffUser, assignment_id: str) -> DispatchAssignmentOut:
-    now = context.now()
-    with context.uow.begin() as session:
+def _check_order_of(context: AppContext, user: StaffUser, assignment_id: str) -> None:
+    with context.uow.read() as session:
         found = dispatch.get_assignment(session, assignment_id=assignment_id)
         _check_officer(session, user, unit_id=found.unit_id)
-        assignment = dispatch.acknowledge(
-            session, assignment_id=assignment_id, actor=user.username, at=now
-        )
-        return assignment_out(session, assignment, now)
+
+
+def _acknowledge(
+    context: AppContext, request: Request, user: StaffUser, assignment_id: str
+) -> DispatchAssignmentOut:
+    _check_order_of(context, user, assignment_id)
+    assignment = unit_commands.do_acknowledge_order(
+        context.platform, assignment_id=assignment_id, actor=staff_actor(request, user)
+    )
+    with context.uow.read() as session:
+        return assignment_out(session, assignment, context.now())
 
 
 @router.post(
@@ -284,28 +281,24 @@ def _acknowledge(context: AppContext, user: StaffUser, assignment_id: str) -> Di
     response_model=DispatchAssignmentOut,
 )
 async def acknowledge_order(
-    assignment_id: str, context: ContextDep, user: FieldUser
+    assignment_id: str, request: Request, context: ContextDep, user: FieldUser
 ) -> DispatchAssignmentOut:
     """The unit has the order: its acknowledgement deadline stops."""
-    return await run_in_threadpool(_acknowledge, context, user, assignment_id)
+    return await run_in_threadpool(_acknowledge, context, request, user, assignment_id)
 
 
-def _decline(context: AppContext, user: StaffUser, assignment_id: str) -> DeclineOut:
+def _decline(
+    context: AppContext, request: Request, user: StaffUser, assignment_id: str
+) -> DeclineOut:
+    _check_order_of(context, user, assignment_id)
+    outcome = unit_commands.do_decline_order(
+        context.platform, assignment_id=assignment_id, actor=staff_actor(request, user)
+    )
     now = context.now()
-    with context.uow.begin() as session:
-        found = dispatch.get_assignment(session, assignment_id=assignment_id)
-        _check_officer(session, user, unit_id=found.unit_id)
-        successor = dispatch_flow.decline(
-            session,
-            assignment_id=assignment_id,
-            ranker=context.ranker,
-            policy=context.dispatch_policy,
-            actor=user.username,
-            at=now,
-        )
+    with context.uow.read() as session:
         return DeclineOut(
-            declined=assignment_out(session, found, now),
-            next=assignment_out(session, successor, now) if successor else None,
+            declined=assignment_out(session, outcome.declined, now),
+            next=assignment_out(session, outcome.successor, now) if outcome.successor else None,
         )
 
 
@@ -314,9 +307,11 @@ def _decline(context: AppContext, user: StaffUser, assignment_id: str) -> Declin
     operation_id="decline_order",
     response_model=DeclineOut,
 )
-async def decline_order(assignment_id: str, context: ContextDep, user: FieldUser) -> DeclineOut:
+async def decline_order(
+    assignment_id: str, request: Request, context: ContextDep, user: FieldUser
+) -> DeclineOut:
     """The unit cannot go: the order moves to the next unit by ETA at once."""
-    return await run_in_threadpool(_decline, context, user, assignment_id)
+    return await run_in_threadpool(_decline, context, request, user, assignment_id)
 
 
 def _orders(context: AppContext, user: StaffUser, unit_id: str) -> list[OrderOut]:

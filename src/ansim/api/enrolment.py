@@ -11,21 +11,22 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import ContextDep, require_staff
+from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.api.intake_common import read_body
 from ansim.api.schemas import Body
 from ansim.domain.errors import InvalidInput
 from ansim.domain.people import Subscriber
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.terminals import Terminal
-from ansim.services import carriers, discards, enrolment, people, terminals
+from ansim.security.limits import LARGER_BODIES
+from ansim.services import discards, enrolment, enrolment_commands, people, terminals
 from ansim.services.enrolment import GuardianDraft, PersonDraft
 
 router = APIRouter(prefix="/api/v1/admin", tags=["enrolment admin"])
 pages = APIRouter(include_in_schema=False)
 Admin = Annotated[StaffUser, Depends(require_staff(Role.ADMIN))]
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static" / "enrol"
-MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_CSV_BYTES = LARGER_BODIES["/api/v1/admin/people/import"]
 PHONE = r"^[+0-9][0-9 \-]{6,24}$"
 
 
@@ -171,7 +172,9 @@ def _detail(context: ContextDep, subscriber_id: str) -> PersonDetailOut:
 @router.post(
     "/people", operation_id="admin_enrol_person", status_code=201, response_model=PersonDetailOut
 )
-async def admin_enrol_person(body: PersonIn, context: ContextDep, user: Admin) -> PersonDetailOut:
+async def admin_enrol_person(
+    body: PersonIn, request: Request, context: ContextDep, user: Admin
+) -> PersonDetailOut:
     """Enrols a person with guardians and one-touch numbers; consent and its date are required."""
     draft = PersonDraft(
         name=body.name,
@@ -187,10 +190,9 @@ async def admin_enrol_person(body: PersonIn, context: ContextDep, user: Admin) -
     )
 
     def enrol() -> str:
-        with context.uow.begin() as session:
-            return enrolment.enrol_person(
-                session, draft=draft, actor=user.username, at=context.now()
-            ).id
+        return enrolment_commands.do_enrol_person(
+            context.platform, draft=draft, actor=staff_actor(request, user)
+        ).id
 
     return await run_in_threadpool(_detail, context, await run_in_threadpool(enrol))
 
@@ -220,19 +222,17 @@ async def admin_get_person(subscriber_id: str, context: ContextDep, user: Admin)
     "/people/{subscriber_id}", operation_id="admin_update_person", response_model=PersonDetailOut
 )
 async def admin_update_person(
-    subscriber_id: str, body: PersonEditIn, context: ContextDep, user: Admin
+    subscriber_id: str, body: PersonEditIn, request: Request, context: ContextDep, user: Admin
 ) -> PersonDetailOut:
     """Edits a person's details; the change is audited."""
 
     def update() -> None:
-        with context.uow.begin() as session:
-            enrolment.update_person(
-                session,
-                subscriber_id=subscriber_id,
-                changes=body.model_dump(exclude_none=True),
-                actor=user.username,
-                at=context.now(),
-            )
+        enrolment_commands.do_update_person(
+            context.platform,
+            subscriber_id=subscriber_id,
+            changes=body.model_dump(exclude_none=True),
+            actor=staff_actor(request, user),
+        )
 
     await run_in_threadpool(update)
     return await run_in_threadpool(_detail, context, subscriber_id)
@@ -250,8 +250,9 @@ async def admin_import_people(request: Request, context: ContextDep, user: Admin
         raise InvalidInput("CSV must be UTF-8") from None
 
     def load() -> list[str]:
-        with context.uow.begin() as session:
-            return enrolment.import_csv(session, text=text, actor=user.username, at=context.now())
+        return enrolment_commands.do_import_people(
+            context.platform, text=text, actor=staff_actor(request, user)
+        )
 
     ids = await run_in_threadpool(load)
     return ImportOut(enrolled=len(ids), ids=ids)
@@ -264,34 +265,21 @@ async def admin_import_people(request: Request, context: ContextDep, user: Admin
     response_model=TerminalSecretOut,
 )
 async def admin_enrol_terminal(
-    body: TerminalIn, context: ContextDep, user: Admin
+    body: TerminalIn, request: Request, context: ContextDep, user: Admin
 ) -> TerminalSecretOut:
     """Enrols a U-안심 terminal for a person; the answer holds its secret, shown only now."""
 
     def enrol() -> TerminalSecretOut:
-        with context.uow.begin() as session:
-            now = context.now()
-            secret = terminals.enrol(
-                session,
-                terminal_id=body.terminal_id,
-                subscriber_id=body.subscriber_id,
-                reporting_interval_s=body.reporting_interval_s,
-                actor=user.username,
-                at=now,
-            )
-            enrolment.audit(
-                session,
-                subscriber_id=body.subscriber_id,
-                actor=user.username,
-                at=now,
-                action="terminal_enrolled",
-                changes={
-                    "terminal_id": body.terminal_id,
-                    "reporting_interval_s": body.reporting_interval_s,
-                },
-            )
-            terminal = terminals.get(session, terminal_id=body.terminal_id)
-            return TerminalSecretOut(**_terminal_out(terminal).model_dump(), secret=secret)
+        enrolled = enrolment_commands.do_enrol_terminal(
+            context.platform,
+            terminal_id=body.terminal_id,
+            subscriber_id=body.subscriber_id,
+            reporting_interval_s=body.reporting_interval_s,
+            actor=staff_actor(request, user),
+        )
+        return TerminalSecretOut(
+            **_terminal_out(enrolled.terminal).model_dump(), secret=enrolled.secret
+        )
 
     return await run_in_threadpool(enrol)
 
@@ -300,30 +288,18 @@ async def admin_enrol_terminal(
     "/terminals/{terminal_id}", operation_id="admin_update_terminal", response_model=TerminalOut
 )
 async def admin_update_terminal(
-    terminal_id: str, body: TerminalEditIn, context: ContextDep, user: Admin
+    terminal_id: str, body: TerminalEditIn, request: Request, context: ContextDep, user: Admin
 ) -> TerminalOut:
     """Changes a terminal's reporting interval; the device receives it as `config`."""
 
     def update() -> TerminalOut:
-        with context.uow.begin() as session:
-            terminal = terminals.set_interval(
-                session,
-                terminal_id=terminal_id,
-                reporting_interval_s=body.reporting_interval_s,
-                at=context.now(),
-            )
-            enrolment.audit(
-                session,
-                subscriber_id=terminal.subscriber_id,
-                actor=user.username,
-                at=context.now(),
-                action="terminal_edited",
-                changes={
-                    "terminal_id": terminal_id,
-                    "reporting_interval_s": body.reporting_interval_s,
-                },
-            )
-            return _terminal_out(terminal)
+        terminal = enrolment_commands.do_update_terminal(
+            context.platform,
+            terminal_id=terminal_id,
+            reporting_interval_s=body.reporting_interval_s,
+            actor=staff_actor(request, user),
+        )
+        return _terminal_out(terminal)
 
     return await run_in_threadpool(update)
 
@@ -346,15 +322,17 @@ async def admin_list_terminals(context: ContextDep, user: Admin) -> list[Termina
     response_model=CarrierSecretOut,
 )
 async def admin_register_carrier(
-    body: CarrierIn, context: ContextDep, user: Admin
+    body: CarrierIn, request: Request, context: ContextDep, user: Admin
 ) -> CarrierSecretOut:
     """Registers a carrier (its call gateway and SMS centre); the shared secret is shown only now."""
 
     def register() -> str:
-        with context.uow.begin() as session:
-            return carriers.register(
-                session, carrier_id=body.carrier_id, name=body.name, at=context.now()
-            )
+        return enrolment_commands.do_register_carrier(
+            context.platform,
+            carrier_id=body.carrier_id,
+            name=body.name,
+            actor=staff_actor(request, user),
+        )
 
     return CarrierSecretOut(carrier_id=body.carrier_id, secret=await run_in_threadpool(register))
 

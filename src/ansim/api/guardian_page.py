@@ -16,7 +16,7 @@ from ansim.api.context import AppContext
 from ansim.domain.errors import Conflict, DomainError
 from ansim.domain.guardian_links import LinkExpired
 from ansim.domain.verification import Answer
-from ansim.services import guardian_page
+from ansim.services import guardian_page, verification_commands
 from ansim.services.guardian_page import GuardianView
 
 router = APIRouter(tags=["guardian page"])
@@ -101,11 +101,9 @@ async def get_guardian_view(token: str, context: ContextDep, response: Response)
 
 
 def _answer(context: AppContext, token: str, body: GuardianAnswerIn) -> GuardianViewOut:
-    config = _config(context)
-    with context.uow.begin() as session:
-        found = guardian_page.answer(
-            session, token=token, answer=Answer(body.answer), config=config, now=context.now()
-        )
+    found = verification_commands.do_answer_as_guardian(
+        context.platform, token=token, answer=Answer(body.answer)
+    )
     return _out(found)
 
 

@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ansim.bus.runtime import Background
 from ansim.domain.incidents import ACTIVE_STATUSES
 from ansim.intake.mqtt import BridgeHealth
+from ansim.security.login import SPRAYING_SUSPECTED
 from ansim.store import outbox
-from ansim.store.tables import deadlines, incidents
+from ansim.store.tables import audit_log, deadlines, incidents
 from ansim.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ansim_store_up", "1 when the database answered this scrape")
         try:
-            open_count, overdue, backlog = self._read()
+            open_count, overdue, backlog, spraying = self._read()
         except sa.exc.SQLAlchemyError as error:
             log.warning("metrics: database unavailable (%s)", type(error).__name__)
             up.add_metric([], 0)
@@ -154,9 +155,14 @@ class _StoreCollector(Collector):
             yield GaugeMetricFamily(
                 "ansim_outbox_backlog", "Committed events not yet published", value=backlog
             )
+            yield CounterMetricFamily(
+                "ansim_login_spraying_suspected",
+                "Addresses locked by failed logins spread over many names (audit entries)",
+                value=spraying,
+            )
         yield from self._process_metrics()
 
-    def _read(self) -> tuple[int, int, int]:
+    def _read(self) -> tuple[int, int, int, int]:
         with self._uow.read() as session:
             open_count = session.execute(
                 sa.select(sa.func.count())
@@ -172,7 +178,12 @@ class _StoreCollector(Collector):
                     deadlines.c.cancelled_at.is_(None),
                 )
             ).scalar_one()
-            return int(open_count), int(overdue), outbox.backlog(session)
+            spraying = session.execute(
+                sa.select(sa.func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.action == SPRAYING_SUSPECTED)
+            ).scalar_one()
+            return int(open_count), int(overdue), outbox.backlog(session), int(spraying)
 
     def _process_metrics(self) -> Iterator[Metric]:
         background = self._background

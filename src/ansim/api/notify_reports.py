@@ -15,7 +15,7 @@ from ansim.domain.deliveries import DeliveryStatus
 from ansim.domain.errors import InvalidInput
 from ansim.notify import signing
 from ansim.notify.notifier import REPORTS_PATH
-from ansim.services import deliveries
+from ansim.services import verification_commands
 
 router = APIRouter(tags=["notification channels"])
 
@@ -33,16 +33,12 @@ class DeliveryReportOut(BaseModel):
 
 
 def _apply(context: AppContext, report: DeliveryReportIn) -> DeliveryReportOut:
-    assert context.verification is not None
-    with context.uow.begin() as session:
-        delivery = deliveries.record_report(
-            session,
-            message_id=report.message_id,
-            delivered=report.status == "delivered",
-            error=report.error,
-            retry=context.verification.retry,
-            at=context.now(),
-        )
+    delivery = verification_commands.do_record_delivery_report(
+        context.platform,
+        message_id=report.message_id,
+        delivered=report.status == "delivered",
+        error=report.error,
+    )
     return DeliveryReportOut(delivery_id=delivery.id, status=delivery.status)
 
 

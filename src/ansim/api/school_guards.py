@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import ContextDep, require_staff
+from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.api.context import AppContext
 from ansim.domain.school_guards import SchoolGuard
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import school_guards
+from ansim.services import enrolment_commands, school_guards
 
 router = APIRouter(prefix="/api/v1/admin/school-guards", tags=["administration"])
 Admin = Annotated[StaffUser, Depends(require_staff(Role.ADMIN, Role.SUPERVISOR))]
@@ -67,40 +67,53 @@ async def list_school_guards(
     return await run_in_threadpool(_list, context, school)
 
 
-def _create(context: AppContext, body: SchoolGuardIn) -> SchoolGuardOut:
-    with context.uow.begin() as session:
-        return _out(school_guards.create(session, **body.model_dump()))
+def _create(
+    context: AppContext, request: Request, user: StaffUser, body: SchoolGuardIn
+) -> SchoolGuardOut:
+    guard = enrolment_commands.do_create_school_guard(
+        context.platform, fields=body.model_dump(), actor=staff_actor(request, user)
+    )
+    return _out(guard)
 
 
 @router.post("", operation_id="create_school_guard", response_model=SchoolGuardOut, status_code=201)
 async def create_school_guard(
-    body: SchoolGuardIn, context: ContextDep, _user: Admin
+    body: SchoolGuardIn, request: Request, context: ContextDep, user: Admin
 ) -> SchoolGuardOut:
     """Enrols a school guard."""
-    return await run_in_threadpool(_create, context, body)
+    return await run_in_threadpool(_create, context, request, user, body)
 
 
-def _update(context: AppContext, guard_id: str, body: SchoolGuardPatch) -> SchoolGuardOut:
-    with context.uow.begin() as session:
-        changes = body.model_dump(exclude_none=True)
-        return _out(school_guards.update(session, guard_id=guard_id, changes=changes))
+def _update(
+    context: AppContext, request: Request, user: StaffUser, guard_id: str, body: SchoolGuardPatch
+) -> SchoolGuardOut:
+    guard = enrolment_commands.do_update_school_guard(
+        context.platform,
+        guard_id=guard_id,
+        changes=body.model_dump(exclude_none=True),
+        actor=staff_actor(request, user),
+    )
+    return _out(guard)
 
 
 @router.patch("/{guard_id}", operation_id="update_school_guard", response_model=SchoolGuardOut)
 async def update_school_guard(
-    guard_id: str, body: SchoolGuardPatch, context: ContextDep, _user: Admin
+    guard_id: str, body: SchoolGuardPatch, request: Request, context: ContextDep, user: Admin
 ) -> SchoolGuardOut:
     """Changes a school guard's details or duty hours."""
-    return await run_in_threadpool(_update, context, guard_id, body)
+    return await run_in_threadpool(_update, context, request, user, guard_id, body)
 
 
-def _delete(context: AppContext, guard_id: str) -> None:
-    with context.uow.begin() as session:
-        school_guards.delete(session, guard_id=guard_id)
+def _delete(context: AppContext, request: Request, user: StaffUser, guard_id: str) -> None:
+    enrolment_commands.do_delete_school_guard(
+        context.platform, guard_id=guard_id, actor=staff_actor(request, user)
+    )
 
 
 @router.delete("/{guard_id}", operation_id="delete_school_guard", status_code=204)
-async def delete_school_guard(guard_id: str, context: ContextDep, _user: Admin) -> Response:
+async def delete_school_guard(
+    guard_id: str, request: Request, context: ContextDep, user: Admin
+) -> Response:
     """Removes a school guard (links already sent stop working)."""
-    await run_in_threadpool(_delete, context, guard_id)
+    await run_in_threadpool(_delete, context, request, user, guard_id)
     return Response(status_code=204)

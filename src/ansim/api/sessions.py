@@ -16,12 +16,13 @@ from ansim.api.auth import (
     ContextDep,
     client_ip,
     session_token,
+    staff_actor,
 )
 from ansim.api.schemas import Body, LoginIn, LoginOut, StaffOut
-from ansim.domain.staff import StaffSession, StaffUser
-from ansim.security import audit, throttle, totp
-from ansim.security.login import LoginAttempt, LoginResult, do_log_in
-from ansim.services import staff
+from ansim.domain.staff import StaffUser
+from ansim.security import throttle
+from ansim.security.login import LoginAttempt, LoginResult
+from ansim.services import staff_commands
 
 router = APIRouter(prefix="/api/v1/session", tags=["staff session"])
 
@@ -59,10 +60,6 @@ def staff_out(user: StaffUser) -> StaffOut:
     )
 
 
-def _actor(request: Request, user: StaffUser) -> audit.Actor:
-    return audit.Actor(name=user.username, role=user.role.value, ip=client_ip(request))
-
-
 @router.post("", operation_id="log_in", response_model=StaffLoginOut)
 async def log_in(
     body: StaffLoginIn, request: Request, context: ContextDep, response: Response
@@ -82,18 +79,13 @@ async def log_in(
     )
 
     def command() -> LoginResult:
-        with context.uow.begin() as session:
-            return do_log_in(
-                session,
-                attempt=attempt,
-                at=context.now(),
-                lifetime=timedelta(hours=settings.session_hours),
-                policy=throttle.Policy(
-                    max_failures=settings.login_max_failures,
-                    lock=timedelta(seconds=settings.login_lock_s),
-                ),
-                require_totp=settings.require_totp and not settings.demo,
-            )
+        return staff_commands.do_log_in(
+            context.platform,
+            attempt=attempt,
+            lifetime=timedelta(hours=settings.session_hours),
+            policy=throttle.Policy.from_settings(settings),
+            require_totp=settings.require_totp and not settings.demo,
+        )
 
     result = await run_in_threadpool(command)
     if result.user is None:
@@ -136,9 +128,7 @@ async def log_out(request: Request, context: ContextDep, user: AnyStaff) -> Resp
     token = session_token(request)[0] or ""
 
     def command() -> None:
-        with context.uow.begin() as session:
-            staff.logout(session, token=token)
-            audit.record(session, actor=_actor(request, user), action="logout", at=context.now())
+        staff_commands.do_log_out(context.platform, token=token, actor=staff_actor(request, user))
 
     await run_in_threadpool(command)
     response = Response(status_code=204)
@@ -154,12 +144,9 @@ async def start_totp_enrolment(
     """Starts enrolling an authenticator app: scan the otpauth:// URI, then confirm with a code."""
 
     def command() -> str:
-        with context.uow.begin() as session:
-            uri = totp.start(session, user=user, at=context.now())
-            audit.record(
-                session, actor=_actor(request, user), action="totp.enrol_started", at=context.now()
-            )
-            return uri
+        return staff_commands.do_start_totp_enrolment(
+            context.platform, user=user, actor=staff_actor(request, user)
+        )
 
     return TotpEnrolmentOut(otpauth_uri=await run_in_threadpool(command))
 
@@ -172,30 +159,17 @@ async def confirm_totp_enrolment(
 ) -> RecoveryCodesOut:
     """Confirms the enrolment with a first code; this session becomes a full one."""
     token = session_token(request)[0] or ""
-    key = [f"otp:{user.id}"]
-    policy = throttle.Policy(
-        max_failures=context.settings.login_max_failures,
-        lock=timedelta(seconds=context.settings.login_lock_s),
-    )
+    policy = throttle.Policy.from_settings(context.settings)
 
     def command() -> list[str] | None:
-        at = context.now()
-        with context.uow.begin() as session:
-            throttle.check(session, keys=key, at=at)
-            if not totp.check_code(session, user_id=user.id, code=body.code, at=at, pending=True):
-                throttle.fail(session, keys=key, at=at, policy=policy)
-                audit.record(
-                    session, actor=_actor(request, user), action="totp.enrol_failed", at=at
-                )
-                return None
-        with context.uow.begin() as session:
-            codes = totp.confirm_checked(session, user=user, at=at)
-            login_session = session.get(StaffSession, staff.token_hash(token))
-            if login_session is not None:
-                login_session.enrolment_only = False
-            throttle.succeed(session, keys=key)
-            audit.record(session, actor=_actor(request, user), action="totp.enrolled", at=at)
-            return codes
+        return staff_commands.do_confirm_totp_enrolment(
+            context.platform,
+            user=user,
+            token=token,
+            code=body.code,
+            policy=policy,
+            actor=staff_actor(request, user),
+        )
 
     try:
         codes = await run_in_threadpool(command)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import FIELD_ROLES, client_ip, staff_for_websocket
+from ansim.api.auth import FIELD_ROLES, staff_actor, staff_for_websocket
 from ansim.api.context import AppContext
 from ansim.domain.events import EventEnvelope
 from ansim.domain.staff import Role, StaffUser
-from ansim.security import audit
 from ansim.services import dispatch
+from ansim.services.audit_trail import do_record_read
 from ansim.store import outbox
 
 router = APIRouter()
@@ -53,13 +53,7 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
 
 
 def _audit_open(context: AppContext, websocket: WebSocket, user: StaffUser) -> None:
-    with context.uow.begin() as session:
-        audit.record(
-            session,
-            actor=audit.Actor(name=user.username, role=user.role.value, ip=client_ip(websocket)),
-            action="stream.open",
-            at=context.now(),
-        )
+    do_record_read(context.platform, actor=staff_actor(websocket, user), action="stream.open")
 
 
 async def _forward(

@@ -6,14 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
-from ansim.api.audit_admin import audited_command
-from ansim.api.auth import ContextDep, FieldUser
+from ansim.api.auth import ContextDep, FieldUser, staff_actor
 from ansim.api.schemas import PositionIn, UnitOut, UnitStatusIn
 from ansim.domain.errors import Forbidden
 from ansim.domain.staff import Role, StaffUser
-from ansim.domain.units import AssignmentState, UnitStatus
-from ansim.services import dispatch, dispatch_flow
-from ansim.services.road_ranking import check_on_map
+from ansim.services import dispatch, unit_commands
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
@@ -38,34 +35,10 @@ def _status(
     context: ContextDep, request: Request, user: StaffUser, unit_id: str, body: UnitStatusIn
 ) -> UnitOut:
     _check_own_unit(user, unit_id)
-    with audited_command(
-        context,
-        request,
-        user,
-        action="unit.status",
-        subject=f"unit:{unit_id}",
-        detail={"status": body.status.value},
-    ) as session:
-        current = dispatch.open_assignments(session, unit_id=unit_id)
-        if (
-            body.status == UnitStatus.AVAILABLE
-            and current
-            and current[0].state == AssignmentState.ORDERED
-        ):
-            # Clearing an order never acknowledged is a decline: the order moves on at once.
-            dispatch_flow.decline(
-                session,
-                assignment_id=current[0].id,
-                ranker=context.ranker,
-                policy=context.dispatch_policy,
-                actor=user.username,
-                at=context.now(),
-            )
-            return views.unit_out(dispatch.get_unit(session, unit_id=unit_id))
-        unit = dispatch.change_unit_status(
-            session, unit_id=unit_id, status=body.status, actor=user.username, at=context.now()
-        )
-        return views.unit_out(unit)
+    unit = unit_commands.do_change_unit_status(
+        context.platform, unit_id=unit_id, status=body.status, actor=staff_actor(request, user)
+    )
+    return views.unit_out(unit)
 
 
 @router.post("/{unit_id}/status", operation_id="change_unit_status", response_model=UnitOut)
@@ -78,12 +51,10 @@ async def change_unit_status(
 
 def _position(context: ContextDep, user: StaffUser, unit_id: str, body: PositionIn) -> UnitOut:
     _check_own_unit(user, unit_id)
-    check_on_map(context.ranker, body.lat, body.lon)
-    with context.uow.begin() as session:
-        unit = dispatch.move_unit(
-            session, unit_id=unit_id, lat=body.lat, lon=body.lon, at=context.now()
-        )
-        return views.unit_out(unit)
+    unit = unit_commands.do_report_unit_position(
+        context.platform, unit_id=unit_id, lat=body.lat, lon=body.lon
+    )
+    return views.unit_out(unit)
 
 
 @router.post("/{unit_id}/position", operation_id="report_unit_position", response_model=UnitOut)

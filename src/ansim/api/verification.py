@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.auth import ConsoleUser, ContextDep
+from ansim.api.auth import ConsoleUser, ContextDep, staff_actor
 from ansim.api.context import AppContext
 from ansim.domain.deliveries import DeliveryStatus, RecipientKind
-from ansim.domain.errors import Conflict
 from ansim.domain.staff import StaffUser
 from ansim.domain.verification import Answer, DispatcherDecision
-from ansim.services import deliveries, incidents, people, verification
-from ansim.services.verification_config import VerificationConfig
+from ansim.services import deliveries, incidents, people, verification, verification_commands
 
 router = APIRouter(prefix="/api/v1/incidents/{incident_id}/verification", tags=["verification"])
 
@@ -132,12 +130,6 @@ def verification_out(context: AppContext, incident_id: str) -> VerificationOut:
     )
 
 
-def _config(context: AppContext) -> VerificationConfig:
-    if context.verification is None:
-        raise Conflict("verification is not configured in this deployment")
-    return context.verification
-
-
 @router.get("", operation_id="get_verification", response_model=VerificationOut)
 async def get_verification(
     incident_id: str, context: ContextDep, _user: ConsoleUser
@@ -146,66 +138,60 @@ async def get_verification(
     return await run_in_threadpool(verification_out, context, incident_id)
 
 
-def _start(context: AppContext, user: StaffUser, incident_id: str) -> VerificationOut:
-    with context.uow.begin() as session:
-        verification.start(
-            session,
-            incident_id=incident_id,
-            config=_config(context),
-            actor=user.username,
-            at=context.now(),
-        )
+def _start(
+    context: AppContext, request: Request, user: StaffUser, incident_id: str
+) -> VerificationOut:
+    verification_commands.do_start_verification(
+        context.platform, incident_id=incident_id, actor=staff_actor(request, user)
+    )
     return verification_out(context, incident_id)
 
 
 @router.post("", operation_id="start_verification", response_model=VerificationOut)
 async def start_verification(
-    incident_id: str, context: ContextDep, user: ConsoleUser
+    incident_id: str, request: Request, context: ContextDep, user: ConsoleUser
 ) -> VerificationOut:
     """Starts verification by hand (it starts by itself when a unit is ordered); a second start is a no-op."""
-    return await run_in_threadpool(_start, context, user, incident_id)
+    return await run_in_threadpool(_start, context, request, user, incident_id)
 
 
-def _call(context: AppContext, user: StaffUser, incident_id: str, body: CallIn) -> VerificationOut:
-    with context.uow.begin() as session:
-        verification.record_call(
-            session,
-            incident_id=incident_id,
-            guardian_id=body.guardian_id,
-            outcome=body.outcome,
-            actor=user.username,
-            at=context.now(),
-            config=_config(context),
-        )
+def _call(
+    context: AppContext, request: Request, user: StaffUser, incident_id: str, body: CallIn
+) -> VerificationOut:
+    verification_commands.do_record_guardian_call(
+        context.platform,
+        incident_id=incident_id,
+        guardian_id=body.guardian_id,
+        outcome=body.outcome,
+        actor=staff_actor(request, user),
+    )
     return verification_out(context, incident_id)
 
 
 @router.post("/calls", operation_id="record_guardian_call", response_model=VerificationOut)
 async def record_guardian_call(
-    incident_id: str, body: CallIn, context: ContextDep, user: ConsoleUser
+    incident_id: str, body: CallIn, request: Request, context: ContextDep, user: ConsoleUser
 ) -> VerificationOut:
     """Records a dispatcher's call to a guardian; danger escalates to code 0, a mistake asks to stand down."""
-    return await run_in_threadpool(_call, context, user, incident_id, body)
+    return await run_in_threadpool(_call, context, request, user, incident_id, body)
 
 
 def _decide(
-    context: AppContext, user: StaffUser, incident_id: str, body: DecisionIn
+    context: AppContext, request: Request, user: StaffUser, incident_id: str, body: DecisionIn
 ) -> VerificationOut:
-    with context.uow.begin() as session:
-        verification.decide(
-            session,
-            incident_id=incident_id,
-            decision=body.decision,
-            actor=user.username,
-            reason=body.reason,
-            at=context.now(),
-        )
+    verification_commands.do_decide_verification(
+        context.platform,
+        incident_id=incident_id,
+        decision=body.decision,
+        reason=body.reason,
+        actor=staff_actor(request, user),
+    )
     return verification_out(context, incident_id)
 
 
 @router.post("/decision", operation_id="decide_verification", response_model=VerificationOut)
 async def decide_verification(
-    incident_id: str, body: DecisionIn, context: ContextDep, user: ConsoleUser
+    incident_id: str, body: DecisionIn, request: Request, context: ContextDep, user: ConsoleUser
 ) -> VerificationOut:
     """A dispatcher's decision: stand down (incident becomes a false alarm; units are cleared by hand) or continue."""
-    return await run_in_threadpool(_decide, context, user, incident_id, body)
+    return await run_in_threadpool(_decide, context, request, user, incident_id, body)

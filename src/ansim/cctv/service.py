@@ -17,9 +17,9 @@ from ansim.cctv.onvif import CameraUnreachable, OnvifEndpoint, absolute_move, go
 from ansim.cctv.selection import CameraChoice, CameraIndex, CoverageView, UncertaintyRegion
 from ansim.domain.errors import Conflict, InvalidInput
 from ansim.domain.incidents import Incident, IncidentEvent
+from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
 from ansim.store.tables import cctv_bookmarks
-from ansim.store.uow import UnitOfWork
 
 # A clip without an explicit start reaches back this far before the SOS.
 CLIP_LEAD = timedelta(minutes=2)
@@ -83,18 +83,18 @@ class AimOutcome:
 
 
 def do_aim(
-    uow: UnitOfWork,
+    platform: Platform,
     *,
     incident: Incident,
     camera: Camera,
     actor: str,
-    at: datetime,
     use_preset: bool = False,
 ) -> AimOutcome:
     """Turns a PTZ camera toward the estimate, then records the result and a recording bookmark.
 
     The camera is called outside any transaction: a slow camera never holds the store.
     """
+    at = platform.now()
     if not camera.steerable:
         raise Conflict(f"camera {camera.label} has no PTZ control (no ONVIF service)")
     if incident.lat is None or incident.lon is None:
@@ -121,7 +121,7 @@ def do_aim(
             )
     except CameraUnreachable as error:
         status, message = "unreachable", str(error)
-    with uow.begin() as session:
+    with transaction(platform) as session:
         if status != "unreachable":
             session.execute(
                 cctv_bookmarks.insert().values(

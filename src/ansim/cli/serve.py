@@ -116,8 +116,8 @@ def app_from_environment() -> FastAPI:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from ansim.services.demo_world import DEMO_PASSWORD
     from ansim.settings import VerificationSettings
-    from ansim.sim.demo_seed import DEMO_PASSWORD
     from ansim.sim.live import demo_scenario, live_demo
     from ansim.sim.runner import throwaway_sqlite
 
@@ -154,7 +154,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def demo_banner(world: object, host: str, port: int, password: str) -> str:
-    from ansim.sim.demo_seed import DemoWorld
+    from ansim.services.demo_world import DemoWorld
 
     assert isinstance(world, DemoWorld)
     accounts = "\n".join(

@@ -47,6 +47,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"code 0/1 arrival: mean {urgent.get('mean', '–')} s, median {urgent.get('median', '–')} s"
         "   (anchors: 5:05 = 305 s Korea 2020, 4:20 = 260 s Seoul 2018)",
         "press → dispatch order is automatic here   (anchor: 28 s call end → order, Korea 2024)",
+        _convergence_line(summary["code0_convergence"]),
         f"location error at dispatch: median {errors['at_dispatch'].get('median', '–')} m, "
         f"at arrival: median {errors['at_arrival'].get('median', '–')} m",
         f"mis-presses {mis['count']}, stood down before arrival {mis['stood_down_before_arrival']}, "
@@ -56,6 +57,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         + (", ".join(f"{state} {n}" for state, n in summary["verification"].items()) or "none"),
     ]
     return "\n".join(lines)
+
+
+def _convergence_line(converged: dict[str, Any]) -> str:
+    second, third = converged["second_unit_on_scene_s"], converged["third_unit_on_scene_s"]
+    return (
+        f"code 0 convergence ({converged['incidents']} incidents): 2nd unit on scene median "
+        f"{second.get('median', '–')} s, p90 {second.get('p90', '–')} s; 3rd unit median "
+        f"{third.get('median', '–')} s, p90 {third.get('p90', '–')} s; never a 2nd "
+        f"{converged['without_second_unit']}, never a 3rd {converged['without_third_unit']}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

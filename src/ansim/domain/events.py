@@ -274,6 +274,24 @@ class ProbeFired(EventData):
     late_s: float
 
 
+class DeadlineFailing(EventData):
+    """A durable deadline whose handler keeps failing: still retried, now in front of a person."""
+
+    kind: str
+    subject_id: str
+    attempts: int = Field(ge=1)
+    error: str
+    next_try_at: datetime
+
+
+class LoginSprayingSuspected(EventData):
+    """An address locked by failed logins spread over many names: a notice for the supervisor."""
+
+    address: str
+    at: datetime
+    reason: str
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -303,6 +321,8 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "terminal.recovered": (1, TerminalSupervision),
     "terminal.low_battery": (1, TerminalSupervision),
     "ops.probe_fired": (1, ProbeFired),
+    "security.login_spraying": (1, LoginSprayingSuspected),
+    "deadline.failing": (1, DeadlineFailing),
 }
 
 

@@ -58,6 +58,9 @@ class Keyring:
                 raise DataKeyError(f"key {key_id} is not base64") from error
             if len(key) != 32:
                 raise DataKeyError(f"key {key_id} must be 32 bytes (AES-256), not {len(key)}")
+            if len(set(key)) < 8:
+                # All zeros (or one byte repeated) is a placeholder, not a key.
+                raise DataKeyError(f"key {key_id} is not random: make one with `ansim keys new`")
             keys[key_id] = key
             current = current or key_id
         if not keys:

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session
 from ansim.domain.staff import StaffUser
 from ansim.security import access, audit, throttle, totp
 from ansim.services import staff
+from ansim.store import outbox
+
+# The audit action /metrics counts (ansim_login_spraying_suspected_total), durable and cluster-wide.
+SPRAYING_SUSPECTED = "login.spraying_suspected"
 
 
 @dataclass(frozen=True)
@@ -42,21 +46,31 @@ def do_log_in(
     policy: throttle.Policy,
     require_totp: bool,
 ) -> LoginResult:
-    """Checks lock, password and second factor; records the outcome; opens a session on success."""
-    keys = [f"user:{attempt.username.lower()}", f"ip:{attempt.ip}"]
+    """Checks lock, password and second factor; records the outcome; opens a session on success.
+
+    A locked user is refused. A locked address (shared behind a balancer or a station's NAT) refuses
+    everything but a full credential: the right password with a valid one-time code for an unlocked
+    user is never refused because of other people's failures.
+    """
+    user_key, address_key = f"user:{attempt.username.lower()}", f"ip:{attempt.ip}"
+    keys = [user_key, address_key]
     actor = audit.Actor(name=attempt.username, role="unknown", ip=attempt.ip)
-    try:
-        throttle.check(session, keys=keys, at=at)
-    except throttle.Locked as locked:
-        audit.record(session, actor=actor, action="login.locked", at=at, subject=locked.key)
-        return LoginResult(refusal="too many failed attempts; wait", locked_until=locked.until)
+    locks = {lock.key: lock for lock in throttle.locked_keys(session, keys=keys, at=at)}
+    if user_key in locks:
+        return _refuse_locked(session, actor, locks[user_key], at)
     user = staff.check_password(session, username=attempt.username, password=attempt.password)
+    if address_key in locks and not _full_credential(session, user, attempt, at, require_totp):
+        if user is None:
+            throttle.fail(session, keys=keys, at=at, policy=policy)
+        return _refuse_locked(session, actor, locks[address_key], at)
     if user is None:
         return _failed(session, keys, actor, at, policy, "wrong user name or password")
     actor = audit.Actor(name=user.username, role=user.role.value, ip=attempt.ip)
     needs_factor = require_totp and user.role in access.SECOND_FACTOR_ROLES
     enrolment_only = False
-    if needs_factor and totp.enrolled(session, user_id=user.id):
+    if address_key in locks:
+        pass  # the one-time code was checked by _full_credential (and is now used up)
+    elif needs_factor and totp.enrolled(session, user_id=user.id):
         if attempt.otp:
             passed = totp.check_code(session, user_id=user.id, code=attempt.otp, at=at)
         elif attempt.recovery_code:
@@ -75,7 +89,7 @@ def do_log_in(
             return _failed(session, keys, actor, at, policy, "wrong one-time code")
     elif needs_factor:
         enrolment_only = True
-    throttle.succeed(session, keys=keys[:1])
+    throttle.succeed(session, keys=[user_key])
     token = staff.open_session(
         session, user=user, at=at, lifetime=lifetime, enrolment_only=enrolment_only
     )
@@ -90,6 +104,28 @@ def do_log_in(
     return LoginResult(user=user, token=token, enrolment_only=enrolment_only)
 
 
+def _full_credential(
+    session: Session,
+    user: StaffUser | None,
+    attempt: LoginAttempt,
+    at: datetime,
+    require_totp: bool,
+) -> bool:
+    """The right password and a valid one-time code of an enrolled authenticator."""
+    if user is None or not attempt.otp or not require_totp:
+        return False
+    if user.role not in access.SECOND_FACTOR_ROLES or not totp.enrolled(session, user_id=user.id):
+        return False
+    return totp.check_code(session, user_id=user.id, code=attempt.otp, at=at)
+
+
+def _refuse_locked(
+    session: Session, actor: audit.Actor, lock: throttle.Locked, at: datetime
+) -> LoginResult:
+    audit.record(session, actor=actor, action="login.locked", at=at, subject=lock.key)
+    return LoginResult(refusal="too many failed attempts; wait", locked_until=lock.until)
+
+
 def _failed(
     session: Session,
     keys: list[str],
@@ -98,6 +134,31 @@ def _failed(
     policy: throttle.Policy,
     reason: str,
 ) -> LoginResult:
+    user_key, address_key = keys
+    was_locked = {lock.key for lock in throttle.locked_keys(session, keys=keys, at=at)}
     locked_until = throttle.fail(session, keys=keys, at=at, policy=policy)
     audit.record(session, actor=actor, action="login.failed", at=at, detail={"reason": reason})
+    now_locked = {lock.key for lock in throttle.locked_keys(session, keys=keys, at=at)}
+    if address_key in now_locked - was_locked and user_key not in now_locked:
+        # The address tripped while this name did not: the failures are spread over many names.
+        _report_spraying(session, actor, address_key, at)
     return LoginResult(refusal=reason, locked_until=locked_until)
+
+
+def _report_spraying(session: Session, actor: audit.Actor, address_key: str, at: datetime) -> None:
+    """Password spraying: an audit entry, a metric and a notice on the supervisor's board."""
+    address = address_key.removeprefix("ip:")
+    audit.record(
+        session,
+        actor=actor,
+        action=SPRAYING_SUSPECTED,
+        at=at,
+        subject=address_key,
+        detail={"address": address, "last_name_tried": actor.name},
+    )
+    outbox.emit(
+        session,
+        "security.login_spraying",
+        {"address": address, "at": at, "reason": "failed logins under several names"},
+        at=at,
+    )

@@ -22,6 +22,7 @@ from ansim.security import audit
 from ansim.store import deadlines
 from ansim.store.deadlines import Deadline
 from ansim.store.tables import (
+    handset_fixes,
     incident_events,
     incidents,
     location_fixes,
@@ -58,8 +59,16 @@ def _purge_guardian_answers(session: Session, incident_id: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _purge_handset_fixes(session: Session, incident_id: str) -> int:
+    result = session.execute(
+        handset_fixes.delete().where(handset_fixes.c.incident_id == incident_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 PURGES: dict[str, Callable[[Session, str], int]] = {
     "location_fixes": _purge_fixes,
+    "handset_fixes": _purge_handset_fixes,
     "location_tracks": _purge_track,
     "verification_answers": _purge_guardian_answers,
 }
@@ -100,6 +109,14 @@ def purge(session: Session, *, now: datetime, keep_for: timedelta) -> PurgeRepor
             incident_id=incident_id,
             detail={"removed": removed},
         )
+    # AML/ELS fixes no call ever claimed belong to no incident: they go by their own age.
+    stray = session.execute(
+        handset_fixes.delete().where(
+            handset_fixes.c.incident_id.is_(None), handset_fixes.c.received_at <= now - keep_for
+        )
+    )
+    if stray.rowcount:  # type: ignore[attr-defined]
+        totals["handset_fixes"] = totals.get("handset_fixes", 0) + int(stray.rowcount)  # type: ignore[attr-defined]
     session.flush()
     return PurgeReport(incidents=len(due), rows=totals)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ansim.intake.settings import IntakeSettings
 from ansim.security import crypto
 from ansim.settings import Settings
 
@@ -30,6 +31,20 @@ def keyring_for(settings: Settings) -> crypto.Keyring:
     return keyring
 
 
-def check(settings: Settings) -> crypto.Keyring:
+def check(settings: Settings, intake: IntakeSettings | None = None) -> crypto.Keyring:
     """Raises InsecureConfiguration unless the settings are fit for real data; returns the keyring."""
-    return keyring_for(settings)
+    keyring = keyring_for(settings)
+    if settings.demo:
+        return keyring
+    intake = intake or IntakeSettings()
+    if not intake.els_hmac_key:
+        raise InsecureConfiguration(
+            "no ELS key: set ANSIM_ELS_HMAC_KEY (the HMAC key agreed with the ELS gateway); "
+            "unsigned ELS posts could move a person's location"
+        )
+    if not settings.verification.link_secret.get_secret_value():
+        raise InsecureConfiguration(
+            "no guardian link key: set ANSIM_VERIFY_LINK_SECRET (the same on every worker), "
+            "or links fail on other workers and after a restart"
+        )
+    return keyring

@@ -68,25 +68,30 @@ def view(
         ),
         None,
     )
+    reads_as = situation(incident)
     return GuardianView(
         incident_id=incident.id,
         recipient_kind=link.recipient_kind,
         person_name=person.name,
-        situation=situation(incident),
-        location=incidents.location_of(incident),
+        situation=reads_as,
+        # Once the case is called off or over, the link no longer tracks the person.
+        location=incidents.location_of(incident) if reads_as == "active" else None,
         can_answer=link.recipient_kind == RecipientKind.GUARDIAN
         and answered is None
-        and incident.is_active,
+        and reads_as == "active",
         answered=answered,
         expires_at=link.expires_at,
     )
 
 
 def situation(incident: Incident) -> str:
-    """How the case reads to a guardian; a duress cancel is never shown as a cancel (nor as duress)."""
+    """How the case reads to a guardian: a duress cancel reads exactly as a real cancel.
+
+    A guardian may be the one forcing the cancel; the dispatcher calls the guardians instead.
+    """
     if incident.status in _ENDED:
         return "ended"
-    if incident.status in _CALLED_OFF and not incident.duress:
+    if incident.status in _CALLED_OFF or incident.duress:
         return "called_off"
     return "active"
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
 from ansim.services import incidents, people
@@ -17,6 +18,13 @@ from ansim.store.tables import incidents as incidents_table
 ATTACH_WINDOW = timedelta(minutes=10)
 # The SMS can beat the carrier's call notification: keep it this long for an incident to come.
 PENDING_WINDOW = timedelta(seconds=60)
+# A handset sends a few fixes per call; more for a number with no incident is a flood, not a caller.
+# Fixes for an open incident are never limited.
+MAX_PENDING_PER_HANDSET = 5
+
+
+class TooManyPending(InvalidInput):
+    """Fixes for a number or IMEI with no incident arrive faster than any real handset sends them."""
 
 
 def attach_or_keep(
@@ -31,6 +39,8 @@ def attach_or_keep(
     """Stores the fix; adds it to the caller's open incident and returns its id, else keeps it pending."""
     fix.check_not_future(received_at)
     incident = _open_incident(session, caller_number=caller_number, imei=imei, at=received_at)
+    if incident is None:
+        _check_pending_rate(session, caller_number=caller_number, imei=imei, at=received_at)
     session.execute(
         handset_fixes.insert().values(
             channel=channel,
@@ -45,6 +55,31 @@ def attach_or_keep(
         return None
     incidents.add_fix(session, incident=incident, fix=fix, received_at=received_at)
     return incident.id
+
+
+def _check_pending_rate(
+    session: Session, *, caller_number: str | None, imei: str | None, at: datetime
+) -> None:
+    """Refuses a sixth waiting fix per number (or IMEI) within the pending window."""
+    same = []
+    if caller_number is not None:
+        same.append(handset_fixes.c.caller_number == caller_number)
+    if imei is not None:
+        same.append(handset_fixes.c.imei == imei)
+    waiting = session.execute(
+        sa.select(sa.func.count())
+        .select_from(handset_fixes)
+        .where(
+            sa.or_(*same),
+            handset_fixes.c.incident_id.is_(None),
+            handset_fixes.c.received_at >= at - PENDING_WINDOW,
+        )
+    ).scalar_one()
+    if waiting >= MAX_PENDING_PER_HANDSET:
+        raise TooManyPending(
+            f"{waiting} fixes already wait for a call from this handset in the last "
+            f"{PENDING_WINDOW.seconds} s"
+        )
 
 
 def claim_pending(session: Session, *, incident: Incident, at: datetime) -> int:

@@ -16,10 +16,13 @@ from ansim.domain.incidents import TRANSITIONS, Channel, IncidentStatus
 from ansim.domain.units import UnitStatus
 from ansim.domain.verification import Answer
 from ansim.geo.geodesy import haversine_m
-from ansim.services import deliveries, dispatch, guardian_page, incidents
+from ansim.services import dispatch, guardian_page, incidents
 from ansim.services.handlers import do_receive_sos
+from ansim.services.incident_commands import do_change_incident_status
 from ansim.services.incidents import SosReport
-from ansim.services.platform import Platform as CommandPlatform
+from ansim.services.location_commands import do_add_fixes
+from ansim.services.unit_commands import do_change_unit_status, do_report_unit_position
+from ansim.services.verification_commands import do_answer_as_guardian, do_record_delivery_report
 from ansim.sim.city import Drive, Mobility
 from ansim.sim.location_traces import ERROR_MODELS, T0, ErrorModel, draw_fixes
 from ansim.sim.phones import Sms
@@ -100,14 +103,10 @@ class UnitAgent:
 
     def _report_position(self) -> None:
         lat, lon = self.position
-
-        def move() -> None:
-            with self.sim.uow.begin() as session:
-                dispatch.move_unit(
-                    session, unit_id=self.unit_id, lat=lat, lon=lon, at=self.sim.now()
-                )
-
-        self.sim.call("move_unit", move)
+        report = functools.partial(
+            do_report_unit_position, self.sim.platform, unit_id=self.unit_id, lat=lat, lon=lon
+        )
+        self.sim.call("move_unit", report)
 
     def _patrol(self) -> Step:
         fleet = self.sim.scenario.fleet
@@ -118,16 +117,13 @@ class UnitAgent:
             yield self.sim.env.timeout(float(self.sim.rng_units.uniform(60, 300)))
 
     def _status(self, status: UnitStatus) -> bool:
-        def change() -> None:
-            with self.sim.uow.begin() as session:
-                dispatch.change_unit_status(
-                    session,
-                    unit_id=self.unit_id,
-                    status=status,
-                    actor=self.call_sign,
-                    at=self.sim.now(),
-                )
-
+        change = functools.partial(
+            do_change_unit_status,
+            self.sim.platform,
+            unit_id=self.unit_id,
+            status=status,
+            actor=self.call_sign,
+        )
         return self.sim.call(f"unit {status}", change)
 
     def _incident(self, incident_id: str) -> tuple[tuple[float, float] | None, bool]:
@@ -188,24 +184,23 @@ class UnitAgent:
 
 def close_case(sim: Simulation, incident_id: str, *, reason: str) -> None:
     """Resolves the incident once no unit is left on it; the reporter stops sending fixes."""
+    with sim.uow.read() as session:
+        if dispatch.open_assignments(session, incident_id=incident_id):
+            return
+        status = incidents.get(session, incident_id=incident_id).status
 
     def resolve() -> None:
-        with sim.uow.begin() as session:
-            if dispatch.open_assignments(session, incident_id=incident_id):
-                return
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            if IncidentStatus.RESOLVED in TRANSITIONS[incident.status]:
-                incidents.change_status(
-                    session,
-                    incident_id=incident_id,
-                    status=IncidentStatus.RESOLVED,
-                    actor="sim",
-                    reason=reason,
-                    at=sim.now(),
-                )
-            case = sim.log.case_of(incident_id)
-            if case is not None:
-                case.closed = True
+        if IncidentStatus.RESOLVED in TRANSITIONS[status]:
+            do_change_incident_status(
+                sim.platform,
+                incident_id=incident_id,
+                status=IncidentStatus.RESOLVED,
+                reason=reason,
+                actor="sim",
+            )
+        case = sim.log.case_of(incident_id)
+        if case is not None:
+            case.closed = True
 
     sim.call("resolve", resolve)
 
@@ -252,16 +247,7 @@ def reporter(sim: Simulation) -> Step:
         idempotency_key=f"sim-{sim.scenario.seed}-{sequence:06d}",
         drill=True,
     )
-    commands = CommandPlatform(
-        uow=platform.uow,
-        ranker=platform.ranker,
-        policy=platform.policy,
-        verification=platform.verification,
-        merge_window=platform.merge_window,
-        auto_dispatch=platform.auto_dispatch,
-        clock=lambda: received,
-    )
-    outcome = do_receive_sos(commands, report=report)
+    outcome = do_receive_sos(platform, report=report)
     case.incident_id = outcome.incident.id
     sim.pump()
     for later in drawn[1:]:
@@ -283,9 +269,7 @@ def _shift(
 
 def _add_fix(sim: Simulation, case: CaseRecord, fix: LocationFix) -> None:
     assert case.incident_id is not None
-    with sim.uow.begin() as session:
-        incident = incidents.get(session, incident_id=case.incident_id, for_update=True)
-        incidents.add_fix(session, incident=incident, fix=fix, received_at=sim.now())
+    do_add_fixes(sim.platform, incident_id=case.incident_id, fixes=[fix])
 
 
 def guardian(sim: Simulation, sms: Sms) -> Step:
@@ -310,26 +294,17 @@ def guardian(sim: Simulation, sms: Sms) -> Step:
 
 
 def _report_delivered(sim: Simulation, sms: Sms) -> None:
-    """The provider's delivery report, applied by the service our report callback calls."""
-    with sim.uow.begin() as session:
-        deliveries.record_report(
-            session,
-            message_id=sms.message_id,
-            delivered=True,
-            error="",
-            retry=sim.platform.verification.retry,
-            at=sim.now(),
-        )
+    """The provider's delivery report, through the command our report callback calls."""
+    do_record_delivery_report(sim.platform, message_id=sms.message_id, delivered=True, error="")
 
 
 def _answer_on_page(sim: Simulation, case: CaseRecord, token: str, answer: Answer) -> None:
-    """What opening the link and pressing a button do: the guardian page's own service calls,
-    the token checked each time; a page that no longer offers an answer gets none."""
+    """What opening the link and pressing a button do: the guardian page's own calls, the token
+    checked each time; a page that no longer offers an answer gets none."""
     config = sim.platform.verification
     with sim.uow.read() as session:
         page = guardian_page.view(session, token=token, config=config, now=sim.now())
     if not page.can_answer:
         return
-    with sim.uow.begin() as session:
-        guardian_page.answer(session, token=token, answer=answer, config=config, now=sim.now())
+    do_answer_as_guardian(sim.platform, token=token, answer=answer)
     case.guardian_answered = True

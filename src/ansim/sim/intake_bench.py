@@ -22,9 +22,9 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from ansim.services.demo_world import DEMO_PASSWORD, seed
 from ansim.sim import fix_bench
 from ansim.sim.bench_db import demo_keys, scratch_database
-from ansim.sim.demo_seed import DEMO_PASSWORD, seed
 from ansim.sim.load_client import HttpConnection
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork

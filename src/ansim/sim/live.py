@@ -25,9 +25,8 @@ from ansim.api.app import create_app
 from ansim.api.context import AppContext
 from ansim.domain.deliveries import DeliveryChannel
 from ansim.notify.notifier import senders_from
+from ansim.services.demo_world import DemoWorld
 from ansim.settings import Settings
-from ansim.sim.demo_seed import DemoWorld
-from ansim.sim.platform import Platform
 from ansim.sim.runner import Simulation
 from ansim.sim.scenario import Arrivals, Fleet, Scenario, load_scenario
 
@@ -93,7 +92,7 @@ def live_demo(settings: Settings, engine: Engine, *, scenario: Scenario, speed: 
         extra_tasks=[running(simulation)],
     )
     context: AppContext = app.state.context
-    simulation.connect(Platform.served(context))
+    simulation.connect(context.platform)
     world = simulation.setup()
     return LiveDemo(app=app, simulation=simulation, world=world)
 

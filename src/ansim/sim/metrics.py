@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from ansim.domain.incidents import Incident
+from ansim.domain.incidents import Incident, IncidentEvent, PriorityCode
 from ansim.domain.units import Assignment
 from ansim.domain.verification import Verification
 from ansim.sim.records import CaseRecord
 from ansim.sim.runner import Simulation
-from ansim.store.tables import assignments, incidents
+from ansim.store.tables import assignments, incident_events, incidents
 
 # Anchors printed beside the figures (REFERENCE.md).
 ANCHORS = {
@@ -95,6 +95,54 @@ def collect(sim: Simulation) -> tuple[list[CaseTimes], list[Assignment]]:
     return times, orders
 
 
+def code0_convergence(
+    sim: Simulation, times: list[CaseTimes], orders: list[Assignment]
+) -> dict[str, Any]:
+    """Code 0 must converge units: seconds from the escalation to code 0 (or the press, for an SOS
+    that came in at code 0) until a second and a third unit are on scene, per code-0 incident.
+
+    An incident whose second (third) unit never arrived within the run is counted, not timed.
+    """
+    code0 = [t for t in times if t.incident.priority == PriorityCode.CODE_0]
+    with sim.uow.read() as session:
+        raised = list(
+            session.execute(
+                sa.select(IncidentEvent)
+                .where(
+                    incident_events.c.kind == "priority_changed",
+                    incident_events.c.incident_id.in_([t.incident.id for t in code0]),
+                )
+                .order_by(incident_events.c.at)
+            ).scalars()
+        )
+    escalated_at: dict[str, datetime] = {}
+    for event in raised:
+        if event.data.get("to") == int(PriorityCode.CODE_0):
+            escalated_at.setdefault(event.incident_id, event.at)
+    arrivals: dict[str, list[datetime]] = {}
+    for order in orders:
+        if order.arrived_at is not None:
+            arrivals.setdefault(order.incident_id, []).append(order.arrived_at)
+    second: list[float] = []
+    third: list[float] = []
+    for t in code0:
+        start = escalated_at.get(t.incident.id, t.incident.received_at)
+        on_scene = sorted(arrivals.get(t.incident.id, []))
+        # A unit already there when the danger was confirmed counts as there at once.
+        waits = [max(0.0, (at - start).total_seconds()) for at in on_scene]
+        if len(waits) >= 2:
+            second.append(waits[1])
+        if len(waits) >= 3:
+            third.append(waits[2])
+    return {
+        "incidents": len(code0),
+        "second_unit_on_scene_s": _stats(second),
+        "third_unit_on_scene_s": _stats(third),
+        "without_second_unit": len(code0) - len(second),
+        "without_third_unit": len(code0) - len(third),
+    }
+
+
 def _stats(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
@@ -153,6 +201,7 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             for stage in STAGES
         },
         "arrival_code01": _stats(urgent),
+        "code0_convergence": code0_convergence(sim, times, orders),
         "location_error_m": {
             "at_dispatch": _stats(
                 [e for t in times if (e := t.case.error_at_dispatch_m) is not None]

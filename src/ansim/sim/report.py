@@ -146,6 +146,15 @@ def render(sim: Simulation, times: list[CaseTimes], summary: dict[str, Any]) -> 
         f"p90 {errors['at_dispatch'].get('p90', '–')} m; at arrival: median "
         f"{errors['at_arrival'].get('median', '–')} m, p90 {errors['at_arrival'].get('p90', '–')} m.</p>"
     )
+    converged = summary["code0_convergence"]
+    second, third = converged["second_unit_on_scene_s"], converged["third_unit_on_scene_s"]
+    convergence = (
+        f"<p>Code 0 convergence ({converged['incidents']} incidents, from the escalation or the "
+        f"press): second unit on scene median {second.get('median', '–')} s, p90 "
+        f"{second.get('p90', '–')} s; third unit median {third.get('median', '–')} s, p90 "
+        f"{third.get('p90', '–')} s. Never a second unit: {converged['without_second_unit']}; "
+        f"never a third: {converged['without_third_unit']}.</p>"
+    )
     guardians = summary["guardians"]
     decided = ", ".join(f"{state} {n}" for state, n in summary["verification"].items()) or "none"
     verified = (
@@ -161,7 +170,7 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}.anchor{{backgrou
 .drill{{background:#b00;color:#fff;padding:4px 8px;font-weight:bold}}</style></head><body>
 <p class=drill>훈련 DRILL — simulated incidents, never real</p>
 <h1>Simulation {html.escape(summary["scenario"])} (seed {summary["seed"]}, {summary["virtual_minutes"]} virtual min)</h1>
-{headline}{anchors}{location}{verified}
+{headline}{anchors}{convergence}{location}{verified}
 <img alt="distributions" src="data:image/png;base64,{_distributions(times)}">
 {_table("By priority code (final)", summary["by_priority"])}
 {_table("By channel", summary["by_channel"])}

@@ -17,21 +17,27 @@ import simpy.rt
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.errors import DomainError
 from ansim.domain.incidents import IncidentStatus
 from ansim.domain.units import AssignmentState, UnitStatus
 from ansim.domain.verification import DispatcherDecision
 from ansim.geo.demo_data import load_road_graph
 from ansim.geo.geodesy import haversine_m
+from ansim.notify.notifier import Notifier
 from ansim.services import dispatch, incidents, people, verification
+from ansim.services.demo_world import DemoWorld, do_seed_demo_world
+from ansim.services.incident_commands import do_dispatch_unit
+from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.services.unit_commands import do_change_unit_status
+from ansim.services.verification_commands import do_decide_verification
 from ansim.sim import agents
 from ansim.sim.city import City
-from ansim.sim.demo_seed import DemoWorld, seed
 from ansim.sim.phones import SimulatedSmsProvider
-from ansim.sim.platform import Platform
 from ansim.sim.records import CaseRecord, SimLog
 from ansim.sim.scenario import Scenario
+from ansim.sim.wiring import own_notifier, own_platform, own_scheduler
 from ansim.store.uow import UnitOfWork
 
 SIM_DISPATCHER = "sim-dispatcher"
@@ -74,15 +80,21 @@ class Simulation:
         # Guardians' phones: the far side of the SMS channel, the only double in the loop.
         self.sms = SimulatedSmsProvider()
         self._platform: Platform | None = None
+        # In virtual time nothing else runs, so the simulation fires the durable deadlines and sends
+        # the queued messages itself. Served (the live demo), the app's own loops do: one owner each.
+        self.scheduler: DeadlineScheduler | None = None
+        self.notifier: Notifier | None = None
         if engine is not None:
+            platform = own_platform(
+                engine,
+                clock=self.now,
+                ranker=ranker or StraightLineRanker(),
+                link_secret=f"sim-{scenario.seed}",
+            )
             self.connect(
-                Platform.own(
-                    engine,
-                    clock=self.now,
-                    ranker=ranker or StraightLineRanker(),
-                    sms=self.sms,
-                    link_secret=f"sim-{scenario.seed}",
-                )
+                platform,
+                scheduler=own_scheduler(platform),
+                notifier=own_notifier(platform, self.sms),
             )
         self.city = City(load_road_graph())
         streams = np.random.SeedSequence(scenario.seed).spawn(4)
@@ -98,8 +110,16 @@ class Simulation:
         self.guardian_phones: dict[str, str] = {}
         self._stopping = threading.Event()
 
-    def connect(self, platform: Platform) -> None:
+    def connect(
+        self,
+        platform: Platform,
+        *,
+        scheduler: DeadlineScheduler | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        """Drives `platform`'s commands (the served app's, or one of its own with its own loops)."""
         self._platform = platform
+        self.scheduler, self.notifier = scheduler, notifier
 
     @property
     def platform(self) -> Platform:
@@ -124,20 +144,15 @@ class Simulation:
 
     def setup(self) -> DemoWorld:
         """Seeds the demo world at the scenario start and puts the fleet on patrol."""
-        self.world = world = seed(
-            self.uow, at=self.now(), seed_value=self.scenario.seed, pupils=self.scenario.pupils
+        self.world = world = do_seed_demo_world(
+            self.platform, seed_value=self.scenario.seed, pupils=self.scenario.pupils
         )
         keep = self.scenario.fleet.units or len(world.units)
         for index, unit in enumerate(world.units):
             if index >= keep:
-                with self.uow.begin() as session:
-                    dispatch.change_unit_status(
-                        session,
-                        unit_id=unit.id,
-                        status=UnitStatus.OFF_DUTY,
-                        actor="sim",
-                        at=self.now(),
-                    )
+                do_change_unit_status(
+                    self.platform, unit_id=unit.id, status=UnitStatus.OFF_DUTY, actor="sim"
+                )
                 continue
             home = next(s for s in world.stations if s.id == unit.station_id)
             agent = agents.UnitAgent(self, unit.id, unit.call_sign, (home.lat, home.lon))
@@ -221,13 +236,12 @@ class Simulation:
     def pump(self) -> None:
         """Between steps: due deadlines fire and queued messages leave (when the run owns that),
         phones receive what was sent to them, and crews get their new orders."""
-        platform = self.platform
-        if platform.scheduler is not None:
-            platform.scheduler.fire_due(self.now())
-        if platform.notifier is not None:
+        if self.scheduler is not None:
+            self.scheduler.fire_due(self.now())
+        if self.notifier is not None:
             # The notifier is async, and this thread's event loop may be taken (a browser test's).
             with ThreadPoolExecutor(1) as messenger:
-                messenger.submit(asyncio.run, platform.notifier.run_once(self.now())).result()
+                messenger.submit(asyncio.run, self.notifier.run_once(self.now())).result()
         for sms in self.sms.take():
             self.log.messages += 1
             self.env.process(agents.guardian(self, sms))
@@ -264,42 +278,26 @@ class Simulation:
             self.deliver_orders()
 
     def _order(self, incident_id: str) -> None:
-        """What the board's dispatch command does with the top recommended unit."""
-        platform = self.platform
-        with self.uow.begin() as session:
+        """The dispatcher orders the board's top recommendation, with the board's own command."""
+        with self.uow.read() as session:
             incident = incidents.get(session, incident_id=incident_id)
-            rule = platform.policy.rule_for(incident.channel, incident.priority)
-            ordered = dispatch.order_best_unit(
-                session,
-                incident=incident,
-                ranker=platform.ranker,
-                actor=SIM_DISPATCHER,
-                at=self.now(),
-                ack_timeout_s=rule.ack_timeout_s,
+            ranked = dispatch.rank_units(session, incident=incident, ranker=self.ranker)
+        best = next((c for c in ranked if c.eta_s is not None), None)
+        if best is not None:
+            do_dispatch_unit(
+                self.platform, incident_id=incident_id, unit_id=best.unit.id, actor=SIM_DISPATCHER
             )
-            if ordered is not None:
-                verification.start(
-                    session,
-                    incident_id=incident_id,
-                    config=platform.verification,
-                    actor=SIM_DISPATCHER,
-                    at=self.now(),
-                )
 
     def _stand_down(self, incident_id: str) -> None:
         """A guardian said it was a mistake: the dispatcher stands the units down (they clear themselves)."""
-
-        def decide() -> None:
-            with self.uow.begin() as session:
-                verification.decide(
-                    session,
-                    incident_id=incident_id,
-                    decision=DispatcherDecision.STAND_DOWN,
-                    actor=SIM_DISPATCHER,
-                    reason="the guardian says it was a mistake",
-                    at=self.now(),
-                )
-
+        decide = functools.partial(
+            do_decide_verification,
+            self.platform,
+            incident_id=incident_id,
+            decision=DispatcherDecision.STAND_DOWN,
+            reason="the guardian says it was a mistake",
+            actor=SIM_DISPATCHER,
+        )
         if not self.call("stand down", decide):
             return
         with self.uow.read() as session:

@@ -31,9 +31,9 @@ from ansim.intake import terminal_protocol as protocol
 from ansim.intake.signing import signed_headers
 from ansim.security import crypto, secrets
 from ansim.services import carriers, people, terminals
+from ansim.services.demo_world import seed
 from ansim.settings import Settings
 from ansim.sim.bench_db import scratch_database
-from ansim.sim.demo_seed import seed
 from ansim.sim.intake_bench import _free_port, _run_async
 from ansim.sim.load_client import HttpConnection
 from ansim.sim.scale_world import (

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ansim.domain.incidents import Channel
 from ansim.domain.people import Guardian
 from ansim.services import people, terminals
-from ansim.sim.demo_seed import _FAMILY, _GIVEN, _RELATIONS, schools_in_demo_area
+from ansim.services.demo_world import _FAMILY, _GIVEN, _RELATIONS, schools_in_demo_area
 from ansim.store import deadlines as deadline_store
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.tables import channel_bindings, deadlines, guardians, subscribers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -72,6 +73,25 @@ class EncryptedText(sa.TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else crypto.installed().decrypt(value)
+
+
+class EncryptedSecret(EncryptedText):
+    """A shared signing secret (terminal, carrier), encrypted at rest like EncryptedText.
+
+    Every heartbeat checks an HMAC with its terminal's secret, so decrypted secrets are kept in a
+    bounded cache keyed by the stored ciphertext (a rotated or replaced secret is a new key).
+    """
+
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _decrypt_secret(value)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _decrypt_secret(stored: str) -> str:
+    # Keyed by the authenticated ciphertext: a hit is a value this process already decrypted.
+    return crypto.installed().decrypt(stored)
 
 
 class LookupText(sa.TypeDecorator[str]):

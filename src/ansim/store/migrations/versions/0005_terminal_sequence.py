@@ -1,7 +1,7 @@
 """terminal sequence as BigInteger; incidents remember that their person asked to cancel
 
 Revision ID: 0005_terminal_sequence
-Revises: 0004_location_tracks
+Revises: 0005_secrets_at_rest
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_terminal_sequence"
-down_revision: str | None = "0004_location_tracks"
+down_revision: str | None = "0005_secrets_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -33,10 +33,19 @@ document.getElementById("login-form").addEventListener("submit", async (submitte
   }
 });
 
+// Only the consoles' own pages: `next=/%5Cevil.example` or `//evil` would otherwise leave the origin.
+const KNOWN_PAGES = /^\/(board|mdt|cctv|admin\/enrol|admin|supervisor)(\/[A-Za-z0-9_-]*)?$/;
+
 function goHome(session) {
   const next = new URLSearchParams(location.search).get("next");
   const home = session.user.role === "officer" ? "/mdt" : session.user.role === "cctv_operator" ? "/cctv" : "/board";
-  location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : home);
+  location.assign(safeNext(next) || home);
+}
+
+function safeNext(next) {
+  if (!next || !KNOWN_PAGES.test(next)) return null;
+  const target = new URL(next, location.origin);
+  return target.origin === location.origin ? target.pathname : null;
 }
 
 // Dispatchers, supervisors and admins enrol an authenticator before their session can do anything else.

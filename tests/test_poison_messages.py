@@ -23,6 +23,7 @@ from tests.factories import T0, World, build_world
 from tests.intakekit import (
     Clock,
     clocked_app,
+    els_signed,
     enrol_terminal,
     fix_at,
     register_carrier,
@@ -107,7 +108,7 @@ def test_els_discards_poison_with_2xx_and_takes_the_next_post(
     discarded = client.post("/api/v1/els", content=POISON[poison], headers=FORM)
     assert discarded.status_code == 200, discarded.text
     assert discarded.json()["accepted"] is False
-    taken = client.post("/api/v1/els", content=ELS, headers=FORM)
+    taken = client.post("/api/v1/els", content=els_signed(ELS), headers=FORM)
     assert taken.status_code == 200, taken.text
     assert taken.json()["accepted"] is True
 

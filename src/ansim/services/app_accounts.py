@@ -200,14 +200,14 @@ def judge_pin(session: Session, *, subscriber_id: str, pin: str) -> tuple[PinVer
 
 
 def outbox_messages(session: Session, *, to_number: str) -> list[str]:
-    """Queued SMS bodies for a number, oldest first (the SMS gateway drains this table)."""
-    return list(
-        session.execute(
-            sa.select(sms_outbox.c.body)
-            .where(sms_outbox.c.to_number == to_number)
-            .order_by(sms_outbox.c.id)
-        ).scalars()
+    """Queued SMS bodies for a number, oldest first (the SMS gateway drains this table).
+
+    The number is encrypted with a fresh nonce (not a lookup column): compared once decrypted.
+    """
+    rows = session.execute(
+        sa.select(sms_outbox.c.to_number, sms_outbox.c.body).order_by(sms_outbox.c.id)
     )
+    return [body for number, body in rows if number == to_number]
 
 
 def _pin_matches(stored: str, pin: str) -> bool:

@@ -351,3 +351,24 @@ def test_the_incident_shows_the_wearers_device_health(
     assert device["terminal_id"] == terminal_id
     assert (device["battery_pct"], device["low_battery"], device["lost"]) == (12, True, False)
     assert device["last_seen_at"].startswith("2026-11-28T09:00:30")
+
+
+def test_a_terminal_sos_whose_fix_still_fails_is_taken_without_it(
+    wearer: tuple[TestClient, World, Clock, str, str],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ansim.intake.clock_skew import SettledFix
+    from ansim.services import handlers, terminals
+
+    # Whatever the fix still trips on inside the SOS (here: the re-timing switched off, so the
+    # store's "no future fixes" check fires), the press is kept and the fix goes.
+    monkeypatch.setattr(terminals, "settle_fix", lambda fix, **_: SettledFix(fix))
+    monkeypatch.setattr(handlers, "settle_fix", lambda fix, **_: SettledFix(fix))
+    client, _, _, terminal_id, secret = wearer
+    ahead = T0 + timedelta(hours=3)
+    raw = terminal_message(terminal_id, secret, 1, "sos", T0, fix=fix_at(37.5665, 126.978, ahead))
+    status, ack = _send(client, raw)
+    assert (status, ack["status"]) == (200, "accepted")
+    assert _flags(engine, ack["incident_id"]) == ["fix_dropped"]
+    assert _fix_times(engine, ack["incident_id"]) == []

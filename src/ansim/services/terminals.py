@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,22 +125,8 @@ def do_receive_message(
             )
         _heard(tx, terminal, message, at)
         if sos:
-            outcome = do_receive_sos(
-                platform,
-                report=SosReport(
-                    channel=Channel.TERMINAL,
-                    received_at=at,
-                    source=f"terminal:{message.terminal_id}",
-                    subscriber_id=subscriber_id,
-                    fix=fixes[-1] if fixes else None,
-                    idempotency_scope=f"terminal:{message.terminal_id}",
-                    idempotency_key=str(message.seq),
-                ),
-                sent_at=message.sent_at,
-                flags=flags,
-                session=tx,
-            )
-            return [_ack(message, secret, "accepted", outcome.incident.id)]
+            incident_id = _receive_sos(platform, tx, message, subscriber_id, fixes, flags, at)
+            return [_ack(message, secret, "accepted", incident_id)]
         if message.type == "cancel":
             return [_cancel(platform, tx, message, secret, subscriber_id, at)]
         replies: list[dict[str, Any]] = [_ack(message, secret, "accepted")]
@@ -162,6 +149,40 @@ def do_receive_message(
                 tx, terminal_id=terminal.id, notice_id=message.notice_id, at=at
             )
         return replies
+
+
+def _receive_sos(
+    platform: Platform,
+    session: Session,
+    message: TerminalMessage,
+    subscriber_id: str,
+    fixes: list[LocationFix],
+    flags: list[IntakeFlag],
+    at: datetime,
+) -> str:
+    """The SOS in the message's transaction; should its fix still fail, it is taken without it."""
+    report = SosReport(
+        channel=Channel.TERMINAL,
+        received_at=at,
+        source=f"terminal:{message.terminal_id}",
+        subscriber_id=subscriber_id,
+        fix=fixes[-1] if fixes else None,
+        idempotency_scope=f"terminal:{message.terminal_id}",
+        idempotency_key=str(message.seq),
+    )
+    try:
+        with session.begin_nested():
+            outcome = do_receive_sos(
+                platform, report=report, sent_at=message.sent_at, flags=flags, session=session
+            )
+    except InvalidInput as err:
+        if report.fix is None:
+            raise
+        flags = [*flags, IntakeFlag("fix_dropped", str(err)[:200])]
+        outcome = do_receive_sos(
+            platform, report=replace(report, fix=None), flags=flags, session=session
+        )
+    return outcome.incident.id
 
 
 def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:

@@ -74,6 +74,11 @@ def test_a_new_sos_appears_on_the_map_and_in_the_queue_within_two_seconds(
     assert "서울덕수초등학교" in page.locator("[data-testid=who]").inner_text()
     assert "태평로11" in page.locator("[data-testid=units]").inner_text()
     assert page.locator("[data-testid=guardians] a[href^='tel:']").count() == 1
+    # Where in words (street, 동, landmark) in the queue and the detail.
+    place = page.locator("[data-testid=place].place-description").inner_text()
+    assert "태평로1가" in place
+    queued = page.locator(f"[data-incident-id='{incident_id}'] .place-description")
+    assert queued.inner_text() == place
     page.screenshot(path=str(tmp_path / "board.png"))
 
 

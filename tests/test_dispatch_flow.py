@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0, World, build_world, commands
-from tests.verifykit import platform_of
+from tests.factories import CITY_HALL, T0, World, build_world
+from tests.verifykit import CONFIG, receive_sos_with
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.dispatch_policy import DispatchPolicy
@@ -18,8 +19,8 @@ from ansim.domain.incidents import Channel, PriorityCode
 from ansim.domain.units import AssignmentState, UnitStatus
 from ansim.geo.demo_data import load_road_graph
 from ansim.services import dispatch, dispatch_flow, incidents
-from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
+from ansim.services.platform import Platform
 from ansim.services.road_ranking import RoadRanker
 from ansim.services.timers import deadline_handlers
 from ansim.store import deadlines
@@ -28,20 +29,38 @@ from ansim.store.tables import outbox
 from ansim.store.uow import UnitOfWork
 
 RANKER = RoadRanker(load_road_graph())
+# Guardians answer late here: these tests follow the orders, not verification's deadline.
+SLOW_GUARDIANS = dataclasses.replace(CONFIG, answer_timeout=timedelta(hours=1))
+
+
+def _platform(uow: UnitOfWork, policy: DispatchPolicy | None = None) -> Platform:
+    return Platform(
+        uow=uow,
+        ranker=RANKER,
+        policy=policy or DispatchPolicy(),
+        verification=SLOW_GUARDIANS,
+        merge_window=timedelta(0),
+        auto_dispatch=True,
+        clock=lambda: T0,
+    )
 
 
 def _sos(uow: UnitOfWork, world: World, *, at=T0, policy: DispatchPolicy | None = None) -> str:  # type: ignore[no-untyped-def]
     fix = LocationFix(*CITY_HALL, radius_m=30, method=FixMethod.GNSS, observed_at=at, source="t")
-    outcome = do_receive_sos(
-        commands(uow, ranker=RANKER, merge_window=timedelta(0), auto_dispatch=True, policy=policy),
+    outcome = receive_sos_with(
+        uow,
         report=SosReport(
             channel=Channel.APP,
             received_at=at,
             source="t",
-            # An unknown caller: no guardians to verify with, so only the dispatch deadlines run.
-            caller_number="+821099990000",
+            subscriber_id=world.subscriber_id,
             fix=fix,
         ),
+        ranker=RANKER,
+        merge_window=timedelta(0),
+        auto_dispatch=True,
+        policy=policy,
+        verify=SLOW_GUARDIANS,
     )
     return outcome.incident.id
 
@@ -77,9 +96,7 @@ def test_an_unacknowledged_order_moves_to_the_next_unit_by_eta_exactly_once(
         assert order.ack_due_at == T0 + timedelta(seconds=30)
         assert order.eta_s is not None
         assert 0 < order.eta_s < 300
-    scheduler = DeadlineScheduler(
-        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
-    )
+    scheduler = DeadlineScheduler(uow, deadline_handlers(_platform(uow)), clock=lambda: T0)
     assert scheduler.fire_due(T0 + timedelta(seconds=29)) == 0
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 1
     assert scheduler.fire_due(T0 + timedelta(seconds=31)) == 0  # fired once, never again
@@ -112,17 +129,14 @@ def test_an_acknowledged_order_stops_its_deadline(engine: Engine, uow: UnitOfWor
         dispatch.acknowledge(
             session, assignment_id=order.id, actor="officer", at=T0 + timedelta(seconds=5)
         )
-    scheduler = DeadlineScheduler(
-        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
-    )
+    scheduler = DeadlineScheduler(uow, deadline_handlers(_platform(uow)), clock=lambda: T0)
     assert scheduler.fire_due(T0 + timedelta(minutes=5)) == 0
     assert _states(uow, incident_id) == [("태평로11", "acknowledged")]
     with uow.begin() as session, pytest.raises(Conflict):
         dispatch_flow.decline(
             session,
             assignment_id=order.id,
-            ranker=RANKER,
-            policy=DispatchPolicy(),
+            platform=_platform(uow),
             actor="officer",
             at=T0,
         )
@@ -182,8 +196,7 @@ def test_a_code_1_incident_preempts_a_unit_on_a_code_2_job_which_is_requeued(
             session,
             incident_id=urgent_id,
             unit_id=busy,
-            ranker=RANKER,
-            policy=policy,
+            platform=_platform(uow, policy),
             actor="dispatcher",
             at=T0 + timedelta(seconds=2),
         )
@@ -199,7 +212,12 @@ def test_a_code_1_incident_preempts_a_unit_on_a_code_2_job_which_is_requeued(
     third = _sos(uow, world, at=T0 + timedelta(seconds=3))
     with uow.begin() as session, pytest.raises(Conflict, match="cannot take a unit"):
         dispatch_flow.preempt(
-            session, incident_id=third, unit_id=busy, ranker=RANKER, policy=policy, actor="d", at=T0
+            session,
+            incident_id=third,
+            unit_id=busy,
+            platform=_platform(uow, policy),
+            actor="d",
+            at=T0,
         )
 
 
@@ -232,8 +250,6 @@ def test_deadlines_survive_a_restart_of_the_scheduler(engine: Engine, uow: UnitO
     with uow.read() as session:
         (pending,) = deadlines.pending(session, kind=dispatch.ACK_DEADLINE)
         assert pending.data["incident_id"] == incident_id
-    restarted = DeadlineScheduler(
-        uow, deadline_handlers(platform_of(uow, ranker=RANKER)), clock=lambda: T0
-    )
+    restarted = DeadlineScheduler(uow, deadline_handlers(_platform(uow)), clock=lambda: T0)
     assert restarted.fire_due(T0 + timedelta(seconds=30)) == 1
     assert AssignmentState.TIMED_OUT.value in [s for _, s in _states(uow, incident_id)]

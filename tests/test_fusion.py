@@ -67,8 +67,12 @@ def distance_from_home(estimate: Estimate) -> float:
     return haversine_m(estimate.lat, estimate.lon, *HOME)
 
 
-def test_converges_on_a_static_target() -> None:
-    track = LocationTrack()
+# Every fix's error independent of the last (the filter before bias states).
+INDEPENDENT = replace(Tuning(), biases=())
+
+
+def test_converges_on_a_static_target_when_errors_are_independent() -> None:
+    track = LocationTrack(INDEPENDENT)
     for f in noisy_static_fixes(np.random.default_rng(1), 30):
         assert track.add(f, now=f.observed_at).outcome is Outcome.ACCEPTED
     estimate = track.estimate(at(290))
@@ -333,8 +337,8 @@ def test_a_first_fix_that_is_an_outlier_does_not_lock_true_fixes_out() -> None:
 
 def test_a_third_still_model_keeps_a_standing_person_tight_and_out_of_a_car() -> None:
     rng = np.random.default_rng(11)
-    two = LocationTrack(replace(Tuning(), still=None))
-    three = LocationTrack(replace(Tuning(), still=STILL))
+    two = LocationTrack(replace(INDEPENDENT, still=None))
+    three = LocationTrack(replace(INDEPENDENT, still=STILL))
     for f in noisy_static_fixes(rng, 30):
         two.add(f, now=f.observed_at)
         three.add(f, now=f.observed_at)
@@ -368,6 +372,43 @@ def test_the_road_constraint_pulls_a_car_onto_its_road_across_it_only() -> None:
     assert constrained.semi_minor_m < loose.semi_minor_m
     # Along the road it is no tighter than the fixes allow: the major axis runs north-south.
     assert min(constrained.orientation_deg, 180 - constrained.orientation_deg) < 20
+
+
+def test_road_matching_takes_the_road_the_car_drives_along_not_the_nearest() -> None:
+    # A road running north through HOME, and an east-west street always 10 m from the car.
+    def roads(lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        east = (lon - HOME[1]) * M_PER_DEG_LON
+        cross = (lat + 10.0 / M_PER_DEG_LAT, lon, 10.0, 90.0)
+        along = (lat, HOME[1], abs(east), 0.0)
+        return sorted([cross, along], key=lambda c: c[2])
+
+    matched = LocationTrack(replace(Tuning(), road_points=roads, vehicle_prior=0.9))
+    free = LocationTrack(replace(Tuning(), vehicle_prior=0.9))
+    rng = np.random.default_rng(5)
+    for i in range(20):
+        east, north = rng.normal(0, 30, 2)
+        f = fix(40.0 + east, 150.0 * i + north, t=10.0 * i, radius=75)
+        matched.add(f, now=f.observed_at)
+        free.add(f, now=f.observed_at)
+    on_road, loose = matched.estimate(at(190)), free.estimate(at(190))
+    assert on_road is not None
+    assert loose is not None
+    # Pulled toward the north-south road (the fixes sit 40 m east of it), not onto the street.
+    assert (on_road.lon - HOME[1]) * M_PER_DEG_LON < (loose.lon - HOME[1]) * M_PER_DEG_LON - 5
+    assert on_road.semi_minor_m < loose.semi_minor_m
+
+
+def test_road_matching_leaves_a_car_free_when_no_road_fits_its_heading() -> None:
+    def roads(lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        return [(lat, HOME[1], 5.0, 90.0)]  # an east-west road; the car drives north
+
+    matched = LocationTrack(replace(Tuning(), road_points=roads, vehicle_prior=0.9))
+    free = LocationTrack(replace(Tuning(), vehicle_prior=0.9))
+    for i in range(12):
+        f = fix(0.0, 150.0 * i, t=10.0 * i, radius=75)
+        matched.add(f, now=f.observed_at)
+        free.add(f, now=f.observed_at)
+    assert matched.estimate(at(120)) == free.estimate(at(120))
 
 
 def resumed(track: LocationTrack) -> LocationTrack:
@@ -448,3 +489,46 @@ def test_a_checkpoint_of_another_format_is_refused() -> None:
         TrackCheckpoint.from_json({**stored, "format": 0})
     with pytest.raises(ValueError, match="empty track"):
         LocationTrack().checkpoint()
+
+
+def _biased_static_fixes(rng: np.random.Generator, bias_east_m: float) -> list[LocationFix]:
+    """30 Wi-Fi fixes of someone standing still, all off by the same bias (one access point)."""
+    return [
+        fix(bias_east_m + rng.normal(0, 8), rng.normal(0, 8), t=10.0 * i, radius=100.0)
+        for i in range(30)
+    ]
+
+
+def test_a_persistent_bias_is_not_averaged_away_into_a_false_certainty() -> None:
+    # 60 m is within the honest spread of a 100 m (95 %) fix: one draw of a persistent bias.
+    fixes = _biased_static_fixes(np.random.default_rng(3), 60.0)
+    biased, naive = LocationTrack(), LocationTrack(INDEPENDENT)
+    for f in fixes:
+        biased.add(f, now=f.observed_at)
+        naive.add(f, now=f.observed_at)
+    honest, overconfident = biased.estimate(at(290)), naive.estimate(at(290))
+    assert honest is not None
+    assert overconfident is not None
+    # Treating 30 fixes of one access point as 30 independent ones claims ±25 m and misses.
+    assert distance_from_home(overconfident) > overconfident.semi_major_m
+    # Bias states keep the region honest: home is inside, and it is still no wider than a fix.
+    assert distance_from_home(honest) < honest.semi_minor_m
+    assert honest.semi_major_m <= 100.0
+
+
+def test_bias_states_forget_a_bias_over_their_memory() -> None:
+    """Fixes far apart in time carry less of the same bias, so the region shrinks again."""
+    rng = np.random.default_rng(8)
+    close = LocationTrack()
+    spread = LocationTrack()
+    for i in range(12):
+        east, north = rng.normal(0, 20, 2)
+        a = fix(east, north, t=5.0 * i, radius=100.0)
+        b = fix(east, north, t=300.0 * i, radius=100.0)
+        close.add(a, now=a.observed_at)
+        spread.add(b, now=b.observed_at)
+    near = close.estimate(at(55))
+    far = spread.estimate(at(3300))
+    assert near is not None
+    assert far is not None
+    assert far.semi_major_m < near.semi_major_m

@@ -111,6 +111,10 @@ def test_a_guardian_answers_danger_from_the_sms_link_once(setup: Setup) -> None:
     assert view["can_answer"]
     assert view["person_name"] == "김하늘"
     assert view["location"]["radius_m"] == pytest.approx(32.4, abs=0.1)
+    # Where, in words, from the bundled data: street, 동 and the nearest landmark.
+    place = view["location"]["place"]
+    assert place["ko"]
+    assert place["en"]
     assert set(view) == {
         "recipient_kind",
         "person_name",
@@ -125,6 +129,7 @@ def test_a_guardian_answers_danger_from_the_sms_link_once(setup: Setup) -> None:
     assert answered.json()["answered"] == "danger"
     assert not answered.json()["can_answer"]
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
+    assert detail["incident"]["place"] == place
     assert (detail["incident"]["priority"], detail["incident"]["status"]) == (0, "confirmed")
     replay = client.post(f"{api}/answer", json={"answer": "safe"})
     assert replay.status_code == 409

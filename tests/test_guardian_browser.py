@@ -68,6 +68,7 @@ def test_a_guardian_sees_the_circle_switches_language_and_reports_danger(
         page.locator("path.leaflet-interactive").first.wait_for()
         assert page.locator("#map").get_attribute("data-radius") is not None
         assert "정확도 약 32 m" in page.locator("#where").inner_text()
+        assert "태평로1가" in page.locator("#place.place-description").inner_text()
         page.click("#lang")
         situation.filter(has_text="Police are on the way after an SOS from 김하늘").wait_for()
         assert page.locator("#danger").inner_text() == "I cannot reach them / danger"

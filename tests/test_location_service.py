@@ -8,14 +8,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import app_headers, running_app, staff_headers
-from tests.factories import CITY_HALL, T0, World, build_world, commands
+from tests.factories import CITY_HALL, T0, World, build_world
+from tests.verifykit import receive_sos_with
 
 from ansim.domain.errors import InvalidInput
 from ansim.domain.events import validate_event
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services import incidents, location
-from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
 from ansim.services.ranking import StraightLineRanker
 from ansim.store import outbox
@@ -48,8 +48,8 @@ def fix_at(
 
 def open_incident(engine: Engine, world: World, first: LocationFix) -> tuple[UnitOfWork, str]:
     uow = UnitOfWork(make_session_factory(engine))
-    outcome = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    outcome = receive_sos_with(
+        uow,
         report=SosReport(
             channel=Channel.APP,
             received_at=first.observed_at,
@@ -57,6 +57,9 @@ def open_incident(engine: Engine, world: World, first: LocationFix) -> tuple[Uni
             subscriber_id=world.subscriber_id,
             fix=first,
         ),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     return uow, outcome.incident.id
 
@@ -138,8 +141,8 @@ def test_a_repeated_sos_with_an_impossible_fix_still_joins_and_keeps_the_fix_as_
     uow, incident_id = open_incident(engine, world, fix_at(0, radius_m=20, method=FixMethod.GNSS))
     add(uow, incident_id, fix_at(10, 5, 0, radius_m=20, method=FixMethod.GNSS))
     far = fix_at(12, 30_000, 0, radius_m=20)
-    outcome = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    outcome = receive_sos_with(
+        uow,
         report=SosReport(
             channel=Channel.APP,
             received_at=far.observed_at,
@@ -147,6 +150,9 @@ def test_a_repeated_sos_with_an_impossible_fix_still_joins_and_keeps_the_fix_as_
             subscriber_id=world.subscriber_id,
             fix=far,
         ),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     assert outcome.incident.id == incident_id
     assert outcome.incident.sos_count == 2
@@ -240,9 +246,8 @@ def open_alone(engine: Engine, first: LocationFix) -> tuple[UnitOfWork, str]:
     report = SosReport(
         channel=Channel.APP, received_at=first.observed_at, source="app:test", fix=first
     )
-    outcome = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
-        report=report,
+    outcome = receive_sos_with(
+        uow, report=report, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False
     )
     return uow, outcome.incident.id
 

@@ -60,6 +60,7 @@ def test_the_officer_takes_an_order_from_alert_to_clear(
             assert page.get_attribute("body", "data-alerts") == "1"  # the audible alert fired once
             assert page.text_content("#person-name") == "김하늘"
             assert "±32 m" in (page.text_content("#location") or "")
+            assert "태평로1가" in (page.text_content("#place.place-description") or "")
             assert "확인 남은 시간" in (page.text_content("#countdown") or "")
             page.wait_for_selector("#eta:has-text('예상 도착')")
             assert page.locator(".leaflet-overlay-pane path").count() >= 3  # circle, route, unit

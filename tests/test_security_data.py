@@ -133,7 +133,7 @@ def test_location_history_is_purged_after_retention_but_the_timeline_keeps_that_
             answer=Answer.SAFE,
             actor="dispatcher",
             at=secured.clock.now,
-            config=secured.client.app.state.context.verification,  # type: ignore[attr-defined]
+            platform=secured.client.app.state.context.platform,  # type: ignore[attr-defined]
         )
     board = staff_headers(secured.client, "dispatcher")
     for status in ("on_scene", "resolved", "closed"):

@@ -5,14 +5,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0, build_world, commands
+from tests.factories import CITY_HALL, T0, build_world
+from tests.verifykit import receive_sos_with
 
 from ansim.domain.errors import Conflict, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel, IncidentStatus
 from ansim.domain.units import AssignmentState, UnitStatus
 from ansim.services import dispatch, incidents
-from ansim.services.handlers import do_receive_sos
 from ansim.services.incidents import SosReport
 from ansim.services.ranking import StraightLineRanker
 from ansim.store import outbox
@@ -71,15 +71,18 @@ def test_an_sos_is_stored_with_timeline_fix_and_outbox_and_the_nearest_unit_is_o
 ) -> None:
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
-    outcome = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=True),
+    outcome = receive_sos_with(
+        uow,
         report=report(world.subscriber_id),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=True,
     )
     assert outcome.created
     assert not outcome.replayed
     with uow.read() as session:
         stored = incidents.get(session, incident_id=outcome.incident.id)
-        # Dispatched, then verification asks the guardians at once (same command, same commit).
+        # Dispatch first, verify after: the guardians are being asked once the unit is ordered.
         assert stored.status == IncidentStatus.VERIFYING
         assert (stored.lat, stored.lon, stored.radius_m) == (CITY_HALL[0], CITY_HALL[1], 30)
         assert stored.received_at == T0
@@ -88,6 +91,7 @@ def test_an_sos_is_stored_with_timeline_fix_and_outbox_and_the_nearest_unit_is_o
         assert assignment.state == AssignmentState.ORDERED
         kinds = [e.kind for e in incidents.timeline(session, incident_id=stored.id)]
         assert kinds[:3] == ["received", "unit_ordered", "status_changed"]
+        assert "verification_started" in kinds
         types = [e.type for e in outbox.unpublished(session)]
     assert types[:5] == [
         "incident.received",
@@ -96,20 +100,26 @@ def test_an_sos_is_stored_with_timeline_fix_and_outbox_and_the_nearest_unit_is_o
         "unit.ordered",
         "incident.status_changed",
     ]
-    assert "verification.started" in types, types
+    assert "verification.started" in types
 
 
 def test_a_retry_with_the_same_key_returns_the_same_incident(engine: Engine) -> None:
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
-    first = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    first = receive_sos_with(
+        uow,
         report=report(world.subscriber_id),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     before = counts(engine)
-    again = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    again = receive_sos_with(
+        uow,
         report=report(world.subscriber_id),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     assert again.replayed
     assert again.incident.id == first.incident.id
@@ -119,20 +129,29 @@ def test_a_retry_with_the_same_key_returns_the_same_incident(engine: Engine) -> 
 def test_a_second_sos_from_the_same_person_joins_the_open_incident(engine: Engine) -> None:
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
-    first = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    first = receive_sos_with(
+        uow,
         report=report(world.subscriber_id),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
-    second = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    second = receive_sos_with(
+        uow,
         report=report(world.subscriber_id, key="key-0002", received_at=T0 + timedelta(minutes=1)),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     assert not second.created
     assert second.incident.id == first.incident.id
     assert second.incident.sos_count == 2
-    unknown = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=False),
+    unknown = receive_sos_with(
+        uow,
         report=report(None, key="key-0003"),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=False,
     )
     assert unknown.created
     assert unknown.incident.unknown_caller
@@ -157,9 +176,12 @@ def test_a_failed_command_leaves_nothing_half_written(engine: Engine) -> None:
 def test_a_busy_unit_cannot_be_ordered_and_the_unit_flow_moves_the_incident(engine: Engine) -> None:
     world = build_world(engine)
     uow = UnitOfWork(make_session_factory(engine))
-    outcome = do_receive_sos(
-        commands(uow, ranker=StraightLineRanker(), merge_window=WINDOW, auto_dispatch=True),
+    outcome = receive_sos_with(
+        uow,
         report=report(world.subscriber_id),
+        ranker=StraightLineRanker(),
+        merge_window=WINDOW,
+        auto_dispatch=True,
     )
     unit_id = world.unit_ids["태평로11"]
     with pytest.raises(Conflict, match="not available"), uow.begin() as session:

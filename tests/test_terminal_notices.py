@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
-from tests.factories import PASSWORD, T0, World, build_world, commands
+from tests.factories import PASSWORD, T0, World, build_world
 from tests.intakekit import Clock, clocked_app, fix_at, terminal_message
 from tests.live import free_port, serving
-from tests.verifykit import CONFIG, send_sos, uow_of
+from tests.verifykit import CONFIG, platform_on, send_sos, uow_of
 
 from ansim.api.app import create_app
 from ansim.cli import device as device_cli
@@ -111,8 +111,8 @@ def _notifier(engine: Engine, sender: TerminalNotices) -> Notifier:
     )
 
 
-def _platform(engine: Engine, at: datetime) -> Platform:
-    return commands(uow_of(engine), verification=NOTICES, clock=lambda: at)
+def _platform(engine: Engine) -> Platform:
+    return platform_on(engine, config=NOTICES)
 
 
 def _notice_ack(terminal_id: str, secret: str, seq: int, notice_id: str) -> bytes:
@@ -204,8 +204,9 @@ def test_a_broker_down_then_up_delivers_the_notice_exactly_once_and_the_ack_comp
         terminals.get(session, terminal_id=terminal_id).secret = secret
     # The device's notice_ack (here over HTTP's code path) makes it delivered, on the timeline too.
     [ack] = terminals.do_receive_message(
-        _platform(engine, T0 + timedelta(seconds=7)),
+        _platform(engine),
         raw=_notice_ack(terminal_id, secret, 1, notice.id),
+        at=T0 + timedelta(seconds=7),
     )
     protocol.verify(ack, secret=secret)
     assert (ack["type"], ack["seq"], ack["status"]) == ("ack", 1, "accepted")
@@ -346,14 +347,16 @@ def test_a_duress_cancel_withdraws_a_notice_that_has_not_left(engine: Engine) ->
         )
     # Queued at dispatch, but the broker was down: it must not arrive after the "cancelled".
     [ack] = terminals.do_receive_message(
-        _platform(engine, T0),
+        _platform(engine),
         raw=terminal_message(terminal_id, secret, 1, "sos", T0, fix=fix_at(37.5665, 126.978, T0)),
+        at=T0,
     )
     [pending] = _notices(engine, ack["incident_id"])
     assert pending.status == DeliveryStatus.QUEUED
     [cancelled] = terminals.do_receive_message(
-        _platform(engine, T0 + timedelta(seconds=3)),
+        _platform(engine),
         raw=terminal_message(terminal_id, secret, 2, "cancel", T0, pin="9999"),
+        at=T0 + timedelta(seconds=3),
     )
     assert cancelled["status"] == "cancelled"
     [withdrawn] = _notices(engine, ack["incident_id"])
@@ -447,7 +450,7 @@ def test_a_stand_down_tells_a_terminal_that_heard_help_was_coming(engine: Engine
             answer=Answer.SAFE,
             actor="dispatcher",
             at=T0 + timedelta(seconds=20),
-            config=NOTICES,
+            platform=_platform(engine),
         )
         verification.decide(
             session,
@@ -456,6 +459,7 @@ def test_a_stand_down_tells_a_terminal_that_heard_help_was_coming(engine: Engine
             actor="dispatcher",
             reason="",
             at=T0 + timedelta(seconds=30),
+            platform=_platform(engine),
         )
     notices = _notices(engine, incident_id)
     assert [(n.template, n.address) for n in notices] == [

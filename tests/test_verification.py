@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 from tests.factories import T0, build_world
-from tests.verifykit import CONFIG, count, platform_of, send_sos, uow_of
+from tests.verifykit import CONFIG, count, platform_on, send_sos, uow_of
 
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.domain.deliveries import DeliveryStatus
@@ -32,7 +32,7 @@ from ansim.store.tables import deliveries as deliveries_table
 
 def _scheduler(engine: Engine) -> DeadlineScheduler:
     """Fires only the verification timer; the units' acknowledgement timers are another test's."""
-    handlers = deadline_handlers(platform_of(uow_of(engine)))
+    handlers = deadline_handlers(platform_on(engine))
     only = {verification.ANSWER_DEADLINE: handlers[verification.ANSWER_DEADLINE]}
     return DeadlineScheduler(uow_of(engine), only, clock=lambda: T0)
 
@@ -51,7 +51,7 @@ def _guardian_answer(engine: Engine, incident_id: str, answer: Answer, at_s: flo
             answer=answer,
             actor=f"guardian:{guardian.id}",
             at=T0 + timedelta(seconds=at_s),
-            config=CONFIG,
+            platform=platform_on(engine),
         )
 
 
@@ -125,6 +125,7 @@ def test_a_mistake_asks_the_dispatcher_and_never_recalls_a_unit(engine: Engine) 
             actor="dispatcher",
             reason="father is with her",
             at=T0 + timedelta(seconds=40),
+            platform=platform_on(engine),
         )
     with uow_of(engine).read() as session:
         assert incidents.get(session, incident_id=incident_id).status == IncidentStatus.FALSE_ALARM
@@ -150,7 +151,7 @@ def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: 
             outcome=Answer.NO_ANSWER,
             actor="dispatcher",
             at=T0 + timedelta(seconds=25),
-            config=CONFIG,
+            platform=platform_on(engine),
         )
         assert incidents.get(session, incident_id=incident_id).priority == PriorityCode.CODE_1
         verification.record_call(
@@ -160,7 +161,7 @@ def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: 
             outcome=Answer.DANGER,
             actor="dispatcher",
             at=T0 + timedelta(seconds=30),
-            config=CONFIG,
+            platform=platform_on(engine),
         )
     with uow_of(engine).read() as session:
         incident = incidents.get(session, incident_id=incident_id)
@@ -176,21 +177,15 @@ def test_danger_after_a_mistake_still_escalates_and_a_link_answers_once(engine: 
         assert [c["answer"] for c in calls] == ["no_answer", "danger"]
 
 
-def test_a_duress_incident_ignores_mistake_and_never_reads_as_cancelled(engine: Engine) -> None:
+def test_a_duress_incident_ignores_mistake_and_reads_as_a_real_cancel(engine: Engine) -> None:
     world = build_world(engine)
     incident_id = send_sos(engine, world.subscriber_id)
     with uow_of(engine).begin() as session:
         incident = incidents.get(session, incident_id=incident_id, for_update=True)
+        # A duress cancel leaves the incident open (services.lifecycle.duress): only a flag says it,
+        # and the guardian page reads it as a real cancel would.
         incident.duress = True
-        incidents.change_status(
-            session,
-            incident_id=incident_id,
-            status=IncidentStatus.CANCELLED,
-            actor="app",
-            reason="cancelled with PIN",
-            at=T0 + timedelta(seconds=5),
-        )
-        assert guardian_page.situation(incident) == "active"
+        assert guardian_page.situation(incident) == "called_off"
     _guardian_answer(engine, incident_id, Answer.SAFE)
     with uow_of(engine).read() as session:
         found = verification.get(session, incident_id=incident_id)

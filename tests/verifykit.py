@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.factories import CITY_HALL, T0, commands
+from tests.factories import CITY_HALL, T0
 
 from ansim.domain.deliveries import RetryPolicy
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import Channel
 from ansim.services.handlers import do_receive_sos
-from ansim.services.incidents import SosReport
+from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker, UnitRanker
 from ansim.services.verification_config import VerificationConfig
@@ -72,18 +72,55 @@ def send_sos(
         source="test",
     )
     outcome = do_receive_sos(
-        commands(
-            uow_of(engine),
-            ranker=StraightLineRanker(),
-            merge_window=timedelta(minutes=30),
-            auto_dispatch=auto_dispatch,
-            verification=config,
-        ),
+        platform_on(engine, auto_dispatch=auto_dispatch, config=config),
         report=SosReport(
             channel=channel, received_at=at, source="test", subscriber_id=subscriber_id, fix=fix
         ),
     )
     return outcome.incident.id
+
+
+def platform_on(
+    engine: Engine,
+    *,
+    auto_dispatch: bool = True,
+    config: VerificationConfig = CONFIG,
+    policy: DispatchPolicy | None = None,
+    clock: Callable[[], datetime] = lambda: T0,
+) -> Platform:
+    """The command layer's dependencies on `engine`: straight-line ranking, default policy."""
+    return Platform(
+        uow=uow_of(engine),
+        ranker=StraightLineRanker(),
+        policy=policy or DispatchPolicy(),
+        verification=config,
+        merge_window=timedelta(minutes=30),
+        auto_dispatch=auto_dispatch,
+        clock=clock,
+    )
+
+
+def receive_sos_with(
+    uow: UnitOfWork,
+    *,
+    report: SosReport,
+    ranker: UnitRanker,
+    merge_window: timedelta,
+    auto_dispatch: bool,
+    policy: DispatchPolicy | None = None,
+    verify: VerificationConfig | None = None,
+) -> SosOutcome:
+    """`do_receive_sos` on a platform made of these parts (verification with CONFIG by default)."""
+    platform = Platform(
+        uow=uow,
+        ranker=ranker,
+        policy=policy or DispatchPolicy(),
+        verification=verify or CONFIG,
+        merge_window=merge_window,
+        auto_dispatch=auto_dispatch,
+        clock=lambda: report.received_at,
+    )
+    return do_receive_sos(platform, report=report)
 
 
 def give_guardians_email(engine: Engine, subscriber_id: str, email: str) -> None:

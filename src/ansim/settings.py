@@ -44,6 +44,9 @@ class VerificationSettings(BaseSettings):
     notifier_lease_s: float = Field(default=60.0, ge=1, le=3600)
     # Terminal lost / low battery notices to guardians: at most one of each kind per interval.
     terminal_notice_interval_s: float = Field(default=1800.0, ge=0)
+    # A duress PIN tells the guardians what a real cancel tells them (a guardian may be the
+    # attacker, and the dispatcher can call them). False: guardians are told nothing on duress.
+    duress_tells_guardians_cancelled: bool = True
 
 
 class Settings(BaseSettings):
@@ -67,6 +70,12 @@ class Settings(BaseSettings):
     ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # Code 0 (e.g. suspected kidnapping) sends this many units beyond the first.
     code0_extra_units: int = Field(default=2, ge=0, le=19)
+    # An incident missing units (none free, no location yet) re-ranks this often until ordered.
+    dispatch_retry_s: float = Field(default=10.0, gt=0, le=600)
+    # A unit that let an order time out is rested (not recommended, not ordered) this long.
+    unit_rest_s: float = Field(default=120.0, ge=0, le=3600)
+    # The dispatch promise measured by the simulation: an order within this long of the press.
+    order_within_s: float = Field(default=1.0, gt=0, le=600)
     # Per channel and priority, e.g. {"one_touch:1": {"units": 2}, "*:3": {"auto_dispatch": true}}.
     dispatch_rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     verification: VerificationSettings = Field(default_factory=lambda: VerificationSettings())

@@ -37,6 +37,7 @@ from ansim.api import (
     notify_reports,
     ops,
     pages,
+    relocation,
     school_guards,
     sessions,
     stream,
@@ -97,6 +98,9 @@ def create_app(
         ack_timeout_s=settings.ack_timeout_s,
         code0_extra_units=settings.code0_extra_units,
         overrides=settings.dispatch_rules,
+        retry_s=settings.dispatch_retry_s,
+        unit_rest_s=settings.unit_rest_s,
+        order_within_s=settings.order_within_s,
     )
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -184,6 +188,7 @@ def create_app(
             console.router,
             unit_terminal.router,
             location.router,
+            relocation.router,
             dispatching.router,
             sessions.router,
             stream.router,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -35,6 +36,7 @@ from ansim.services.handset_intake import do_receive_handset_fix
 from ansim.services.incidents import SosReport
 
 router = APIRouter(tags=["one-touch carrier gateway"])
+log = logging.getLogger(__name__)
 MAX_CARRIER_BODY = 96 * 1024
 MAX_AML_BODY = 4 * 1024
 MAX_ELS_BODY = 16 * 1024
@@ -174,9 +176,18 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
     if abs(signed_at - now) > MAX_SKEW:
         skew = (signed_at - now).total_seconds()
         flags.append(IntakeFlag("signature_clock_skew", f"signed {skew:+.0f} s from server time"))
-    number = normalize_number(body.caller_number)
+    try:
+        number: str | None = normalize_number(body.caller_number)
+    except InvalidInput:
+        # A caller number we cannot read never refuses an SOS: the call stands without it.
+        log.warning(
+            "carrier %s: caller number %r is not a phone number", carrier_id, body.caller_number
+        )
+        number = None
 
     def bound_subscriber() -> str | None:
+        if number is None:
+            return None
         with context.uow.read() as session:
             bound = people.binding(session, channel=Channel.ONE_TOUCH, address=number)
             return bound.subscriber_id if bound else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api import views
@@ -24,7 +26,13 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
 
 def _list(
-    context: ContextDep, request: Request, user: StaffUser, active: bool
+    context: ContextDep,
+    request: Request,
+    response: Response,
+    user: StaffUser,
+    active: bool,
+    limit: int | None,
+    cursor: str | None,
 ) -> list[IncidentOut]:
     do_record_read(
         context.platform,
@@ -32,8 +40,19 @@ def _list(
         action="incident.list",
         detail={"active": active},
     )
+    after = incidents.QueuePosition.parse(cursor) if cursor else None
     with context.uow.read() as session:
-        found = incidents.list_recent(session, active_only=active)
+        if active:
+            # Every open incident reaches the board, however many: the queue has no cap.
+            page = incidents.list_open(session, limit=limit + 1 if limit else None, after=after)
+            found = page[:limit] if limit else page
+            if limit is not None and len(page) > limit:
+                response.headers["X-Next-Cursor"] = incidents.QueuePosition.of(found[-1]).token()
+            open_count, waiting = incidents.count_open(session)
+            response.headers["X-Open-Incidents"] = str(open_count)
+            response.headers["X-Waiting-For-Units"] = str(waiting)
+        else:
+            found = incidents.list_recent(session, active_only=False)
         if user.role == Role.OFFICER:
             mine = {a.incident_id for a in dispatch.open_assignments(session, unit_id=user.unit_id)}
             found = [i for i in found if i.id in mine]
@@ -50,10 +69,19 @@ def _list(
 
 @router.get("", operation_id="list_incidents", response_model=list[IncidentOut])
 async def list_incidents(
-    request: Request, context: ContextDep, user: FieldUser, active: bool = True
+    request: Request,
+    response: Response,
+    context: ContextDep,
+    user: FieldUser,
+    active: bool = True,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> list[IncidentOut]:
-    """Lists incidents, newest first (officers see only those their unit is assigned to)."""
-    return await run_in_threadpool(_list, context, request, user, active)
+    """Open incidents in the dispatcher's order, all of them (or paged with `limit` and the
+    X-Next-Cursor header): waiting for a unit first, then code 0 first, longest-waiting first.
+    X-Open-Incidents and X-Waiting-For-Units count them all. `active=false`: the 200 newest of
+    any status. Officers see only those their unit is assigned to."""
+    return await run_in_threadpool(_list, context, request, response, user, active, limit, cursor)
 
 
 def _detail(
@@ -64,7 +92,13 @@ def _detail(
             assigned = dispatch.incident_assignments(session, incident_id=incident_id)
             if not any(a.unit_id == user.unit_id for a in assigned):
                 raise Forbidden("officers see only incidents their unit is assigned to")
-        detail = views.incident_detail(session, incident_id=incident_id, ranker=context.ranker)
+        detail = views.incident_detail(
+            session,
+            incident_id=incident_id,
+            ranker=context.ranker,
+            at=context.now(),
+            rest_s=context.dispatch_policy.unit_rest_s,
+        )
     if request is not None:  # a look (not the answer to an action, which is audited as such)
         do_record_read(
             context.platform,

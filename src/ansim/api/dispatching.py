@@ -90,7 +90,13 @@ def _plan(context: AppContext, incident_id: str) -> DispatchPlanOut:
         incident = incidents.get(session, incident_id=incident_id)
         rule = context.dispatch_policy.rule_for(incident.channel, incident.priority)
         ranked = (
-            dispatch.rank_units(session, incident=incident, ranker=context.ranker)
+            dispatch.rank_units(
+                session,
+                incident=incident,
+                ranker=context.ranker,
+                at=now,
+                rest_s=context.dispatch_policy.unit_rest_s,
+            )
             if incident.is_active
             else []
         )

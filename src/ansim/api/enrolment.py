@@ -13,11 +13,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff, staff_actor
 from ansim.api.intake_common import read_body
-from ansim.api.schemas import Body
+from ansim.api.schemas import Body, LocationServerIn
 from ansim.domain.errors import InvalidInput
 from ansim.domain.people import Subscriber
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.terminals import Terminal
+from ansim.intake.held import LocationServer
 from ansim.security.limits import LARGER_BODIES
 from ansim.services import discards, enrolment, enrolment_commands, people, terminals
 from ansim.services.enrolment import GuardianDraft, PersonDraft
@@ -98,6 +99,8 @@ class TerminalSecretOut(TerminalOut):
 class CarrierIn(Body):
     carrier_id: str = Field(min_length=2, max_length=50)
     name: str = Field(min_length=1, max_length=200)
+    # Its HELD location server, for re-locating its callers (settable later too).
+    location_server: LocationServerIn | None = None
 
 
 class CarrierSecretOut(BaseModel):
@@ -332,6 +335,9 @@ async def admin_register_carrier(
             carrier_id=body.carrier_id,
             name=body.name,
             actor=staff_actor(request, user),
+            location_server=LocationServer(lis.url, lis.username, lis.password)
+            if (lis := body.location_server)
+            else None,
         )
 
     return CarrierSecretOut(carrier_id=body.carrier_id, secret=await run_in_threadpool(register))

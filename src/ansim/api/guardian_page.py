@@ -11,8 +11,10 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from ansim.api import views
 from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
+from ansim.api.schemas import PlaceOut
 from ansim.domain.errors import Conflict, DomainError
 from ansim.domain.guardian_links import LinkExpired
 from ansim.domain.verification import Answer
@@ -35,6 +37,7 @@ class GuardianLocationOut(BaseModel):
     lon: float
     radius_m: float
     located_at: datetime
+    place: PlaceOut | None = None
 
 
 class GuardianViewOut(BaseModel):
@@ -58,6 +61,7 @@ def _out(found: GuardianView) -> GuardianViewOut:
             lon=location["lon"],
             radius_m=location["radius_m"],
             located_at=location["located_at"],
+            place=views.place_out(location["lat"], location["lon"]),
         )
         if location
         else None,

@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.bus.runtime import Background
-from ansim.domain.incidents import ACTIVE_STATUSES
+from ansim.domain.incidents import OPEN_STATUSES
 from ansim.intake.mqtt import BridgeHealth
 from ansim.security.login import SPRAYING_SUSPECTED
 from ansim.store import outbox
@@ -167,7 +167,7 @@ class _StoreCollector(Collector):
             open_count = session.execute(
                 sa.select(sa.func.count())
                 .select_from(incidents)
-                .where(incidents.c.status.in_(sorted(ACTIVE_STATUSES)))
+                .where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
             ).scalar_one()
             overdue = session.execute(
                 sa.select(sa.func.count())

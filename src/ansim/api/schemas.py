@@ -128,6 +128,30 @@ class LocationOut(BaseModel):
     located_at: datetime
 
 
+class PlaceOut(BaseModel):
+    """Where the estimate is in words (street, 동, nearest landmark), offline from bundled data."""
+
+    ko: str
+    en: str
+
+
+class RelocationOut(BaseModel):
+    """The latest carrier re-location (HELD) of an incident."""
+
+    incident_id: str
+    carrier_id: str
+    requested_at: datetime
+    outcome: str = Field(description="located, failed (server down/slow/error) or refused")
+    fixes: int
+    detail: str
+
+
+class LocationServerIn(Body):
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+
 class IncidentOut(BaseModel):
     id: str
     channel: str
@@ -143,6 +167,13 @@ class IncidentOut(BaseModel):
     duress: bool
     drill: bool
     sos_count: int
+    place: PlaceOut | None = None
+    # The person's cancelled or closed incident this SOS came after.
+    previous_incident_id: str | None = None
+    # Units the dispatch policy still asks for (0: none missing); no location yet: none can go.
+    waiting_for_units: int = 0
+    waiting_since: datetime | None = None
+    no_location: bool = False
 
 
 class UnitOut(BaseModel):
@@ -218,3 +249,4 @@ class IncidentDetailOut(BaseModel):
     fixes: list[LocationOut]
     assignments: list[AssignmentOut]
     candidates: list[CandidateOut]
+    relocation: RelocationOut | None = None

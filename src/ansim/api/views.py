@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from ansim.api.schemas import (
@@ -13,14 +15,28 @@ from ansim.api.schemas import (
     IncidentOut,
     LocationOut,
     PersonOut,
+    PlaceOut,
+    RelocationOut,
     TimelineEntryOut,
     UnitOut,
 )
+from ansim.domain.errors import InvalidInput
 from ansim.domain.incidents import Incident
 from ansim.domain.people import Subscriber
 from ansim.domain.units import Unit
-from ansim.services import dispatch, incidents, people, terminals
+from ansim.geo.place import describe_place
+from ansim.services import dispatch, incidents, people, relocation, terminals
 from ansim.services.ranking import UnitRanker
+
+
+def place_out(lat: float, lon: float) -> PlaceOut | None:
+    """The place description of a position, or None when the bundled data knows nothing of it."""
+    try:
+        place = describe_place(lat, lon)
+    except InvalidInput:
+        return None
+    ko, en = place.text("ko"), place.text("en")
+    return PlaceOut(ko=ko, en=en) if ko else None
 
 
 def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentOut:
@@ -40,6 +56,11 @@ def incident_out(incident: Incident, subscriber: Subscriber | None) -> IncidentO
         duress=incident.duress,
         drill=incident.drill,
         sos_count=incident.sos_count,
+        place=place_out(location["lat"], location["lon"]) if location else None,
+        previous_incident_id=incident.previous_incident_id,
+        waiting_for_units=incident.waiting_for_units,
+        waiting_since=incident.waiting_since,
+        no_location=location is None,
     )
 
 
@@ -55,7 +76,15 @@ def unit_out(unit: Unit) -> UnitOut:
     )
 
 
-def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -> IncidentDetailOut:
+def incident_detail(
+    session: Session,
+    *,
+    incident_id: str,
+    ranker: UnitRanker,
+    at: datetime | None = None,
+    rest_s: float = 0.0,
+) -> IncidentDetailOut:
+    """The incident with its person, orders and recommended units (rested units left out)."""
     incident = incidents.get(session, incident_id=incident_id)
     subscriber = (
         people.get_subscriber(session, subscriber_id=incident.subscriber_id)
@@ -64,7 +93,9 @@ def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -
     )
     call_signs = {unit.id: unit.call_sign for unit in dispatch.list_units(session)}
     candidates = (
-        dispatch.rank_units(session, incident=incident, ranker=ranker) if incident.is_active else []
+        dispatch.rank_units(session, incident=incident, ranker=ranker, at=at, rest_s=rest_s)
+        if incident.is_active
+        else []
     )
     return IncidentDetailOut(
         incident=incident_out(incident, subscriber),
@@ -134,4 +165,18 @@ def incident_detail(session: Session, *, incident_id: str, ranker: UnitRanker) -
             )
             for c in candidates[:10]
         ],
+        relocation=relocation_out(found)
+        if (found := relocation.latest(session, incident_id=incident.id))
+        else None,
+    )
+
+
+def relocation_out(found: relocation.Relocation) -> RelocationOut:
+    return RelocationOut(
+        incident_id=found.incident_id,
+        carrier_id=found.carrier_id,
+        requested_at=found.requested_at,
+        outcome=found.outcome,
+        fixes=found.fixes,
+        detail=found.detail,
     )

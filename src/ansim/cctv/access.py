@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import Forbidden, InvalidInput
-from ansim.domain.incidents import ACTIVE_STATUSES, Incident
+from ansim.domain.incidents import OPEN_STATUSES, Incident
 from ansim.domain.staff import Role, StaffUser
 from ansim.geo.demo_data import district_named, load_districts
 from ansim.geo.geodesy import LocalFrame
@@ -87,7 +87,7 @@ def watchable_incidents(session: Session, *, user: StaffUser) -> list[Incident]:
     found = [
         i
         for i in incidents.list_recent(session, active_only=True)
-        if i.status in ACTIVE_STATUSES and i.lat is not None
+        if i.status in OPEN_STATUSES and i.lat is not None
     ]
     if user.role in CITY_ROLES:
         return found

@@ -11,6 +11,14 @@ from ansim.domain.incidents import Channel, PriorityCode
 
 DEFAULT_ACK_TIMEOUT_S = 30.0
 DEFAULT_CODE0_EXTRA_UNITS = 2
+# The durable deadline of an incident still missing units (subject: the incident id).
+DISPATCH_RETRY_DEADLINE = "incident.dispatch_retry"
+# An incident still missing units re-ranks this often (durable deadline "incident.dispatch_retry").
+DEFAULT_RETRY_S = 10.0
+# A unit that let an order time out is not recommended or ordered again for this long.
+DEFAULT_UNIT_REST_S = 120.0
+# The promise: an order within this many seconds of the press when a unit is free.
+DEFAULT_ORDER_WITHIN_S = 1.0
 # Code 0/1 (danger to life) may take a unit from a code 2-4 job; never the other way round.
 PREEMPTING = frozenset({PriorityCode.CODE_0, PriorityCode.CODE_1})
 PREEMPTIBLE = frozenset({PriorityCode.CODE_2, PriorityCode.CODE_3, PriorityCode.CODE_4})
@@ -40,8 +48,17 @@ class DispatchPolicy:
     ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S
     code0_extra_units: int = DEFAULT_CODE0_EXTRA_UNITS
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    retry_s: float = DEFAULT_RETRY_S
+    unit_rest_s: float = DEFAULT_UNIT_REST_S
+    order_within_s: float = DEFAULT_ORDER_WITHIN_S
 
     def __post_init__(self) -> None:
+        if not 0 < self.retry_s <= 600:
+            raise InvalidInput(f"dispatch retry must be 0-600 s, got {self.retry_s}")
+        if not 0 <= self.unit_rest_s <= 3600:
+            raise InvalidInput(f"unit rest must be 0-3600 s, got {self.unit_rest_s}")
+        if not 0 < self.order_within_s <= 600:
+            raise InvalidInput(f"order-within must be 0-600 s, got {self.order_within_s}")
         for key, fields in self.overrides.items():
             _check_key(key)
             for name, value in fields.items():

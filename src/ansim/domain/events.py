@@ -36,6 +36,8 @@ class IncidentReceived(EventData):
     unknown_caller: bool
     drill: bool
     location: Location | None
+    # The person's cancelled or closed incident this SOS came after (absent before version 1.1).
+    previous_incident_id: str | None = None
 
 
 class IncidentStatusChanged(EventData):
@@ -59,6 +61,16 @@ class IncidentPriorityChanged(EventData):
 class IncidentLocated(EventData):
     incident_id: str
     location: Location
+
+
+class IncidentRelocated(EventData):
+    """The caller's carrier was asked where the caller is (HELD); fixes come as incident.located."""
+
+    incident_id: str
+    carrier_id: str
+    outcome: Literal["located", "failed", "refused"]
+    fixes: int = Field(ge=0)
+    requested_at: datetime
 
 
 class SosRepeated(EventData):
@@ -297,6 +309,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.status_changed": (1, IncidentStatusChanged),
     "incident.priority_changed": (1, IncidentPriorityChanged),
     "incident.located": (1, IncidentLocated),
+    "incident.relocated": (1, IncidentRelocated),
     "incident.sos_repeated": (1, SosRepeated),
     "unit.ordered": (2, UnitOrdered),
     "assignment.changed": (2, AssignmentChanged),
@@ -324,6 +337,49 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "security.login_spraying": (1, LoginSprayingSuspected),
     "deadline.failing": (1, DeadlineFailing),
 }
+
+
+class IncidentEscalated(EventData):
+    """Raised to code 0 with the code-0 dispatch policy behind it; the board and MDT re-alert."""
+
+    incident_id: str
+    priority: int = Field(ge=0, le=4)
+    cause: Literal["guardian_danger", "no_answer", "duress", "dispatcher"]
+    reason: str
+    units_ordered: list[str]
+    waiting_for_units: int = Field(ge=0)
+
+
+class IncidentWaitingChanged(EventData):
+    """How many units the policy still asks for; 0 ends the wait. No location yet: no unit can go."""
+
+    incident_id: str
+    waiting_for_units: int = Field(ge=0)
+    waiting_since: datetime | None
+    no_location: bool
+
+
+class StandDownUnit(EventData):
+    assignment_id: str
+    unit_id: str
+    call_sign: str
+
+
+class StandDownRequested(EventData):
+    """The person cancelled; units that acknowledged stay until a dispatcher decides."""
+
+    incident_id: str
+    reason: str
+    units: list[StandDownUnit]
+
+
+EVENT_SCHEMAS.update(
+    {
+        "incident.escalated": (1, IncidentEscalated),
+        "incident.waiting_changed": (1, IncidentWaitingChanged),
+        "incident.stand_down_requested": (1, StandDownRequested),
+    }
+)
 
 
 class EventEnvelope(BaseModel):

@@ -9,9 +9,8 @@ on the stored state, exactly as the full track would; an older one needs the ful
 from __future__ import annotations
 
 import bisect
-import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,7 +21,15 @@ import numpy as np
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate, MethodContribution, TrackPoint, ellipse_95
 from ansim.domain.fixes import MAX_SPEED_MPS, FixMethod, LocationFix
-from ansim.domain.imm import ImmFilter, ImmState, Matrix, MotionModel, Vector
+from ansim.domain.fusion_roads import on_road
+from ansim.domain.fusion_tuning import BIASES as BIASES
+from ansim.domain.fusion_tuning import STILL as STILL
+from ansim.domain.fusion_tuning import VEHICLE as VEHICLE
+from ansim.domain.fusion_tuning import WALK as WALK
+from ansim.domain.fusion_tuning import MethodBias as MethodBias
+from ansim.domain.fusion_tuning import Tuning as Tuning
+from ansim.domain.fusion_tuning import filter_of
+from ansim.domain.imm import ImmState, Measurement, Vector
 from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -32,62 +39,6 @@ R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))
 MIN_RADIUS_M = 4.0
 # Spread of a device-reported velocity, per axis, on top of 10 % of the speed.
 VELOCITY_SIGMA_MPS = 1.0
-
-WALK = MotionModel("walk", speed_sigma_mps=1.0, tau_s=30.0)
-# A 60 s memory lowers a car's error a little but under-covers more (docs/location.md).
-VEHICLE = MotionModel("vehicle", speed_sigma_mps=9.0, tau_s=30.0)
-# Standing or sitting somewhere (a child hiding, waiting at a bus stop): barely drifts.
-STILL = MotionModel("still", speed_sigma_mps=0.1, tau_s=10.0)
-
-
-RoadSnap = Callable[[float, float], "tuple[float, float] | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """Knobs of the filter; the defaults are what the benchmark in docs/location.md measured."""
-
-    walk: MotionModel = WALK
-    vehicle: MotionModel = VEHICLE
-    # Mean time before a walker gets into a car, and before a car stops for good (s).
-    walk_to_vehicle_s: float = 600.0
-    vehicle_to_walk_s: float = 900.0
-    vehicle_prior: float = 0.1
-    # A third, stationary model (None: two models). Mean times: a walker stops after
-    # ~walk_to_still_s, a still person walks on after ~still_to_walk_s.
-    still: MotionModel | None = STILL
-    walk_to_still_s: float = 120.0
-    still_to_walk_s: float = 60.0
-    still_prior: float = 0.3
-    # Nearest road point to (lat, lon), or None off the network: cars keep to roads, so the
-    # vehicle model is pulled toward the road across it (never along it). Supplied by the
-    # caller (a road graph's snap); None leaves the filter free.
-    road: RoadSnap | None = None
-    road_sigma_m: float = 12.0
-    # Chi-square (2 dof) levels: past soft the fix is trusted less, past gate it is left out.
-    soft_d2: float = 5.99
-    gate_d2: float = 18.42
-
-    def imm(self) -> ImmFilter:
-        """The filter; model 0 is walking, model 1 the vehicle, model 2 (if any) standing still."""
-        a, b = 1.0 / self.walk_to_vehicle_s, 1.0 / self.vehicle_to_walk_s
-        if self.still is None:
-            rates = np.array([[-a, a], [b, -b]])
-            prior = np.array([1.0 - self.vehicle_prior, self.vehicle_prior])
-            return ImmFilter((self.walk, self.vehicle), rates, prior)
-        c, d = 1.0 / self.walk_to_still_s, 1.0 / self.still_to_walk_s
-        # A car stops through walking (getting out); someone standing can be pulled into a car.
-        rates = np.array([[-(a + c), a, c], [b, -b, 0.0], [d, a, -(d + a)]])
-        walk_prior = 1.0 - self.vehicle_prior - self.still_prior
-        prior = np.array([walk_prior, self.vehicle_prior, self.still_prior])
-        return ImmFilter((self.walk, self.vehicle, self.still), rates, prior)
-
-
-@functools.lru_cache(maxsize=8)
-def _filter_of(tuning: Tuning) -> ImmFilter:
-    """One filter per tuning, shared by every track: it is stateless but for what it remembers."""
-    return tuning.imm()
-
 
 VEHICLE_MODEL = 1
 # This many consecutive, mutually consistent gated fixes mean the person really is elsewhere.
@@ -152,7 +103,7 @@ class LocationTrack:
 
     def __init__(self, tuning: Tuning | None = None) -> None:
         self._tuning = tuning or Tuning()
-        self._filter = _filter_of(self._tuning)
+        self._filter = filter_of(self._tuning)
         self._fixes: list[LocationFix] = []
         self._keys: list[_Key] = []
         self._steps: list[_Step] = []
@@ -175,8 +126,14 @@ class LocationTrack:
 
     @classmethod
     def resume(cls, checkpoint: TrackCheckpoint, *, tuning: Tuning | None = None) -> LocationTrack:
-        """Continues a track from its checkpoint; see `needs_history` for the fixes it cannot take."""
+        """Continues a track from its checkpoint; see `needs_history` for the fixes it cannot take.
+
+        Raises ValueError when the checkpoint's filter state is of another size (saved before
+        the tuning's bias states changed): the caller rebuilds the track from the fixes.
+        """
         track = cls(tuning)
+        if checkpoint.state.means.shape[-1] != track._filter.size:
+            raise ValueError("checkpoint of another filter state size")
         track._base = checkpoint
         track._anchor = checkpoint.anchor
         held = [*checkpoint.neighbours, *checkpoint.pending]
@@ -387,19 +344,20 @@ class LocationTrack:
 
     def _step(self, previous: _Step, i: int) -> _Step:
         fix = self._fixes[i]
-        z, r = self._measurement(fix)
+        measured = self._measurement(fix)
         if previous.state is None or previous.state_at is None:
-            state = self._filter.start(z, r)
+            state = self._filter.start(measured)
             return _Step(
                 state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
             )
         dt = (fix.observed_at - previous.state_at).total_seconds()
         predicted = self._filter.predict(previous.state, dt)
-        innovation = self._filter.innovation(predicted, z, r)
+        innovation = self._filter.innovation(predicted, measured)
         if innovation.mahalanobis2 <= self._tuning.gate_d2:
             inflation = max(1.0, innovation.mahalanobis2 / self._tuning.soft_d2)
-            z, r = _with_velocity(fix, z, r * inflation)
-            state = self._on_road(self._filter.update(predicted, z, r))
+            evidence = _with_velocity(fix, measured).r
+            measured = _with_velocity(fix, self._measurement(fix, inflation))
+            state = self._on_road(self._filter.update(predicted, measured, evidence))
             return _Step(
                 state, fix.observed_at, Outcome.ACCEPTED, "", (), (), self._point(state, fix)
             )
@@ -427,27 +385,8 @@ class LocationTrack:
         return _Step(previous.state, previous.state_at, Outcome.GATED, reason, pending)
 
     def _on_road(self, state: ImmState) -> ImmState:
-        """Pulls the vehicle model toward the nearest road, across the road only."""
-        road = self._tuning.road
-        if road is None:
-            return state
-        mean = state.means[VEHICLE_MODEL]
-        lat, lon = self._to_wgs84(mean[:2])
-        nearest = road(lat, lon)
-        if nearest is None:
-            return state
-        offset = mean[:2] - self._to_local(*nearest)
-        distance = float(np.hypot(*offset))
-        if distance < 1.0:
-            return state
-        normal = offset / distance
-        # One scalar measurement: the distance from the road along its normal is zero.
-        h = np.zeros((1, 4))
-        h[0, :2] = normal
-        z = np.array([float(normal @ self._to_local(*nearest))])
-        return self._filter.update_model(
-            state, VEHICLE_MODEL, h, z, np.array([[self._tuning.road_sigma_m**2]])
-        )
+        """The vehicle model kept on roads when the tuning asks for it (fusion_roads)."""
+        return on_road(state, self._tuning, self._filter, self._to_local, self._to_wgs84)
 
     def _consistent(self, indices: tuple[int, ...]) -> bool:
         """True when enough gated fixes agree with each other, allowing for a fast vehicle."""
@@ -465,17 +404,25 @@ class LocationTrack:
 
     def _restart(self, indices: tuple[int, ...]) -> ImmState:
         first = self._fixes[indices[0]]
-        z, r = self._measurement(first)
-        state, at = self._filter.start(z, r), first.observed_at
+        state, at = self._filter.start(self._measurement(first)), first.observed_at
         for j in indices[1:]:
             fix = self._fixes[j]
-            z, r = self._measurement(fix)
             state = self._filter.predict(state, (fix.observed_at - at).total_seconds())
-            state, at = self._filter.update(state, z, r), fix.observed_at
+            state, at = self._filter.update(state, self._measurement(fix)), fix.observed_at
         return state
 
-    def _measurement(self, fix: LocationFix) -> tuple[Vector, Matrix]:
-        return self._to_local(fix.lat, fix.lon), np.eye(2) * _sigma(fix) ** 2
+    def _measurement(self, fix: LocationFix, inflation: float = 1.0) -> Measurement:
+        """The fix as position + its method's bias (scaled to this fix) + fresh noise."""
+        variance = _sigma(fix) ** 2 * inflation
+        h = np.zeros((2, self._filter.size))
+        h[0, 0] = h[1, 1] = 1.0
+        bias = self._tuning.bias_of(fix.method)
+        share = 0.0
+        if bias is not None:
+            index, share = bias
+            h[0, 4 + 2 * index] = h[1, 5 + 2 * index] = math.sqrt(share * variance)
+        r = np.eye(2) * (1.0 - share) * variance
+        return Measurement(self._to_local(fix.lat, fix.lon), r, h)
 
     def _point(self, state: ImmState, fix: LocationFix) -> TrackPoint:
         mean, cov = state.combined()
@@ -532,10 +479,11 @@ class LocationTrack:
         return lat, lon
 
 
-def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matrix]:
+def _with_velocity(fix: LocationFix, measured: Measurement) -> Measurement:
     """Adds the device's own speed and heading (GNSS Doppler) to the measurement when given."""
     if fix.speed_mps is None or fix.heading_deg is None or fix.method is not FixMethod.GNSS:
-        return z, r
+        return measured
+    z, r = measured.z, measured.r
     heading = math.radians(fix.heading_deg)
     velocity = np.array([fix.speed_mps * math.sin(heading), fix.speed_mps * math.cos(heading)])
     # Heading is noise at walking pace; the spread grows with speed for the bearing error.
@@ -543,7 +491,10 @@ def _with_velocity(fix: LocationFix, z: Vector, r: Matrix) -> tuple[Vector, Matr
     r4 = np.zeros((4, 4))
     r4[:2, :2] = r
     r4[2:, 2:] = np.eye(2) * sigma**2
-    return np.concatenate([z, velocity]), r4
+    h = np.zeros((4, measured.h.shape[1]))
+    h[:2] = measured.h
+    h[2, 2] = h[3, 3] = 1.0
+    return Measurement(np.concatenate([z, velocity]), r4, h)
 
 
 def _sigma(fix: LocationFix) -> float:

@@ -1,9 +1,12 @@
 """Interacting-multiple-model Kalman filter for a person moving in a local metric plane.
 
-State per model: [east m, north m, east m/s, north m/s]. Each motion model is an integrated
-Ornstein-Uhlenbeck velocity: the velocity wanders with a stationary spread and forgets itself
-over `tau_s`, so a walker can pause and turn and a car can accelerate and corner, and a stale
-estimate spreads out linearly in variance once the velocity is forgotten.
+State per model: [east m, north m, east m/s, north m/s, then two numbers (east, north) per
+bias state]. Each motion model is an integrated Ornstein-Uhlenbeck velocity: the velocity
+wanders with a stationary spread and forgets itself over `tau_s`, so a walker can pause and turn
+and a car can accelerate and corner, and a stale estimate spreads out linearly in variance once
+the velocity is forgotten. Each bias state is a unit Gauss-Markov process per axis with its own
+memory: a positioning method's error that persists in time (a mis-surveyed Wi-Fi access point,
+indoor GNSS multipath), which a measurement scales to its own size (see fusion.py).
 """
 
 from __future__ import annotations
@@ -70,6 +73,15 @@ class MotionModel:
 
 
 @dataclass(frozen=True, slots=True)
+class Measurement:
+    """z = h x + noise(r): a position (2 rows) or position and velocity (4 rows)."""
+
+    z: Vector
+    r: Matrix
+    h: Matrix
+
+
+@dataclass(frozen=True, slots=True)
 class ImmState:
     """Per-model means, covariances and mode probabilities; treated as immutable."""
 
@@ -81,8 +93,10 @@ class ImmState:
         """Moment-matched mean and covariance of the model mixture."""
         mean = self.probs @ self.means
         diff = self.means - mean
-        m = len(self.probs)
-        cov = (self.probs @ self.covs.reshape(m, 16)).reshape(4, 4) + (diff.T * self.probs) @ diff
+        m, n = self.means.shape
+        cov = (self.probs @ self.covs.reshape(m, n * n)).reshape(n, n) + (
+            diff.T * self.probs
+        ) @ diff
         return mean, cov
 
 
@@ -103,15 +117,22 @@ class ImmFilter:
     """
 
     def __init__(
-        self, models: tuple[MotionModel, ...], switch_rates: Matrix, prior: Vector
+        self,
+        models: tuple[MotionModel, ...],
+        switch_rates: Matrix,
+        prior: Vector,
+        bias_memory_s: tuple[float, ...] = (),
     ) -> None:
         self.models = models
+        # Memory (s) of each unit Gauss-Markov bias state; state size 4 + 2 per bias.
+        self.bias_memory_s = bias_memory_s
+        self.size = 4 + 2 * len(bias_memory_s)
         self._rates = switch_rates
         self._prior = prior
         # expm(R dt) = V exp(L dt) V^-1, diagonalised once: scipy's expm per step was the hot spot.
         eigenvalues, vectors = np.linalg.eig(switch_rates)
         self._eig = (eigenvalues, vectors, np.linalg.inv(vectors))
-        self._eyes = np.tile(np.eye(4), (len(models), 1, 1))
+        self._eyes = np.tile(np.eye(self.size), (len(models), 1, 1))
         # Devices report at a fixed interval, so the same step length comes back again and again.
         self._by_dt: dict[float, tuple[Matrix, Matrix, Matrix]] = {}
 
@@ -135,19 +156,35 @@ class ImmFilter:
         # Each matrix is a fixed pattern weighted by three numbers (scalar maths: numpy's cost
         # per call outweighs three models' worth of arithmetic).
         weights = [model.weights(dt) for model in self.models]
-        f = np.array([w[0] for w in weights]) @ _F_PATTERN
-        q = np.array([w[1] for w in weights]) @ _Q_PATTERN
-        return f.reshape(-1, 4, 4), q.reshape(-1, 4, 4)
+        f4 = (np.array([w[0] for w in weights]) @ _F_PATTERN).reshape(-1, 4, 4)
+        q4 = (np.array([w[1] for w in weights]) @ _Q_PATTERN).reshape(-1, 4, 4)
+        if not self.bias_memory_s:
+            return f4, q4
+        m, n = len(self.models), self.size
+        f, q = np.zeros((m, n, n)), np.zeros((m, n, n))
+        f[:, :4, :4], q[:, :4, :4] = f4, q4
+        for b, tau in enumerate(self.bias_memory_s):
+            kept = math.exp(-dt / tau)
+            i = 4 + 2 * b
+            f[:, i, i] = f[:, i + 1, i + 1] = kept
+            q[:, i, i] = q[:, i + 1, i + 1] = 1.0 - kept * kept
+        return f, q
 
-    def start(self, position: Vector, position_cov: Matrix) -> ImmState:
-        """Starts at a measured position with the velocity only known by its model spread."""
-        m = len(self.models)
-        means = np.zeros((m, 4))
-        means[:, :2] = position
-        covs = np.zeros((m, 4, 4))
+    def start(self, first: Measurement) -> ImmState:
+        """Starts at a measured position (flat prior on it), the velocity only known by its
+        model spread and every bias state at its stationary spread (unit)."""
+        m, n = len(self.models), self.size
+        # With z = x + B u + noise, a flat prior on x and u ~ N(0, I): x = z - B u - noise.
+        scale = first.h[:2, 4:]  # B
+        covs = np.zeros((m, n, n))
+        covs[:, 4:, 4:] = np.eye(n - 4)
+        covs[:, :2, :2] = first.r[:2, :2] + scale @ scale.T
+        covs[:, :2, 4:] = -scale
+        covs[:, 4:, :2] = -scale.T
         for j, model in enumerate(self.models):
-            covs[j, :2, :2] = position_cov
             covs[j, 2, 2] = covs[j, 3, 3] = model.speed_sigma_mps**2
+        means = np.zeros((m, n))
+        means[:, :2] = first.z[:2]
         return ImmState(means, covs, self._prior.copy())
 
     def predict(self, state: ImmState, dt: float) -> ImmState:
@@ -161,40 +198,49 @@ class ImmFilter:
         x0 = mixing @ state.means  # (M, 4): the mixed start of each model j
         diff = state.means[None, :, :] - x0[:, None, :]  # [j, i] = mean of i seen from j
         spread = np.matmul((diff * mixing[:, :, None]).transpose(0, 2, 1), diff)
-        p0 = (mixing @ state.covs.reshape(m, 16)).reshape(m, 4, 4) + spread
+        n = self.size
+        p0 = (mixing @ state.covs.reshape(m, n * n)).reshape(m, n, n) + spread
         means = np.matmul(f, x0[:, :, None])[:, :, 0]
         covs = np.matmul(np.matmul(f, p0), f.transpose(0, 2, 1)) + q
         return ImmState(means, covs, _normalised(c))
 
-    def innovation(self, state: ImmState, z: Vector, r: Matrix) -> Innovation:
-        """Innovation of `z` against the combined prediction."""
+    def innovation(self, state: ImmState, measured: Measurement) -> Innovation:
+        """Innovation of a position measurement against the combined prediction."""
         mean, cov = state.combined()
-        residual = z - mean[:2]
-        s = cov[:2, :2] + r
+        h = measured.h[:2]
+        residual = measured.z[:2] - h @ mean
+        s = h @ cov @ h.T + measured.r[:2, :2]
         # r' S^-1 r in closed form: a 2x2 solve through numpy costs more than the arithmetic.
         (a, b), (c, d) = s.tolist()
         east, north = residual.tolist()
         d2 = (d * east * east - (b + c) * east * north + a * north * north) / (a * d - b * c)
         return Innovation(d2, residual, s)
 
-    def update(self, state: ImmState, z: Vector, r: Matrix) -> ImmState:
+    def update(
+        self, state: ImmState, measured: Measurement, evidence_r: Matrix | None = None
+    ) -> ImmState:
         """Kalman update of every model and Bayesian update of the mode probabilities.
 
-        `z` is a position (2) or a position and velocity (4) with matching `r`.
+        `evidence_r` (default `measured.r`) is the noise the mode probabilities are weighed
+        with: a fix trusted less for being far off (heavy tails) is still the evidence that a
+        slow model did not expect it.
         """
+        z, r, h = measured.z, measured.r, measured.h
         n = len(z)
         x, p = state.means, state.covs
-        y = z - x[:, :n]  # H picks the first n state components
-        s = p[:, :n, :n] + r
+        y = z - x @ h.T
+        ph = np.matmul(p, h.T)  # (M, size, n)
+        s = np.matmul(h, ph) + r
         s_inv, det = _inverse(s)
-        k = np.matmul(p[:, :, :n], s_inv)  # (M, 4, n)
+        k = np.matmul(ph, s_inv)  # (M, size, n)
         means = x + np.matmul(k, y[:, :, None])[:, :, 0]
-        ikh = self._eyes.copy()
-        ikh[:, :, :n] -= k
+        ikh = self._eyes - np.matmul(k, h)
         # Joseph form keeps P symmetric PSD.
         covs = np.matmul(np.matmul(ikh, p), ikh.transpose(0, 2, 1)) + np.matmul(
             np.matmul(k, r), k.transpose(0, 2, 1)
         )
+        if evidence_r is not None:
+            s_inv, det = _inverse(np.matmul(h, ph) + evidence_r)
         quadratic = np.matmul(np.matmul(y[:, None, :], s_inv), y[:, :, None])[:, 0, 0]
         log_like = -0.5 * (quadratic + np.log(det) + n * math.log(2 * math.pi))
         log_post = np.log(state.probs) + log_like
@@ -208,7 +254,7 @@ class ImmFilter:
         x, p = state.means[model], state.covs[model]
         s = h @ p @ h.T + r
         k = p @ h.T @ np.linalg.inv(s)
-        ikh = np.eye(4) - k @ h
+        ikh = np.eye(self.size) - k @ h
         means, covs = state.means.copy(), state.covs.copy()
         means[model] = x + k @ (z - h @ x)
         covs[model] = ikh @ p @ ikh.T + k @ r @ k.T

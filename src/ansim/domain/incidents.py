@@ -54,7 +54,15 @@ TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     S.RESOLVED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-ACTIVE_STATUSES = frozenset(s for s in IncidentStatus if s not in {S.RESOLVED, S.CLOSED})
+# Finished: nothing changes any more. Called off: a person ended it (the PIN, a dispatcher).
+FINISHED_STATUSES = frozenset({S.RESOLVED, S.CLOSED})
+CALLED_OFF_STATUSES = frozenset({S.CANCELLED, S.FALSE_ALARM})
+# Open: the police still owe the person help, so it merges repeated SOS, is dispatched and listed.
+OPEN_STATUSES = frozenset(
+    s for s in IncidentStatus if s not in FINISHED_STATUSES | CALLED_OFF_STATUSES
+)
+# Unfinished: a person (a dispatcher, a guardian) may still act on it, e.g. re-open a cancel.
+UNFINISHED_STATUSES = frozenset(s for s in IncidentStatus if s not in FINISHED_STATUSES)
 
 
 def check_transition(current: IncidentStatus, target: IncidentStatus) -> None:
@@ -104,10 +112,21 @@ class Incident:
     sos_count: int = 1
     # The person cancelled with a correct PIN (real or duress): their device shows "cancelled".
     person_cancelled: bool = False
+    # The incident a person's SOS came after when that one had been cancelled or closed.
+    previous_incident_id: str | None = None
+    # Units the dispatch policy still asks for (0: none missing) and since when.
+    waiting_for_units: int = 0
+    waiting_since: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """The police still owe help: not cancelled, false alarm, resolved or closed."""
+        return self.status in OPEN_STATUSES
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        """Not resolved or closed: a person may still act on it (a cancel can be re-opened)."""
+        return self.status in UNFINISHED_STATUSES
 
     @property
     def unknown_caller(self) -> bool:

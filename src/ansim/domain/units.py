@@ -79,6 +79,7 @@ class AssignmentState(StrEnum):
     DECLINED = "declined"
     TIMED_OUT = "timed_out"  # not acknowledged in time; the order moved to the next unit
     PREEMPTED = "preempted"  # the unit was taken for a more urgent incident
+    WITHDRAWN = "withdrawn"  # the person cancelled before the unit acknowledged
 
 
 CLOSED_ASSIGNMENT_STATES = frozenset(
@@ -87,6 +88,7 @@ CLOSED_ASSIGNMENT_STATES = frozenset(
         AssignmentState.DECLINED,
         AssignmentState.TIMED_OUT,
         AssignmentState.PREEMPTED,
+        AssignmentState.WITHDRAWN,
     }
 )
 

@@ -22,6 +22,7 @@ POLICE_FILE = "police_facilities.json.gz"
 SCHOOLS_FILE = "schools.json.gz"
 CAMERAS_FILE = "camera_sites.json.gz"
 DISTRICTS_FILE = "districts.json.gz"
+DONGS_FILE = "dongs.json.gz"
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
 DATA_FORMAT_VERSION = 1
 
@@ -176,9 +177,25 @@ def load_camera_sites() -> tuple[CameraSite, ...]:
 @cache
 def load_districts() -> tuple[District, ...]:
     """The 25 자치구 of Seoul with simplified boundaries."""
-    doc = read_document(data_dir() / DISTRICTS_FILE)
+    return _load_areas(DISTRICTS_FILE, "districts")
+
+
+@cache
+def load_dongs() -> tuple[District, ...]:
+    """The 법정동 of Seoul (e.g. 태평로1가) with simplified boundaries, as areas like districts."""
+    return _load_areas(DONGS_FILE, "dongs")
+
+
+def dong_at(lat: float, lon: float) -> District | None:
+    """The 법정동 holding a position, or None outside Seoul (or in a simplification gap)."""
+    check_position(lat, lon)
+    return next((dong for dong in load_dongs() if dong.contains(lat, lon)), None)
+
+
+def _load_areas(name: str, key: str) -> tuple[District, ...]:
+    doc = read_document(data_dir() / name)
     districts = []
-    for d in doc["districts"]:
+    for d in doc[key]:
         polygons = tuple(
             tuple(
                 tuple((ring[i] / 1e6, ring[i + 1] / 1e6) for i in range(0, len(ring), 2))

@@ -15,6 +15,7 @@ from ansim.geo.demo_data import (
     CAMERAS_FILE,
     DATA_FORMAT_VERSION,
     DISTRICTS_FILE,
+    DONGS_FILE,
     POLICE_FILE,
     ROADS_FILE,
     SCHOOLS_FILE,
@@ -31,6 +32,7 @@ CCTV_SOURCES = {
     "jongno-ansimi-20221201": "cctv/seoul_ansimi_cctv_jongno_20221201.csv",
 }
 DISTRICTS_SOURCE = "boundaries/seoul_gu_juso2015_simple.geojson"
+DONGS_SOURCE = "boundaries/seoul_beopjeongdong_juso2015_simple.geojson"
 ROADS_ATTRIBUTION = (
     "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
 )
@@ -183,29 +185,43 @@ def cameras_document(shared: Path) -> tuple[dict[str, Any], int, int]:
 
 def districts_document(shared: Path) -> dict[str, Any]:
     """The 25 자치구 polygons with coordinates in micro-degrees (lon, lat pairs flattened)."""
+    return _areas_document(
+        shared, DISTRICTS_SOURCE, "districts", ("SIG_CD", "SIG_KOR_NM", "SIG_ENG_NM")
+    )
+
+
+def dongs_document(shared: Path) -> dict[str, Any]:
+    """The 467 법정동 polygons (the 동 a place description names), same layout."""
+    return _areas_document(shared, DONGS_SOURCE, "dongs", ("EMD_CD", "EMD_KOR_NM", "EMD_ENG_NM"))
+
+
+def _areas_document(
+    shared: Path, source: str, key: str, fields: tuple[str, str, str]
+) -> dict[str, Any]:
     try:
-        collection = json.loads((shared / DISTRICTS_SOURCE).read_text(encoding="utf-8"))
+        collection = json.loads((shared / source).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise InvalidInput(f"cannot read district boundaries: {err}") from err
-    districts = []
+        raise InvalidInput(f"cannot read boundaries {source}: {err}") from err
+    code, name_ko, name_en = fields
+    areas = []
     for feature in collection["features"]:
         props, geometry = feature["properties"], feature["geometry"]
         polygons = (
             [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         )
-        districts.append(
+        areas.append(
             {
-                "code": str(props["SIG_CD"]),
-                "name_ko": props["SIG_KOR_NM"],
-                "name_en": props["SIG_ENG_NM"],
+                "code": str(props[code]),
+                "name_ko": props[name_ko],
+                "name_en": props[name_en],
                 "polygons": [
                     [[round(v * 1e6) for point in ring for v in point[:2]] for ring in polygon]
                     for polygon in polygons
                 ],
             }
         )
-    districts.sort(key=lambda d: d["code"])
-    return {"version": DATA_FORMAT_VERSION, "source": DISTRICTS_SOURCE, "districts": districts}
+    areas.sort(key=lambda d: d["code"])
+    return {"version": DATA_FORMAT_VERSION, "source": source, key: areas}
 
 
 def build_demo_data(shared_data_dir: Path, out_dir: Path) -> DemoDataReport:
@@ -224,6 +240,7 @@ def build_demo_data(shared_data_dir: Path, out_dir: Path) -> DemoDataReport:
     sizes[CAMERAS_FILE] = _write(out_dir, CAMERAS_FILE, cameras)
     districts = districts_document(shared_data_dir)
     sizes[DISTRICTS_FILE] = _write(out_dir, DISTRICTS_FILE, districts)
+    sizes[DONGS_FILE] = _write(out_dir, DONGS_FILE, dongs_document(shared_data_dir))
     return DemoDataReport(
         road_nodes=graph.node_count,
         road_edges=graph.edge_count,

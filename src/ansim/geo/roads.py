@@ -252,6 +252,14 @@ class RoadGraph:
         check_position(lat, lon)
         return self._snap_index.snap(lat, lon, max_distance_m)
 
+    def road_points(
+        self, lat: float, lon: float, *, within_m: float
+    ) -> list[tuple[float, float, float, float]]:
+        """Every road segment within `within_m`: (lat, lon, distance m, bearing deg) of the
+        segment's point nearest the position, nearest first (map matching weighs them)."""
+        check_position(lat, lon)
+        return self._snap_index.candidates(lat, lon, within_m)
+
 
 def _edge_csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     order = np.argsort(keys, kind="stable").astype(np.int64)
@@ -294,6 +302,11 @@ class _SegmentIndex:
         self.max_gap = float(np.max(seg_len / (samples - 1))) if len(seg_len) else 0.0
         self.tree = cKDTree(np.column_stack([px, py]))
 
+    def candidates(
+        self, lat: float, lon: float, within_m: float
+    ) -> list[tuple[float, float, float, float]]:
+        return _segment_candidates(self, lat, lon, within_m)
+
     def snap(self, lat: float, lon: float, max_distance_m: float) -> Snap:
         g = self.graph
         qx, qy = g.frame.to_metres(lat, lon)
@@ -321,6 +334,30 @@ class _SegmentIndex:
         offset = float(min(max(along, 0.0), g.edge_length_m[edge]))
         plat, plon = g.frame.to_latlon(float(px[best]), float(py[best]))
         return Snap(edge, offset, float(dist[best]), plat, plon, lat, lon)
+
+
+def _segment_candidates(
+    index: _SegmentIndex, lat: float, lon: float, within_m: float
+) -> list[tuple[float, float, float, float]]:
+    g = index.graph
+    qx, qy = g.frame.to_metres(lat, lon)
+    near = index.tree.query_ball_point((qx, qy), within_m + index.max_gap / 2)
+    if not near:
+        return []
+    segs = np.unique(index.sample_seg[np.asarray(near, np.int64)])
+    dx, dy = index.bx[segs] - index.ax[segs], index.by[segs] - index.ay[segs]
+    denom = np.maximum(dx * dx + dy * dy, 1e-12)
+    t = np.clip(((qx - index.ax[segs]) * dx + (qy - index.ay[segs]) * dy) / denom, 0.0, 1.0)
+    px, py = index.ax[segs] + t * dx, index.ay[segs] + t * dy
+    dist = np.hypot(px - qx, py - qy)
+    bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
+    found = []
+    for k in np.argsort(dist):
+        if dist[k] > within_m:
+            break
+        plat, plon = g.frame.to_latlon(float(px[k]), float(py[k]))
+        found.append((plat, plon, float(dist[k]), float(bearing[k])))
+    return found
 
 
 def load_roads_file(path: Path) -> RoadGraph:

@@ -69,6 +69,16 @@ TEMPLATES: dict[str, dict[str, MessageTemplate]] = {
             "[112] The battery of $name's safety terminal is low. Please charge it.",
         ),
     },
+    "sos_cancelled": {
+        "ko": MessageTemplate(
+            "[112] $name 님 SOS 취소",
+            "[112] $name 님이 SOS를 취소했습니다. 걱정되시면 112에 전화해 주세요.",
+        ),
+        "en": MessageTemplate(
+            "[112] SOS from $name cancelled",
+            "[112] $name cancelled their SOS. If you are worried, call 112.",
+        ),
+    },
     # Silent notices on the wearer's own terminal (a small screen; the subject is the board's label).
     "help_coming": {
         "ko": MessageTemplate("도움이 오고 있음", "경찰이 출동했어요. 도움이 가고 있어요."),

@@ -83,6 +83,8 @@ ACCESS: dict[str, Rule] = {
     "admin_update_terminal": ADMIN,
     "admin_list_terminals": ADMIN,
     "admin_register_carrier": ADMIN,
+    "admin_set_carrier_location_server": ADMIN,
+    "relocate_caller": CONSOLE,
     "admin_intake_discards": ADMIN,
     "enrol_page": PUBLIC,
     "export_incident_pidf_lo": CONSOLE,

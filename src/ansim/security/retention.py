@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.incidents import ACTIVE_STATUSES, IncidentEvent
+from ansim.domain.incidents import UNFINISHED_STATUSES, IncidentEvent
 from ansim.security import audit
 from ansim.store import deadlines
 from ansim.store.deadlines import Deadline
@@ -84,7 +84,7 @@ def due_incidents(session: Session, *, now: datetime, keep_for: timedelta) -> li
     """Closed incidents past retention whose personal data is not purged yet."""
     purged = sa.select(incident_events.c.incident_id).where(incident_events.c.kind == PURGED)
     query = sa.select(incidents.c.id).where(
-        incidents.c.status.notin_([s.value for s in ACTIVE_STATUSES]),
+        incidents.c.status.notin_([s.value for s in UNFINISHED_STATUSES]),
         incidents.c.updated_at <= now - keep_for,
         incidents.c.id.notin_(purged),
     )

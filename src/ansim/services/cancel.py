@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import NotFound
-from ansim.domain.incidents import TRANSITIONS, IncidentEvent, IncidentStatus, PriorityCode
-from ansim.services import incidents, terminal_notices
+from ansim.domain.incidents import IncidentEvent, IncidentStatus
+from ansim.services import incidents, lifecycle
 from ansim.services.app_accounts import PinVerdict, judge_pin
 from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
 
-DURESS_REASON = "duress PIN entered: the person is being forced to cancel"
+DURESS_REASON = lifecycle.DURESS_REASON
 
 
 def do_cancel_with_pin(
@@ -21,72 +23,36 @@ def do_cancel_with_pin(
     subscriber_id: str,
     pin: str,
     actor: str,
+    at: datetime | None = None,
     session: Session | None = None,
 ) -> PinVerdict:
     """Judges the PIN and applies it in one transaction; a wrong PIN only counts, never cancels.
 
-    Either correct PIN, in any state, gives the device the same answer and the same later view
-    ("cancelled"); only what happens to the incident differs (docs/terminal-protocol.md).
+    What each PIN does to the incident is services.lifecycle's (`cancel_by_person`, `duress`);
+    what the device is answered is the caller's, and must not tell the two PINs apart.
     """
-    at = platform.now()
-    with transaction(platform, session) as session:
-        incident = incidents.get(session, incident_id=incident_id, for_update=True)
+    at = at or platform.now()
+    with transaction(platform, session) as tx:
+        incident = incidents.get(tx, incident_id=incident_id, for_update=True)
         if incident.subscriber_id != subscriber_id:
             raise NotFound(f"no incident {incident_id}")
-        verdict, failures = judge_pin(session, subscriber_id=subscriber_id, pin=pin)
-        if verdict is not PinVerdict.WRONG:
-            # The same for the PIN and the duress PIN: the device must not be able to tell them apart.
-            terminal_notices.withdraw_pending(session, incident_id=incident.id, at=at)
-            incident.person_cancelled = True
+        verdict, failures = judge_pin(tx, subscriber_id=subscriber_id, pin=pin)
         if verdict is PinVerdict.WRONG:
             outbox.record(
-                session,
+                tx,
                 IncidentEvent(
                     incident.id, "cancel_refused", at, actor, {"failed_attempts": max(failures, 1)}
                 ),
                 "incident.cancel_refused",
                 {"incident_id": incident.id, "failed_attempts": max(failures, 1)},
             )
-        elif verdict is PinVerdict.DURESS:
-            if not incident.duress:
-                incident.duress = True
-                outbox.record(
-                    session,
-                    IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
-                    "incident.duress",
-                    {"incident_id": incident.id, "channel": incident.channel.value},
-                )
-            if incident.priority != PriorityCode.CODE_0 and incident.is_active:
-                incidents.change_priority(
-                    session,
-                    incident_id=incident.id,
-                    priority=PriorityCode.CODE_0,
-                    actor=actor,
-                    reason=DURESS_REASON,
-                    at=at,
-                )
-        elif incident.duress or incident.status is IncidentStatus.CANCELLED:
-            pass  # already cancelled, or a real PIN after duress: the escalation stands
-        elif IncidentStatus.CANCELLED not in TRANSITIONS[incident.status]:
-            # Confirmed danger, units on scene, or already over: only a person at the centre may
-            # stand it down. They are told; the device answers as for any cancel.
-            outbox.record(
-                session,
-                IncidentEvent(
-                    incident.id, "cancel_requested", at, actor, {"status": incident.status.value}
-                ),
-                "incident.cancel_requested",
-                {"incident_id": incident.id, "status": incident.status.value},
-            )
         else:
-            incidents.change_status(
-                session,
-                incident_id=incident.id,
-                status=IncidentStatus.CANCELLED,
-                actor=actor,
-                reason="cancelled by the person with their PIN",
-                at=at,
-            )
+            # Either PIN: the device shows "cancelled" from now on, whatever the incident does.
+            incident.person_cancelled = True
+        if verdict is PinVerdict.DURESS:
+            lifecycle.duress(tx, platform=platform, incident=incident, actor=actor, at=at)
+        elif verdict is PinVerdict.CANCEL:
+            lifecycle.cancel_by_person(tx, platform=platform, incident=incident, actor=actor, at=at)
         return verdict
 
 

@@ -26,8 +26,9 @@ from ansim.store.tables import assignments, unit_status_changes, units
 # The durable deadline a unit must acknowledge its order by (subject: the assignment id).
 ACK_DEADLINE = "assignment.ack"
 
-# Incident statuses from which ordering a unit moves the incident to "dispatched".
-_BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING, IncidentStatus.CONFIRMED}
+# Incident statuses from which ordering its first unit moves the incident to "dispatched"; more
+# units (code 0) change no status, and a confirmed danger stays confirmed.
+_BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING}
 
 
 def get_unit(session: Session, *, unit_id: str, for_update: bool = False) -> Unit:
@@ -60,12 +61,37 @@ def incident_assignments(session: Session, *, incident_id: str) -> list[Assignme
     return list(session.execute(query.order_by(assignments.c.ordered_at)).scalars())
 
 
-def rank_units(session: Session, *, incident: Incident, ranker: UnitRanker) -> list[RankedUnit]:
-    """Available units ordered by how soon they can reach the incident."""
+def rank_units(
+    session: Session,
+    *,
+    incident: Incident,
+    ranker: UnitRanker,
+    at: datetime | None = None,
+    rest_s: float = 0.0,
+) -> list[RankedUnit]:
+    """Available units ordered by how soon they can reach the incident; rested units left out."""
     if incident.lat is None or incident.lon is None:
         return []
-    available = [u for u in list_units(session) if u.status == UnitStatus.AVAILABLE]
+    resting = rested_units(session, at=at, rest_s=rest_s) if at is not None else set()
+    available = [
+        u for u in list_units(session) if u.status == UnitStatus.AVAILABLE and u.id not in resting
+    ]
     return ranker.rank(lat=incident.lat, lon=incident.lon, units=available)
+
+
+def rested_units(session: Session, *, at: datetime, rest_s: float) -> set[str]:
+    """Units that let an order time out within the last `rest_s` seconds: not ordered again yet.
+
+    A crew that did not answer may be away from its terminal; ordering it to the next SOS two
+    seconds later would only lose another 30 s there.
+    """
+    if rest_s <= 0:
+        return set()
+    query = sa.select(assignments.c.unit_id).where(
+        assignments.c.state == AssignmentState.TIMED_OUT.value,
+        assignments.c.cleared_at > at - timedelta(seconds=rest_s),
+    )
+    return set(session.execute(query).scalars())
 
 
 def order_unit(
@@ -85,6 +111,7 @@ def order_unit(
     unit = get_unit(session, unit_id=unit_id, for_update=True)
     if unit.status != UnitStatus.AVAILABLE:
         raise Conflict(f"unit {unit.call_sign} is {unit.status}, not available")
+    first_order = not open_assignments(session, incident_id=incident.id)
     previous = unit.move_to(UnitStatus.ORDERED, at=at)
     assignment = Assignment(
         id=str(uuid.uuid4()),
@@ -121,7 +148,7 @@ def order_unit(
             "ack_due_at": assignment.ack_due_at,
         },
     )
-    if incident.status in _BECOMES_DISPATCHED:
+    if first_order and incident.status in _BECOMES_DISPATCHED:
         incident_service.change_status(
             session,
             incident_id=incident.id,

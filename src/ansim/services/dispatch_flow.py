@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ansim.domain.dispatch_policy import DispatchPolicy, can_preempt
+from ansim.domain.dispatch_policy import DISPATCH_RETRY_DEADLINE, DispatchPolicy, can_preempt
 from ansim.domain.errors import Conflict, InvalidInput
-from ansim.domain.incidents import Incident, IncidentEvent, IncidentStatus, PriorityCode
+from ansim.domain.incidents import Incident, IncidentEvent, PriorityCode
 from ansim.domain.units import Assignment, AssignmentState, Unit, UnitStatus
 from ansim.services import dispatch
 from ansim.services import incidents as incident_service
+from ansim.services.platform import Platform, transaction
 from ansim.services.ranking import RankedUnit, UnitRanker
-from ansim.store import outbox
+from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
 
 SCHEDULER = "ack-timer"
-# A cancelled SOS or a false alarm keeps the units it has but gets no more automatically.
-_STOOD_DOWN = {IncidentStatus.CANCELLED, IncidentStatus.FALSE_ALARM}
 _BUSY_WITH_JOB = {UnitStatus.ORDERED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE, UnitStatus.BUSY}
 
 
@@ -33,22 +31,95 @@ def dispatch_per_policy(
     actor: str,
     at: datetime,
 ) -> list[Assignment]:
-    """Orders the best units by ETA until the incident has as many as its rule asks (code 0: more)."""
+    """Orders the best units by ETA until the incident has as many as its rule asks (code 0: more).
+
+    Only an open incident is ordered to by rule: after a cancel or false alarm only a person orders.
+    Units that already let this incident down, and units resting after a timeout, are skipped.
+    """
     rule = policy.rule_for(incident.channel, incident.priority)
-    if not rule.auto_dispatch or not incident.is_active or incident.status in _STOOD_DOWN:
+    if not rule.auto_dispatch or not incident.is_open:
         return []
     missing = rule.units - len(dispatch.open_assignments(session, incident_id=incident.id))
     ordered: list[Assignment] = []
     if missing <= 0:
         return ordered
-    tried = _units_that_failed(session, incident.id)
-    for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is None or candidate.unit.id in tried:
-            continue
+    for candidate in _candidates(session, incident, ranker, policy, at):
         ordered.append(_order(session, incident, candidate, rule.ack_timeout_s, actor, at))
         if len(ordered) == missing:
             break
     return ordered
+
+
+def top_up(
+    session: Session, *, platform: Platform, incident: Incident, actor: str, at: datetime
+) -> list[Assignment]:
+    """Dispatch per policy, then mark what is still missing and keep a durable retry for it.
+
+    Every path that can leave an open incident short of units ends here (SOS, escalation, ack
+    timeout, decline, pre-emption, retry), so "no unit free" is always visible on the board
+    (`waiting_for_units`) and re-ranked every `policy.retry_s` until ordered, cancelled or closed.
+    """
+    if not platform.auto_dispatch:
+        return []
+    ordered = dispatch_per_policy(
+        session,
+        incident=incident,
+        ranker=platform.ranker,
+        policy=platform.policy,
+        actor=actor,
+        at=at,
+    )
+    refresh_waiting(session, platform=platform, incident=incident, at=at)
+    return ordered
+
+
+def refresh_waiting(
+    session: Session, *, platform: Platform, incident: Incident, at: datetime
+) -> None:
+    """Recounts the units the rule still asks for (after any order, automatic or by hand)."""
+    if not platform.auto_dispatch:
+        return
+    rule = platform.policy.rule_for(incident.channel, incident.priority)
+    missing = 0
+    if incident.is_open and rule.auto_dispatch:
+        missing = max(
+            0, rule.units - len(dispatch.open_assignments(session, incident_id=incident.id))
+        )
+    mark_waiting(
+        session, incident=incident, missing=missing, retry_s=platform.policy.retry_s, at=at
+    )
+
+
+def mark_waiting(
+    session: Session, *, incident: Incident, missing: int, retry_s: float, at: datetime
+) -> None:
+    """Records how many units the incident still waits for; a retry deadline exists exactly then."""
+    if missing > 0:
+        deadlines.move(
+            session,
+            kind=DISPATCH_RETRY_DEADLINE,
+            subject_id=incident.id,
+            due_at=at + timedelta(seconds=retry_s),
+            at=at,
+        )
+    else:
+        deadlines.cancel(session, kind=DISPATCH_RETRY_DEADLINE, subject_id=incident.id, at=at)
+    if missing == incident.waiting_for_units:
+        return
+    incident.waiting_for_units = missing
+    incident.waiting_since = (incident.waiting_since or at) if missing else None
+    outbox.emit(
+        session,
+        "incident.waiting_changed",
+        {
+            "incident_id": incident.id,
+            "waiting_for_units": missing,
+            "waiting_since": incident.waiting_since,
+            "no_location": incident.lat is None,
+        },
+        at=at,
+        incident_id=incident.id,
+    )
 
 
 def order_next(
@@ -56,18 +127,27 @@ def order_next(
     *,
     incident: Incident,
     ranker: UnitRanker,
-    ack_timeout_s: float,
+    policy: DispatchPolicy,
     actor: str,
     at: datetime,
 ) -> Assignment | None:
-    """Orders the next unit by ETA that has not already let this incident down, if one can go."""
-    if not incident.is_active:
+    """Orders the next unit by ETA that has not let this incident down nor is resting, if one can go."""
+    if not incident.is_open:
         return None
-    tried = _units_that_failed(session, incident.id)
-    for candidate in dispatch.rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is not None and candidate.unit.id not in tried:
-            return _order(session, incident, candidate, ack_timeout_s, actor, at)
+    rule = policy.rule_for(incident.channel, incident.priority)
+    for candidate in _candidates(session, incident, ranker, policy, at):
+        return _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
     return None
+
+
+def _candidates(
+    session: Session, incident: Incident, ranker: UnitRanker, policy: DispatchPolicy, at: datetime
+) -> list[RankedUnit]:
+    tried = _units_that_failed(session, incident.id)
+    ranked = dispatch.rank_units(
+        session, incident=incident, ranker=ranker, at=at, rest_s=policy.unit_rest_s
+    )
+    return [c for c in ranked if c.eta_s is not None and c.unit.id not in tried]
 
 
 def _order(
@@ -98,39 +178,34 @@ def _units_that_failed(session: Session, incident_id: str) -> set[str]:
     }
 
 
-def ack_timeout_handler(
-    ranker: UnitRanker, policy: DispatchPolicy
-) -> Callable[[Session, Deadline, datetime], None]:
-    """The deadline handler for "assignment.ack": no acknowledgement moves the order on."""
+def do_fire_ack_deadline(
+    platform: Platform, *, deadline: Deadline, at: datetime, session: Session | None = None
+) -> None:
+    """The deadline "assignment.ack": no acknowledgement moves the order on (in the claim transaction).
 
-    def handle(session: Session, deadline: Deadline, now: datetime) -> None:
-        assignment = dispatch.get_assignment(
-            session, assignment_id=deadline.subject_id, for_update=True
-        )
+    An order acknowledged, declined or withdrawn (a cancel) in the meantime ends it: it does nothing.
+    """
+    with transaction(platform, session) as tx:
+        assignment = dispatch.get_assignment(tx, assignment_id=deadline.subject_id, for_update=True)
         if assignment.state != AssignmentState.ORDERED:
-            return  # acknowledged or ended in the meantime
-        waited = (now - assignment.ordered_at).total_seconds()
-        reason = f"not acknowledged within {waited:.0f} s"
+            return
+        waited = (at - assignment.ordered_at).total_seconds()
         move_order_on(
-            session,
+            tx,
             assignment=assignment,
             state=AssignmentState.TIMED_OUT,
-            reason=reason,
-            ranker=ranker,
-            policy=policy,
+            reason=f"not acknowledged within {waited:.0f} s",
+            platform=platform,
             actor=SCHEDULER,
-            at=now,
+            at=at,
         )
-
-    return handle
 
 
 def decline(
     session: Session,
     *,
     assignment_id: str,
-    ranker: UnitRanker,
-    policy: DispatchPolicy,
+    platform: Platform,
     actor: str,
     at: datetime,
 ) -> Assignment | None:
@@ -143,8 +218,7 @@ def decline(
         assignment=assignment,
         state=AssignmentState.DECLINED,
         reason=f"declined by {actor}",
-        ranker=ranker,
-        policy=policy,
+        platform=platform,
         actor=actor,
         at=at,
     )
@@ -156,25 +230,20 @@ def move_order_on(
     assignment: Assignment,
     state: AssignmentState,
     reason: str,
-    ranker: UnitRanker,
-    policy: DispatchPolicy,
+    platform: Platform,
     actor: str,
     at: datetime,
 ) -> Assignment | None:
-    """Ends `assignment` and orders the next unit by ETA; the board is told either way."""
+    """Ends `assignment` and orders the next unit by ETA; the board is told either way.
+
+    No unit free: the incident is marked waiting and its retry deadline re-ranks (see `top_up`).
+    """
     unit = dispatch.end_assignment(
         session, assignment=assignment, state=state, reason=reason, actor=actor, at=at
     )
     incident = incident_service.get(session, incident_id=assignment.incident_id, for_update=True)
-    rule = policy.rule_for(incident.channel, incident.priority)
-    successor = order_next(
-        session,
-        incident=incident,
-        ranker=ranker,
-        ack_timeout_s=rule.ack_timeout_s,
-        actor=actor,
-        at=at,
-    )
+    successors = top_up(session, platform=platform, incident=incident, actor=actor, at=at)
+    successor = successors[0] if successors else None
     next_unit = dispatch.get_unit(session, unit_id=successor.unit_id) if successor else None
     told = reason if successor else f"{reason}; no other unit can go now"
     if state != AssignmentState.TIMED_OUT:
@@ -247,8 +316,7 @@ def preempt(
     *,
     incident_id: str,
     unit_id: str,
-    ranker: UnitRanker,
-    policy: DispatchPolicy,
+    platform: Platform,
     actor: str,
     at: datetime,
 ) -> Assignment:
@@ -269,13 +337,13 @@ def preempt(
         )
     eta = None
     if incident.lat is not None and incident.lon is not None:
-        (estimate,) = ranker.rank(lat=incident.lat, lon=incident.lon, units=[unit])
+        (estimate,) = platform.ranker.rank(lat=incident.lat, lon=incident.lon, units=[unit])
         eta = estimate.eta_s
     reason = f"pre-empted for code {int(incident.priority)} incident"
     dispatch.end_assignment(
         session, assignment=job, state=AssignmentState.PREEMPTED, reason=reason, actor=actor, at=at
     )
-    rule = policy.rule_for(incident.channel, incident.priority)
+    rule = platform.policy.rule_for(incident.channel, incident.priority)
     order = dispatch.order_unit(
         session,
         incident_id=incident.id,
@@ -302,8 +370,7 @@ def preempt(
         session,
         incident=job_incident,
         reason=f"{unit.call_sign} {reason}",
-        ranker=ranker,
-        policy=policy,
+        platform=platform,
         actor=actor,
         at=at,
     )
@@ -315,15 +382,12 @@ def requeue(
     *,
     incident: Incident,
     reason: str,
-    ranker: UnitRanker,
-    policy: DispatchPolicy,
+    platform: Platform,
     actor: str,
     at: datetime,
 ) -> Assignment | None:
     """Puts an incident that lost its unit back in the queue; its rule may order the next unit now."""
-    ordered = dispatch_per_policy(
-        session, incident=incident, ranker=ranker, policy=policy, actor=actor, at=at
-    )
+    ordered = top_up(session, platform=platform, incident=incident, actor=actor, at=at)
     successor = ordered[0] if ordered else None
     next_unit = dispatch.get_unit(session, unit_id=successor.unit_id) if successor else None
     data = _requeued(incident.id, reason, successor, next_unit)

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from ansim.domain.people import Subscriber
 from ansim.domain.school_guards import SchoolGuard
 from ansim.domain.terminals import Terminal
+from ansim.intake.held import LocationServer
 from ansim.security import audit
-from ansim.services import carriers, enrolment, school_guards, terminals
+from ansim.services import carriers, enrolment, relocation, school_guards, terminals
 from ansim.services.audit_trail import audited, name_of
 from ansim.services.enrolment import PersonDraft
 from ansim.services.platform import Platform, transaction
@@ -124,9 +125,11 @@ def do_register_carrier(
     carrier_id: str,
     name: str,
     actor: str | audit.Actor,
+    location_server: LocationServer | None = None,
     session: Session | None = None,
 ) -> str:
-    """Registers a carrier and returns its new shared secret (shown once)."""
+    """Registers a carrier and returns its new shared secret (shown once); with its HELD
+    location server when given (the password encrypted at rest)."""
     with audited(
         platform,
         actor=actor,
@@ -134,7 +137,10 @@ def do_register_carrier(
         subject=f"carrier:{carrier_id}",
         session=session,
     ) as own:
-        return carriers.register(own, carrier_id=carrier_id, name=name, at=platform.now())
+        secret = carriers.register(own, carrier_id=carrier_id, name=name, at=platform.now())
+        if location_server is not None:
+            relocation.set_location_server(own, carrier_id=carrier_id, server=location_server)
+        return secret
 
 
 def do_create_school_guard(

@@ -15,6 +15,7 @@ from ansim.domain.guardian_links import GuardianLink
 from ansim.domain.incidents import Incident, IncidentStatus
 from ansim.domain.verification import Answer, AnswerSource
 from ansim.services import incidents, people, school_guards, verification
+from ansim.services.platform import Platform
 from ansim.services.verification_config import VerificationConfig
 
 _ENDED = {IncidentStatus.RESOLVED, IncidentStatus.CLOSED}
@@ -97,9 +98,10 @@ def situation(incident: Incident) -> str:
 
 
 def answer(
-    session: Session, *, token: str, answer: Answer, config: VerificationConfig, now: datetime
+    session: Session, *, token: str, answer: Answer, platform: Platform, now: datetime
 ) -> GuardianView:
     """Records the guardian's one answer from the page; replays and school-guard links are refused."""
+    config = platform.verification
     link, incident = access(session, token=token, config=config, now=now)
     if link.recipient_kind != RecipientKind.GUARDIAN:
         raise Forbidden("this link shows the location only; answers come from guardians")
@@ -115,6 +117,6 @@ def answer(
         answer=answer,
         actor=f"guardian:{link.recipient_id}",
         at=now,
-        config=config,
+        platform=platform,
     )
     return view(session, token=token, config=config, now=now)

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from ansim.domain.errors import InvalidInput
 from ansim.domain.incidents import IncidentEvent
 from ansim.intake.clock_skew import settle_fix
-from ansim.services import dispatch_flow, handset, incidents, verification
+from ansim.services import handset, incidents, lifecycle, relocation
 from ansim.services.incidents import SosOutcome, SosReport
 from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
 
-AUTO_DISPATCHER = "auto-dispatch"
+AUTO_DISPATCHER = lifecycle.AUTO_DISPATCHER
 log = logging.getLogger("ansim.intake")
 
 
@@ -41,6 +41,8 @@ def do_receive_sos(
 ) -> SosOutcome:
     """Commits the SOS (and, dispatch first, the orders its rule asks for) before anyone is told.
 
+    A new incident is dispatched per policy or marked waiting with a durable retry (no fix yet,
+    no unit free); an SOS after a cancel, false alarm or close opens a new incident linked to it.
     The actor is the report's source. `sent_at` is the device's own send time, from which a fix
     stamped in the future is re-timed. Nothing secondary refuses the SOS: a fix that still cannot
     be taken is dropped and flagged, and the press is kept.
@@ -85,19 +87,12 @@ def _receive(
         handset.claim_pending(session, incident=outcome.incident, at=report.received_at)
         if flags:
             _flag(session, outcome.incident.id, report, flags)
-    if outcome.created and platform.auto_dispatch:
-        dispatch_flow.dispatch_per_policy(
-            session,
-            incident=outcome.incident,
-            ranker=platform.ranker,
-            policy=platform.policy,
-            actor=AUTO_DISPATCHER,
-            at=report.received_at,
-        )
     if outcome.created:
-        verification.after_sos(
-            session, incident=outcome.incident, config=platform.verification, at=report.received_at
+        lifecycle.after_new_sos(
+            session, platform=platform, incident=outcome.incident, at=report.received_at
         )
+        # Ask the carrier where a network-located caller is (never refuses the SOS).
+        relocation.start_policy(session, incident=outcome.incident, at=report.received_at)
     return outcome
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
+from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
 from ansim.services import incidents, people
 from ansim.store.tables import handset_fixes
 from ansim.store.tables import incidents as incidents_table
@@ -115,7 +115,7 @@ def _open_incident(
     session: Session, *, caller_number: str | None, imei: str | None, at: datetime
 ) -> Incident | None:
     recent = sa.and_(
-        incidents_table.c.status.in_(ACTIVE_STATUSES),
+        incidents_table.c.status.in_(OPEN_STATUSES),
         incidents_table.c.received_at >= at - ATTACH_WINDOW,
     )
     matches = []

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from ansim.domain.incidents import Incident, IncidentStatus, PriorityCode
 from ansim.domain.units import Assignment
 from ansim.security import audit
-from ansim.services import dispatch, dispatch_flow, incidents, terminal_notices, verification
+from ansim.services import (
+    dispatch,
+    dispatch_flow,
+    incidents,
+    lifecycle,
+    terminal_notices,
+    verification,
+)
 from ansim.services.audit_trail import audited, name_of
 from ansim.services.platform import Platform
 
@@ -55,6 +62,7 @@ def do_dispatch_unit(
         terminal_notices.queue_help_coming(
             own, incident=incident, config=platform.verification, at=now
         )
+        dispatch_flow.refresh_waiting(own, platform=platform, incident=incident, at=now)
         return assignment
 
 
@@ -104,22 +112,16 @@ def do_change_incident_priority(
         detail={"priority": int(priority), "reason": reason},
         session=session,
     ) as own:
-        now, who = platform.now(), name_of(actor)
-        incident = incidents.change_priority(
-            own, incident_id=incident_id, priority=priority, actor=who, reason=reason, at=now
-        )
-        dispatch_flow.dispatch_per_policy(
+        # Code 0 is an escalation (cause "dispatcher") with the code-0 policy's units behind it.
+        return lifecycle.change_priority_by_dispatcher(
             own,
-            incident=incident,
-            ranker=platform.ranker,
-            policy=platform.policy,
-            actor=who,
-            at=now,
+            platform=platform,
+            incident_id=incident_id,
+            priority=priority,
+            actor=name_of(actor),
+            reason=reason,
+            at=platform.now(),
         )
-        terminal_notices.queue_help_coming(
-            own, incident=incident, config=platform.verification, at=now
-        )
-        return incident
 
 
 def do_preempt_unit(
@@ -146,8 +148,7 @@ def do_preempt_unit(
             own,
             incident_id=incident_id,
             unit_id=unit_id,
-            ranker=platform.ranker,
-            policy=platform.policy,
+            platform=platform,
             actor=name_of(actor),
             at=now,
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,11 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.errors import NotFound
+from ansim.domain.errors import InvalidInput, NotFound
 from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import FixVerdict
 from ansim.domain.incidents import (
-    ACTIVE_STATUSES,
+    CALLED_OFF_STATUSES,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
     Channel,
     Incident,
     IncidentEvent,
@@ -26,7 +31,9 @@ from ansim.services import location, terminal_notices
 from ansim.services.location import location_of as location_of
 from ansim.store import outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
+from ansim.store.types import UTCDateTime
 
+_ENDED_STATUSES = CALLED_OFF_STATUSES | FINISHED_STATUSES
 # A silent SOS is presumed a danger to life until verification says otherwise.
 SOS_PRIORITY = PriorityCode.CODE_1
 
@@ -66,10 +73,12 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         if seen is not None:
             return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
 
-    incident = _open_incident_of(session, report, merge_window)
+    incident = _latest_incident_of(session, report, merge_window, OPEN_STATUSES)
     created = incident is None
     if incident is None:
-        incident = _open(session, report)
+        # After a cancel, false alarm or close a press is a new call for help, linked to the last.
+        earlier = _latest_incident_of(session, report, merge_window, _ENDED_STATUSES)
+        incident = _open(session, report, previous_incident_id=earlier.id if earlier else None)
     else:
         incident.sos_count += 1
         incident.updated_at = report.received_at
@@ -111,13 +120,17 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
     return SosOutcome(incident, created=created, replayed=False)
 
 
-def _open_incident_of(
-    session: Session, report: SosReport, merge_window: timedelta
+def _latest_incident_of(
+    session: Session,
+    report: SosReport,
+    merge_window: timedelta,
+    statuses: frozenset[IncidentStatus],
 ) -> Incident | None:
+    """The person's latest incident in `statuses` received within the merge window."""
     if report.subscriber_id is None and report.caller_number is None:
         return None
     query = sa.select(Incident).where(
-        incidents.c.status.in_(ACTIVE_STATUSES),
+        incidents.c.status.in_(sorted(statuses)),
         incidents.c.received_at >= report.received_at - merge_window,
         incidents.c.drill == report.drill,
     )
@@ -130,7 +143,7 @@ def _open_incident_of(
     ).scalar_one_or_none()
 
 
-def _open(session: Session, report: SosReport) -> Incident:
+def _open(session: Session, report: SosReport, *, previous_incident_id: str | None) -> Incident:
     incident = Incident(
         id=str(uuid.uuid4()),
         channel=report.channel,
@@ -141,6 +154,7 @@ def _open(session: Session, report: SosReport) -> Incident:
         subscriber_id=report.subscriber_id,
         caller_number=report.caller_number,
         drill=report.drill,
+        previous_incident_id=previous_incident_id,
     )
     if report.fix is not None:
         # The first fix alone is the first estimate; add_fix then stores and fuses it.
@@ -154,7 +168,11 @@ def _open(session: Session, report: SosReport) -> Incident:
             "received",
             report.received_at,
             report.source,
-            {"channel": report.channel.value, "unknown_caller": incident.unknown_caller},
+            {
+                "channel": report.channel.value,
+                "unknown_caller": incident.unknown_caller,
+                "previous_incident_id": previous_incident_id,
+            },
         ),
         "incident.received",
         {
@@ -167,6 +185,7 @@ def _open(session: Session, report: SosReport) -> Incident:
             "unknown_caller": incident.unknown_caller,
             "drill": incident.drill,
             "location": location_of(incident),
+            "previous_incident_id": previous_incident_id,
         },
     )
     return incident
@@ -223,6 +242,11 @@ def change_status(
         session, entry, "incident.status_changed", {"incident_id": incident.id, **entry.data}
     )
     terminal_notices.queue_stood_down(session, incident=incident, at=at)
+    if status is IncidentStatus.CONFIRMED:
+        # Danger after a cancel: the carrier re-location policy resumes (imported here: a cycle).
+        from ansim.services import relocation
+
+        relocation.start_policy(session, incident=incident, at=at)
     return incident
 
 
@@ -244,10 +268,79 @@ def change_priority(
 
 
 def list_recent(session: Session, *, active_only: bool, limit: int = 200) -> list[Incident]:
+    """The newest incidents (open ones only with `active_only`); the board's queue is `list_open`."""
     query = sa.select(Incident).order_by(incidents.c.received_at.desc()).limit(limit)
     if active_only:
-        query = query.where(incidents.c.status.in_(ACTIVE_STATUSES))
+        query = query.where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
     return list(session.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where a page of the open-incident queue ended (keyset paging: stable while SOS arrive)."""
+
+    waiting: int  # 0: waiting for a unit (first), 1: not
+    priority: int
+    received_at: datetime
+    incident_id: str
+
+    @classmethod
+    def of(cls, incident: Incident) -> QueuePosition:
+        waiting = 0 if incident.waiting_for_units > 0 else 1
+        return cls(waiting, int(incident.priority), incident.received_at, incident.id)
+
+    def token(self) -> str:
+        raw = json.dumps(
+            [self.waiting, self.priority, self.received_at.isoformat(), self.incident_id]
+        )
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    @classmethod
+    def parse(cls, token: str) -> QueuePosition:
+        try:
+            waiting, priority, received_at, incident_id = json.loads(
+                base64.urlsafe_b64decode(token.encode())
+            )
+            at = datetime.fromisoformat(received_at)
+            return cls(int(waiting), int(priority), at, str(incident_id))
+        except (ValueError, TypeError, binascii.Error):
+            raise InvalidInput("cursor is not one this list gave") from None
+
+
+_WAITING_FIRST = sa.case((incidents.c.waiting_for_units > 0, 0), else_=1)
+
+
+def list_open(
+    session: Session, *, limit: int | None = None, after: QueuePosition | None = None
+) -> list[Incident]:
+    """Every open incident, in the dispatcher's order: those waiting for a unit first, then by
+    code (0 first), the longest-waiting first within a code. No limit: all of them."""
+    query = sa.select(Incident).where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
+    if after is not None:
+        query = query.where(
+            sa.tuple_(_WAITING_FIRST, incidents.c.priority, incidents.c.received_at, incidents.c.id)
+            > sa.tuple_(
+                sa.literal(after.waiting),
+                sa.literal(after.priority),
+                sa.literal(after.received_at, UTCDateTime),
+                sa.literal(after.incident_id),
+            )
+        )
+    query = query.order_by(
+        _WAITING_FIRST, incidents.c.priority, incidents.c.received_at, incidents.c.id
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def count_open(session: Session) -> tuple[int, int]:
+    """(open incidents, those of them waiting for a unit)."""
+    waiting = sa.func.sum(sa.case((incidents.c.waiting_for_units > 0, 1), else_=0))
+    row = session.execute(
+        sa.select(sa.func.count(), waiting).where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
+    ).one()
+    return int(row[0]), int(row[1] or 0)
 
 
 def timeline(session: Session, *, incident_id: str) -> list[IncidentEvent]:

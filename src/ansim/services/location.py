@@ -15,13 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ansim.domain.dispatch_policy import DISPATCH_RETRY_DEADLINE
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import Estimate
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import FixVerdict, LocationTrack, Outcome, order_key
 from ansim.domain.incidents import Incident
 from ansim.domain.track_checkpoint import TrackCheckpoint
-from ansim.store import outbox
+from ansim.store import deadlines, outbox
 from ansim.store.tables import location_fixes, location_tracks
 
 
@@ -63,6 +64,7 @@ def add_fixes(
     if not fixes:
         return []
     fixes = [_in_utc(fix) for fix in fixes]
+    unlocated = incident.lat is None
     for fix in fixes:
         fix.check_not_future(received_at)  # a clock in the future is a bad message, never kept
     # The checkpoint is read, moved and written back: safe, writers take turns (UnitOfWork.begin).
@@ -96,6 +98,15 @@ def add_fixes(
             at=received_at,
             incident_id=incident.id,
         )
+        if unlocated and incident.waiting_for_units > 0 and incident.is_open:
+            # The first usable fix, whatever its channel: the waiting incident's retry fires now.
+            deadlines.move(
+                session,
+                kind=DISPATCH_RETRY_DEADLINE,
+                subject_id=incident.id,
+                due_at=received_at,
+                at=received_at,
+            )
     return [verdicts[n] for n in range(len(fixes))]
 
 
@@ -138,12 +149,11 @@ def _saved_track(session: Session, *, incident_id: str) -> tuple[LocationTrack, 
     saved = json.loads(text)
     try:
         checkpoint = TrackCheckpoint.from_json(saved["track"])
+        track = LocationTrack.resume(checkpoint)
     except ValueError:
-        return None  # an older format: replayed, then saved anew
+        return None  # an older format or filter state: replayed, then saved anew
     rows = zip(checkpoint.pending, saved["pending_rows"], strict=True)
-    return LocationTrack.resume(checkpoint), {
-        fix: [(row, Outcome.GATED.value)] for fix, row in rows
-    }
+    return track, {fix: [(row, Outcome.GATED.value)] for fix, row in rows}
 
 
 def _save_track(

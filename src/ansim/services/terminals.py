@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.domain.incidents import ACTIVE_STATUSES, Channel, Incident
+from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
 from ansim.domain.terminals import Sequencing, Terminal, check_interval
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.clock_skew import settle_fix
 from ansim.intake.terminal_protocol import TerminalMessage
-from ansim.services import incidents, people, terminal_notices
+from ansim.services import alerts, incidents, people, terminal_notices
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin
 from ansim.services.handlers import IntakeFlag, do_receive_sos
@@ -99,14 +99,18 @@ def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Term
 
 
 def do_receive_message(
-    platform: Platform, *, raw: bytes, session: Session | None = None
+    platform: Platform,
+    *,
+    raw: bytes,
+    at: datetime | None = None,
+    session: Session | None = None,
 ) -> list[dict[str, Any]]:
     """Verifies and applies one terminal message; returns the signed replies (ack, maybe config).
 
     The sequence number moves in the transaction of the message's effect: if the effect fails,
     the number is not spent and a byte-identical retry is applied (docs/terminal-protocol.md).
     """
-    at = platform.now()
+    at = at or platform.now()
     message, document = protocol.parse(raw)
     fixes, flags = _fixes(message, at)
     with transaction(platform, session) as tx:
@@ -185,13 +189,23 @@ def _receive_sos(
     return outcome.incident.id
 
 
-def on_heartbeat_overdue(session: Session, deadline: Deadline, now: datetime) -> None:
+def do_fire_heartbeat_deadline(
+    platform: Platform, *, deadline: Deadline, at: datetime, session: Session | None = None
+) -> None:
     """A terminal stayed silent past its interval and grace: tell its admins and guardians."""
-    terminal = session.get(Terminal, deadline.subject_id, with_for_update=True)
-    if terminal is None or terminal.disabled or terminal.lost:
-        return
-    terminal.lost = True
-    _supervision_event(session, "terminal.lost", terminal, now)
+    with transaction(platform, session) as tx:
+        terminal = tx.get(Terminal, deadline.subject_id, with_for_update=True)
+        if terminal is None or terminal.disabled or terminal.lost:
+            return
+        terminal.lost = True
+        _supervision_event(tx, "terminal.lost", terminal, at)
+        alerts.notify_guardians_of_terminal_problem(
+            tx,
+            subscriber_id=terminal.subscriber_id,
+            kind="terminal_lost",
+            at=at,
+            min_interval=platform.verification.terminal_notice_interval,
+        )
 
 
 def _sos_incident(session: Session, message: TerminalMessage) -> str | None:
@@ -272,7 +286,7 @@ def _open_incident(
         sa.select(Incident)
         .where(
             incidents_table.c.subscriber_id == subscriber_id,
-            incidents_table.c.status.in_(ACTIVE_STATUSES),
+            incidents_table.c.status.in_(OPEN_STATUSES),
             incidents_table.c.received_at >= at - window,
         )
         .order_by(incidents_table.c.received_at.desc())

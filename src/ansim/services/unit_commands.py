@@ -51,8 +51,7 @@ def do_decline_order(
         successor = dispatch_flow.decline(
             own,
             assignment_id=assignment_id,
-            ranker=platform.ranker,
-            policy=platform.policy,
+            platform=platform,
             actor=name_of(actor),
             at=platform.now(),
         )
@@ -87,8 +86,7 @@ def do_change_unit_status(
             dispatch_flow.decline(
                 own,
                 assignment_id=current[0].id,
-                ranker=platform.ranker,
-                policy=platform.policy,
+                platform=platform,
                 actor=name_of(actor),
                 at=platform.now(),
             )

@@ -15,7 +15,6 @@ from ansim.domain.incidents import (
     Incident,
     IncidentEvent,
     IncidentStatus,
-    PriorityCode,
 )
 from ansim.domain.verification import (
     Answer,
@@ -30,6 +29,8 @@ from ansim.domain.verification import (
     is_child,
 )
 from ansim.services import alerts, incidents, people, terminal_notices
+from ansim.services.escalation import Cause, escalate_to_code0
+from ansim.services.platform import Platform, transaction
 from ansim.services.verification_config import VerificationConfig
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
@@ -63,7 +64,7 @@ def start(
 ) -> Verification | None:
     """Starts verifying a registered person's dispatched incident (once); None when there is nothing to verify."""
     incident = incidents.get(session, incident_id=incident_id, for_update=True)
-    if incident.subscriber_id is None or not incident.is_active:
+    if incident.subscriber_id is None or not incident.is_open:
         return None
     if get(session, incident_id=incident.id) is not None:
         return None
@@ -95,7 +96,11 @@ def start(
         data={"verification_id": verification.id},
     )
     template = "terminal_sos" if incident.channel == Channel.TERMINAL else "verification_link"
-    alerts.queue_guardian_links(session, incident=incident, template=template, config=config, at=at)
+    if not (incident.duress and config.duress_tells_guardians_cancelled):
+        # After a duress PIN the guardians were told "cancelled": nothing contradicts it.
+        alerts.queue_guardian_links(
+            session, incident=incident, template=template, config=config, at=at
+        )
     guardian_count = len(people.guardians_of(session, subscriber_id=incident.subscriber_id))
     entry = IncidentEvent(
         incident.id,
@@ -128,14 +133,16 @@ def record_answer(
     answer: Answer,
     actor: str,
     at: datetime,
-    config: VerificationConfig,
+    platform: Platform,
 ) -> Verification:
     """Records one answer in the timeline and applies the policy; a link answers only once."""
     incident = incidents.get(session, incident_id=incident_id, for_update=True)
     verification = get(session, incident_id=incident_id, for_update=True)
     if verification is None:
         # An alert link can be answered before any unit is free: danger must still count.
-        verification = start(session, incident_id=incident_id, config=config, actor=VERIFIER, at=at)
+        verification = start(
+            session, incident_id=incident_id, config=platform.verification, actor=VERIFIER, at=at
+        )
         if verification is None:
             raise Conflict("this incident is no longer being verified")
     once_key = f"{incident_id}:{recipient_id}" if source == AnswerSource.GUARDIAN_PAGE else None
@@ -173,7 +180,7 @@ def record_answer(
     )
     decision = decide_on_answer(verification, answer, duress=incident.duress, who=actor)
     if decision is not None:
-        _apply(session, incident, verification, decision, actor=actor, at=at)
+        _apply(session, platform, incident, verification, decision, actor=actor, at=at)
     session.flush()
     return verification
 
@@ -186,7 +193,7 @@ def record_call(
     outcome: Answer,
     actor: str,
     at: datetime,
-    config: VerificationConfig,
+    platform: Platform,
 ) -> Verification:
     """A dispatcher's call to a guardian and what came of it."""
     incident = incidents.get(session, incident_id=incident_id)
@@ -203,7 +210,7 @@ def record_call(
         answer=outcome,
         actor=actor,
         at=at,
-        config=config,
+        platform=platform,
     )
 
 
@@ -215,6 +222,7 @@ def decide(
     actor: str,
     reason: str,
     at: datetime,
+    platform: Platform,
 ) -> Verification:
     """A dispatcher's decision on a stand-down request; units are cleared by their own commands."""
     incident = incidents.get(session, incident_id=incident_id, for_update=True)
@@ -224,25 +232,32 @@ def decide(
     chosen = decide_by_dispatcher(verification, decision)
     if reason:
         chosen = Decision(chosen.state, f"{chosen.reason}: {reason}")
-    _apply(session, incident, verification, chosen, actor=actor, at=at)
+    _apply(session, platform, incident, verification, chosen, actor=actor, at=at)
     session.flush()
     return verification
 
 
-def on_answer_deadline(session: Session, deadline: Deadline, now: datetime) -> None:
-    """Fires when the guardians had their time: silence counts as danger."""
-    verification = get(session, incident_id=deadline.subject_id, for_update=True)
-    if verification is None:
-        return
-    incident = incidents.get(session, incident_id=verification.incident_id, for_update=True)
-    seconds = (verification.due_at - verification.started_at).total_seconds()
-    decision = decide_on_deadline(verification, seconds=seconds)
-    if decision is not None and incident.is_active:
-        _apply(session, incident, verification, decision, actor=TIMER, at=now)
+def do_fire_answer_deadline(
+    platform: Platform, *, deadline: Deadline, at: datetime, session: Session | None = None
+) -> None:
+    """The guardians had their time: silence counts as danger (in the scheduler's claim transaction).
+
+    A person got there first (a cancel, a dispatcher's decision, an answer): it does nothing.
+    """
+    with transaction(platform, session) as tx:
+        verification = get(tx, incident_id=deadline.subject_id, for_update=True)
+        if verification is None:
+            return
+        incident = incidents.get(tx, incident_id=verification.incident_id, for_update=True)
+        seconds = (verification.due_at - verification.started_at).total_seconds()
+        decision = decide_on_deadline(verification, seconds=seconds)
+        if decision is not None and incident.is_open:
+            _apply(tx, platform, incident, verification, decision, actor=TIMER, at=at)
 
 
 def _apply(
     session: Session,
+    platform: Platform,
     incident: Incident,
     verification: Verification,
     decision: Decision,
@@ -255,7 +270,8 @@ def _apply(
     verification.stand_down_requested = decision.stand_down_requested
     deadlines.cancel(session, kind=ANSWER_DEADLINE, subject_id=incident.id, at=at)
     if decision.state == VerificationState.DANGER:
-        _escalate(session, incident, decision.reason, actor=actor, at=at)
+        cause = Cause.NO_ANSWER if actor == TIMER else Cause.GUARDIAN_DANGER
+        _escalate(session, platform, incident, decision.reason, cause, actor=actor, at=at)
     elif decision.state == VerificationState.STOOD_DOWN:
         _move(session, incident, IncidentStatus.FALSE_ALARM, decision.reason, actor, at)
     entry = IncidentEvent(
@@ -278,19 +294,30 @@ def _apply(
 
 
 def _escalate(
-    session: Session, incident: Incident, reason: str, *, actor: str, at: datetime
+    session: Session,
+    platform: Platform,
+    incident: Incident,
+    reason: str,
+    cause: Cause,
+    *,
+    actor: str,
+    at: datetime,
 ) -> None:
-    """Danger confirmed: code 0 (suspected kidnapping for a child) and status confirmed."""
+    """Danger confirmed: status confirmed, code 0 (suspected kidnapping for a child) and its units."""
     if incident.subscriber_id is not None:
         person = people.get_subscriber(session, subscriber_id=incident.subscriber_id)
         if is_child(person.birth_year, at):
             reason = f"suspected kidnapping (child): {reason}"
-    entry = incident.raise_priority(PriorityCode.CODE_0, at=at, actor=actor, reason=reason)
-    if entry is not None:
-        outbox.record(
-            session, entry, "incident.priority_changed", {"incident_id": incident.id, **entry.data}
-        )
     _move(session, incident, IncidentStatus.CONFIRMED, reason, actor, at)
+    escalate_to_code0(
+        session,
+        platform=platform,
+        incident=incident,
+        cause=cause,
+        reason=reason,
+        actor=actor,
+        at=at,
+    )
 
 
 def _move(

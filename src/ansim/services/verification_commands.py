@@ -60,7 +60,7 @@ def do_record_guardian_call(
             outcome=outcome,
             actor=name_of(actor),
             at=platform.now(),
-            config=platform.verification,
+            platform=platform,
         )
 
 
@@ -89,6 +89,7 @@ def do_decide_verification(
             actor=name_of(actor),
             reason=reason,
             at=platform.now(),
+            platform=platform,
         )
 
 
@@ -98,7 +99,7 @@ def do_answer_as_guardian(
     """A guardian's one answer from the link's page (the token is checked inside)."""
     with transaction(platform, session) as own:
         return guardian_page.answer(
-            own, token=token, answer=answer, config=platform.verification, now=platform.now()
+            own, token=token, answer=answer, platform=platform, now=platform.now()
         )
 
 

@@ -25,6 +25,8 @@ class VerificationConfig:
     terminal_notice_interval: timedelta
     # Silent notices to the wearer's terminal: only where a broker carries them (ANSIM_MQTT_URL).
     terminal_notices: bool = False
+    # See VerificationSettings.duress_tells_guardians_cancelled.
+    duress_tells_guardians_cancelled: bool = True
 
     @classmethod
     def from_settings(
@@ -47,6 +49,7 @@ class VerificationConfig:
             ),
             terminal_notice_interval=timedelta(seconds=settings.terminal_notice_interval_s),
             terminal_notices=terminal_notices,
+            duress_tells_guardians_cancelled=settings.duress_tells_guardians_cancelled,
         )
 
     def link(

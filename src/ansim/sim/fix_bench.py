@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from pydantic import SecretStr
 
 from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.fixes import FixMethod, LocationFix
@@ -70,17 +71,24 @@ def fix_rate(url: str, batch: int, total: int) -> Throughput:
     engine = make_engine(url)
     uow = UnitOfWork(make_session_factory(engine))
     now = datetime.now(UTC)
+    # An anonymous drill SOS, never dispatched: nobody is verified, no unit is ordered.
     platform = Platform(
         uow=uow,
         ranker=StraightLineRanker(),
         policy=DispatchPolicy(),
-        verification=VerificationConfig.from_settings(VerificationSettings()),
+        verification=VerificationConfig.from_settings(
+            VerificationSettings.model_construct(link_secret=SecretStr("fix bench, no links"))
+        ),
         merge_window=timedelta(0),
         auto_dispatch=False,
         clock=lambda: now,
     )
     outcome = do_receive_sos(
         platform, report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True)
+    )
+    outcome = do_receive_sos(
+        platform,
+        report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True),
     )
     fixes = walker_fixes(total, until=now)
     started, cpu = time.perf_counter(), time.process_time()

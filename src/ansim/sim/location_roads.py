@@ -41,9 +41,15 @@ class RoadTraces:
             return None
         return snap.lat, snap.lon
 
+    def road_points(self, lat: float, lon: float) -> list[tuple[float, float, float, float]]:
+        """Road segments within 150 m (the filter's heading-weighted road constraint)."""
+        return self.graph.road_points(lat, lon, within_m=150.0)
+
     def __call__(self, kind: Kind, rng: np.random.Generator) -> Trace:
         school = self.schools[int(rng.integers(len(self.schools)))]
         origin = (school.lat, school.lon)
+        if kind == "still":  # indoors at the school
+            return follow(np.zeros((2, 2)), kind, rng, self.duration_s, origin=origin)
         # A walker covers at most ~1 km in 10 min; a car up to ~9 km.
         need_m, hop_m = (
             (1200.0, (900.0, 1800.0)) if kind == "walk" else (10_000.0, (2500.0, 5000.0))

@@ -35,6 +35,9 @@ def own_platform(
     policy = DispatchPolicy(
         ack_timeout_s=defaults["ack_timeout_s"],
         code0_extra_units=defaults["code0_extra_units"],
+        retry_s=defaults["dispatch_retry_s"],
+        unit_rest_s=defaults["unit_rest_s"],
+        order_within_s=defaults["order_within_s"],
     )
     return Platform(
         uow=UnitOfWork(make_session_factory(engine)),

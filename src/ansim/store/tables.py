@@ -119,6 +119,9 @@ incidents = sa.Table(
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),
+    sa.Column("previous_incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("waiting_for_units", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("waiting_since", UTCDateTime),
     sa.Column("person_cancelled", sa.Boolean, nullable=False, default=False),
 )
 
@@ -448,6 +451,24 @@ carriers = sa.Table(
     sa.Column("secret", EncryptedSecret, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    # The carrier's location server (HELD, RFC 5985) for re-locating its callers; the password
+    # is encrypted at rest (migration 0006_carrier_lis).
+    sa.Column("lis_url", sa.String(500), nullable=True),
+    sa.Column("lis_username", sa.String(200), nullable=True),
+    sa.Column("lis_password", EncryptedText, nullable=True),
+)
+
+# Every HELD re-location request for an incident and what came of it (the board shows the last).
+relocations = sa.Table(
+    "relocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", ID, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("carrier_id", sa.String(50), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # located / failed / refused
+    sa.Column("fixes", sa.Integer, nullable=False, default=0),
+    sa.Column("detail", sa.String(500), nullable=False, default=""),
 )
 
 seen_signatures = sa.Table(

@@ -114,6 +114,12 @@ function renderQueue() {
         where.className = "muted";
         where.textContent = describeLocation(incident.location);
         item.append(head, line, where);
+        if (incident.place) {
+          const place = document.createElement("div");
+          place.className = "muted place-description";
+          place.textContent = t(incident.place.ko, incident.place.en);
+          item.append(place);
+        }
         item.addEventListener("click", () => select(incident.id));
         return item;
       }),

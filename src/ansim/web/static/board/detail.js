@@ -78,6 +78,12 @@ export async function renderDetail(container, incidentId, ctx) {
     el("section", { "data-testid": "where" },
       el("h3", {}, t("위치", "Where")),
       el("p", {}, describeLocation(incident.location)),
+      incident.place ? el("p", { class: "place-description", "data-testid": "place" }, t(incident.place.ko, incident.place.en)) : null,
+      detail.relocation ? el("p", { class: `relocation relocation-${detail.relocation.outcome}`, "data-testid": "relocation", title: detail.relocation.detail },
+        detail.relocation.outcome === "located"
+          ? t(`이동통신사 재측위 ${ago(detail.relocation.requested_at)}`, `re-located ${ago(detail.relocation.requested_at)}`)
+          : t(`재측위 실패 (${ago(detail.relocation.requested_at)})`, `re-location failed (${ago(detail.relocation.requested_at)})`)) : null,
+      incident.caller_number ? el("button", { type: "button", "data-testid": "relocate", onclick: act("relocate", {}) }, t("이동통신사 재측위", "Re-locate via carrier")) : null,
       incident.location ? el("p", { class: "muted" }, `${incident.location.lat.toFixed(5)}, ${incident.location.lon.toFixed(5)} · ${t("측위", "fixes")} ${detail.fixes.length}`) : null),
     el("section", {},
       el("h3", {}, `${t("상태", "Status")}: ${statusLabel(incident.status)}`),

@@ -62,11 +62,14 @@ function drawLocation() {
   const where = $('where');
   if (!view.location) {
     where.textContent = t('no_location');
+    $('place').textContent = '';
     return;
   }
   const { lat, lon, radius_m: radius, located_at: at } = view.location;
   const time = new Date(at).toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-GB');
   where.textContent = t('where', { r: Math.round(radius), t: time });
+  const place = view.location.place;
+  $('place').textContent = place ? place[lang === 'ko' ? 'ko' : 'en'] : '';
   if (!map) return;
   if (!circle) {
     circle = L.circle([lat, lon], { radius, color: '#c62828', weight: 2, fillOpacity: 0.15 }).addTo(map);

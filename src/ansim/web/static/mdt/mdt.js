@@ -219,6 +219,8 @@ function render() {
   $("location").textContent = where
     ? `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(where.radius_m)} m · ${t(where.method)}`
     : "";
+  // Street, 동 and nearest landmark (the server's offline place describer).
+  $("place").textContent = incident.place ? incident.place[state.lang === "ko" ? "ko" : "en"] : "";
   const open = assignment.state;
   $("ack").disabled = open !== "ordered";
   $("decline").disabled = open !== "ordered";

@@ -260,13 +260,6 @@ class IntakeFlagged(EventData):
     flags: list[IntakeFlagEntry]
 
 
-class CancelRequested(EventData):
-    """The person cancelled with their PIN in a state only a dispatcher may stand down."""
-
-    incident_id: str
-    status: str
-
-
 class TerminalSupervision(EventData):
     """A terminal went silent, came back, or its battery ran low (guardians and admins are told)."""
 
@@ -329,7 +322,6 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.duress": (1, IncidentDuress),
     "incident.cancel_refused": (1, CancelRefused),
     "incident.intake_flagged": (1, IntakeFlagged),
-    "incident.cancel_requested": (1, CancelRequested),
     "terminal.lost": (1, TerminalSupervision),
     "terminal.recovered": (1, TerminalSupervision),
     "terminal.low_battery": (1, TerminalSupervision),

@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck bench install clean vendor-swagger-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[postgres,nats,mqtt,browser,dev]'
+	$(BIN)/pip install -q -e '.[postgres,browser,report,bench,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,3 +33,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Swagger UI is vendored from the official npm distribution (see src/ansim/web/vendor/swagger-ui/SOURCE.md).
+vendor-swagger-ui:
+	@test -n "$(VERSION)" || (echo "usage: make vendor-swagger-ui VERSION=x.y.z" && exit 2)
+	cd $$(mktemp -d) && npm pack -q swagger-ui-dist@$(VERSION) && tar xzf swagger-ui-dist-$(VERSION).tgz && \
+	  cp package/swagger-ui-bundle.js package/swagger-ui.css package/LICENSE package/NOTICE \
+	     package/swagger-ui-bundle.js.LICENSE.txt $(CURDIR)/src/ansim/web/vendor/swagger-ui/
+	cd src/ansim/web/vendor/swagger-ui && sha256sum swagger-ui-bundle.js swagger-ui.css > SHA256SUMS

@@ -93,4 +93,5 @@ def test_a_nats_outage_delays_events_but_loses_none(scene: Scene) -> None:
         for event in board.events:
             per_incident[str(event["incident_id"])].append(int(str(event["id"])))
         assert all(seq == sorted(seq) for seq in per_incident.values()), "in order per incident"
-        assert ids == sorted(ids), "in outbox order overall"
+        # Not in id order overall: writers commit concurrently, so a lower id can commit later;
+        # the guarantee is per incident (its `seq`), checked above through the ids.

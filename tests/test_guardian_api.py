@@ -299,6 +299,14 @@ def test_administrators_manage_school_guards(setup: Setup) -> None:
     )
     assert client.post(base, json=body | {"duty_start": "8 am"}, headers=admin).status_code == 422
     assert client.post(base, json=body | {"weekdays": "0099"}, headers=admin).status_code == 422
+    # A domestic number is stored in E.164 (kept as typed, its alerts were dead-lettered).
+    refused = client.post(base, json=body | {"phone": "1234"}, headers=admin)
+    assert refused.status_code == 422
+    assert "010-1234-5678" in refused.text
+    domestic = client.post(base, json=body | {"phone": "010-3333-4444"}, headers=admin)
+    assert domestic.status_code == 201, domestic.text
+    assert domestic.json()["phone"] == "+821033334444"
+    assert client.delete(f"{base}/{domestic.json()['id']}", headers=admin).status_code == 204
     created = client.post(base, json=body, headers=admin)
     assert created.status_code == 201, created.text
     guard_id = created.json()["id"]

@@ -81,6 +81,16 @@ def test_a_school_list_imports_whole_or_not_at_all(
     assert refused.status_code == 422
     assert "row 4" in refused.json()["detail"]
     assert _people(engine) == before
+    bad_number = CSV + "한지민,2017,서울덕수초등학교,한부모,1234,mother,,2026-09-03\n"
+    refused = client.post(
+        "/api/v1/admin/people/import",
+        content=bad_number.encode(),
+        headers={**headers, "content-type": "text/csv"},
+    )
+    assert refused.status_code == 422
+    assert "row 4" in refused.json()["detail"]
+    assert "010-1234-5678" in refused.json()["detail"]
+    assert _people(engine) == before
     imported = client.post(
         "/api/v1/admin/people/import",
         content=CSV.encode(),

@@ -297,12 +297,17 @@ def test_school_guard_records_are_checked(engine: Engine) -> None:
             session,
             school="s",
             name="n",
-            phone="1",
+            phone="010-1234-5678",
             duty_start="22:00",
             duty_end="06:00",
             weekdays="0123456",
         )
         assert isinstance(guard, SchoolGuard)
+        assert guard.phone == "+821012345678"
+        with pytest.raises(InvalidInput, match="010-1234-5678"):
+            school_guards.create(
+                session, school="s", name="n", phone="1", duty_start="08:00", duty_end="17:00"
+            )
     night = T0.replace(hour=14)  # 23:00 in Seoul
     assert guard.on_duty(night)
     assert not guard.on_duty(T0.replace(hour=4))

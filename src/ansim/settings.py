@@ -3,11 +3,61 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class FileSecrets(PydanticBaseSettingsSource):
+    """`ANSIM_<NAME>_FILE=/run/secrets/x` gives <name> the file's text (Docker and systemd secrets).
+
+    Every setting may come this way; a variable set directly wins over its file.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        prefix = str(self.settings_cls.model_config.get("env_prefix", ""))
+        path = os.environ.get(f"{prefix}{field_name.upper()}_FILE")
+        if not path or f"{prefix}{field_name.upper()}" in os.environ:
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as error:
+            raise ValueError(
+                f"{prefix}{field_name.upper()}_FILE: cannot read {path}: {error}"
+            ) from None
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                found[key] = value
+        return found
+
+
+def with_file_secrets(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    dotenv_settings: PydanticBaseSettingsSource,
+    file_secret_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    return (
+        init_settings,
+        env_settings,
+        FileSecrets(settings_cls),
+        dotenv_settings,
+        file_secret_settings,
+    )
+
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -16,6 +66,19 @@ class VerificationSettings(BaseSettings):
     """Guardian verification and notification channels, read from ANSIM_VERIFY_* variables."""
 
     model_config = SettingsConfigDict(env_prefix="ANSIM_VERIFY_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return with_file_secrets(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
     # Fail safe: no answer by then counts as danger.
     answer_timeout_s: float = Field(default=60.0, gt=0)
@@ -51,6 +114,19 @@ class VerificationSettings(BaseSettings):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANSIM_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return with_file_secrets(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
     database_url: str = "sqlite:///var/ansim.db"
     # Demo mode accepts the built-in demo accounts and keys; production refuses them.

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
 from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -21,16 +20,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.api import (
     app_account,
+    app_installs,
     app_pages,
     audit_admin,
     basemap,
     carrier,
     cctv,
     console,
+    demo_phone,
     dispatching,
     enrolment,
     errors,
     exports,
+    fleet_admin,
     guardian_page,
     intake_app,
     location,
@@ -38,8 +40,10 @@ from ansim.api import (
     ops,
     pages,
     relocation,
+    revocation_admin,
     school_guards,
     sessions,
+    staff_admin,
     stream,
     terminal,
     unit_terminal,
@@ -58,6 +62,7 @@ from ansim.notify.channels import Sender
 from ansim.notify.notifier import Notifier, senders_from
 from ansim.security import crypto, secrets
 from ansim.security.limits import BodyLimit
+from ansim.services.center_maps import install_stored_districts
 from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
@@ -93,7 +98,6 @@ def create_app(
     settings = settings or Settings()
     # Refuses to start with missing or default keys outside demo mode (InsecureConfiguration).
     crypto.install(secrets.check(settings))
-    ranker = ranker or default_ranker()
     policy = DispatchPolicy(
         ack_timeout_s=settings.ack_timeout_s,
         code0_extra_units=settings.code0_extra_units,
@@ -105,6 +109,9 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = UnitOfWork(session_factory)
+    ranker = ranker or default_ranker(uow)
+    # Jurisdiction and staff districts use the center's imported boundaries (`ansim import districts`).
+    install_stored_districts(uow)
     bus = InProcessBus()
     verification_config = VerificationConfig.from_settings(
         settings.verification, terminal_notices=bool(settings.mqtt_url)
@@ -207,6 +214,12 @@ def create_app(
             enrolment.pages,
             exports.router,
             audit_admin.router,
+            staff_admin.router,
+            staff_admin.pages,
+            fleet_admin.router,
+            demo_phone.router,
+            revocation_admin.router,
+            app_installs.router,
         ):
             # Every route passes the role matrix (ansim.security.access) before its own dependencies.
             app.include_router(router, dependencies=[Depends(enforce_access)])
@@ -216,7 +229,7 @@ def create_app(
         )
         app.mount(
             "/vendor/swagger-ui",
-            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+            StaticFiles(directory=WEB / "vendor" / "swagger-ui"),
             name="swagger-ui",
         )
     app.add_middleware(IntakeTiming, metrics=metrics)

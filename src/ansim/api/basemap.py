@@ -12,18 +12,23 @@ from starlette.concurrency import run_in_threadpool
 from ansim.api.auth import AnyStaff, ContextDep
 from ansim.domain.units import Station
 from ansim.geo.demo_data import load_road_graph
+from ansim.geo.roads import RoadGraph
+from ansim.services.road_ranking import RoadRanker
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])
 # Drawn wider and darker on the board, so a dispatcher reads the street hierarchy at a glance.
 MAJOR_ROADS = {"motorway", "trunk", "primary", "secondary"}
 
 
-@cache
-def roads_geojson() -> bytes:
+def roads_geojson(graph: RoadGraph | None = None) -> bytes:
     """Each street once (two-way roads have twin edges), coordinates rounded to ~1 m."""
+    return _roads_geojson(graph or load_road_graph())
+
+
+@cache
+def _roads_geojson(graph: RoadGraph) -> bytes:
     import json
 
-    graph = load_road_graph()
     twins = graph.edge_twin
     features: list[dict[str, Any]] = []
     for edge in range(graph.edge_count):
@@ -52,9 +57,12 @@ def roads_geojson() -> bytes:
 
 
 @router.get("/roads", operation_id="get_base_map_roads")
-async def get_roads(_user: AnyStaff) -> Response:
-    """The bundled central-Seoul road network as GeoJSON (© OpenStreetMap contributors, ODbL)."""
-    body = await run_in_threadpool(roads_geojson)
+async def get_roads(context: ContextDep, _user: AnyStaff) -> Response:
+    """The road network units are ranked on (the center's imported one, else the bundled
+    central-Seoul network) as GeoJSON (© OpenStreetMap contributors, ODbL)."""
+    ranker = context.ranker
+    graph = ranker.graph if isinstance(ranker, RoadRanker) else None
+    body = await run_in_threadpool(roads_geojson, graph)
     return Response(
         body, media_type="application/geo+json", headers={"Cache-Control": "private, max-age=3600"}
     )

@@ -41,6 +41,7 @@ MAX_CARRIER_BODY = 96 * 1024
 MAX_AML_BODY = 4 * 1024
 MAX_ELS_BODY = 16 * 1024
 PHONE = r"^[+0-9][0-9 \-]{2,24}$"
+log = logging.getLogger(__name__)
 
 
 class NetworkLocationIn(Body):
@@ -282,7 +283,12 @@ async def els_receive(
         return await _discard(context, "els", "no_location", "the post had no position")
     if message.phone_number is None and message.imei is None:
         return await _discard(context, "els", "no_identity", "neither device_number nor IMEI")
-    number = normalize_number(message.phone_number) if message.phone_number else None
+    try:
+        number = normalize_number(message.phone_number) if message.phone_number else None
+    except InvalidInput:
+        number = None
+    if number is None and message.imei is None:
+        return await _discard(context, "els", "malformed", "device_number is not a phone number")
 
     try:
         outcome = await run_in_threadpool(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +22,12 @@ UNAUTHENTICATED, TOO_SLOW = 4401, 4408
 
 @router.websocket("/api/v1/stream")
 async def stream(websocket: WebSocket, after: int = -1) -> None:
-    """Committed events after `after` (an event id), then live; -1 (default) means from now on."""
+    """Events from the horizon `after` on, then live; -1 (default) means from now on.
+
+    `after` is a horizon the client reached (the newest `horizon` field it received): it holds
+    every event below it. Events at or above it are sent again; the client drops repeats by id and
+    orders each incident's events by `seq`. 0 means every stored event.
+    """
     context: AppContext = websocket.app.state.context
     user = await run_in_threadpool(staff_for_websocket, websocket, *FIELD_ROLES)
     if user is None:
@@ -31,15 +38,20 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
     await run_in_threadpool(_audit_open, context, websocket, user)
     async with context.bus.subscribe() as subscription:
         # Subscribe first, then read the backlog, so no event falls between the two.
-        def backlog() -> tuple[int, list[EventEnvelope]]:
+        def backlog() -> outbox.Catchup:
             with context.uow.read() as session:
-                start = outbox.latest_id(session) if after < 0 else after
-                return start, outbox.since(session, after_id=start)
+                if after < 0:
+                    return outbox.Catchup([], outbox.horizon(session), frozenset())
+                return outbox.catch_up(session, start=after)
 
-        last, missed = await run_in_threadpool(backlog)
+        caught = await run_in_threadpool(backlog)
+        # Never the same event twice on one connection: the backlog's events come live again, and
+        # a relay that died between publishing and marking publishes its batch again.
+        sent = _RecentIds()
         try:
-            for envelope in missed:
-                last = await _forward(websocket, context, user.role, user.unit_id, envelope, last)
+            for envelope in _stamp_last(caught.events, caught.horizon):
+                sent.add(envelope.id)
+                await _forward(websocket, context, user.role, user.unit_id, envelope)
             while True:
                 live = await subscription.next()
                 if live is None or subscription.overflowed:
@@ -47,9 +59,37 @@ async def stream(websocket: WebSocket, after: int = -1) -> None:
                         code=TOO_SLOW, reason="fell behind; reconnect with ?after="
                     )
                     return
-                last = await _forward(websocket, context, user.role, user.unit_id, live, last)
+                if live.id in sent:
+                    continue
+                sent.add(live.id)
+                await _forward(websocket, context, user.role, user.unit_id, live)
         except WebSocketDisconnect:
             return
+
+
+class _RecentIds:
+    """The ids sent lately (a bounded set: a repeat comes within seconds, not hours)."""
+
+    def __init__(self, keep: int = 20_000) -> None:
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
+        self._keep = keep
+
+    def __contains__(self, event_id: int) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: int) -> None:
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._keep:
+            self._ids.discard(self._order.popleft())
+
+
+def _stamp_last(events: list[EventEnvelope], reached: int) -> list[EventEnvelope]:
+    """The backlog's horizon rides on its last event: the client holds everything below it then."""
+    if not events:
+        return events
+    return [*events[:-1], events[-1].model_copy(update={"horizon": reached})]
 
 
 def _audit_open(context: AppContext, websocket: WebSocket, user: StaffUser) -> None:
@@ -62,16 +102,12 @@ async def _forward(
     role: Role,
     unit_id: str | None,
     envelope: EventEnvelope,
-    last: int,
-) -> int:
-    """Sends `envelope` unless already sent or not for this user; returns the last id handled."""
-    if envelope.id <= last:
-        return last
+) -> None:
+    """Sends `envelope` if it is for this user (an officer sees only their unit's work)."""
     if await run_in_threadpool(
         _visible, context, role, unit_id, envelope.incident_id, envelope.unit_id
     ):
         await websocket.send_text(envelope.model_dump_json())
-    return envelope.id
 
 
 def _visible(

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
+from ansim.api.heartbeat_batch import batcher_for
 from ansim.api.intake_common import discard, read_body
 from ansim.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from ansim.domain.terminals import StaleSequence
@@ -95,6 +96,13 @@ async def receive(
     try:
         if topic_terminal is not None and _claimed_id(raw) != topic_terminal:
             raise InvalidInput("terminal id in the message differs from the topic")
+        if _claimed(raw, "type") == "heartbeat":
+            # Heartbeats commit in batches (group commit); each is acknowledged after its batch.
+            batcher = batcher_for(context.platform)
+            outcome = await batcher.submit(raw)
+            if outcome.refused is not None:
+                raise outcome.refused
+            return outcome.replies
         return await run_in_threadpool(terminals.do_receive_message, context.platform, raw=raw)
     except DomainError as err:
         reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))
@@ -114,10 +122,15 @@ async def receive(
 
 
 def _claimed_id(raw: bytes) -> object:
+    return _claimed(raw, "terminal_id")
+
+
+def _claimed(raw: bytes, field: str) -> object:
+    """A field of the message as sent (not yet verified), or None."""
     with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
         document = json.loads(raw)
         if isinstance(document, dict):
-            return document.get("terminal_id")
+            return document.get(field)
     return None
 
 

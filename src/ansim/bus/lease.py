@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 # Advisory lock keys used by ansim (one place, so two features never pick the same number).
 RELAY_LOCK = 0x616E_7369_0001
-# ansim.store.uow.WRITE_ORDER_LOCK (0x616E_7369_0002) orders writers on PostgreSQL.
+# 0x616E_7369_0002 ordered every writer on PostgreSQL until 0009_outbox_horizon; do not reuse it.
 
 
 class AdvisoryLease:

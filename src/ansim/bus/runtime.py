@@ -18,6 +18,8 @@ from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
 from ansim.bus.scheduler import DeadlineScheduler
 from ansim.bus.tail import OutboxTail
+from ansim.bus.wakeup import WakeListener, notify_hook
+from ansim.security import audit
 from ansim.store.uow import UnitOfWork
 
 
@@ -64,6 +66,7 @@ class Background:
     feed: JetStreamFeed | None = None
     tail: OutboxTail | None = None
     notifier: Loop | None = None
+    listener: WakeListener | None = None
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
     _extras: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -79,6 +82,8 @@ class Background:
             loops.append(self.feed.run())
         if self.tail is not None:
             loops.append(self.tail.run())
+        if self.listener is not None:
+            loops.append(self.listener.run())
         self._loops = [asyncio.create_task(loop) for loop in loops]
         self._extras = [asyncio.create_task(extra) for extra in extras]
 
@@ -94,6 +99,8 @@ class Background:
             self.feed.stop()
         if self.tail is not None:
             self.tail.stop()
+        if self.listener is not None:
+            self.listener.stop()
         for task in [*self._loops, *self._extras]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -116,11 +123,15 @@ def build_background(
     """Wires the loops for `roles`: NATS when `nats_url` is set; else in-process (or tail the outbox)."""
     postgres = engine.dialect.name == "postgresql"
     link = JetStreamLink(nats_url) if nats_url else None
+    relay_uow = UnitOfWork(session_factory)
     relay = OutboxRelay(
-        UnitOfWork(session_factory),
+        relay_uow,
         link or bus,
         poll_s=outbox_poll_s,
         lease=AdvisoryLease(engine, RELAY_LOCK) if postgres else None,
+        # Audit entries a request's own sealing left behind (another sealer was at work) are
+        # chained here within a poll.
+        housekeeping=(lambda: audit.seal_all(relay_uow)) if postgres else None,
     )
     background = Background(
         roles=roles, relay=relay, scheduler=scheduler, link=link, notifier=notifier
@@ -130,4 +141,12 @@ def build_background(
             background.feed = JetStreamFeed(link, bus)
         elif ServeRole.RELAY not in roles:
             background.tail = OutboxTail(uow, bus, poll_s=outbox_poll_s)
+    if postgres:
+        # Other processes' commits wake this one's relay and tail (NOTIFY after commit, LISTEN).
+        uow.add_after_commit(notify_hook(engine))
+        hooks = [relay.wake_threadsafe()] if ServeRole.RELAY in roles else []
+        if background.tail is not None:
+            hooks.append(background.tail.wake_threadsafe())
+        if hooks:
+            background.listener = WakeListener(engine, hooks)
     return background

@@ -15,37 +15,63 @@ from ansim.domain.staff import Role, StaffUser
 from ansim.geo.demo_data import district_named, load_districts
 from ansim.geo.geodesy import LocalFrame
 from ansim.services import incidents
-from ansim.store.tables import cctv_operator_areas, cctv_view_log
+from ansim.store.tables import cctv_view_log, staff_districts
 
-# Roles that work a whole city; an operator works one district.
+# Roles that work a whole city; an operator works the districts assigned to them.
 CITY_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 # Polling consoles would log the same list every few seconds; one row per distinct list per window.
 LIST_LOG_WINDOW = timedelta(minutes=5)
 
 
 def assign_area(session: Session, *, user: StaffUser, gu: str, actor: str, at: datetime) -> str:
-    """Gives a CCTV operator their district; returns its Korean name."""
+    """Gives a CCTV operator one district (replacing any others); returns its Korean name."""
     if user.role != Role.CCTV_OPERATOR:
         raise InvalidInput(f"{user.username} is a {user.role}, not a cctv_operator")
-    district = district_named(gu.strip())
+    return set_districts(session, user=user, districts=[gu], actor=actor, at=at)[0]
+
+
+def check_district(name: str) -> str:
+    """The Korean name of a district given in Korean or English, or InvalidInput listing them."""
+    district = district_named(name.strip())
     if district is None:
         names = ", ".join(d.name_ko for d in load_districts())
-        raise InvalidInput(f"unknown district {gu!r}; one of {names}")
-    session.execute(cctv_operator_areas.delete().where(cctv_operator_areas.c.user_id == user.id))
-    session.execute(
-        cctv_operator_areas.insert().values(
-            user_id=user.id, gu=district.name_ko, assigned_at=at, assigned_by=actor
-        )
-    )
-    session.flush()
+        raise InvalidInput(f"unknown district {name!r}; one of {names}")
     return district.name_ko
 
 
+def set_districts(
+    session: Session, *, user: StaffUser, districts: list[str], actor: str, at: datetime
+) -> list[str]:
+    """Replaces the districts a staff member works; returns their Korean names, sorted."""
+    names = sorted({check_district(d) for d in districts})
+    session.execute(staff_districts.delete().where(staff_districts.c.user_id == user.id))
+    for name in names:
+        session.execute(
+            staff_districts.insert().values(
+                user_id=user.id, district=name, assigned_at=at, assigned_by=actor
+            )
+        )
+    session.flush()
+    return names
+
+
+def districts_of(session: Session, *, user_id: str) -> list[str]:
+    return list(
+        session.execute(
+            sa.select(staff_districts.c.district)
+            .where(staff_districts.c.user_id == user_id)
+            .order_by(staff_districts.c.district)
+        ).scalars()
+    )
+
+
 def area_of(session: Session, *, user_id: str) -> str | None:
-    found: str | None = session.execute(
-        sa.select(cctv_operator_areas.c.gu).where(cctv_operator_areas.c.user_id == user_id)
-    ).scalar_one_or_none()
-    return found
+    """The operator's districts as one label ("강남구, 종로구"), or None when none is assigned."""
+    return ", ".join(districts_of(session, user_id=user_id)) or None
+
+
+def in_any_area(incident: Incident, districts: list[str]) -> bool:
+    return any(in_area(incident, gu) for gu in districts)
 
 
 def in_area(incident: Incident, gu: str) -> bool:
@@ -75,11 +101,11 @@ def check_may_watch(session: Session, *, user: StaffUser, incident: Incident) ->
         raise Forbidden(f"role {user.role} has no CCTV console")
     if not incident.is_active:
         raise Forbidden("the incident is no longer active; CCTV access ended with it")
-    gu = area_of(session, user_id=user.id)
-    if gu is None:
+    districts = districts_of(session, user_id=user.id)
+    if not districts:
         raise Forbidden("no district is assigned to this operator")
-    if not in_area(incident, gu):
-        raise Forbidden(f"the incident is outside {gu}")
+    if not in_any_area(incident, districts):
+        raise Forbidden(f"the incident is outside {', '.join(districts)}")
 
 
 def watchable_incidents(session: Session, *, user: StaffUser) -> list[Incident]:
@@ -91,8 +117,8 @@ def watchable_incidents(session: Session, *, user: StaffUser) -> list[Incident]:
     ]
     if user.role in CITY_ROLES:
         return found
-    gu = area_of(session, user_id=user.id) if user.role == Role.CCTV_OPERATOR else None
-    return [i for i in found if gu is not None and in_area(i, gu)]
+    districts = districts_of(session, user_id=user.id) if user.role == Role.CCTV_OPERATOR else []
+    return [i for i in found if in_any_area(i, districts)]
 
 
 def log_view(

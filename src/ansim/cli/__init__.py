@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ansim.cli import (
+    admin,
     audit,
+    backup,
     bench,
     cctv,
     database,
@@ -20,7 +22,20 @@ from ansim.cli import (
 )
 
 # Each module exposes `register(subparsers)`; its parsers set `func` to the handler.
-COMMANDS = [serve, database, imports, bench, cctv, simulate, device, audit, keys, retention]
+COMMANDS = [
+    serve,
+    database,
+    admin,
+    imports,
+    backup,
+    bench,
+    cctv,
+    simulate,
+    device,
+    audit,
+    keys,
+    retention,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,8 @@ import argparse
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subparsers.add_parser("bench", help="run a benchmark and print its table")
     command.add_argument(
-        "name", choices=["dispatch", "location", "cctv", "intake", "fixes", "scale", "all"]
+        "name",
+        choices=["dispatch", "location", "cctv", "intake", "workers", "fixes", "scale", "all"],
     )
     command.add_argument(
         "--smoke", action="store_true", help="a small, fast run (CI keeps benchmarks from rotting)"
@@ -70,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from ansim.sim import intake_bench
 
         print(intake_bench.format_table(intake_bench.run(smoke=args.smoke)))
+    if args.name in {"workers", "all"}:  # PostgreSQL: 1 and 2 API processes, lock-wait share
+        from ansim.sim import workers_bench
+
+        print(workers_bench.format_table(workers_bench.run(smoke=args.smoke)))
     if args.name == "fixes":  # a focused re-run of the intake table's fix columns, repeated
         from ansim.sim import fix_bench
 

@@ -94,13 +94,16 @@ def run_area(args: argparse.Namespace) -> int:
     from ansim.api.context import utc_now
     from ansim.cctv import access
     from ansim.services import staff
+    from ansim.services.center_maps import install_stored_districts
     from ansim.settings import Settings
     from ansim.store.db import make_engine, make_session_factory
     from ansim.store.uow import UnitOfWork
 
     engine = make_engine(args.database_url or Settings().database_url)
     try:
-        with UnitOfWork(make_session_factory(engine)).begin() as session:
+        uow = UnitOfWork(make_session_factory(engine))
+        install_stored_districts(uow)  # the center's own districts, when it imported some
+        with uow.begin() as session:
             user = staff.find_user(session, username=args.username)
             if user is None:
                 print(f"no staff user {args.username}", file=sys.stderr)

@@ -165,5 +165,6 @@ def demo_banner(world: object, host: str, port: int, password: str) -> str:
         f"  {len(world.stations)} real police stations/boxes, {len(world.units)} patrol units, "
         f"{len(world.subscribers)} fictional pupils at real schools (central Seoul)\n"
         f"  accounts / 계정:\n{accounts}\n"
+        f"  112 app registration codes / 앱 인증번호: http://{host}:{port}/demo/phone\n"
         "  Data: © OpenStreetMap contributors (ODbL); Korean public data (서울특별시, 경찰청, 교육부 via 공공데이터포털)\n"
     )

@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from ansim.security import crypto, secrets
     from ansim.settings import Settings
     from ansim.sim.metrics import collect, summarise
-    from ansim.sim.report import render
     from ansim.sim.runner import Simulation, throwaway_sqlite
     from ansim.sim.scenario import load_scenario
     from ansim.store.db import make_engine
@@ -97,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
                 json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
             )
         if args.report:
+            try:
+                from ansim.sim.report import render
+            except ImportError as missing:  # matplotlib is the `report` extra
+                raise SystemExit(
+                    f"--report needs: pip install 'ansim[report]' ({missing})"
+                ) from None
             times, _ = collect(sim)
             args.report.write_text(render(sim, times, summary), encoding="utf-8")
             print(f"report: {args.report}")

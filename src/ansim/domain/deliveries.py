@@ -19,6 +19,8 @@ class RecipientKind(StrEnum):
     SCHOOL_GUARD = "school_guard"
     # The person themselves, on their own terminal (recipient_id: the person, address: the terminal).
     WEARER = "wearer"
+    # Someone registering the 112 app: the one-time code (recipient_id: the OTP challenge).
+    APP_USER = "app_user"
 
 
 class DeliveryStatus(StrEnum):

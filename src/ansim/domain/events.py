@@ -224,7 +224,7 @@ class GuardianUnreachable(EventData):
 class DeliveryStatusChanged(EventData):
     delivery_id: str
     incident_id: str | None
-    recipient_kind: Literal["guardian", "school_guard", "wearer"]
+    recipient_kind: Literal["guardian", "school_guard", "wearer", "app_user"]
     recipient_id: str
     channel: Literal["sms", "email", "terminal"]
     template: str
@@ -375,7 +375,12 @@ EVENT_SCHEMAS.update(
 
 
 class EventEnvelope(BaseModel):
-    """What a subscriber receives: the outbox id orders events, `type`+`version` name the schema."""
+    """What a subscriber receives; `type`+`version` name the schema.
+
+    The id identifies the event (repeats are dropped by it); `seq` orders it among its incident's
+    events (or, without an incident, its unit's). `horizon`, when set, promises that every event
+    whose position is below it was delivered before or with this one: a resume cursor.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -386,6 +391,8 @@ class EventEnvelope(BaseModel):
     incident_id: str | None
     unit_id: str | None
     data: dict[str, Any]
+    seq: int | None = None
+    horizon: int | None = None
 
 
 def validate_event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,10 @@ class Terminal:
             f"sequence {seq} is not after {self.last_seq}; replayed or old message refused"
         )
 
+    def accept_sequence(self, seq: int, digest: str) -> bool:
+        """For anything but an SOS: True when a byte-identical retry of the last message."""
+        return self.judge_sequence(seq, digest, sos=False) is Sequencing.DUPLICATE
+
     def note_battery(self, battery_pct: int | None) -> bool | None:
         """Updates the low-battery flag; returns the new flag when it changed, else None."""
         if battery_pct is None:

@@ -43,6 +43,12 @@ class Station:
     lat: float
     lon: float
     district: str = ""
+    retired_at: datetime | None = None
+
+
+class UnitKind(StrEnum):
+    PATROL_CAR = "patrol_car"
+    FOOT = "foot"
 
 
 @dataclass
@@ -57,11 +63,15 @@ class Unit:
     lat: float | None = None
     lon: float | None = None
     position_at: datetime | None = None
+    kind: str = UnitKind.PATROL_CAR.value
+    retired_at: datetime | None = None
 
     def move_to(self, target: UnitStatus, *, at: datetime) -> UnitStatus:
         """Changes status if allowed and returns the previous one."""
         if target == self.status:
             return self.status
+        if self.retired_at is not None and target != UnitStatus.OFF_DUTY:
+            raise IllegalTransition(f"unit {self.call_sign} is retired")
         if target not in UNIT_TRANSITIONS[self.status]:
             raise IllegalTransition(
                 f"unit {self.call_sign} is {self.status}; it cannot become {target}"

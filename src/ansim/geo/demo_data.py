@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import check_position
 from ansim.geo.road_files import graph_from_compact
 from ansim.geo.roads import RoadGraph
@@ -174,8 +175,23 @@ def load_camera_sites() -> tuple[CameraSite, ...]:
     )
 
 
-@cache
+# The center's own boundaries (`ansim import districts`), installed at start; None: the bundled ones.
+_installed_districts: tuple[District, ...] | None = None
+
+
 def load_districts() -> tuple[District, ...]:
+    """The center's districts: the imported boundaries, else the bundled 25 자치구 of Seoul."""
+    return _installed_districts if _installed_districts is not None else _bundled_districts()
+
+
+def install_districts(districts: tuple[District, ...] | None) -> None:
+    """Uses these districts from now on in this process (None: back to the bundled Seoul ones)."""
+    global _installed_districts
+    _installed_districts = districts
+
+
+@cache
+def _bundled_districts() -> tuple[District, ...]:
     """The 25 자치구 of Seoul with simplified boundaries."""
     return _load_areas(DISTRICTS_FILE, "districts")
 
@@ -193,7 +209,11 @@ def dong_at(lat: float, lon: float) -> District | None:
 
 
 def _load_areas(name: str, key: str) -> tuple[District, ...]:
-    doc = read_document(data_dir() / name)
+    return districts_from_document(read_document(data_dir() / name), key=key)
+
+
+def districts_from_document(doc: dict[str, Any], *, key: str = "districts") -> tuple[District, ...]:
+    """Areas from ansim's compact document (micro-degree lon, lat pairs, flattened)."""
     districts = []
     for d in doc[key]:
         polygons = tuple(
@@ -212,6 +232,53 @@ def _load_areas(name: str, key: str) -> tuple[District, ...]:
         )
         districts.append(District(d["code"], d["name_ko"], d["name_en"], polygons, bbox))
     return tuple(districts)
+
+
+def districts_document_from_geojson(collection: Any, *, source: str) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of (Multi)Polygons → ansim's compact districts document.
+
+    Names come from SIG_KOR_NM / SIG_ENG_NM / SIG_CD (the Korean boundary files) or name_ko /
+    name_en / code (or name); coordinates must be WGS84 lon, lat.
+    """
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise InvalidInput("district boundaries must be a GeoJSON FeatureCollection")
+    districts: list[dict[str, Any]] = []
+    for number, feature in enumerate(collection.get("features") or [], start=1):
+        props = feature.get("properties") or {}
+        geometry = feature.get("geometry") or {}
+        name_ko = props.get("SIG_KOR_NM") or props.get("name_ko") or props.get("name")
+        if not name_ko:
+            raise InvalidInput(f"feature {number} has no name (SIG_KOR_NM, name_ko or name)")
+        if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise InvalidInput(f"{name_ko}: geometry must be a Polygon or MultiPolygon")
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        flat = [
+            [[round(float(v) * 1e6) for point in ring for v in point[:2]] for ring in polygon]
+            for polygon in polygons
+        ]
+        for polygon in flat:
+            for ring in polygon:
+                lons, lats = ring[0::2], ring[1::2]
+                if (
+                    len(lons) < 4
+                    or not all(-180e6 <= x <= 180e6 for x in lons)
+                    or not all(-90e6 <= y <= 90e6 for y in lats)
+                ):
+                    raise InvalidInput(f"{name_ko}: a ring is not WGS84 lon, lat with 4+ points")
+        districts.append(
+            {
+                "code": str(props.get("SIG_CD") or props.get("code") or number),
+                "name_ko": str(name_ko),
+                "name_en": str(props.get("SIG_ENG_NM") or props.get("name_en") or name_ko),
+                "polygons": flat,
+            }
+        )
+    if not districts:
+        raise InvalidInput("the file holds no district")
+    districts.sort(key=lambda d: str(d["code"]))
+    return {"version": DATA_FORMAT_VERSION, "source": source, "districts": districts}
 
 
 def district_at(lat: float, lon: float) -> District | None:

@@ -79,6 +79,13 @@ TEMPLATES: dict[str, dict[str, MessageTemplate]] = {
             "[112] $name cancelled their SOS. If you are worried, call 112.",
         ),
     },
+    # The 112 app's one-time registration code: both languages in one text (the app has no language yet).
+    "app_otp": {
+        "ko": MessageTemplate(
+            "[112 안심] 인증번호",
+            "[112 안심] 인증번호 $code (5분 안에 입력) / verification code $code",
+        ),
+    },
     # Silent notices on the wearer's own terminal (a small screen; the subject is the board's label).
     "help_coming": {
         "ko": MessageTemplate("도움이 오고 있음", "경찰이 출동했어요. 도움이 가고 있어요."),

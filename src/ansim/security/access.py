@@ -149,6 +149,27 @@ ACCESS: dict[str, Rule] = {
     "app_send_sos": DEVICE,
     # audit
     "search_audit_log": ADMIN,
+    # staff administration (issue 17)
+    "admin_list_staff": ADMIN,
+    "admin_add_staff": ADMIN,
+    "admin_change_staff": ADMIN,
+    "admin_disable_staff": ADMIN,
+    "admin_reset_staff_totp": ADMIN,
+    "admin_revoke_staff_sessions": ADMIN,
+    "staff_admin_page": PUBLIC,
+    "admin_import_stations": ADMIN,
+    "admin_import_units": ADMIN,
+    "admin_retire_unit": ADMIN,
+    "admin_retire_station": ADMIN,
+    "admin_disable_terminal": ADMIN,
+    "admin_disable_carrier": ADMIN,
+    "admin_rotate_carrier_secret": ADMIN,
+    "admin_revoke_app_installs": ADMIN,
+    "app_list_installs": DEVICE,
+    "app_revoke_install": DEVICE,
+    # demo mode only (404 otherwise): the visitor's phone shows the app's registration code
+    "demo_phone_page": PUBLIC,
+    "demo_phone_messages": PUBLIC,
     # web pages and their configuration (no personal data)
     "home": PUBLIC,
     "board": PUBLIC,

@@ -14,11 +14,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy.orm import Session
 
+from ansim.domain.deliveries import DeliveryChannel, RecipientKind
 from ansim.domain.errors import Forbidden, InvalidInput
 from ansim.domain.incidents import Channel
 from ansim.domain.people import Subscriber
-from ansim.services import people
-from ansim.store.tables import otp_challenges, sms_outbox, subscriber_pins
+from ansim.notify.templates import render
+from ansim.security import audit
+from ansim.services import deliveries, people
+from ansim.store.tables import deliveries as deliveries_table
+from ansim.store.tables import otp_challenges, subscriber_pins
 
 OTP_TTL = timedelta(minutes=5)
 OTP_MAX_ATTEMPTS = 5
@@ -74,13 +78,22 @@ def request_code(session: Session, *, phone_number: str, client_id: str, at: dat
             attempts=0,
         )
     )
-    session.execute(
-        sms_outbox.insert().values(
-            to_number=phone_number,
-            purpose="app_otp",
-            body=f"[112 안심] 인증번호 {code} (5분 안에 입력) / verification code {code}",
-            created_at=at,
-        )
+    # The code leaves like every message: a delivery record the notifier sends through the configured
+    # SMS channel, with the same retries and delivery reports as a guardian's alert.
+    text = render("app_otp", "ko", code=code)
+    deliveries.queue(
+        session,
+        delivery_id=str(uuid.uuid4()),
+        channel=DeliveryChannel.SMS,
+        recipient_kind=RecipientKind.APP_USER,
+        recipient_id=challenge_id,
+        address=phone_number,
+        language="ko",
+        template="app_otp",
+        subject=text.subject,
+        body=text.body,
+        at=at,
+        dedupe_key=f"app_otp:{challenge_id}",
     )
     return challenge_id
 
@@ -129,6 +142,18 @@ def register_install(
     bound = people.binding(session, channel=Channel.ONE_TOUCH, address=phone_number)
     if bound is not None:
         subscriber_id = bound.subscriber_id
+        # Whoever proves the number now holds it: an earlier install (a lost or sold phone, a
+        # number given to someone else) must no longer read or replace the person's profile.
+        revoked = people.revoke_app_installs(session, subscriber_id=subscriber_id)
+        if revoked:
+            audit.record(
+                session,
+                actor=audit.Actor(name="app-registration", role="device"),
+                action="app.installs_revoked",
+                at=at,
+                subject=f"subscriber:{subscriber_id}",
+                detail={"installs": revoked, "reason": "number registered again"},
+            )
     else:
         if not name or birth_year is None:
             raise InvalidInput("a new person needs a name and a birth year")
@@ -200,14 +225,16 @@ def judge_pin(session: Session, *, subscriber_id: str, pin: str) -> tuple[PinVer
 
 
 def outbox_messages(session: Session, *, to_number: str) -> list[str]:
-    """Queued SMS bodies for a number, oldest first (the SMS gateway drains this table).
+    """The one-time code messages queued for a number, oldest first (the demo phone shows them).
 
-    The number is encrypted with a fresh nonce (not a lookup column): compared once decrypted.
+    Addresses are encrypted with a random nonce, so the number is compared after decryption.
     """
     rows = session.execute(
-        sa.select(sms_outbox.c.to_number, sms_outbox.c.body).order_by(sms_outbox.c.id)
-    )
-    return [body for number, body in rows if number == to_number]
+        sa.select(deliveries_table.c.address, deliveries_table.c.body)
+        .where(deliveries_table.c.recipient_kind == RecipientKind.APP_USER)
+        .order_by(deliveries_table.c.created_at)
+    ).all()
+    return [body for address, body in rows if address == to_number]
 
 
 def _pin_matches(stored: str, pin: str) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ansim.cctv import access
 from ansim.domain.incidents import Channel
 from ansim.domain.people import Guardian, Subscriber
 from ansim.domain.staff import Role
@@ -133,7 +134,7 @@ def seed_world(
         ("admin", Role.ADMIN),
         ("cctv", Role.CCTV_OPERATOR),
     ]:
-        staff.create_user(
+        user = staff.create_user(
             session,
             username=username,
             password=DEMO_PASSWORD,
@@ -141,6 +142,12 @@ def seed_world(
             display_name=f"Demo {role.value}",
             at=at,
         )
+        if role == Role.CCTV_OPERATOR:
+            # The demo's operator watches every district the demo's stations stand in.
+            demo_districts = sorted({s.district for s in world.stations if s.district})
+            access.set_districts(
+                session, user=user, districts=demo_districts, actor="demo-seed", at=at
+            )
         world.accounts.append((username, role))
     for index, unit in enumerate(world.units[:3], start=1):
         username = f"officer{index}"

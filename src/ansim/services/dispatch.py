@@ -31,9 +31,14 @@ ACK_DEADLINE = "assignment.ack"
 _BECOMES_DISPATCHED = {IncidentStatus.RECEIVED, IncidentStatus.VERIFYING}
 
 
+class UnitUnavailable(Conflict):
+    """The unit is no longer available (a concurrent order may have taken it)."""
+
+
 def get_unit(session: Session, *, unit_id: str, for_update: bool = False) -> Unit:
     """Gets a unit by id or raises NotFound."""
-    unit = session.get(Unit, unit_id, with_for_update=for_update)
+    # Locking re-reads the row: the copy the ranking loaded may predate a concurrent order.
+    unit = session.get(Unit, unit_id, with_for_update=for_update, populate_existing=for_update)
     if unit is None:
         raise NotFound(f"no unit {unit_id}")
     return unit
@@ -103,14 +108,21 @@ def order_unit(
     at: datetime,
     eta_s: float | None = None,
     ack_timeout_s: float | None = None,
+    skip_locked: bool = False,
 ) -> Assignment:
-    """Orders `unit_id` to the incident; with `ack_timeout_s` the order moves on unless acknowledged."""
+    """Orders `unit_id` to the incident; with `ack_timeout_s` the order moves on unless acknowledged.
+
+    `skip_locked`: a unit another transaction holds locked right now (most likely being ordered
+    to another SOS in a surge) counts as unavailable instead of being waited for.
+    """
     incident = incident_service.get(session, incident_id=incident_id, for_update=True)
     if not incident.is_active:
         raise Conflict(f"incident is {incident.status}; no unit can be ordered to it")
+    if skip_locked and _locked_elsewhere(session, unit_id):
+        raise UnitUnavailable(f"unit {unit_id} is being changed by another transaction")
     unit = get_unit(session, unit_id=unit_id, for_update=True)
     if unit.status != UnitStatus.AVAILABLE:
-        raise Conflict(f"unit {unit.call_sign} is {unit.status}, not available")
+        raise UnitUnavailable(f"unit {unit.call_sign} is {unit.status}, not available")
     first_order = not open_assignments(session, incident_id=incident.id)
     previous = unit.move_to(UnitStatus.ORDERED, at=at)
     assignment = Assignment(
@@ -161,6 +173,20 @@ def order_unit(
     return assignment
 
 
+def _locked_elsewhere(session: Session, unit_id: str) -> bool:
+    """Locks the unit's row if it is available and free; True (without waiting) otherwise.
+
+    Only an available unit's row is locked, so probing taken units leaves no locks behind that
+    could close a cycle with another transaction.
+    """
+    query = (
+        sa.select(units.c.id)
+        .where(units.c.id == unit_id, units.c.status == UnitStatus.AVAILABLE)
+        .with_for_update(skip_locked=True)
+    )
+    return session.execute(query).first() is None
+
+
 def order_best_unit(
     session: Session,
     *,
@@ -170,9 +196,17 @@ def order_best_unit(
     at: datetime,
     ack_timeout_s: float | None = None,
 ) -> Assignment | None:
-    """Dispatch first, verify after: orders the unit that can be there soonest, if any can."""
-    for candidate in rank_units(session, incident=incident, ranker=ranker):
-        if candidate.eta_s is not None:
+    """Dispatch first, verify after: orders the unit that can be there soonest, if any can.
+
+    The ranking reads without locks (it is the slow part); a ranked unit that a concurrent order
+    took meanwhile is found under its row lock, and the next one is ordered: never a failed SOS.
+    """
+    ranked = rank_units(session, incident=incident, ranker=ranker)
+    reachable = [c for c in ranked if c.eta_s is not None]
+    # Units another transaction is changing this instant are skipped, never waited for: no convoy
+    # behind the nearest unit in a surge, and no lock cycle between two SOS.
+    for candidate in reachable:
+        try:
             return order_unit(
                 session,
                 incident_id=incident.id,
@@ -181,7 +215,10 @@ def order_best_unit(
                 at=at,
                 eta_s=candidate.eta_s,
                 ack_timeout_s=ack_timeout_s,
+                skip_locked=True,
             )
+        except UnitUnavailable:
+            continue  # order_unit checks before it changes anything: nothing to undo
     return None
 
 
@@ -226,7 +263,9 @@ def end_assignment(
 
 def get_assignment(session: Session, *, assignment_id: str, for_update: bool = False) -> Assignment:
     """Gets an assignment by id or raises NotFound."""
-    assignment = session.get(Assignment, assignment_id, with_for_update=for_update)
+    assignment = session.get(
+        Assignment, assignment_id, with_for_update=for_update, populate_existing=for_update
+    )
     if assignment is None:
         raise NotFound(f"no assignment {assignment_id}")
     return assignment

@@ -44,9 +44,13 @@ def dispatch_per_policy(
     if missing <= 0:
         return ordered
     for candidate in _candidates(session, incident, ranker, policy, at):
-        ordered.append(_order(session, incident, candidate, rule.ack_timeout_s, actor, at))
-        if len(ordered) == missing:
-            break
+        # A unit another transaction is changing this instant is skipped, never waited for: no
+        # convoy behind the nearest unit in a surge, no lock cycle between two SOS (store.locks).
+        order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
+        if order is not None:
+            ordered.append(order)
+            if len(ordered) == missing:
+                break
     return ordered
 
 
@@ -136,7 +140,9 @@ def order_next(
         return None
     rule = policy.rule_for(incident.channel, incident.priority)
     for candidate in _candidates(session, incident, ranker, policy, at):
-        return _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
+        order = _order(session, incident, candidate, rule.ack_timeout_s, actor, at)
+        if order is not None:
+            return order
     return None
 
 
@@ -157,16 +163,21 @@ def _order(
     ack_timeout_s: float,
     actor: str,
     at: datetime,
-) -> Assignment:
-    return dispatch.order_unit(
-        session,
-        incident_id=incident.id,
-        unit_id=candidate.unit.id,
-        actor=actor,
-        at=at,
-        eta_s=candidate.eta_s,
-        ack_timeout_s=ack_timeout_s,
-    )
+) -> Assignment | None:
+    """Orders a ranked unit; None when it is taken or being changed right now (try the next)."""
+    try:
+        return dispatch.order_unit(
+            session,
+            incident_id=incident.id,
+            unit_id=candidate.unit.id,
+            actor=actor,
+            at=at,
+            eta_s=candidate.eta_s,
+            ack_timeout_s=ack_timeout_s,
+            skip_locked=True,
+        )
+    except dispatch.UnitUnavailable:
+        return None
 
 
 def _units_that_failed(session: Session, incident_id: str) -> set[str]:
@@ -186,7 +197,7 @@ def do_fire_ack_deadline(
     An order acknowledged, declined or withdrawn (a cancel) in the meantime ends it: it does nothing.
     """
     with transaction(platform, session) as tx:
-        assignment = dispatch.get_assignment(tx, assignment_id=deadline.subject_id, for_update=True)
+        assignment = _locked_assignment(tx, deadline.subject_id)
         if assignment.state != AssignmentState.ORDERED:
             return
         waited = (at - assignment.ordered_at).total_seconds()
@@ -210,7 +221,7 @@ def decline(
     at: datetime,
 ) -> Assignment | None:
     """The unit cannot take the order; it moves to the next unit at once. Returns the new order."""
-    assignment = dispatch.get_assignment(session, assignment_id=assignment_id, for_update=True)
+    assignment = _locked_assignment(session, assignment_id)
     if assignment.state != AssignmentState.ORDERED:
         raise Conflict(f"the order is {assignment.state}; only an unacknowledged order is declined")
     return move_order_on(
@@ -222,6 +233,13 @@ def decline(
         actor=actor,
         at=at,
     )
+
+
+def _locked_assignment(session: Session, assignment_id: str) -> Assignment:
+    """Locks the order's incident, then the order (the lock order of ansim.store.locks)."""
+    incident_id = dispatch.get_assignment(session, assignment_id=assignment_id).incident_id
+    incident_service.get(session, incident_id=incident_id, for_update=True)
+    return dispatch.get_assignment(session, assignment_id=assignment_id, for_update=True)
 
 
 def move_order_on(
@@ -238,10 +256,11 @@ def move_order_on(
 
     No unit free: the incident is marked waiting and its retry deadline re-ranks (see `top_up`).
     """
+    # The incident before the unit (ansim.store.locks), as every order takes them.
+    incident = incident_service.get(session, incident_id=assignment.incident_id, for_update=True)
     unit = dispatch.end_assignment(
         session, assignment=assignment, state=state, reason=reason, actor=actor, at=at
     )
-    incident = incident_service.get(session, incident_id=assignment.incident_id, for_update=True)
     successors = top_up(session, platform=platform, incident=incident, actor=actor, at=at)
     successor = successors[0] if successors else None
     next_unit = dispatch.get_unit(session, unit_id=successor.unit_id) if successor else None

@@ -29,7 +29,7 @@ from ansim.domain.incidents import (
 )
 from ansim.services import location, terminal_notices
 from ansim.services.location import location_of as location_of
-from ansim.store import outbox
+from ansim.store import locks, outbox
 from ansim.store.tables import idempotency_keys, incident_events, incidents, location_fixes
 from ansim.store.types import UTCDateTime
 
@@ -63,6 +63,11 @@ class SosOutcome:
 
 def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta) -> SosOutcome:
     """Opens an incident for `report`, or joins it to the person's open incident; flushes, never commits."""
+    # Two presses for one person at once (two channels, or a retry racing its original) must meet:
+    # the second waits here until the first commits, then finds its incident or its key.
+    who = report.subscriber_id or report.caller_number or report.idempotency_key
+    if who is not None:
+        locks.person(session, who)
     if report.idempotency_key:
         seen = session.execute(
             sa.select(idempotency_keys.c.incident_id).where(
@@ -221,7 +226,10 @@ def add_fixes(
 
 def get(session: Session, *, incident_id: str, for_update: bool = False) -> Incident:
     """Gets an incident by id or raises NotFound."""
-    incident = session.get(Incident, incident_id, with_for_update=for_update)
+    # Locking re-reads the row: a copy loaded before the lock may predate a concurrent commit.
+    incident = session.get(
+        Incident, incident_id, with_for_update=for_update, populate_existing=for_update
+    )
     if incident is None:
         raise NotFound(f"no incident {incident_id}")
     return incident

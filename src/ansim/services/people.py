@@ -72,6 +72,30 @@ def issue_app_credential(session: Session, *, subscriber_id: str, at: datetime) 
     return f"{install_id}.{secret}"
 
 
+def app_installs(session: Session, *, subscriber_id: str) -> list[ChannelBinding]:
+    query = sa.select(ChannelBinding).where(
+        channel_bindings.c.subscriber_id == subscriber_id,
+        channel_bindings.c.channel == Channel.APP.value,
+    )
+    return list(session.execute(query).scalars())
+
+
+def revoke_app_installs(
+    session: Session, *, subscriber_id: str, install_id: str | None = None
+) -> list[str]:
+    """Deletes the person's app install credentials (one, or all); returns the install ids."""
+    chosen = [
+        b
+        for b in app_installs(session, subscriber_id=subscriber_id)
+        if install_id is None or b.address == install_id
+    ]
+    revoked = [b.address for b in chosen]
+    for bound in chosen:
+        session.delete(bound)
+    session.flush()
+    return revoked
+
+
 def app_install(session: Session, *, credential: str) -> ChannelBinding | None:
     """The app install a bearer credential belongs to, or None if it is not genuine."""
     install_id, _, secret = credential.partition(".")

@@ -19,6 +19,7 @@ from ansim.services.ranking import (
     UnitRanker,
     haversine_m,
 )
+from ansim.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,18 @@ def check_on_map(ranker: UnitRanker, lat: float, lon: float) -> None:
         ranker.check_on_map(lat, lon)
 
 
-def default_ranker() -> UnitRanker:
-    """Road ETA on the bundled central-Seoul graph; straight line if it cannot be loaded."""
+def default_ranker(uow: UnitOfWork | None = None) -> UnitRanker:
+    """Road ETA on the center's imported graph (`ansim import roads`), else on the bundled
+    central-Seoul graph; straight line if neither can be loaded."""
     from ansim.geo.demo_data import load_road_graph
 
+    if uow is not None:
+        from ansim.services.center_maps import stored_road_graph
+
+        imported = stored_road_graph(uow)
+        if imported is not None:
+            log.info("ranking on the imported road network (%d nodes)", imported.node_count)
+            return RoadRanker(imported)
     try:
         return RoadRanker(load_road_graph())
     except (OSError, ValueError, InvalidInput) as error:

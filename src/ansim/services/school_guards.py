@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.errors import InvalidInput, NotFound
 from ansim.domain.school_guards import SchoolGuard, check_weekdays, parse_hhmm
+from ansim.intake.numbers import normalize_optional
 from ansim.notify.templates import check_language
 from ansim.store.tables import school_guards
 
@@ -79,6 +80,8 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     check_language(fields.get("language", "ko"))
     if not str(fields.get("phone", "")).strip() and not str(fields.get("email", "")).strip():
         raise InvalidInput("a school guard needs a phone number or an e-mail address")
+    # A domestic 010-… number kept as typed was dead-lettered by the SMS gateway: E.164 on the way in.
+    fields = fields | {"phone": normalize_optional(fields.get("phone"))}
     if "weekdays" in fields:
         fields = fields | {"weekdays": check_weekdays(fields["weekdays"])}
     return fields

@@ -192,9 +192,19 @@ def _receive_sos(
 def do_fire_heartbeat_deadline(
     platform: Platform, *, deadline: Deadline, at: datetime, session: Session | None = None
 ) -> None:
-    """A terminal stayed silent past its interval and grace: tell its admins and guardians."""
+    """A terminal stayed silent past its interval and grace: tell its admins and guardians.
+
+    The scheduler holds the deadline row here, and a heartbeat locks the terminal before it moves
+    that deadline (ansim.store.locks): a terminal locked right now is being heard from, so it is
+    skipped, never waited for (its message schedules the next deadline, as this one has fired).
+    """
     with transaction(platform, session) as tx:
-        terminal = tx.get(Terminal, deadline.subject_id, with_for_update=True)
+        terminal = tx.get(
+            Terminal,
+            deadline.subject_id,
+            with_for_update={"skip_locked": True},
+            populate_existing=True,
+        )
         if terminal is None or terminal.disabled or terminal.lost:
             return
         terminal.lost = True
@@ -228,6 +238,14 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
     if terminal.note_battery(message.battery_pct):
         _supervision_event(session, "terminal.low_battery", terminal, at)
     _supervise(session, terminal, at)
+
+
+# The batch heartbeat command (services.heartbeats) applies the same rule as a single message.
+record_heard = _heard
+
+
+# The heartbeat batch (services.heartbeats) applies the same rule to each message of its batch.
+record_heard = _heard
 
 
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:

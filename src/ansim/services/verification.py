@@ -245,10 +245,11 @@ def do_fire_answer_deadline(
     A person got there first (a cancel, a dispatcher's decision, an answer): it does nothing.
     """
     with transaction(platform, session) as tx:
-        verification = get(tx, incident_id=deadline.subject_id, for_update=True)
+        # Lock order (ansim.store.locks): the incident before its verification, as every command.
+        incident = incidents.get(tx, incident_id=deadline.subject_id, for_update=True)
+        verification = get(tx, incident_id=incident.id, for_update=True)
         if verification is None:
             return
-        incident = incidents.get(tx, incident_id=verification.incident_id, for_update=True)
         seconds = (verification.due_at - verification.started_at).total_seconds()
         decision = decide_on_deadline(verification, seconds=seconds)
         if decision is not None and incident.is_open:

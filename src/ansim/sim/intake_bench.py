@@ -70,12 +70,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve(url: str, port: int, bare: bool) -> None:
+def serve(url: str, port: int, bare: bool, roles: str = "all") -> None:
     """Runs in the server subprocess: the platform on `url`, or a trivial endpoint on the same stack."""
     import uvicorn
     from fastapi import FastAPI
 
     from ansim.api.app import create_app
+    from ansim.bus.runtime import parse_roles
     from ansim.settings import Settings
 
     if bare:
@@ -88,15 +89,16 @@ def serve(url: str, port: int, bare: bool) -> None:
     else:
         # merge_window 0: every bench SOS opens its own incident, as distinct callers would.
         app = create_app(
-            Settings(database_url=url, demo=True, merge_window_s=0, outbox_poll_s=0.05)
+            Settings(database_url=url, demo=True, merge_window_s=0, outbox_poll_s=0.05),
+            roles=parse_roles(roles),
         )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 @contextmanager
-def _server(url: str, bare: bool) -> Iterator[str]:
+def _server(url: str, bare: bool, roles: str = "all") -> Iterator[str]:
     port = _free_port()
-    code = f"from ansim.sim.intake_bench import serve; serve({url!r}, {port}, {bare})"
+    code = f"from ansim.sim.intake_bench import serve; serve({url!r}, {port}, {bare}, {roles!r})"
     process = subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 — our own interpreter and code
     base = f"http://127.0.0.1:{port}"
     try:
@@ -112,19 +114,26 @@ def _server(url: str, bare: bool) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-async def _closed_loop(base: str, path: str, headers: dict[str, str], seconds: float) -> float:
-    """Requests per second with CONCURRENCY clients each sending as soon as the last answer came."""
+async def _closed_loop(
+    base: str | list[str], path: str, people: list[dict[str, str]], seconds: float
+) -> float:
+    """Requests per second with CONCURRENCY clients each sending as soon as the last answer came.
+
+    With several bases (API processes) the clients are spread over them, as a balancer would.
+    """
+    bases = [base] if isinstance(base, str) else base
     done = 0
     deadline = time.perf_counter() + seconds
     body = json.dumps(SOS_BODY).encode()
 
     async def worker(n: int) -> None:
         nonlocal done
-        connection = await HttpConnection.open(base)
+        connection = await HttpConnection.open(bases[n % len(bases)])
         try:
             while time.perf_counter() < deadline:
                 extra = {"Idempotency-Key": f"max-{n}-{uuid.uuid4().hex}"} if "sos" in path else {}
-                status, _ = await connection.request("POST", path, body, {**headers, **extra})
+                headers = {**people[n % len(people)], **extra}
+                status, _ = await connection.request("POST", path, body, headers)
                 done += status < 300
         finally:
             await connection.close()
@@ -135,7 +144,7 @@ async def _closed_loop(base: str, path: str, headers: dict[str, str], seconds: f
 
 
 async def _offered(
-    base: str, app_headers: dict[str, str], token: str, rate: float, seconds: float
+    base: str, people: list[dict[str, str]], token: str, rate: float, seconds: float
 ) -> tuple[float, int, int, list[float], list[float]]:
     """Sends SOS at a fixed rate (open loop) and times each one to its event on the board WebSocket."""
     seen: dict[str, float] = {}
@@ -160,7 +169,7 @@ async def _offered(
         async def one(n: int) -> None:
             nonlocal failed
             sent_at[n] = time.perf_counter()
-            headers = {**app_headers, "Idempotency-Key": f"bench-{n}-{uuid.uuid4().hex}"}
+            headers = {**people[n % len(people)], "Idempotency-Key": f"b-{n}-{uuid.uuid4().hex}"}
             connection = pool.get_nowait() if not pool.empty() else None
             try:
                 connection = connection or await HttpConnection.open(base)
@@ -205,11 +214,13 @@ def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return worker.submit(asyncio.run, coroutine).result()
 
 
-def _seed(url: str) -> tuple[dict[str, str], str]:
+def _seed(url: str) -> tuple[list[dict[str, str]], str]:
+    """The demo world with a pupil per client: SOS of distinct people (one person's presses take
+    turns on the person lock, as they must, and would measure that instead)."""
     engine = make_engine(url)
-    world = seed(UnitOfWork(make_session_factory(engine)), at=datetime.now(UTC), pupils=4)
+    world = seed(UnitOfWork(make_session_factory(engine)), at=datetime.now(UTC), pupils=CONCURRENCY)
     engine.dispose()
-    return {"Authorization": f"Bearer {world.subscribers[0][2]}"}, "dispatcher"
+    return [{"Authorization": f"Bearer {s[2]}"} for s in world.subscribers], "dispatcher"
 
 
 def run_backend(
@@ -218,18 +229,17 @@ def run_backend(
     """Measures one backend: ceiling, platform maximum, fixed offered load, fix ingestion."""
     demo_keys()
     with scratch_database(backend) as url:
-        app_headers, staff = _seed(url)
+        people, staff = _seed(url)
         with _server(url, bare=True) as base:
-            ceiling = _run_async(_closed_loop(base, "/ping", {}, seconds))
+            ceiling = _run_async(_closed_loop(base, "/ping", [{}], seconds))
         with _server(url, bare=False) as base:
             token = httpx.post(
                 f"{base}/api/v1/session", json={"username": staff, "password": DEMO_PASSWORD}
             ).json()["token"]
             offered = [
-                (rate, _run_async(_offered(base, app_headers, token, rate, seconds)))
-                for rate in rates
+                (rate, _run_async(_offered(base, people, token, rate, seconds))) for rate in rates
             ]
-            maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", app_headers, seconds))
+            maximum = _run_async(_closed_loop(base, "/api/v1/app/sos", people, seconds))
         fix_rates = {
             batch: round(fix_bench.fix_rate(url, batch, fixes).per_s, 0)
             for batch in fix_bench.BATCHES

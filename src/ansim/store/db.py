@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import weakref
 from typing import Any
@@ -38,6 +39,11 @@ def make_engine(url: str, **options: Any) -> Engine:
         _WRITERS[engine] = threading.RLock()
         return engine
     options.setdefault("pool_pre_ping", True)
+    # An open transaction holds the outbox horizon back and freezes every board that resumes from
+    # it: the server ends a session left idle inside a transaction (imports and purges go in chunks).
+    idle_ms = int(os.environ.get("ANSIM_IDLE_IN_TRANSACTION_MS", "30000"))
+    connect_args = options.setdefault("connect_args", {})
+    connect_args.setdefault("options", f"-c idle_in_transaction_session_timeout={idle_ms}")
     return sa.create_engine(url, **options)
 
 

@@ -81,6 +81,8 @@ stations = sa.Table(
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("district", sa.String(50), nullable=False, default=""),
+    # A retired station keeps its rows (and its units' history) but takes no new units.
+    sa.Column("retired_at", UTCDateTime),
 )
 
 units = sa.Table(
@@ -94,6 +96,11 @@ units = sa.Table(
     sa.Column("lat", sa.Float),
     sa.Column("lon", sa.Float),
     sa.Column("position_at", UTCDateTime),
+    sa.Column("kind", sa.String(20), nullable=False, default="patrol_car"),
+    # A retired unit is off duty for good: never ranked, its assignments kept.
+    sa.Column("retired_at", UTCDateTime),
+    # The sequence of the unit's own events (moved, status), taken under this row's lock.
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 incidents = sa.Table(
@@ -122,6 +129,8 @@ incidents = sa.Table(
     sa.Column("previous_incident_id", ID, sa.ForeignKey("incidents.id"), index=True),
     sa.Column("waiting_for_units", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("waiting_since", UTCDateTime),
+    # The sequence of the incident's events, taken under this row's lock (so it follows commit order).
+    sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("person_cancelled", sa.Boolean, nullable=False, default=False),
 )
 
@@ -204,6 +213,10 @@ outbox = sa.Table(
     sa.Column("unit_id", ID),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("published_at", UTCDateTime, index=True),
+    # PostgreSQL: the writer's transaction id (readers are complete below the visibility horizon).
+    sa.Column("xid", sa.BigInteger, index=True),
+    # The event's place among its incident's events (or, without an incident, its unit's).
+    sa.Column("seq", sa.Integer),
 )
 
 deadlines = sa.Table(
@@ -291,6 +304,23 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# PostgreSQL: audit entries of committed transactions waiting for their place in the chain. Writers
+# append here without a lock; one sealer at a time chains them (below the visibility horizon).
+audit_pending = sa.Table(
+    "audit_pending",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("xid", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("incident_id", sa.String(100)),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
 unit_status_changes = sa.Table(
     "unit_status_changes",
     metadata,
@@ -336,11 +366,25 @@ cameras = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
-cctv_operator_areas = sa.Table(
-    "cctv_operator_areas",
+# The center's own map data imported by `ansim import roads|districts` (one current document per kind),
+# so every worker and the board use the same network; without one the bundled Seoul data is used.
+center_maps = sa.Table(
+    "center_maps",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("document", sa.LargeBinary, nullable=False),  # gzip JSON
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.Column("imported_by", sa.String(100), nullable=False),
+)
+
+# The districts (자치구) a staff member works: a CCTV operator watches only these.
+staff_districts = sa.Table(
+    "staff_districts",
     metadata,
     sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), primary_key=True),
-    sa.Column("gu", sa.String(20), nullable=False),
+    sa.Column("district", sa.String(20), primary_key=True),
     sa.Column("assigned_at", UTCDateTime, nullable=False),
     sa.Column("assigned_by", sa.String(100), nullable=False),
 )
@@ -544,16 +588,6 @@ otp_challenges = sa.Table(
     sa.Column("verified_at", UTCDateTime),
 )
 
-sms_outbox = sa.Table(
-    "sms_outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("to_number", EncryptedText, nullable=False),
-    sa.Column("purpose", sa.String(30), nullable=False),
-    sa.Column("body", EncryptedText, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("sent_at", UTCDateTime, index=True),
-)
 
 subscriber_pins = sa.Table(
     "subscriber_pins",

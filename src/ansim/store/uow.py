@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -9,10 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ansim.store.db import writer_turn
 
+log = logging.getLogger(__name__)
+
 # Set in a session by `wake_after_commit`; read once the transaction has committed.
 _WAKE = "ansim.wake_after_commit"
-# The key of the PostgreSQL advisory lock that orders writers (ansim.bus.lease lists every key).
-WRITE_ORDER_LOCK = 0x616E_7369_0002
+# Work a transaction asks for once it has committed, each in a transaction of its own.
+_FOLLOW_UPS = "ansim.follow_ups"
 
 
 class UnitOfWork:
@@ -28,18 +31,28 @@ class UnitOfWork:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        """Yields a session in a transaction; commits on success, rolls back on any error."""
+        """Yields a session in a transaction; commits on success, rolls back on any error.
+
+        SQLite has one writer at a time (BEGIN IMMEDIATE). PostgreSQL writers run and commit
+        concurrently: no cluster-wide lock; outbox readers are complete by the visibility horizon
+        and ordered per incident by its sequence (ansim.store.outbox). The hooks run after the
+        commit, outside the transaction, so waking readers never lengthens or serialises one.
+        """
         with writer_turn(self._session_factory.kw.get("bind")), self._session_factory() as session:
             with session.begin():
-                connection = session.connection(execution_options={"sqlite_immediate": True})
-                if connection.dialect.name == "postgresql":
-                    # Writers commit one at a time, as on SQLite, so outbox ids become visible in id
-                    # order: the relay and the boards (which drop ids they have passed) never skip one.
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_ORDER_LOCK})")
+                session.connection(execution_options={"sqlite_immediate": True})
                 yield session
+            follow_ups: dict[str, Callable[[UnitOfWork], object]] = session.info.pop(
+                _FOLLOW_UPS, {}
+            )
             if session.info.pop(_WAKE, False):
                 for hook in self._after_commit:
                     hook()
+        for name, follow_up in follow_ups.items():
+            try:
+                follow_up(self)
+            except Exception as error:  # committed already: a later run catches up, never a 500
+                log.warning("after-commit %s failed (%s: %s)", name, type(error).__name__, error)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -58,3 +71,13 @@ def wake_after_commit(session: Session) -> None:
     the rest (a terminal heartbeat, a login) commit without waking anyone.
     """
     session.info[_WAKE] = True
+
+
+def after_commit(session: Session, name: str, follow_up: Callable[[UnitOfWork], object]) -> None:
+    """Runs `follow_up(uow)` once after this transaction commits (not if it rolls back), outside it.
+
+    For work that must not hold up or serialise the writer: the audit chain's sealing, say. Named,
+    so a transaction that asks twice gets it once; a session not opened by `UnitOfWork.begin`
+    (a deadline's claim transaction) runs it when that transaction's own unit of work commits.
+    """
+    session.info.setdefault(_FOLLOW_UPS, {})[name] = follow_up

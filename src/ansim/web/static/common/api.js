@@ -31,21 +31,77 @@ export async function api(path, { method = "GET", body, redirectOn401 = true } =
   return payload;
 }
 
-// Opens the live event stream; reconnects with back-off and resumes after the last event seen.
+// Opens the live event stream; reconnects with back-off and resumes from the horizon reached.
+// The server stamps `horizon` on an event when every event below it has been sent: that is the
+// resume cursor (not an id: writers commit concurrently, so a lower id can commit later). Events
+// from the horizon on come again after a reconnect and are dropped by id; each incident's (or, for
+// a unit's own events, each unit's) events are applied in `seq` order, a later one held until the
+// earlier arrives. Held events are released after HOLD_MS anyway (an officer is not sent an
+// incident's events from before their unit was assigned, so some numbers never come).
+const HOLD_MS = 2000;
+export function createEventOrder(onEvent) {
+  const seen = new Set();
+  const lastSeq = new Map();
+  const held = new Map();
+  const apply = (key, event) => {
+    lastSeq.set(key, event.seq);
+    onEvent(event);
+  };
+  const drain = (key) => {
+    const waiting = held.get(key);
+    while (waiting && waiting.has(lastSeq.get(key) + 1)) {
+      const next = waiting.get(lastSeq.get(key) + 1);
+      waiting.delete(next.seq);
+      apply(key, next);
+    }
+    if (waiting && waiting.size === 0) held.delete(key);
+  };
+  const release = (key) => {
+    const waiting = held.get(key);
+    if (!waiting) return;
+    for (const seq of [...waiting.keys()].sort((a, b) => a - b)) {
+      if (seq > (lastSeq.get(key) ?? 0)) apply(key, waiting.get(seq));
+    }
+    held.delete(key);
+  };
+  return (event) => {
+    if (seen.has(event.id)) return;
+    seen.add(event.id);
+    if (seen.size > 5000) seen.delete(seen.values().next().value);
+    const key = event.incident_id ? `i:${event.incident_id}` : event.unit_id ? `u:${event.unit_id}` : null;
+    if (key === null || event.seq == null) {
+      onEvent(event);
+      return;
+    }
+    const last = lastSeq.get(key);
+    if (last === undefined || event.seq === last + 1) {
+      apply(key, event);
+      drain(key);
+    } else if (event.seq > last + 1) {
+      if (!held.has(key)) {
+        held.set(key, new Map());
+        setTimeout(() => release(key), HOLD_MS);
+      }
+      held.get(key).set(event.seq, event);
+    }
+  };
+}
+
 export function openStream(onEvent, onState) {
-  let lastId = 0;
+  let horizon = -1;
   let delay = 500;
+  const deliver = createEventOrder(onEvent);
   const connect = () => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${lastId}`);
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${horizon}`);
     socket.addEventListener("open", () => {
       delay = 500;
       onState(true);
     });
     socket.addEventListener("message", (message) => {
       const event = JSON.parse(message.data);
-      lastId = Math.max(lastId, event.id);
-      onEvent(event);
+      if (event.horizon != null) horizon = Math.max(horizon, event.horizon);
+      deliver(event);
     });
     socket.addEventListener("close", (closed) => {
       onState(false);
@@ -58,9 +114,9 @@ export function openStream(onEvent, onState) {
     });
   };
   return {
-    // afterId -1 asks for events from now on; after a reconnect we resume from the last one seen.
-    start(afterId) {
-      lastId = afterId;
+    // -1 asks for events from now on, 0 for every stored one; a reconnect resumes from the horizon.
+    start(fromHorizon) {
+      horizon = fromHorizon;
       connect();
     },
   };

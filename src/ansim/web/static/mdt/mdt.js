@@ -150,7 +150,8 @@ function connect() {
   socket.onopen = () => setLink(true);
   socket.onmessage = async (message) => {
     const envelope = JSON.parse(message.data);
-    state.lastEvent = Math.max(state.lastEvent, envelope.id);
+    // The resume cursor is the horizon the server promised (every event below it was sent).
+    if (envelope.horizon != null) state.lastEvent = Math.max(state.lastEvent, envelope.horizon);
     if (REFRESH_ON.has(envelope.type)) await refresh();
   };
   socket.onclose = () => {

@@ -1,7 +1,7 @@
 """terminal sequence as BigInteger; incidents remember that their person asked to cancel
 
-Revision ID: 0008_terminal_sequence
-Revises: 0007_lifecycle
+Revision ID: 0010_terminal_sequence
+Revises: 0009_outbox_horizon
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_terminal_sequence"
-down_revision: str | None = "0007_lifecycle"
+revision: str = "0010_terminal_sequence"
+down_revision: str | None = "0009_outbox_horizon"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,27 @@
+// Demo phone: polls the codes sent to the number typed in (demo mode only).
+let timer = null;
+
+async function show(number) {
+  const answer = await fetch(`/api/v1/demo/phone/messages?number=${encodeURIComponent(number)}`);
+  const body = await answer.json();
+  const result = document.getElementById("result");
+  if (!answer.ok) {
+    result.textContent = typeof body.detail === "string" ? body.detail : answer.statusText;
+    return;
+  }
+  result.textContent = `${body.number}: ${body.messages.length}`;
+  const items = body.messages.map((text) => {
+    const item = document.createElement("li");
+    item.textContent = text;
+    return item;
+  });
+  document.getElementById("messages").replaceChildren(...items);
+}
+
+document.getElementById("phone").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const number = new FormData(event.target).get("number");
+  clearInterval(timer);
+  show(number);
+  timer = setInterval(() => show(number), 2000);
+});

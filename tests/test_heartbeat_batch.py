@@ -1,0 +1,128 @@
+"""Heartbeats in batches: one transaction for many terminals, bad messages refused on their own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from tests.factories import T0, build_world
+from tests.intakekit import Clock, clocked_app, enrol_terminal, terminal_message
+from tests.verifykit import platform_of, uow_of
+
+from ansim.api.heartbeat_batch import batcher_for
+from ansim.domain.errors import InvalidInput, NotFound
+from ansim.domain.terminals import StaleSequence
+from ansim.intake import terminal_protocol as protocol
+from ansim.intake.terminal_protocol import BadSignature
+from ansim.services.heartbeats import do_record_heartbeats
+from ansim.store.tables import deadlines, terminals
+
+
+def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
+    engine: Engine, database_url: str
+) -> None:
+    world = build_world(engine)
+    clock = Clock(T0)
+    with clocked_app(engine, database_url, clock) as client:
+        secrets = {
+            tid: enrol_terminal(client, world.subscriber_id, tid)
+            for tid in ("UA-1", "UA-2", "UA-3")
+        }
+    platform = platform_of(uow_of(engine))
+    at = T0 + timedelta(seconds=30)
+    first = terminal_message("UA-1", secrets["UA-1"], 1, "heartbeat", at, battery_pct=88)
+    batch = [
+        first,
+        terminal_message(
+            "UA-2", secrets["UA-2"], 1, "heartbeat", at, battery_pct=12, signal_dbm=-90
+        ),
+        terminal_message("UA-3", "forged", 1, "heartbeat", at),
+        b"{not json",
+        terminal_message("UA-9", "whatever", 1, "heartbeat", at),
+        terminal_message("UA-1", secrets["UA-1"], 2, "location", at, fixes=[]),
+    ]
+    outcomes = do_record_heartbeats(platform, batch=batch, at=at)
+    assert [o.refused is None for o in outcomes] == [True, True, False, False, False, False]
+    assert isinstance(outcomes[2].refused, BadSignature)
+    assert isinstance(outcomes[3].refused, InvalidInput)
+    assert isinstance(outcomes[4].refused, NotFound)
+    assert isinstance(outcomes[5].refused, InvalidInput)
+    ack = outcomes[0].replies[0]
+    protocol.verify(ack, secret=secrets["UA-1"])
+    assert (ack["seq"], ack["status"]) == (1, "accepted")
+    with engine.connect() as connection:
+        stored = {
+            row.id: row
+            for row in connection.execute(
+                sa.select(
+                    terminals.c.id,
+                    terminals.c.last_seq,
+                    terminals.c.battery_pct,
+                    terminals.c.last_seen_at,
+                )
+            )
+        }
+        due = dict(
+            connection.execute(
+                sa.select(deadlines.c.subject_id, deadlines.c.due_at).where(
+                    deadlines.c.kind == "terminal.heartbeat",
+                    deadlines.c.fired_at.is_(None),
+                    deadlines.c.cancelled_at.is_(None),
+                )
+            ).all()
+        )
+    assert (stored["UA-1"].last_seq, stored["UA-1"].battery_pct) == (1, 88)
+    assert (stored["UA-2"].last_seq, stored["UA-2"].battery_pct) == (1, 12)
+    assert stored["UA-3"].last_seq == 0, "a forged message changes nothing"
+    assert stored["UA-1"].last_seen_at == at
+    assert due["UA-1"] > at, "supervision moved for the heard ones"
+    assert due["UA-3"] < due["UA-1"], "and not for the forged one"
+
+    again = do_record_heartbeats(platform, batch=[first, first], at=at)
+    assert [o.replies[0]["status"] for o in again] == ["duplicate", "duplicate"]
+    stale = terminal_message("UA-2", secrets["UA-2"], 1, "heartbeat", at, battery_pct=50)
+    (refused,) = do_record_heartbeats(platform, batch=[stale], at=at)
+    assert isinstance(refused.refused, StaleSequence)
+
+
+def test_concurrent_heartbeats_over_http_commit_in_few_transactions(
+    engine: Engine, database_url: str
+) -> None:
+    world = build_world(engine)
+    clock = Clock(T0)
+    count = 40
+    with clocked_app(engine, database_url, clock) as client:
+        secrets = {
+            f"UA-{n:03d}": enrol_terminal(client, world.subscriber_id, f"UA-{n:03d}")
+            for n in range(count)
+        }
+        app = client.app
+
+        async def burst() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://ansim") as http:
+                return await asyncio.gather(
+                    *(
+                        http.post(
+                            "/api/v1/terminals/messages",
+                            content=terminal_message(
+                                tid, secret, 1, "heartbeat", T0, battery_pct=70
+                            ),
+                        )
+                        for tid, secret in secrets.items()
+                    )
+                )
+
+        answers = client.portal.call(burst)  # type: ignore[union-attr]
+        assert [a.status_code for a in answers] == [200] * count
+        assert all(a.json()["replies"][0]["status"] == "accepted" for a in answers)
+        batches = batcher_for(app.state.context.platform).batches  # type: ignore[attr-defined]
+        assert 1 <= batches < count, f"{count} heartbeats in {batches} transactions"
+    with engine.connect() as connection:
+        heard = connection.execute(
+            sa.select(sa.func.count()).select_from(terminals).where(terminals.c.last_seq == 1)
+        ).scalar_one()
+    assert heard == count, "every acknowledged heartbeat is stored"

@@ -30,7 +30,7 @@ from ansim.security import audit, crypto
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.tables import metadata as schema
 from ansim.store.tables import outbox
-from ansim.store.types import EncryptedText, LookupText
+from ansim.store.types import EncryptedFloat, EncryptedText, LookupText
 from ansim.store.uow import UnitOfWork
 
 FORMAT = "ansim-backup"
@@ -89,7 +89,7 @@ def describe(engine: Engine) -> dict[str, Any]:
         used: set[str] = set()
         for table in schema.sorted_tables:
             for column in table.columns:
-                if not isinstance(column.type, EncryptedText | LookupText):
+                if not isinstance(column.type, EncryptedText | LookupText | EncryptedFloat):
                     continue
                 # "ae1:<key id>:…": the key id is the text between the prefix and the next colon.
                 # type_coerce: compare the stored text itself, not an encrypted form of the pattern.
@@ -99,7 +99,10 @@ def describe(engine: Engine) -> dict[str, Any]:
                     sa.select(head).where(raw.like(f"{crypto.PREFIX}%")).distinct()
                 ):
                     used.add(str(value).partition(":")[0])
-    with UnitOfWork(make_session_factory(engine)).read() as session:
+    uow = UnitOfWork(make_session_factory(engine))
+    # Entries of ended transactions still waiting for the sealer (PostgreSQL) join the chain first.
+    audit.seal_all(uow)
+    with uow.read() as session:
         last_id, last_hash = audit.head(session)
         count = session.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one()
     return {

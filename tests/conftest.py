@@ -38,6 +38,9 @@ crypto.install(crypto.Keyring.parse(os.environ["ANSIM_DATA_KEY"]))
 # Outside demo the app refuses to start without these (issue 19): test values, set once for all.
 os.environ.setdefault("ANSIM_ELS_HMAC_KEY", "test-els-gateway-key")
 os.environ.setdefault("ANSIM_VERIFY_LINK_SECRET", "test guardian link key")
+# The broker is shared with other test runs: a group of our own, so no other run's bridge takes
+# (and refuses) the messages our terminals send.
+os.environ.setdefault("ANSIM_MQTT_SHARE_GROUP", f"ansim-test-{uuid.uuid4().hex[:12]}")
 # Logins in most tests use the password only; tests of the second factor switch it on.
 os.environ.setdefault("ANSIM_REQUIRE_TOTP", "false")
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from ansim.domain.deliveries import RetryPolicy
+from ansim.domain.dispatch_policy import DispatchPolicy
 from ansim.domain.incidents import Channel
 from ansim.domain.people import Guardian, Subscriber
 from ansim.domain.staff import Role
 from ansim.domain.units import Station, StationKind, Unit, UnitStatus
 from ansim.services import people, staff
+from ansim.services.platform import Platform
+from ansim.services.ranking import StraightLineRanker, UnitRanker
+from ansim.services.verification_config import VerificationConfig
 from ansim.store.db import make_session_factory
 from ansim.store.uow import UnitOfWork
 
@@ -101,3 +107,35 @@ def build_world(engine: Engine, *, at: datetime = T0) -> World:
         world.subscriber_id = pupil.id
         world.app_credential = people.issue_app_credential(session, subscriber_id=pupil.id, at=at)
     return world
+
+
+def commands(
+    uow: UnitOfWork,
+    *,
+    ranker: UnitRanker | None = None,
+    merge_window: timedelta = timedelta(minutes=30),
+    auto_dispatch: bool = True,
+    policy: DispatchPolicy | None = None,
+    verification: VerificationConfig | None = None,
+    clock: Callable[[], datetime] = lambda: T0,
+) -> Platform:
+    """The command layer's dependencies for a test: straight-line ranking and a known link key."""
+    return Platform(
+        uow=uow,
+        ranker=ranker or StraightLineRanker(),
+        policy=policy or DispatchPolicy(),
+        verification=verification or TEST_VERIFICATION,
+        merge_window=merge_window,
+        auto_dispatch=auto_dispatch,
+        clock=clock,
+    )
+
+
+TEST_VERIFICATION = VerificationConfig(
+    answer_timeout=timedelta(seconds=60),
+    link_key=b"a test key that is long enough!!",
+    link_ttl=timedelta(hours=6),
+    public_url="https://ansim.example",
+    retry=RetryPolicy(max_attempts=3, base=timedelta(seconds=5), cap=timedelta(minutes=1)),
+    terminal_notice_interval=timedelta(minutes=30),
+)

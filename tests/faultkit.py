@@ -158,14 +158,25 @@ class Press:
     refused_at: float | None = None  # first refusal (503 or no answer)
 
 
+# Posts one try of a press to a worker; the default is the app's SOS.
+SendOnce = Callable[[httpx.Client, str, "Press"], httpx.Response]
+
+
 class Senders:
     """Threads posting SOS at a steady rate; each press retries with its key until acknowledged."""
 
     def __init__(
-        self, urls: list[str], credential: str, *, threads: int = 3, every_s: float = 0.1
+        self,
+        urls: list[str],
+        credential: str,
+        *,
+        threads: int = 3,
+        every_s: float = 0.1,
+        send: SendOnce | None = None,
     ) -> None:
         self.urls = urls
         self.credential = credential
+        self.send = send or self._app_sos
         self.threads = threads
         self.every_s = every_s
         self.presses: list[Press] = []
@@ -196,14 +207,17 @@ class Senders:
                 turn = self._deliver(client, press, turn)
                 time.sleep(self.every_s)
 
-    def _deliver(self, client: httpx.Client, press: Press, turn: int) -> int:
+    def _app_sos(self, client: httpx.Client, url: str, press: Press) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.credential}", "Idempotency-Key": press.key}
+        return client.post(f"{url}/api/v1/app/sos", json=SOS_BODY, headers=headers)
+
+    def _deliver(self, client: httpx.Client, press: Press, turn: int) -> int:
         while time.monotonic() - press.first_at < self.retry_deadline_s:
             url = self.urls[turn % len(self.urls)]
             press.attempts += 1
             wait = 0.2
             try:
-                answer = client.post(f"{url}/api/v1/app/sos", json=SOS_BODY, headers=headers)
+                answer = self.send(client, url, press)
             except httpx.HTTPError:
                 press.statuses.append(0)
             else:

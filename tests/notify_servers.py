@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,6 +32,8 @@ class SmsReceiver:
     rejected_signatures: int = 0
     # Answers for the next calls ("503", "400"...), then 200.
     script: list[int] = field(default_factory=list)
+    # Seconds each call takes (a slow provider), so a sender can be killed mid-send.
+    delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def texts(self) -> list[str]:
@@ -58,6 +61,9 @@ def _receiver_app(state: SmsReceiver) -> FastAPI:
         with state.lock:
             state.calls.append(message["message_id"])
             status = state.script.pop(0) if state.script else 200
+        if state.delay_s:
+            await asyncio.sleep(state.delay_s)
+        with state.lock:
             if status != 200:
                 return JSONResponse({"error": "try later"}, status_code=status)
             # Like a real provider: the same idempotency key is accepted once.

@@ -169,18 +169,38 @@ def test_cookie_sessions_need_the_csrf_header_for_changes(api: tuple[TestClient,
             },
             "zone",
         ),
-        ({"fix": {"lat": 37.5}, "extra": 1}, "lon"),
+        ({"fix": {"lat": 37.5}}, "lon"),
     ],
 )
-def test_bad_sos_bodies_get_a_clear_422_and_store_nothing(
+def test_an_sos_with_a_bad_fix_is_kept_and_the_fix_dropped_with_a_clear_reason(
     api: tuple[TestClient, World], engine: Engine, body: dict[str, object], needle: str
 ) -> None:
+    # Issue 14: a bad or future fix never refuses an SOS (a future one is re-timed, not dropped).
     client, world = api
     answer = client.post(
         "/api/v1/app/sos", json=body, headers=app_headers(world.app_credential, "press-bad-1")
     )
+    assert answer.status_code == 201, answer.text
+    with engine.connect() as conn:
+        flagged = conn.execute(
+            sa.select(incident_events.c.data).where(incident_events.c.kind == "intake_flagged")
+        ).scalar_one()
+    [flag] = flagged["flags"]
+    assert flag["kind"] in {"fix_dropped", "fix_time_unknown"}
+    assert needle in flag["detail"] or (needle == "future" and flag["kind"] == "fix_time_unknown")
+
+
+def test_an_sos_body_of_unknown_shape_gets_a_clear_422_and_stores_nothing(
+    api: tuple[TestClient, World], engine: Engine
+) -> None:
+    client, world = api
+    answer = client.post(
+        "/api/v1/app/sos",
+        json={"fix": {"lat": 37.5}, "extra": 1},
+        headers=app_headers(world.app_credential, "press-bad-1"),
+    )
     assert answer.status_code == 422
-    assert needle in answer.text
+    assert "extra" in answer.text
     with engine.connect() as conn:
         for table in (incidents, incident_events, outbox):
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0

@@ -18,11 +18,6 @@ OPENS_A_TRANSACTION = re.compile(
 )
 
 ALLOWED = {
-    # Intake entry points: converted to commands by issue 14's intake part (helper H3); remove each
-    # line when its file lands on main without a transaction of its own.
-    "api/carrier.py",
-    "api/intake_common.py",
-    "api/app_account.py",
     # Benchmark drivers, not entry points: they fill or load the store at raw speed (bulk inserts,
     # a driver connection of their own) to measure it, and drive no lifecycle.
     "sim/scale_world.py",  # bulk population for the scale benchmark (driver-level COPY/executemany)

@@ -83,3 +83,43 @@ def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_can
         page.click("#lang")
         assert page.locator("h1").inner_text() == "112 Safety"
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_regression_the_app_keeps_retrying_an_sos_through_5xx_and_network_errors(
+    engine: Engine, database_url: str, chromium: Any
+) -> None:
+    world = build_world(engine)
+    app = create_app(Settings(database_url=database_url, outbox_poll_s=0.05), engine=engine)
+    with serving(app) as live:
+        context = chromium.new_context(locale="en-US")
+        page = context.new_page()
+        page.goto(f"{live.url}/app")
+        page.evaluate(f"localStorage.setItem('ansim.credential', '{world.app_credential}')")
+        page.reload()
+        page.wait_for_selector("#home:not([hidden])")
+        keys: list[str] = []
+        seen: list[str] = []
+
+        def flaky(route: Any) -> None:
+            keys.append(route.request.headers.get("idempotency-key", ""))
+            seen.append(page.locator("#state").inner_text())
+            if len(keys) <= 2:
+                route.fulfill(status=503, body='{"detail": "database unavailable"}')
+            elif len(keys) == 3:
+                route.abort("connectionreset")  # the network drops this one
+            else:
+                route.continue_()
+
+        page.route("**/api/v1/app/sos", flaky)
+        page.click("#sos")
+        page.wait_for_selector("#state:has-text('retry')")
+        page.wait_for_selector("#state:has-text('SOS received')", timeout=20_000)
+        assert len(keys) == 4
+        assert len(set(keys)) == 1, keys  # one key on every try: one incident
+        assert not any("failed" in text.lower() for text in seen), seen
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar() == 1
+        assert page.evaluate("localStorage.getItem('ansim.sos-key')") is None
+        context.close()

@@ -101,10 +101,9 @@ def test_terminals_and_carriers_are_disabled_and_a_carrier_secret_rotated(
             carrier_post(client, "/api/v1/carrier/sos", again, secret=secret, at=T0).status_code
             == 401
         )
-        assert (
-            carrier_post(client, "/api/v1/carrier/sos", again, secret=fresh, at=T0).status_code
-            in (200, 201)
-        )
+        assert carrier_post(
+            client, "/api/v1/carrier/sos", again, secret=fresh, at=T0
+        ).status_code in (200, 201)
         admin = staff_headers(client, "admin")
         off = client.put(
             "/api/v1/admin/carriers/skt/disabled", json={"disabled": True}, headers=admin

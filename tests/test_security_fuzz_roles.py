@@ -51,6 +51,7 @@ def _principals(app: SecureApp) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # ~100 operations x roles x 2 modes: 93-140 s on a loaded 2-core machine
 def test_finding_fuzzing_per_role_no_generated_request_gets_a_5xx(secured: SecureApp) -> None:
     schema = schemathesis.openapi.from_dict(secured.client.get("/openapi.json").json())
     principals = _principals(secured)

@@ -103,6 +103,8 @@ class VerificationSettings(BaseSettings):
     retry_base_s: float = Field(default=5.0, gt=0)
     retry_cap_s: float = Field(default=600.0, gt=0)
     notifier_poll_s: float = Field(default=1.0, gt=0)
+    # A delivery claimed by a notifier that died is sent again after this (same idempotency key).
+    notifier_lease_s: float = Field(default=60.0, ge=1, le=3600)
     # Terminal lost / low battery notices to guardians: at most one of each kind per interval.
     terminal_notice_interval_s: float = Field(default=1800.0, ge=0)
     # A duress PIN tells the guardians what a real cancel tells them (a guardian may be the

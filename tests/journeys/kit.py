@@ -380,7 +380,10 @@ def _otp_sent_to(database: Path, number: str) -> str | None:
     with the key id as associated data); the served demo uses the public demo key.
     """
     with contextlib.closing(sqlite3.connect(database, timeout=5)) as db:
-        rows = db.execute("select to_number, body from sms_outbox order by id desc").fetchall()
+        rows = db.execute(
+            "select address, body from deliveries where recipient_kind = 'app_user'"
+            " order by created_at desc"
+        ).fetchall()
     for to_number, body in rows:
         if _unseal(to_number) == number:
             text = _unseal(body)

@@ -139,6 +139,7 @@ def create_app(
         clock=clock,
         retry=verification_config.retry,
         poll_s=settings.verification.notifier_poll_s,
+        lease=timedelta(seconds=settings.verification.notifier_lease_s),
     )
     uow.add_after_commit(notifier.wake_threadsafe())
     background = build_background(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
@@ -13,14 +12,12 @@ from ansim.api.app_signing import SignedInstall
 from ansim.api.auth import AppInstall, ContextDep
 from ansim.api.intake_app import to_fix
 from ansim.api.schemas import Body, FixIn
-from ansim.domain.errors import Conflict
-from ansim.domain.people import Guardian
+from ansim.domain.errors import NotFound
 from ansim.intake.numbers import normalize_number
-from ansim.notify.templates import check_language
-from ansim.services import app_accounts, incidents, people
-from ansim.services.app_accounts import CodeCheck, PinVerdict, RateLimited
+from ansim.services import app_commands, incidents, people
+from ansim.services.app_accounts import OTP_TTL, CodeCheck, PinVerdict, RateLimited
+from ansim.services.app_commands import GuardianEntry
 from ansim.services.cancel import do_cancel_with_pin, seen_by_person
-from ansim.store.tables import guardians as guardians_table
 
 router = APIRouter(prefix="/api/v1/app", tags=["112 app"])
 PHONE = r"^[+0-9][0-9 \-]{6,24}$"
@@ -104,16 +101,15 @@ async def app_request_code(body: CodeRequestIn, context: ContextDep) -> CodeRequ
     number = normalize_number(body.phone_number)
 
     def request() -> str:
-        with context.uow.begin() as session:
-            return app_accounts.request_code(
-                session, phone_number=number, client_id=body.client_id, at=now
-            )
+        return app_commands.do_request_code(
+            context.platform, phone_number=number, client_id=body.client_id
+        )
 
     try:
         challenge_id = await run_in_threadpool(request)
     except RateLimited as err:
         raise HTTPException(429, str(err), {"Retry-After": "900"}) from None
-    return CodeRequestOut(challenge_id=challenge_id, expires_at=now + app_accounts.OTP_TTL)
+    return CodeRequestOut(challenge_id=challenge_id, expires_at=now + OTP_TTL)
 
 
 @router.post(
@@ -121,14 +117,12 @@ async def app_request_code(body: CodeRequestIn, context: ContextDep) -> CodeRequ
 )
 async def app_verify_code(body: VerifyIn, context: ContextDep) -> InstallOut:
     """Checks the code and gives this install its credential; sets the cancel and duress PINs."""
-    now = context.now()
     number = normalize_number(body.phone_number)
 
     def check() -> CodeCheck:
-        with context.uow.begin() as session:
-            return app_accounts.check_code(
-                session, challenge_id=body.challenge_id, phone_number=number, code=body.code, at=now
-            )
+        return app_commands.do_check_code(
+            context.platform, challenge_id=body.challenge_id, phone_number=number, code=body.code
+        )
 
     verdict = await run_in_threadpool(check)
     if verdict is CodeCheck.EXHAUSTED:
@@ -139,16 +133,14 @@ async def app_verify_code(body: VerifyIn, context: ContextDep) -> InstallOut:
         raise HTTPException(403, "wrong code")
 
     def register() -> tuple[str, str]:
-        with context.uow.begin() as session:
-            return app_accounts.register_install(
-                session,
-                phone_number=number,
-                name=body.name,
-                birth_year=body.birth_year,
-                pin=body.pin,
-                duress_pin=body.duress_pin,
-                at=now,
-            )
+        return app_commands.do_register_install(
+            context.platform,
+            phone_number=number,
+            name=body.name,
+            birth_year=body.birth_year,
+            pin=body.pin,
+            duress_pin=body.duress_pin,
+        )
 
     subscriber_id, credential = await run_in_threadpool(register)
     return InstallOut(credential=credential, subscriber_id=subscriber_id)
@@ -183,30 +175,22 @@ async def app_update_profile(
     """Replaces the person's details and guardians (in call order)."""
 
     def update() -> None:
-        with context.uow.begin() as session:
-            person = people.get_subscriber(session, subscriber_id=install.subscriber_id)
-            person.name, person.birth_year, person.notes = body.name, body.birth_year, body.notes
-            # A guardian kept without a language named keeps the one chosen before.
-            chosen = {
-                g.phone: g.language for g in people.guardians_of(session, subscriber_id=person.id)
-            }
-            session.execute(
-                guardians_table.delete().where(guardians_table.c.subscriber_id == person.id)
-            )
-            for order, guardian in enumerate(body.guardians, start=1):
-                phone = normalize_number(guardian.phone)
-                language = guardian.language or chosen.get(phone, "")
-                session.add(
-                    Guardian(
-                        id=str(uuid.uuid4()),
-                        subscriber_id=person.id,
-                        name=guardian.name,
-                        phone=phone,
-                        relation=guardian.relation,
-                        call_order=order,
-                        language=check_language(language) if language else "",
-                    )
+        app_commands.do_update_profile(
+            context.platform,
+            subscriber_id=install.subscriber_id,
+            name=body.name,
+            birth_year=body.birth_year,
+            notes=body.notes,
+            guardians=[
+                GuardianEntry(
+                    name=g.name,
+                    phone=normalize_number(g.phone),
+                    relation=g.relation,
+                    language=g.language,
                 )
+                for g in body.guardians
+            ],
+        )
 
     await run_in_threadpool(update)
     return await run_in_threadpool(_profile, context, install.subscriber_id)
@@ -224,14 +208,15 @@ async def app_upload_fixes(
     fixes = [to_fix(fix, source=source, default_time=now) for fix in body.fixes]
 
     def store() -> int:
-        with context.uow.begin() as session:
-            incident = incidents.get(session, incident_id=incident_id, for_update=True)
-            if incident.subscriber_id != install.subscriber_id:
-                raise HTTPException(404, f"no incident {incident_id}")
-            if not incident.is_active:
-                raise Conflict("the incident is closed; fixes are no longer taken")
-            incidents.add_fixes(session, incident=incident, fixes=fixes, received_at=now)
-            return len(fixes)
+        try:
+            return app_commands.do_add_person_fixes(
+                context.platform,
+                incident_id=incident_id,
+                subscriber_id=install.subscriber_id,
+                fixes=fixes,
+            )
+        except NotFound:
+            raise HTTPException(404, f"no incident {incident_id}") from None
 
     return FixBatchOut(stored=await run_in_threadpool(store))
 
@@ -250,11 +235,11 @@ async def app_cancel_sos(
             subscriber_id=install.subscriber_id,
             pin=body.pin,
             actor=f"app:{install.address}",
-            at=context.now(),
         )
     )
     if verdict is PinVerdict.WRONG:
         raise HTTPException(403, "wrong PIN; the SOS stays active")
+    # Either correct PIN, in every state, answers alike (the person may be forced to cancel).
     return PersonViewOut(incident_id=incident_id, status="cancelled")
 
 
@@ -273,7 +258,11 @@ async def app_get_sos_status(
                 raise HTTPException(404, f"no incident {incident_id}")
             return PersonViewOut(
                 incident_id=incident.id,
-                status=seen_by_person(incident.status, duress=incident.duress),
+                status=seen_by_person(
+                    incident.status,
+                    duress=incident.duress,
+                    person_cancelled=incident.person_cancelled,
+                ),
             )
 
     return await run_in_threadpool(read)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -30,15 +31,31 @@ def app_signature(credential: str, *, timestamp: str, body: bytes) -> str:
     ).hexdigest()
 
 
-async def _check(request: Request, install: ChannelBinding, *, required: bool) -> ChannelBinding:
+@dataclass(frozen=True)
+class SosSender:
+    """Who sent an SOS, and what its signature says of the device's clock."""
+
+    install: ChannelBinding
+    signature: str | None = None
+    # The device's send time (X-Ansim-Timestamp) when signed: the clock a fix is re-timed by.
+    sent_at: datetime | None = None
+    # Set when the signature's time was outside the replay window but the signature was good.
+    skew: timedelta | None = None
+
+
+async def _check(
+    request: Request, install: ChannelBinding, *, required: bool, skew_ok: bool = False
+) -> SosSender:
     signature = request.headers.get(SIGNATURE_HEADER)
     if signature is None and not required:
-        return install
+        return SosSender(install)
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-    if not signature or not timestamp.isdigit():
+    if not signature or not timestamp.isdigit() or len(timestamp) > 11:
         raise HTTPException(401, "signed request needs X-Ansim-Timestamp and X-Ansim-Signature")
     now = get_context(request).now()
-    if abs(now - datetime.fromtimestamp(int(timestamp), UTC)) > MAX_SKEW:
+    sent_at = datetime.fromtimestamp(int(timestamp), UTC)
+    skew = sent_at - now
+    if abs(skew) > MAX_SKEW and not skew_ok:
         raise HTTPException(401, "X-Ansim-Timestamp is too far from server time")
     body = await request.body()
     expected = hmac.new(
@@ -46,16 +63,23 @@ async def _check(request: Request, install: ChannelBinding, *, required: bool) -
     ).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
         raise HTTPException(401, "X-Ansim-Signature does not match the body")
-    return install
+    # An authentic SOS from a device with a wrong clock is taken; its idempotency key (or, without
+    # one, its signature) stops a replay from counting twice. Every other request keeps the window.
+    return SosSender(install, expected, sent_at, skew if abs(skew) > MAX_SKEW else None)
 
 
 async def require_signed(request: Request, install: AppInstall) -> ChannelBinding:
-    return await _check(request, install, required=True)
+    return (await _check(request, install, required=True)).install
 
 
 async def check_signed_if_present(request: Request, install: AppInstall) -> ChannelBinding:
-    return await _check(request, install, required=False)
+    return (await _check(request, install, required=False)).install
+
+
+async def sos_sender(request: Request, install: AppInstall) -> SosSender:
+    return await _check(request, install, required=False, skew_ok=True)
 
 
 SignedInstall = Annotated[ChannelBinding, Depends(require_signed)]
 MaybeSignedInstall = Annotated[ChannelBinding, Depends(check_signed_if_present)]
+SosSenderDep = Annotated[SosSender, Depends(sos_sender)]

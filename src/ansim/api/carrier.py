@@ -6,15 +6,22 @@ import base64
 import binascii
 import logging
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
-from ansim.api.intake_common import intake_settings, read_body, record_discard_now, refuse
+from ansim.api.intake_common import discard, intake_settings, read_body, refuse
 from ansim.api.schemas import Body, SosAck
 from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import FixMethod, LocationFix
@@ -22,12 +29,14 @@ from ansim.domain.incidents import Channel
 from ansim.intake.formats import parse_aml_text, parse_els_body, parse_pidf_lo
 from ansim.intake.formats.aml import decode_aml_data_sms
 from ansim.intake.numbers import normalize_number
-from ansim.intake.signing import BadRequestSignature
+from ansim.intake.signing import MAX_SKEW, BadRequestSignature, signed_time
 from ansim.services import carriers, handset, people
-from ansim.services.handlers import do_receive_sos
+from ansim.services.handlers import IntakeFlag, do_receive_sos
+from ansim.services.handset_intake import do_receive_handset_fix
 from ansim.services.incidents import SosReport
 
 router = APIRouter(tags=["one-touch carrier gateway"])
+log = logging.getLogger(__name__)
 MAX_CARRIER_BODY = 96 * 1024
 MAX_AML_BODY = 4 * 1024
 MAX_ELS_BODY = 16 * 1024
@@ -51,8 +60,33 @@ class CarrierSosIn(Body):
     )
     caller_number: str = Field(pattern=PHONE)
     called_at: datetime
-    network_location: NetworkLocationIn | None = None
+    network_location: NetworkLocationIn | None = Field(
+        default=None, description="an unusable location is dropped (and flagged); the SOS is kept"
+    )
     pidf_lo: str | None = Field(default=None, max_length=64 * 1024, description="PIDF-LO XML")
+    _unusable: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_unusable_location(
+        cls, data: Any, handler: ModelWrapValidatorHandler[CarrierSosIn]
+    ) -> CarrierSosIn:
+        problem: str | None = None
+        if isinstance(data, dict) and data.get("network_location") is not None:
+            try:
+                NetworkLocationIn.model_validate(data["network_location"])
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "value"
+                problem = f"network_location {where}: {first['msg']}"[:200]
+                data = {**data, "network_location": None}
+        report = handler(data)
+        report._unusable = (problem,) if problem else ()
+        return report
+
+    @property
+    def unusable_fixes(self) -> tuple[str, ...]:
+        return self._unusable
 
 
 class AmlDeliveryIn(Body):
@@ -68,7 +102,7 @@ class HandsetAck(BaseModel):
 
 
 async def _authenticate(
-    context: AppContext, request: Request, body: bytes, channel: str
+    context: AppContext, request: Request, body: bytes, channel: str, *, skew_ok: bool = False
 ) -> tuple[str, str]:
     carrier_id = request.headers.get("x-ansim-carrier", "")
     timestamp = request.headers.get("x-ansim-timestamp", "")
@@ -83,6 +117,7 @@ async def _authenticate(
                 body=body,
                 signature=signature,
                 at=context.now(),
+                skew_ok=skew_ok,
             )
 
     try:
@@ -118,18 +153,30 @@ def _network_fix(body: CarrierSosIn, received_at: datetime, carrier_id: str) -> 
     "/api/v1/carrier/sos", operation_id="carrier_report_sos", status_code=201, response_model=SosAck
 )
 async def carrier_report_sos(request: Request, context: ContextDep, response: Response) -> SosAck:
-    """The carrier's platform reports a one-touch call (speed-dial 1 → 112), signed with its secret."""
+    """The carrier's platform reports a one-touch call (speed-dial 1 → 112), signed with its secret.
+
+    An authentic report is never refused for its clock or its location: a signature time outside
+    the replay window is flagged (the call id stops replays), an unusable location is dropped.
+    """
     raw = await read_body(request, limit=MAX_CARRIER_BODY)
-    carrier_id, _digest = await _authenticate(context, request, raw, "carrier")
+    carrier_id, _digest = await _authenticate(context, request, raw, "carrier", skew_ok=True)
     now = context.now()
     try:
         body = CarrierSosIn.model_validate_json(raw)
-        fix = _network_fix(body, now, carrier_id)
-    except (ValidationError, InvalidInput) as err:
+    except ValidationError as err:
         raise await refuse(
             context, channel="carrier", reason="malformed", status=422, detail=str(err)
         ) from None
-
+    flags = [IntakeFlag("fix_dropped", problem) for problem in body.unusable_fixes]
+    try:
+        fix = _network_fix(body, now, carrier_id)
+    except (InvalidInput, ValueError) as err:
+        fix = None
+        flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
+    signed_at = signed_time(request.headers.get("x-ansim-timestamp", ""))
+    if abs(signed_at - now) > MAX_SKEW:
+        skew = (signed_at - now).total_seconds()
+        flags.append(IntakeFlag("signature_clock_skew", f"signed {skew:+.0f} s from server time"))
     try:
         number: str | None = normalize_number(body.caller_number)
     except InvalidInput:
@@ -139,35 +186,31 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
         )
         number = None
 
-    def receive() -> tuple[SosAck, bool]:
+    def bound_subscriber() -> str | None:
+        if number is None:
+            return None
         with context.uow.read() as session:
-            bound = (
-                people.binding(session, channel=Channel.ONE_TOUCH, address=number)
-                if number
-                else None
-            )
-        report = SosReport(
-            channel=Channel.ONE_TOUCH,
-            received_at=now,
-            source=f"carrier:{carrier_id}",
-            subscriber_id=bound.subscriber_id if bound else None,
-            caller_number=number,
-            fix=fix,
-            idempotency_scope=f"carrier:{carrier_id}",
-            idempotency_key=body.call_id,
-        )
-        outcome = do_receive_sos(context.platform, report=report)
-        ack = SosAck(
-            incident_id=outcome.incident.id,
-            status=outcome.incident.status,
-            replayed=outcome.replayed,
-        )
-        return ack, outcome.created
+            bound = people.binding(session, channel=Channel.ONE_TOUCH, address=number)
+            return bound.subscriber_id if bound else None
 
-    ack, created = await run_in_threadpool(receive)
-    if not created:
+    report = SosReport(
+        channel=Channel.ONE_TOUCH,
+        received_at=now,
+        source=f"carrier:{carrier_id}",
+        subscriber_id=await run_in_threadpool(bound_subscriber),
+        caller_number=number,
+        fix=fix,
+        idempotency_scope=f"carrier:{carrier_id}",
+        idempotency_key=body.call_id,
+    )
+    outcome = await run_in_threadpool(
+        do_receive_sos, context.platform, report=report, sent_at=body.called_at, flags=flags
+    )
+    if not outcome.created:
         response.status_code = 200
-    return ack
+    return SosAck(
+        incident_id=outcome.incident.id, status=outcome.incident.status, replayed=outcome.replayed
+    )
 
 
 @router.post("/api/v1/carrier/aml", operation_id="carrier_deliver_aml", response_model=HandsetAck)
@@ -192,28 +235,25 @@ async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetA
     if fix is None:
         return await _discard(context, "aml", "no_location", "the handset had no fix")
 
-    def attach() -> HandsetAck:
-        with context.uow.begin() as session:
-            if not carriers.first_sighting(
-                session, scope=f"aml:{carrier_id}", digest=digest, at=now
-            ):
-                return HandsetAck(accepted=False, reason="replayed")
-            incident_id = handset.attach_or_keep(
-                session,
+    try:
+        outcome = await run_in_threadpool(
+            lambda: do_receive_handset_fix(
+                context.platform,
                 channel="aml",
                 caller_number=number,
                 imei=message.imei,
                 fix=fix,
-                received_at=now,
+                replay_scope=f"aml:{carrier_id}",
+                digest=digest,
             )
-        return HandsetAck(accepted=True, incident_id=incident_id)
-
-    try:
-        answer = await run_in_threadpool(attach)
+        )
     except handset.TooManyPending as err:
         return await _discard(context, "aml", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "aml", "unusable_fix", str(err))
+    answer = HandsetAck(
+        accepted=outcome.accepted, reason=outcome.reason, incident_id=outcome.incident_id
+    )
     if answer.reason == "replayed":
         return await _discard(context, "aml", "replayed", f"carrier {carrier_id}")
     return answer
@@ -250,28 +290,20 @@ async def els_receive(
     if number is None and message.imei is None:
         return await _discard(context, "els", "malformed", "device_number is not a phone number")
 
-    def attach() -> str | None:
-        with context.uow.begin() as session:
-            return handset.attach_or_keep(
-                session,
-                channel="els",
-                caller_number=number,
-                imei=message.imei,
-                fix=fix,
-                received_at=now,
-            )
-
     try:
-        incident_id = await run_in_threadpool(attach)
+        outcome = await run_in_threadpool(
+            lambda: do_receive_handset_fix(
+                context.platform, channel="els", caller_number=number, imei=message.imei, fix=fix
+            )
+        )
     except handset.TooManyPending as err:
         return await _discard(context, "els", "rate_limited", str(err))
     except InvalidInput as err:
         return await _discard(context, "els", "unusable_fix", str(err))
+    incident_id = outcome.incident_id
     return HandsetAck(accepted=True, incident_id=incident_id)
 
 
 async def _discard(context: AppContext, channel: str, reason: str, detail: str) -> HandsetAck:
-    await run_in_threadpool(
-        record_discard_now, context, channel=channel, reason=reason, at=context.now(), detail=detail
-    )
+    await discard(context, channel=channel, reason=reason, detail=detail)
     return HandsetAck(accepted=False, reason=reason)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from starlette.concurrency import run_in_threadpool
 
-from ansim.api.app_signing import MaybeSignedInstall
+from ansim.api.app_signing import SosSenderDep
 from ansim.api.auth import ContextDep
 from ansim.api.schemas import AppSosIn, FixIn, SosAck
+from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import LocationFix
 from ansim.domain.incidents import Channel
-from ansim.services.handlers import do_receive_sos
+from ansim.services.handlers import IntakeFlag, do_receive_sos
 from ansim.services.incidents import SosReport
 
 router = APIRouter(prefix="/api/v1/app", tags=["112 app"])
 
 
-def to_fix(fix: FixIn, *, source: str, default_time: object) -> LocationFix:
+def to_fix(fix: FixIn, *, source: str, default_time: datetime) -> LocationFix:
     return LocationFix.with_confidence(
         lat=fix.lat,
         lon=fix.lon,
@@ -33,24 +35,47 @@ def to_fix(fix: FixIn, *, source: str, default_time: object) -> LocationFix:
 @router.post("/sos", operation_id="app_send_sos", status_code=201, response_model=SosAck)
 async def send_sos(
     body: AppSosIn,
-    install: MaybeSignedInstall,
+    sender: SosSenderDep,
     context: ContextDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=200)] = None,
 ) -> SosAck:
-    """Receives a silent SOS from a registered app install (signature checked when sent); a retry with the same key returns the same incident."""
+    """Receives a silent SOS from a registered app install (signature checked when sent); a retry with the same key returns the same incident.
+
+    Nothing secondary refuses it: an unusable fix is dropped, a fix stamped in the future is
+    re-timed by the device's clock, and a good signature from a wrong clock is taken (flagged).
+    """
     now = context.now()
+    install = sender.install
     source = f"app:{install.address}"
+    flags = [IntakeFlag("fix_dropped", problem) for problem in body.unusable_fixes]
+    fix = None
+    if body.fix is not None:
+        try:
+            fix = to_fix(body.fix, source=source, default_time=now)
+        except InvalidInput as err:
+            flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
+    if sender.skew is not None:
+        flags.append(
+            IntakeFlag(
+                "signature_clock_skew",
+                f"signed {sender.skew.total_seconds():+.0f} s from server time",
+            )
+        )
     report = SosReport(
         channel=Channel.APP,
         received_at=now,
         source=source,
         subscriber_id=install.subscriber_id,
-        fix=to_fix(body.fix, source=source, default_time=now) if body.fix else None,
+        fix=fix,
         idempotency_scope=source,
-        idempotency_key=idempotency_key,
+        # Without a key, a signed SOS is known by its signature: a replay is the same press.
+        idempotency_key=idempotency_key
+        or (f"sig:{sender.signature}" if sender.signature else None),
     )
-    outcome = await run_in_threadpool(lambda: do_receive_sos(context.platform, report=report))
+    outcome = await run_in_threadpool(
+        do_receive_sos, context.platform, report=report, sent_at=sender.sent_at, flags=flags
+    )
     if not outcome.created:
         response.status_code = 200
     return SosAck(

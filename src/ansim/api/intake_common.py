@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from ansim.api.context import AppContext
 from ansim.intake.settings import IntakeSettings
 from ansim.services import discards
+
+log = logging.getLogger("ansim.intake")
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -25,21 +27,25 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     return bytes(body)
 
 
-def record_discard_now(
-    context: AppContext, *, channel: str, reason: str, at: datetime, detail: str = ""
-) -> None:
-    """Counts a discard in a transaction of its own, so nothing of the refused message is kept."""
-    with context.uow.begin() as session:
-        discards.record(session, channel=channel, reason=reason, at=at, detail=detail)
+async def discard(context: AppContext, *, channel: str, reason: str, detail: str) -> None:
+    """Counts a refused message (its own transaction); a store that fails here only logs."""
+    try:
+        await run_in_threadpool(
+            discards.do_record_discard,
+            context.platform,
+            channel=channel,
+            reason=reason,
+            detail=detail,
+        )
+    except Exception:
+        log.exception("intake %s: could not count a discard (%s)", channel, reason)
 
 
 async def refuse(
     context: AppContext, *, channel: str, reason: str, status: int, detail: str
 ) -> HTTPException:
     """Counts the refusal and returns the HTTP error to raise."""
-    await run_in_threadpool(
-        record_discard_now, context, channel=channel, reason=reason, at=context.now(), detail=detail
-    )
+    await discard(context, channel=channel, reason=reason, detail=detail)
     return HTTPException(status, detail)
 
 

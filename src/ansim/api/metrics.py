@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.bus.runtime import Background
 from ansim.domain.incidents import OPEN_STATUSES
+from ansim.intake.mqtt import BridgeHealth
 from ansim.security.login import SPRAYING_SUSPECTED
 from ansim.store import outbox
 from ansim.store.tables import audit_log, deadlines, incidents
@@ -53,6 +54,37 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_StoreCollector(uow, background, clock))
+
+    def watch_bridge(self, name: str, health: BridgeHealth) -> None:
+        """Exposes a broker bridge's message outcomes and restarts (read at scrape time)."""
+        self.registry.register(_BridgeCollector(name, health))
+
+
+class _BridgeCollector(Collector):
+    def __init__(self, name: str, health: BridgeHealth) -> None:
+        self._name, self._health = name, health
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "ansim_bridge_messages",
+            "Messages a broker bridge took, by outcome (failed: raised, logged, bridge went on)",
+            labels=["bridge", "outcome"],
+        )
+        for outcome in ("handled", "failed", "ignored"):
+            messages.add_metric([self._name, outcome], self._health.messages.get(outcome, 0))
+        yield messages
+        restarts = CounterMetricFamily(
+            "ansim_bridge_restarts",
+            "Times a broker bridge died of an unforeseen error and was restarted",
+            labels=["bridge"],
+        )
+        restarts.add_metric([self._name], self._health.restarts)
+        yield restarts
+        up = GaugeMetricFamily(
+            "ansim_bridge_up", "1 while the bridge is subscribed to its broker", labels=["bridge"]
+        )
+        up.add_metric([self._name], 1 if self._health.subscribed else 0)
+        yield up
 
 
 class IntakeTiming:

@@ -20,6 +20,7 @@ from ansim.api.context import AppContext
 from ansim.api.metrics import Metrics
 from ansim.bus.runtime import Background
 from ansim.domain.staff import Role
+from ansim.intake.mqtt import BridgeHealth
 
 router = APIRouter(tags=["operations"])
 # A readiness probe must answer quickly even when the database hangs.
@@ -41,6 +42,10 @@ async def ready(request: Request) -> JSONResponse:
     checks = {"database": await _database_check(context)}
     if background.link is not None:
         checks["broker"] = "ok" if background.link.connected else "unreachable"
+    bridge: BridgeHealth | None = getattr(request.app.state, "terminal_bridge", None)
+    if bridge is not None:
+        # Terminals' SOS come over it: a bridge dead or off its broker takes the worker out.
+        checks["terminal_mqtt"] = "ok" if bridge.ready() else "down"
     ready = all(state == "ok" for state in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},

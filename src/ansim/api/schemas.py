@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from ansim.domain.fixes import FixMethod
 from ansim.domain.incidents import IncidentStatus
@@ -35,7 +43,33 @@ class FixIn(Body):
 
 
 class AppSosIn(Body):
-    fix: FixIn | None = None
+    fix: FixIn | None = Field(
+        default=None, description="an unusable fix is dropped (and flagged); the SOS is kept"
+    )
+    _unusable: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_unusable_fix(
+        cls, data: Any, handler: ModelWrapValidatorHandler[AppSosIn]
+    ) -> AppSosIn:
+        """A fix that fails validation is dropped before the SOS is: the press always counts."""
+        problem: str | None = None
+        if isinstance(data, dict) and data.get("fix") is not None:
+            try:
+                FixIn.model_validate(data["fix"])
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "value"
+                problem = f"fix {where}: {first['msg']}"[:200]
+                data = {**data, "fix": None}
+        sos = handler(data)
+        sos._unusable = (problem,) if problem else ()
+        return sos
+
+    @property
+    def unusable_fixes(self) -> tuple[str, ...]:
+        return self._unusable
 
 
 class SosAck(BaseModel):
@@ -172,12 +206,25 @@ class CandidateOut(BaseModel):
     reason: str
 
 
+class DeviceHealthOut(BaseModel):
+    """A U-안심 terminal the person wears, as its last message left it."""
+
+    terminal_id: str
+    battery_pct: int | None
+    low_battery: bool
+    last_seen_at: datetime | None
+    lost: bool = Field(description="silent past its reporting interval and grace")
+    signal_dbm: int | None
+    reporting_interval_s: int
+
+
 class PersonOut(BaseModel):
     name: str
     birth_year: int
     school: str
     notes: str
     photo_url: str
+    devices: list[DeviceHealthOut] = Field(default_factory=list)
 
 
 class GuardianOut(BaseModel):

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
 from ansim.api.heartbeat_batch import batcher_for
-from ansim.api.intake_common import read_body, record_discard_now
-from ansim.domain.errors import DomainError, InvalidInput, NotFound
+from ansim.api.intake_common import discard, read_body
+from ansim.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from ansim.domain.terminals import StaleSequence
 from ansim.intake import mqtt
 from ansim.intake.settings import IntakeSettings
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Runs the MQTT bridge beside the app when a broker is configured."""
+    """Runs the MQTT bridge beside the app when a broker is configured (restarted if it dies)."""
     if getattr(app.state, "intake_settings", None) is None:
         app.state.intake_settings = IntakeSettings()
     broker = app.state.intake_settings.mqtt_url
@@ -39,11 +39,20 @@ async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     context: AppContext = app.state.context
     stopping = asyncio.Event()
+    health = app.state.terminal_bridge = mqtt.BridgeHealth()
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        metrics.watch_bridge("terminal-mqtt", health)
 
     async def handle(terminal_id: str, raw: bytes) -> list[dict[str, Any]]:
         return await receive(context, raw, channel="terminal-mqtt", topic_terminal=terminal_id)
 
-    bridge = asyncio.create_task(mqtt.run_bridge(broker, handle, stopping), name="terminal-mqtt")
+    bridge = asyncio.create_task(
+        mqtt.supervise_bridge(
+            broker, handle, stopping, health, group=app.state.intake_settings.mqtt_share_group
+        ),
+        name="terminal-mqtt",
+    )
     try:
         yield
     finally:
@@ -60,14 +69,18 @@ class TerminalReplies(BaseModel):
     replies: list[dict[str, Any]]
 
 
-# Each refusal is counted under one reason and answered with one status.
+# Each refusal is counted under one reason and answered with one status; first match wins.
 _REFUSALS: list[tuple[type[DomainError], str, int]] = [
     (BadSignature, "bad_signature", 401),
     (UnknownNotice, "unknown_notice", 404),
     (NotFound, "unknown_terminal", 401),
     (StaleSequence, "stale_sequence", 409),
     (InvalidInput, "malformed", 422),
+    (Conflict, "conflict", 409),
+    (DomainError, "refused", 400),
 ]
+# Anything unforeseen (the store down, a bug): not applied, so the device should send it again.
+_FAILED = ("internal_error", 503)
 
 
 class TerminalRefused(Exception):
@@ -90,22 +103,22 @@ async def receive(
             if outcome.refused is not None:
                 raise outcome.refused
             return outcome.replies
-        return await run_in_threadpool(
-            lambda: terminals.do_receive_message(context.platform, raw=raw, at=context.now())
-        )
+        return await run_in_threadpool(terminals.do_receive_message, context.platform, raw=raw)
     except DomainError as err:
         reason, status = next((r, s) for kind, r, s in _REFUSALS if isinstance(err, kind))
-        await run_in_threadpool(
-            record_discard_now,
-            context,
-            channel=channel,
-            reason=reason,
-            at=context.now(),
-            detail=str(err),
-        )
+        detail = str(err)
+    except Exception as err:
+        reason, status = _FAILED
+        detail = f"not applied ({type(err).__name__}); send it again"
+        await discard(context, channel=channel, reason=reason, detail=detail)
         if topic_terminal is not None:
-            return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
-        raise TerminalRefused(reason, status, str(err)) from None
+            raise  # the bridge logs it with its message id and counts it in /metrics
+        log.exception("terminal message on %s failed (%d bytes)", channel, len(raw))
+        raise TerminalRefused(reason, status, detail) from None
+    await discard(context, channel=channel, reason=reason, detail=detail)
+    if topic_terminal is not None:
+        return []  # over MQTT a refused message gets no reply: nothing to tell an impostor
+    raise TerminalRefused(reason, status, detail) from None
 
 
 def _claimed_id(raw: bytes) -> object:
@@ -114,7 +127,7 @@ def _claimed_id(raw: bytes) -> object:
 
 def _claimed(raw: bytes, field: str) -> object:
     """A field of the message as sent (not yet verified), or None."""
-    with contextlib.suppress(ValueError, UnicodeDecodeError):
+    with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
         document = json.loads(raw)
         if isinstance(document, dict):
             return document.get(field)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from ansim.api.schemas import (
     AssignmentOut,
     CandidateOut,
+    DeviceHealthOut,
     GuardianOut,
     IncidentDetailOut,
     IncidentOut,
@@ -24,7 +25,7 @@ from ansim.domain.incidents import Incident
 from ansim.domain.people import Subscriber
 from ansim.domain.units import Unit
 from ansim.geo.place import describe_place
-from ansim.services import dispatch, incidents, people, relocation
+from ansim.services import dispatch, incidents, people, relocation, terminals
 from ansim.services.ranking import UnitRanker
 
 
@@ -104,6 +105,19 @@ def incident_detail(
             school=subscriber.school,
             notes=subscriber.notes,
             photo_url=subscriber.photo_url,
+            devices=[
+                DeviceHealthOut(
+                    terminal_id=t.id,
+                    battery_pct=t.battery_pct,
+                    low_battery=t.low_battery,
+                    last_seen_at=t.last_seen_at,
+                    lost=t.lost,
+                    signal_dbm=t.signal_dbm,
+                    reporting_interval_s=t.reporting_interval_s,
+                )
+                for t in terminals.list_for(session, subscriber_id=subscriber.id)
+                if not t.disabled
+            ],
         )
         if subscriber
         else None,

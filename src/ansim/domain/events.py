@@ -247,6 +247,19 @@ class CancelRefused(EventData):
     failed_attempts: int = Field(ge=1)
 
 
+class IntakeFlagEntry(EventData):
+    kind: str = Field(max_length=50)
+    detail: str = Field(default="", max_length=500)
+
+
+class IntakeFlagged(EventData):
+    """An SOS was taken despite a secondary problem (a fix re-timed or dropped, a skewed clock)."""
+
+    incident_id: str
+    channel: str
+    flags: list[IntakeFlagEntry]
+
+
 class TerminalSupervision(EventData):
     """A terminal went silent, came back, or its battery ran low (guardians and admins are told)."""
 
@@ -308,6 +321,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "notification.status_changed": (1, DeliveryStatusChanged),
     "incident.duress": (1, IncidentDuress),
     "incident.cancel_refused": (1, CancelRefused),
+    "incident.intake_flagged": (1, IntakeFlagged),
     "terminal.lost": (1, TerminalSupervision),
     "terminal.recovered": (1, TerminalSupervision),
     "terminal.low_battery": (1, TerminalSupervision),

@@ -110,6 +110,8 @@ class Incident:
     duress: bool = False
     drill: bool = False
     sos_count: int = 1
+    # The person cancelled with a correct PIN (real or duress): their device shows "cancelled".
+    person_cancelled: bool = False
     # The incident a person's SOS came after when that one had been cancelled or closed.
     previous_incident_id: str | None = None
     # Units the dispatch policy still asks for (0: none missing) and since when.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from ansim.domain.errors import Conflict, InvalidInput
 
@@ -12,6 +13,12 @@ MAX_INTERVAL_S = 24 * 3600
 # Battery below this is flagged; the flag clears only above the upper mark (no flapping).
 LOW_BATTERY_PCT = 20
 BATTERY_RECOVERED_PCT = 30
+
+
+class Sequencing(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    LATE_SOS = "late_sos"
 
 
 class StaleSequence(Conflict):
@@ -58,16 +65,27 @@ class Terminal:
             + supervision_grace(self.reporting_interval_s)
         )
 
-    def accept_sequence(self, seq: int, digest: str) -> bool:
-        """Accepts `seq`; True when it is a byte-identical retry of the last message."""
+    def judge_sequence(self, seq: int, digest: str, *, sos: bool) -> Sequencing:
+        """Where `seq` stands; a new message moves the sequence (in the transaction of its effect).
+
+        A byte-identical repeat of the last message is a duplicate. Anything else at or below the
+        last number is refused as stale, except an SOS: a retry overtaken by a later heartbeat is
+        still a press for help, and its idempotency key (terminal, seq) stops it counting twice.
+        """
         if seq == self.last_seq and digest == self.last_digest:
-            return True
-        if seq <= self.last_seq:
-            raise StaleSequence(
-                f"sequence {seq} is not after {self.last_seq}; replayed or old message refused"
-            )
-        self.last_seq, self.last_digest = seq, digest
-        return False
+            return Sequencing.DUPLICATE
+        if seq > self.last_seq:
+            self.last_seq, self.last_digest = seq, digest
+            return Sequencing.NEW
+        if sos:
+            return Sequencing.LATE_SOS
+        raise StaleSequence(
+            f"sequence {seq} is not after {self.last_seq}; replayed or old message refused"
+        )
+
+    def accept_sequence(self, seq: int, digest: str) -> bool:
+        """For anything but an SOS: True when a byte-identical retry of the last message."""
+        return self.judge_sequence(seq, digest, sos=False) is Sequencing.DUPLICATE
 
     def note_battery(self, battery_pct: int | None) -> bool | None:
         """Updates the low-battery flag; returns the new flag when it changed, else None."""

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +19,8 @@ from ansim.intake import terminal_protocol as protocol
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
-SHARED_GROUP = "$share/ansim-intake/"
+# Off the broker longer than this (a reconnect or two), the bridge fails /readyz.
+DOWN_GRACE_S = 10.0
 # Handles one raw message from a terminal; returns the replies to publish on its down topic.
 MessageHandler = Callable[[str, bytes], Awaitable[list[dict[str, Any]]]]
 
@@ -61,23 +64,109 @@ async def publish(client: aiomqtt.Client, terminal_id: str, replies: list[dict[s
         await client.publish(protocol.down_topic(terminal_id), payload, qos=1)
 
 
-async def run_bridge(url: str, handle: MessageHandler, stopping: asyncio.Event) -> None:
-    """Subscribes to every terminal's up topic and answers on its down topic until `stopping`."""
+@dataclass
+class BridgeHealth:
+    """What /readyz and /metrics know of the bridge: alive, subscribed, and how messages fared."""
+
+    subscribed: bool = False
+    down_since: float | None = field(default_factory=time.monotonic)
+    dead: bool = False
+    restarts: int = 0
+    # outcome ("handled", "failed", "ignored") -> count
+    messages: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.messages[outcome] = self.messages.get(outcome, 0) + 1
+
+    def up(self) -> None:
+        self.subscribed, self.down_since = True, None
+
+    def down(self) -> None:
+        if self.subscribed or self.down_since is None:
+            self.subscribed, self.down_since = False, time.monotonic()
+
+    def ready(self) -> bool:
+        """False once the bridge died, or has been off the broker longer than a reconnect."""
+        if self.dead:
+            return False
+        return self.down_since is None or time.monotonic() - self.down_since < DOWN_GRACE_S
+
+
+async def run_bridge(
+    url: str,
+    handle: MessageHandler,
+    stopping: asyncio.Event,
+    health: BridgeHealth | None = None,
+    *,
+    group: str = "ansim-intake",
+) -> None:
+    """Subscribes to every terminal's up topic and answers on its down topic until `stopping`.
+
+    One message never stops the bridge: whatever it raises is logged with its topic and id,
+    counted, and the next message is read.
+    """
+    health = health or BridgeHealth()
     while not stopping.is_set():
         try:
             async with client_for(
                 url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}"
             ) as client:
                 # A shared subscription: with N API workers each message reaches exactly one.
-                await client.subscribe(SHARED_GROUP + protocol.UP_TOPIC_FILTER, qos=1)
+                await client.subscribe(f"$share/{group}/{protocol.UP_TOPIC_FILTER}", qos=1)
+                health.up()
                 log.info("terminal MQTT bridge subscribed at %s", url)
                 async for message in client.messages:
-                    terminal_id = terminal_of(str(message.topic))
-                    if terminal_id is None or not isinstance(message.payload, bytes | bytearray):
-                        continue
-                    replies = await handle(terminal_id, bytes(message.payload))
-                    await publish(client, terminal_id, replies)
+                    await _one(client, message, handle, health)
         except aiomqtt.MqttError as err:
+            health.down()
             log.warning("terminal MQTT bridge lost the broker (%s); reconnecting", err)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=RECONNECT_S)
+
+
+async def _one(
+    client: aiomqtt.Client, message: aiomqtt.Message, handle: MessageHandler, health: BridgeHealth
+) -> None:
+    topic = str(message.topic)
+    terminal_id = terminal_of(topic)
+    if terminal_id is None or not isinstance(message.payload, bytes | bytearray):
+        health.count("ignored")
+        return
+    try:
+        replies = await handle(terminal_id, bytes(message.payload))
+    except Exception:
+        health.count("failed")
+        log.exception(
+            "terminal MQTT message %s on %s (%d bytes) failed; bridge goes on",
+            message.mid,
+            topic[:200],
+            len(message.payload),
+        )
+        return
+    health.count("handled")
+    # Publishing a reply needs the broker: its errors are the connection's, and reconnect.
+    await publish(client, terminal_id, replies)
+
+
+async def supervise_bridge(
+    url: str,
+    handle: MessageHandler,
+    stopping: asyncio.Event,
+    health: BridgeHealth,
+    *,
+    group: str = "ansim-intake",
+) -> None:
+    """Runs the bridge and restarts it if it ever dies of something unforeseen (marked dead meanwhile)."""
+    while not stopping.is_set():
+        try:
+            await run_bridge(url, handle, stopping, health, group=group)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            health.dead, health.subscribed = True, False
+            health.restarts += 1
+            log.exception("terminal MQTT bridge died; restarting in %.0f s", RECONNECT_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=RECONNECT_S)
+            health.dead = False
+            health.down()

@@ -26,5 +26,8 @@ class IntakeSettings(BaseSettings):
 
     # mqtt://[user:password@]host[:port]; empty keeps terminals on HTTP only.
     mqtt_url: str = ""
+    # The shared-subscription group of the API workers: each up message reaches one of them.
+    # Deployments sharing a broker (or test runs) give each its own group.
+    mqtt_share_group: str = "ansim-intake"
     # Android ELS may append an HMAC-SHA1 keyed by the receiving service; empty accepts unsigned posts.
     els_hmac_key: str = ""

@@ -8,7 +8,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from ansim.domain.errors import InvalidInput
 
@@ -61,6 +69,40 @@ class TerminalMessage(Wire):
     pin: str | None = Field(default=None, pattern=r"^\d{4,8}$")
     notice_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sig: str = Field(pattern=r"^[0-9a-f]{64}$")
+    _unusable: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_unusable_fixes(
+        cls, data: Any, handler: ModelWrapValidatorHandler[TerminalMessage]
+    ) -> TerminalMessage:
+        """An impossible fix is dropped, not the message: an SOS must never fail over its fix."""
+        problems: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("fix") is not None and not _usable(data["fix"], problems):
+                data["fix"] = None
+            if isinstance(data.get("fixes"), list):
+                data["fixes"] = [fix for fix in data["fixes"] if _usable(fix, problems)]
+        message = handler(data)
+        message._unusable = tuple(problems)
+        return message
+
+    @property
+    def unusable_fixes(self) -> tuple[str, ...]:
+        """Why each dropped fix could not be used (kept on the incident's timeline)."""
+        return self._unusable
+
+
+def _usable(fix: object, problems: list[str]) -> bool:
+    try:
+        TerminalFix.model_validate(fix)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        problems.append(f"fix {where or 'value'}: {first['msg']}"[:200])
+        return False
+    return True
 
 
 def canonical(message: dict[str, Any]) -> bytes:
@@ -83,6 +125,8 @@ def parse(raw: bytes) -> tuple[TerminalMessage, dict[str, Any]]:
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as err:
         raise InvalidInput(f"message is not JSON: {err}") from None
+    except RecursionError:
+        raise InvalidInput("message nests too deeply") from None
     if not isinstance(document, dict):
         raise InvalidInput("message must be a JSON object")
     try:

@@ -46,16 +46,19 @@ def do_cancel_with_pin(
                 "incident.cancel_refused",
                 {"incident_id": incident.id, "failed_attempts": max(failures, 1)},
             )
-        elif verdict is PinVerdict.DURESS:
-            lifecycle.duress(tx, platform=platform, incident=incident, actor=actor, at=at)
         else:
+            # Either PIN: the device shows "cancelled" from now on, whatever the incident does.
+            incident.person_cancelled = True
+        if verdict is PinVerdict.DURESS:
+            lifecycle.duress(tx, platform=platform, incident=incident, actor=actor, at=at)
+        elif verdict is PinVerdict.CANCEL:
             lifecycle.cancel_by_person(tx, platform=platform, incident=incident, actor=actor, at=at)
         return verdict
 
 
-def seen_by_person(status: IncidentStatus, *, duress: bool) -> str:
+def seen_by_person(status: IncidentStatus, *, duress: bool, person_cancelled: bool = False) -> str:
     """What the person's device may show: a duress cancel must look exactly like a real one."""
-    if duress or status in {IncidentStatus.CANCELLED}:
+    if duress or person_cancelled or status in {IncidentStatus.CANCELLED}:
         return "cancelled"
     if status in {IncidentStatus.RESOLVED, IncidentStatus.CLOSED, IncidentStatus.FALSE_ALARM}:
         return "closed"

@@ -28,7 +28,14 @@ def register(session: Session, *, carrier_id: str, name: str, at: datetime) -> s
 
 
 def authenticate(
-    session: Session, *, carrier_id: str, timestamp: str, body: bytes, signature: str, at: datetime
+    session: Session,
+    *,
+    carrier_id: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    at: datetime,
+    skew_ok: bool = False,
 ) -> str:
     """Checks a carrier-signed request; returns its signature digest."""
     secret = session.execute(
@@ -39,7 +46,7 @@ def authenticate(
     if secret is None:
         raise BadRequestSignature(f"unknown carrier {carrier_id!r}")
     return check_request_signature(
-        secret=secret, timestamp=timestamp, body=body, signature=signature, now=at
+        secret=secret, timestamp=timestamp, body=body, signature=signature, now=at, skew_ok=skew_ok
     )
 
 

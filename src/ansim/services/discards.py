@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ansim.services.platform import Platform, transaction
 from ansim.store.tables import intake_discards
 
 log = logging.getLogger("ansim.intake")
@@ -34,3 +35,16 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     for channel, reason, count in rows:
         result.setdefault(channel, {})[reason] = int(count)
     return result
+
+
+def do_record_discard(
+    platform: Platform,
+    *,
+    channel: str,
+    reason: str,
+    detail: str = "",
+    session: Session | None = None,
+) -> None:
+    """Counts a refused message in a transaction of its own: nothing of the message itself is kept."""
+    with transaction(platform, session) as tx:
+        record(tx, channel=channel, reason=reason, at=platform.now(), detail=detail)

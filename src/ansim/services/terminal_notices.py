@@ -42,7 +42,12 @@ def queue_help_coming(
     """A unit is ordered for a person with a terminal: it vibrates "help is coming" (once)."""
     if config is None or not config.terminal_notices or incident.subscriber_id is None:
         return 0
-    if incident.duress or not incident.is_active or incident.status in _CALLED_OFF:
+    if (
+        incident.person_cancelled
+        or incident.duress
+        or not incident.is_active
+        or incident.status in _CALLED_OFF
+    ):
         return 0
     ordered = sa.select(assignments.c.id).where(assignments.c.incident_id == incident.id)
     if session.execute(ordered.limit(1)).first() is None:
@@ -58,7 +63,11 @@ def queue_stood_down(session: Session, *, incident: Incident, at: datetime) -> i
 
     A help_coming notice that has not left yet is withdrawn instead: nothing to take back.
     """
-    if incident.duress or incident.status != IncidentStatus.FALSE_ALARM:
+    if (
+        incident.person_cancelled
+        or incident.duress
+        or incident.status != IncidentStatus.FALSE_ALARM
+    ):
         return 0
     queued = 0
     for notice in _notices(session, incident.id, HELP_COMING):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,13 +13,14 @@ from sqlalchemy.orm import Session
 from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
-from ansim.domain.terminals import Terminal, check_interval
+from ansim.domain.terminals import Sequencing, Terminal, check_interval
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.terminal_protocol import TerminalFix, TerminalMessage
+from ansim.intake.clock_skew import settle_fix
+from ansim.intake.terminal_protocol import TerminalMessage
 from ansim.services import alerts, incidents, people, terminal_notices
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin
-from ansim.services.handlers import do_receive_sos
+from ansim.services.handlers import IntakeFlag, do_receive_sos
 from ansim.services.incidents import SosReport
 from ansim.services.platform import Platform, transaction
 from ansim.store import deadlines, outbox
@@ -30,6 +32,8 @@ from ansim.store.tables import terminals as terminals_table
 HEARTBEAT_KIND = "terminal.heartbeat"
 # Terminals report fixes at one standard deviation unless they say otherwise.
 TERMINAL_CONFIDENCE = 0.68
+# A cancel refers to the wearer's open incident, else to their latest this recent (any state).
+CANCEL_REACH = timedelta(hours=1)
 
 
 class UnknownTerminal(NotFound):
@@ -94,23 +98,42 @@ def list_for(session: Session, *, subscriber_id: str | None = None) -> list[Term
     return list(session.execute(query).scalars())
 
 
-def do_receive_message(platform: Platform, *, raw: bytes, at: datetime) -> list[dict[str, Any]]:
-    """Verifies and applies one terminal message; returns the signed replies (ack, maybe config)."""
+def do_receive_message(
+    platform: Platform,
+    *,
+    raw: bytes,
+    at: datetime | None = None,
+    session: Session | None = None,
+) -> list[dict[str, Any]]:
+    """Verifies and applies one terminal message; returns the signed replies (ack, maybe config).
+
+    The sequence number moves in the transaction of the message's effect: if the effect fails,
+    the number is not spent and a byte-identical retry is applied (docs/terminal-protocol.md).
+    """
+    at = at or platform.now()
     message, document = protocol.parse(raw)
-    fixes = _fixes(message)
-    with platform.uow.begin() as session:
-        terminal = get(session, terminal_id=message.terminal_id, for_update=True)
+    fixes, flags = _fixes(message, at)
+    with transaction(platform, session) as tx:
+        terminal = get(tx, terminal_id=message.terminal_id, for_update=True)
         digest = protocol.verify(document, secret=terminal.secret)
         secret, subscriber_id = terminal.secret, terminal.subscriber_id
-        if message.type == "sos":
-            done = _sos_incident(session, message)
-            if done is not None:
-                return [_ack(message, secret, "duplicate", done)]
-        duplicate = terminal.accept_sequence(message.seq, digest)
-        if duplicate and message.type != "sos":
+        sos = message.type == "sos"
+        if sos and (done := _sos_incident(tx, message)) is not None:
+            return [_ack(message, secret, "duplicate", done)]
+        sequencing = terminal.judge_sequence(message.seq, digest, sos=sos)
+        if sequencing is Sequencing.DUPLICATE and not sos:
             return [_ack(message, secret, "duplicate")]
-        _heard(session, terminal, message, at)
-        replies: list[dict[str, Any]] = []
+        if sequencing is Sequencing.LATE_SOS:
+            flags.append(
+                IntakeFlag("out_of_order", f"SOS seq {message.seq} came after {terminal.last_seq}")
+            )
+        _heard(tx, terminal, message, at)
+        if sos:
+            incident_id = _receive_sos(platform, tx, message, subscriber_id, fixes, flags, at)
+            return [_ack(message, secret, "accepted", incident_id)]
+        if message.type == "cancel":
+            return [_cancel(platform, tx, message, secret, subscriber_id, at)]
+        replies: list[dict[str, Any]] = [_ack(message, secret, "accepted")]
         if message.type == "heartbeat" and message.config_version != terminal.config_version:
             replies.append(
                 protocol.config(
@@ -121,32 +144,49 @@ def do_receive_message(platform: Platform, *, raw: bytes, at: datetime) -> list[
                 )
             )
         if message.type == "location":
-            _attach_fixes(session, subscriber_id, fixes, at, platform.merge_window)
+            _attach_fixes(tx, subscriber_id, fixes, at, platform.merge_window)
         if message.type == "notice_ack":
             if message.notice_id is None:
                 raise InvalidInput("a notice_ack must carry the notice_id it acknowledges")
             # An unknown notice raises here and rolls back the whole message, sequence included.
             terminal_notices.record_ack(
-                session, terminal_id=terminal.id, notice_id=message.notice_id, at=at
+                tx, terminal_id=terminal.id, notice_id=message.notice_id, at=at
             )
-    # The SOS and the cancel own their transactions: acknowledged only after they commit.
-    if message.type == "sos":
+        return replies
+
+
+def _receive_sos(
+    platform: Platform,
+    session: Session,
+    message: TerminalMessage,
+    subscriber_id: str,
+    fixes: list[LocationFix],
+    flags: list[IntakeFlag],
+    at: datetime,
+) -> str:
+    """The SOS in the message's transaction; should its fix still fail, it is taken without it."""
+    report = SosReport(
+        channel=Channel.TERMINAL,
+        received_at=at,
+        source=f"terminal:{message.terminal_id}",
+        subscriber_id=subscriber_id,
+        fix=fixes[-1] if fixes else None,
+        idempotency_scope=f"terminal:{message.terminal_id}",
+        idempotency_key=str(message.seq),
+    )
+    try:
+        with session.begin_nested():
+            outcome = do_receive_sos(
+                platform, report=report, sent_at=message.sent_at, flags=flags, session=session
+            )
+    except InvalidInput as err:
+        if report.fix is None:
+            raise
+        flags = [*flags, IntakeFlag("fix_dropped", str(err)[:200])]
         outcome = do_receive_sos(
-            platform,
-            report=SosReport(
-                channel=Channel.TERMINAL,
-                received_at=at,
-                source=f"terminal:{message.terminal_id}",
-                subscriber_id=subscriber_id,
-                fix=fixes[-1] if fixes else None,
-                idempotency_scope=f"terminal:{message.terminal_id}",
-                idempotency_key=str(message.seq),
-            ),
+            platform, report=replace(report, fix=None), flags=flags, session=session
         )
-        return [_ack(message, secret, "accepted", outcome.incident.id)]
-    if message.type == "cancel":
-        return [_cancel(platform, message, secret, subscriber_id, at)]
-    return [_ack(message, secret, "accepted"), *replies]
+    return outcome.incident.id
 
 
 def do_fire_heartbeat_deadline(
@@ -204,6 +244,10 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
 record_heard = _heard
 
 
+# The heartbeat batch (services.heartbeats) applies the same rule to each message of its batch.
+record_heard = _heard
+
+
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
     deadlines.move(
         session,
@@ -228,28 +272,29 @@ def _supervision_event(session: Session, kind: str, terminal: Terminal, at: date
     )
 
 
-def _fixes(message: TerminalMessage) -> list[LocationFix]:
-    raw: list[TerminalFix] = ([message.fix] if message.fix else []) + list(message.fixes)
-    try:
-        return sorted(
-            (
-                LocationFix.with_confidence(
-                    lat=fix.lat,
-                    lon=fix.lon,
-                    radius_m=fix.accuracy_m,
-                    confidence=TERMINAL_CONFIDENCE,
-                    method=FixMethod(fix.method),
-                    observed_at=fix.at,
-                    source=f"terminal:{message.terminal_id}",
-                )
-                for fix in raw
-            ),
-            key=lambda fix: fix.observed_at,
-        )
-    except InvalidInput:
-        raise
-    except ValueError as err:
-        raise InvalidInput(f"terminal fix is unusable: {err}") from None
+def _fixes(message: TerminalMessage, at: datetime) -> tuple[list[LocationFix], list[IntakeFlag]]:
+    """The message's usable fixes in time order; an impossible one is dropped and flagged."""
+    fixes: list[LocationFix] = []
+    flags = [IntakeFlag("fix_dropped", problem) for problem in message.unusable_fixes]
+    for fix in ([message.fix] if message.fix else []) + list(message.fixes):
+        try:
+            taken = LocationFix.with_confidence(
+                lat=fix.lat,
+                lon=fix.lon,
+                radius_m=fix.accuracy_m,
+                confidence=TERMINAL_CONFIDENCE,
+                method=FixMethod(fix.method),
+                observed_at=fix.at,
+                source=f"terminal:{message.terminal_id}",
+            )
+        except ValueError as err:  # InvalidInput too
+            flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
+            continue
+        settled = settle_fix(taken, received_at=at, sent_at=message.sent_at)
+        if settled.flag is not None:
+            flags.append(IntakeFlag(settled.flag, settled.detail))
+        fixes.append(settled.fix)
+    return sorted(fixes, key=lambda fix: fix.observed_at), flags
 
 
 def _open_incident(
@@ -278,6 +323,7 @@ def _attach_fixes(
 
 def _cancel(
     platform: Platform,
+    session: Session,
     message: TerminalMessage,
     secret: str,
     subscriber_id: str,
@@ -285,8 +331,9 @@ def _cancel(
 ) -> dict[str, Any]:
     if message.pin is None:
         raise InvalidInput("a cancel must carry the wearer's PIN")
-    with platform.uow.read() as session:
-        incident = _open_incident(session, subscriber_id, at, platform.merge_window)
+    incident = _latest_incident(
+        session, subscriber_id, at, max(platform.merge_window, CANCEL_REACH)
+    )
     if incident is None:
         return _ack(message, secret, "no_incident")
     verdict = do_cancel_with_pin(
@@ -295,10 +342,31 @@ def _cancel(
         subscriber_id=subscriber_id,
         pin=message.pin,
         actor=f"terminal:{message.terminal_id}",
-        at=at,
+        session=session,
     )
     status = "refused" if verdict is PinVerdict.WRONG else "cancelled"
     return _ack(message, secret, status, incident.id)
+
+
+def _latest_incident(
+    session: Session, subscriber_id: str, at: datetime, window: timedelta
+) -> Incident | None:
+    """The person's open incident, else their latest in the window whatever its state.
+
+    A cancel then answers alike in every state: after a real cancel, after a close, under duress.
+    """
+    return (
+        _open_incident(session, subscriber_id, at, window)
+        or session.execute(
+            sa.select(Incident)
+            .where(
+                incidents_table.c.subscriber_id == subscriber_id,
+                incidents_table.c.received_at >= at - window,
+            )
+            .order_by(incidents_table.c.received_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    )
 
 
 def _ack(

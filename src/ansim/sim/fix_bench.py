@@ -81,6 +81,10 @@ def fix_rate(url: str, batch: int, total: int) -> Throughput:
         ),
         merge_window=timedelta(0),
         auto_dispatch=False,
+        clock=lambda: now,
+    )
+    outcome = do_receive_sos(
+        platform, report=SosReport(channel=Channel.APP, received_at=now, source="bench", drill=True)
     )
     outcome = do_receive_sos(
         platform,

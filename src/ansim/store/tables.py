@@ -131,6 +131,7 @@ incidents = sa.Table(
     sa.Column("waiting_since", UTCDateTime),
     # The sequence of the incident's events, taken under this row's lock (so it follows commit order).
     sa.Column("event_seq", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("person_cancelled", sa.Boolean, nullable=False, default=False),
 )
 
 incident_events = sa.Table(
@@ -543,7 +544,7 @@ terminals = sa.Table(
     sa.Column("reporting_interval_s", sa.Integer, nullable=False),
     sa.Column("enrolled_at", UTCDateTime, nullable=False),
     sa.Column("enrolled_by", sa.String(100), nullable=False),
-    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_digest", sa.String(64), nullable=False, default=""),
     sa.Column("last_seen_at", UTCDateTime),
     sa.Column("battery_pct", sa.Integer),

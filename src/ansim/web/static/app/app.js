@@ -15,6 +15,7 @@ let pending = [];
 let lastFix = null;
 let watchId = null;
 let uploader = null;
+let sosInFlight = false;
 
 function applyLanguage() {
   document.documentElement.lang = lang;
@@ -84,10 +85,24 @@ function firstFix(timeoutMs) {
 
 async function sendSos() {
   if ($("silent").checked) $("dark").hidden = false;
+  if (sosInFlight) return; // one press is enough: the first is still being delivered
+  sosInFlight = true;
   say("신고 중…", "Sending…");
   const fix = await firstFix(2000);
-  const key = crypto.randomUUID();
-  const answer = await untilAcknowledged(() => post("/api/v1/app/sos", fix ? { fix } : {}, { credential: credential(), key }));
+  // Kept across a reload: the same key resumes the same SOS, never a second one.
+  const key = store.getItem("ansim.sos-key") || crypto.randomUUID();
+  store.setItem("ansim.sos-key", key);
+  const answer = await untilAcknowledged(
+    () => post("/api/v1/app/sos", fix ? { fix } : {}, { credential: credential(), key }),
+    {
+      onRetry: ({ attempt }) => say(
+        `연결 중… 신고를 계속 보내고 있습니다 (${attempt}번째 재시도). 급하면 112에 전화하세요.`,
+        `Connecting… still sending your SOS (retry ${attempt}). If you can, call 112.`,
+      ),
+    },
+  );
+  sosInFlight = false;
+  store.removeItem("ansim.sos-key");
   if (answer.status === 200 || answer.status === 201) {
     incidentId = answer.body.incident_id;
     store.setItem("ansim.incident", incidentId);
@@ -95,14 +110,18 @@ async function sendSos() {
     startLocation();
     uploader = uploader || setInterval(uploadFixes, UPLOAD_EVERY_MS);
   } else {
-    say("신고 실패 — 112에 전화하세요", "SOS failed — call 112");
+    // Refused for good (e.g. this install was signed out): retrying cannot help.
+    say("이 기기로는 신고할 수 없습니다 — 112에 전화하세요", "This device cannot send an SOS — call 112");
   }
   show();
 }
 
 async function cancelSos(event) {
   event.preventDefault();
-  const answer = await post(`/api/v1/app/incidents/${incidentId}/cancel`, { pin: $("cancel-pin").value }, { credential: credential() });
+  let answer = { status: 0, body: {} };
+  try {
+    answer = await post(`/api/v1/app/incidents/${incidentId}/cancel`, { pin: $("cancel-pin").value }, { credential: credential() });
+  } catch (error) { /* offline: said below */ }
   $("cancel-pin").value = "";
   if (answer.status === 200) {
     say("신고가 취소되었습니다.", "SOS cancelled.");
@@ -112,8 +131,10 @@ async function cancelSos(event) {
     }, TRAIL_AFTER_CANCEL_MS);
     store.removeItem("ansim.incident");
     $("cancel").hidden = true;
-  } else {
+  } else if (answer.status === 403) {
     say("PIN이 맞지 않습니다.", "Wrong PIN.");
+  } else {
+    say("취소하지 못했습니다. 다시 시도하세요.", "Could not cancel. Try again.");
   }
 }
 
@@ -164,3 +185,5 @@ applyLanguage();
 show();
 if (credential()) startLocation();
 if (incidentId) uploader = setInterval(uploadFixes, UPLOAD_EVERY_MS);
+// An SOS still being sent when the page closed goes on with the same key.
+if (credential() && store.getItem("ansim.sos-key")) sendSos();

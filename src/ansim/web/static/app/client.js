@@ -29,14 +29,23 @@ export async function post(path, body, { credential = null, key = null } = {}) {
   return { status: answer.status, body: result };
 }
 
-export async function untilAcknowledged(send, { tries = 30 } = {}) {
+// Worth another try: the network, the server's own trouble, or "slow down". Any other answer is final.
+export function retryable(status) {
+  return status === 0 || status >= 500 || status === 408 || status === 425 || status === 429;
+}
+
+export async function untilAcknowledged(send, { tries = Infinity, onRetry = () => {} } = {}) {
   // The same idempotency key on every try: a retry never makes a second incident.
+  // An SOS never gives up by itself (tries = Infinity): backoff 0.5 s doubling to 8 s.
   let wait = 500;
-  for (let attempt = 0; attempt < tries; attempt += 1) {
+  for (let attempt = 1; attempt <= tries; attempt += 1) {
+    let status = 0;
     try {
       const answer = await send();
-      if (answer.status < 500) return answer;
+      if (!retryable(answer.status)) return answer;
+      status = answer.status;
     } catch (error) { /* offline: try again */ }
+    onRetry({ attempt, status, waitMs: wait });
     await new Promise((resolve) => setTimeout(resolve, wait));
     wait = Math.min(wait * 2, 8000);
   }

@@ -1,7 +1,7 @@
 """TOTP enrolment codes: an admin's one-time code replaces trust on first use
 
-Revision ID: 0010_totp_enrolment_codes
-Revises: 0009_outbox_horizon
+Revision ID: 0011_totp_enrolment_codes
+Revises: 0010_terminal_sequence
 Create Date: 2026-12-05 02:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_totp_enrolment_codes"
-down_revision: str | None = "0009_outbox_horizon"
+revision: str = "0011_totp_enrolment_codes"
+down_revision: str | None = "0010_terminal_sequence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

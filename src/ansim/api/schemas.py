@@ -92,6 +92,8 @@ class LocationOut(BaseModel):
     radius_m: float
     method: str
     located_at: datetime
+    # The 95 % region's area: the consoles show the radius of the circle of equal area, grown to now.
+    area_m2: float | None = None
 
 
 class PlaceOut(BaseModel):

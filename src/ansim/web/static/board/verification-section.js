@@ -1,3 +1,6 @@
+import { toast } from '../common/ui.js';
+import { label } from '../common/labels.js';
+
 // Board section: guardian verification — call buttons (tel:), call outcomes, stand-down decisions, deliveries.
 // Contract: sections.js lists `{id, render(container, detail, ctx)}`; ctx.api(path, options) returns parsed JSON.
 
@@ -44,7 +47,7 @@ async function post(ctx, path, body, draw) {
     if (ctx.refresh) ctx.refresh();
     else draw(fresh);
   } catch (failure) {
-    alert(failure.message);
+    toast(failure.message, 'bad');
   }
 }
 

@@ -29,6 +29,17 @@ export async function post(path, body, { credential = null, key = null } = {}) {
   return { status: answer.status, body: result };
 }
 
+// A read with the app's bearer credential (signed like a post of an empty body).
+export async function get(path, { credential }) {
+  const stamp = String(Math.floor(Date.now() / 1000));
+  const signature = await crypto.subtle.sign("HMAC", await signingKey(credential), encoder.encode(`${stamp}.`));
+  const answer = await fetch(path, {
+    headers: { authorization: `Bearer ${credential}`, "x-ansim-timestamp": stamp, "x-ansim-signature": await hex(signature) },
+  });
+  const result = await answer.json().catch(() => ({}));
+  return { status: answer.status, body: result };
+}
+
 export async function untilAcknowledged(send, { tries = 30 } = {}) {
   // The same idempotency key on every try: a retry never makes a second incident.
   let wait = 500;

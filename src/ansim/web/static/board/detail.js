@@ -1,7 +1,7 @@
 // The incident detail panel: who, where, status, units, guardians, timeline — then extra sections.
 import { api } from "../common/api.js";
 import { toast } from "../common/ui.js";
-import { uncertaintyNow } from "../common/labels.js";
+import { relationWord, uncertaintyNow } from "../common/labels.js";
 import { ago, currentLang, t } from "../common/i18n.js";
 import { assignmentLabel, channelLabel, codeLabel, describeEta, methodLabel, statusLabel, timelineLabel } from "./labels.js";
 import { detailSections } from "./sections.js";
@@ -111,7 +111,7 @@ export async function renderDetail(container, incidentId, ctx) {
         el("dt", {}, t("경로", "Channel")), el("dd", {}, channelLabel(incident.channel)),
         el("dt", {}, t("접수", "Received")), el("dd", {}, `${new Date(incident.received_at).toLocaleTimeString(currentLang())} (${ago(incident.received_at)})`),
         incident.sos_count > 1 ? [el("dt", {}, t("반복 신고", "Repeated")), el("dd", {}, `${incident.sos_count}×`)] : null,
-        person?.notes ? [el("dt", {}, t("메모", "Notes")), el("dd", {}, person.notes)] : null)),
+        person?.notes ? [el("dt", {}, t("메모", "Notes")), el("dd", { "data-raw": "" }, person.notes)] : null)),
     el("section", { "data-testid": "where" },
       el("h3", {}, t("위치", "Where")),
       el("p", { "data-testid": "uncertainty" }, describeLocation(incident.location)),
@@ -140,12 +140,14 @@ export async function renderDetail(container, incidentId, ctx) {
     el("section", { "data-testid": "guardians" },
       el("h3", {}, t("보호자", "Guardians")),
       detail.guardians.length
-        ? el("ul", {}, detail.guardians.map((g) => el("li", {}, `${g.name} (${g.relation}) `, el("a", { href: `tel:${g.phone}` }, g.phone))))
+        ? el("ul", {}, detail.guardians.map((g) => el("li", {}, `${g.name} (${relationWord(g.relation)}) `, el("a", { href: `tel:${g.phone}` }, g.phone))))
         : el("p", { class: "muted" }, t("등록된 보호자 없음", "no guardian registered"))),
     el("section", { class: "timeline", "data-testid": "timeline" },
       el("h3", {}, t("경과", "Timeline")),
       el("ol", {}, detail.timeline.map((entry) =>
-        el("li", {}, `${new Date(entry.at).toLocaleTimeString(currentLang())} ${timelineLabel(entry.kind)}${timelineTarget(entry)} — ${entry.actor}${entry.data.reason ? `: ${entry.data.reason}` : ""}`)))),
+        el("li", {}, `${new Date(entry.at).toLocaleTimeString(currentLang())} ${timelineLabel(entry.kind)}${timelineTarget(entry)} — `,
+          // Who and why as they were recorded (data-raw: a user name, a typed or logged reason).
+          el("span", { "data-raw": "" }, `${entry.actor}${entry.data.reason ? `: ${entry.data.reason}` : ""}`))))),
   );
   for (const section of detailSections) {
     if (mine !== drawing) break;

@@ -72,3 +72,11 @@ export function uncertaintyNow(location, now = Date.now()) {
   const age = Math.max(0, (now - Date.parse(location.located_at)) / 1000);
   return { radius_m: base + WALK_MPS * age, age_s: age };
 }
+
+// Guardians' relations are stored as entered; the usual English words are translated.
+const RELATIONS = { mother: ["어머니", "mother"], father: ["아버지", "father"], grandmother: ["할머니", "grandmother"], grandfather: ["할아버지", "grandfather"], guardian: ["보호자", "guardian"] };
+export function relationWord(relation, lang = currentLang()) {
+  const pair = RELATIONS[relation];
+  if (!pair) return relation;
+  return lang === "ko" ? pair[0] : pair[1];
+}

@@ -205,7 +205,9 @@ function cameraItem(camera, number) {
   const status = el("div", { class: "status", role: "status" });
   const item = el("li", { "data-camera": camera.id },
     el("div", { class: "name" }, `${number}. ${camera.label}`),
-    el("div", { class: "facts" }, `${t("커버", "covers")} ${(camera.share * 100).toFixed(1)} % · ${Math.round(camera.distance_m)} m · ${camera.ptz ? "PTZ" : t("고정", "fixed")} · ${camera.purpose || ""}`),
+    el("div", { class: "facts" }, `${t("커버", "covers")} ${(camera.share * 100).toFixed(1)} % · ${Math.round(camera.distance_m)} m · ${camera.ptz ? "PTZ" : t("고정", "fixed")} · `,
+      // The camera register's own purpose words (data-raw: as the city recorded them).
+      el("span", { "data-raw": "" }, camera.purpose || "")),
   );
   const actions = el("div", { class: "actions" },
     el("button", { type: "button", class: "live-view", onclick: () => openLive(camera, status) }, t("실시간 영상", "Live view")),

@@ -48,7 +48,10 @@ export const LABELS = {
     camera_aimed: ["카메라 방향 전환", "camera aimed"], person_seen: ["CCTV 대상자 발견", "seen on CCTV"],
     clip_requested: ["영상 보존 요청", "clip requested"], verification_started: ["보호자 확인 시작", "verification started"],
     verification_decided: ["보호자 확인 결정", "verification decided"], escalated: ["코드 0 격상", "escalated to code 0"],
-    note_added: ["지령 메모", "dispatcher note"],
+    note_added: ["지령 메모", "dispatcher note"], escalation: ["코드 0 격상", "escalated to code 0"],
+    notification_delivered: ["알림 전달됨", "message delivered"], notification_dead: ["알림 전달 불가", "message undeliverable"],
+    guardian_answered: ["보호자 링크 응답", "guardian answered on the page"], guardian_called: ["보호자 통화 결과", "guardian call outcome"],
+    guardian_unreachable: ["보호자 연락 불가", "guardian unreachable"], duress: ["강압 취소 (비상 PIN)", "duress cancel (duress PIN)"],
   },
   DispatcherDecision: { stand_down: ["철수 (오인 신고)", "stand down (false alarm)"], continue: ["출동 유지", "keep units going"] },
 };

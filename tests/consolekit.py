@@ -75,9 +75,10 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
         outbox_poll_s=0.05,
         verification=VerificationSettings(link_secret="console test key"),
     )
-    with serving(create_app(settings, engine=engine)) as live, httpx.Client(
-        base_url=live.url
-    ) as http:
+    with (
+        serving(create_app(settings, engine=engine)) as live,
+        httpx.Client(base_url=live.url) as http,
+    ):
         admin = _bearer(http, STAFF[Role.ADMIN][0])
         http.put(
             f"/api/v1/cctv/operators/{STAFF[Role.CCTV_OPERATOR][0]}/area",
@@ -90,7 +91,9 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
             headers=admin,
         ).raise_for_status()
         sos = http.post(
-            "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "console-kit-01")
+            "/api/v1/app/sos",
+            json=SOS_BODY,
+            headers=app_headers(world.app_credential, "console-kit-01"),
         )
         assert sos.status_code == 201, sos.text
         incident_id = sos.json()["incident_id"]

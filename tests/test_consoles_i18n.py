@@ -42,7 +42,11 @@ def status_enums() -> dict[str, list[str]]:
     for module_info in pkgutil.iter_modules(ansim.domain.__path__):
         module = importlib.import_module(f"ansim.domain.{module_info.name}")
         for _name, value in inspect.getmembers(module, inspect.isclass):
-            if issubclass(value, StrEnum) and value is not StrEnum and value.__module__ == module.__name__:
+            if (
+                issubclass(value, StrEnum)
+                and value is not StrEnum
+                and value.__module__ == module.__name__
+            ):
                 found[value.__name__] = [member.value for member in value]
     return found
 
@@ -58,7 +62,7 @@ def test_the_domain_has_the_status_enums_the_pages_show() -> None:
 
 
 def test_every_value_of_every_status_enum_has_both_words(
-    consoles: Consoles,  # noqa: F811
+    consoles: Consoles,
     chromium: Any,
 ) -> None:
     page = new_page(chromium, "ko")
@@ -87,7 +91,7 @@ def raw_words(text: str, lang: str) -> list[str]:
 @pytest.mark.parametrize("lang", ["ko", "en"])
 @pytest.mark.parametrize("console", PAGES, ids=[p.name for p in PAGES])
 def test_no_page_shows_a_raw_enum_or_a_missing_translation(
-    consoles: Consoles,  # noqa: F811
+    consoles: Consoles,
     chromium: Any,
     console: ConsolePage,
     lang: str,
@@ -103,13 +107,17 @@ def test_no_page_shows_a_raw_enum_or_a_missing_translation(
     text: str = page.evaluate(VISIBLE_TEXT)
     assert [line for line in _lines(text) if "⟦" in line] == []
     assert [e for e in errors if "missing translation" in e] == []
-    assert raw_words(text, lang) == [], f"{console.name} ({lang}) shows raw words in: {_lines(text)}"
+    assert raw_words(text, lang) == [], (
+        f"{console.name} ({lang}) shows raw words in: {_lines(text)}"
+    )
     if lang == "ko":
         assert re.search(r"[가-힣]", text)
     else:
         # English pages say nothing in Korean but names and places (김하늘, 태평로11, 중구 ...).
         hangul_lines = [
-            line for line in text.splitlines() if re.search(r"[가-힣]{2,}", line) and not _named(line)
+            line
+            for line in text.splitlines()
+            if re.search(r"[가-힣]{2,}", line) and not _named(line)
         ]
         assert hangul_lines == [], f"{console.name} (en) has Korean text: {hangul_lines}"
     page.context.close()

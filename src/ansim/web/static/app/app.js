@@ -2,7 +2,7 @@
 import { get, post, untilAcknowledged } from "/static/app/client.js";
 import { applyTheme } from "/static/common/ui.js";
 
-applyTheme("light");
+applyTheme();
 
 const store = window.localStorage;
 let lang = store.getItem("ansim.lang") || (navigator.language.startsWith("ko") ? "ko" : "en");

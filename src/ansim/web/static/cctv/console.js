@@ -44,7 +44,7 @@ function applyLanguage() {
 }
 
 const statusWord = (s) => label("IncidentStatus", s, state.lang);
-applyTheme("light");
+applyTheme();
 const time = (iso) => new Date(iso).toLocaleTimeString(state.lang === "ko" ? "ko-KR" : "en-GB");
 
 async function start() {
@@ -126,7 +126,7 @@ function renderIncidents(incidents) {
   const list = $("incidents");
   list.replaceChildren(
     ...incidents.map((i) =>
-      el("li", { class: i.id === state.incidentId ? "selected" : "", "data-id": i.id, tabindex: "0", role: "button",
+      el("li", { class: i.id === state.incidentId ? "selected" : "", "data-id": i.id, tabindex: "0",
         onclick: () => openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`),
         onkeydown: (key) => { if (key.key === "Enter" || key.key === " ") { key.preventDefault(); openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`); } } },
         el("span", { class: `badge code-${i.priority}` }, `${t("코드", "code")} ${i.priority}`), ` ${statusWord(i.status)} · ${time(i.received_at)}`,

@@ -2,19 +2,23 @@
 // and the alert tone (WebAudio) that each console can mute for itself.
 const THEME = "ansim.theme";
 
-export function applyTheme(fallback = "light") {
+// The theme this browser chose; else the page's own (board and MDT open dark); else the system's.
+export function applyTheme(fallback = null) {
   const saved = localStorage.getItem(THEME);
-  document.documentElement.dataset.theme = saved === "dark" || saved === "light" ? saved : fallback;
+  const theme = saved === "dark" || saved === "light" ? saved : fallback;
+  if (theme) document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
 }
 
 export function themeToggle(button, t) {
+  const dark = () => document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
   const label = () => {
-    const dark = document.documentElement.dataset.theme === "dark";
-    button.textContent = dark ? t("밝은 화면", "Light") : t("어두운 화면", "Dark");
+    button.textContent = dark() ? t("밝은 화면", "Light") : t("어두운 화면", "Dark");
   };
   label();
   button.addEventListener("click", () => {
-    const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+    const next = dark() ? "light" : "dark";
     localStorage.setItem(THEME, next);
     document.documentElement.dataset.theme = next;
     label();

@@ -144,6 +144,7 @@ ACCESS: dict[str, Rule] = {
     "cctv_page": PUBLIC,
     # base map
     "get_base_map_roads": ANY_STAFF,
+    "get_base_map_districts": ANY_STAFF,
     "list_stations": ANY_STAFF,
     # intake
     "app_send_sos": DEVICE,

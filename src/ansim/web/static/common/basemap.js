@@ -16,7 +16,8 @@ export function createBaseMap(element, config, { districts = true } = {}) {
     ready.push(api("/api/v1/map/roads").then((roads) => {
       L.geoJSON(roads, {
         interactive: false,
-        style: (feature) => ({ className: "base-road", color: feature.properties.major ? "#6b8299" : "#3f5468", weight: feature.properties.major ? 2.5 : 1 }),
+        className: "base-road",
+        style: (feature) => ({ color: feature.properties.major ? "#6b8299" : "#3f5468", weight: feature.properties.major ? 2.5 : 1 }),
       }).addTo(map);
       element.dataset.basemap = "roads";
     }));
@@ -24,7 +25,7 @@ export function createBaseMap(element, config, { districts = true } = {}) {
   const area = api("/api/v1/map/districts").then((found) => {
     map.fitBounds(found.area);
     if (districts) {
-      L.geoJSON(found, { interactive: false, style: { className: "district-outline", color: "#8a7fd6", weight: 1.5, dashArray: "4 4", fill: false } }).addTo(map);
+      L.geoJSON(found, { interactive: false, className: "district-outline", style: { color: "#8a7fd6", weight: 1.5, dashArray: "4 4", fill: false } }).addTo(map);
     }
     return found;
   }).catch(() => ({ features: [], area: null }));

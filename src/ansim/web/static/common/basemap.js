@@ -24,6 +24,7 @@ export function createBaseMap(element, config, { districts = true } = {}) {
   }
   const area = api("/api/v1/map/districts").then((found) => {
     map.fitBounds(found.area);
+    element.dataset.area = "fitted";
     if (districts) {
       L.geoJSON(found, { interactive: false, className: "district-outline", style: { color: "#8a7fd6", weight: 1.5, dashArray: "4 4", fill: false } }).addTo(map);
     }

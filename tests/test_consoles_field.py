@@ -17,8 +17,8 @@ from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
 
 from ansim.api.app import create_app
+from ansim.services.demo_world import DEMO_PASSWORD, DemoWorld, seed
 from ansim.settings import Settings
-from ansim.sim.demo_seed import DEMO_PASSWORD, DemoWorld, seed
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
 

@@ -18,6 +18,12 @@ const queue = document.getElementById("queue");
 const detailPanel = document.getElementById("detail");
 applyTheme("dark");
 const tone = alertTone("ansim.board.muted");
+// The surge benchmark's measure (localStorage["ansim.perf"] = "1"): ms from a WebSocket message's
+// arrival to the DOM update it causes, one entry per message (tests/test_consoles_surge.py).
+const perf = localStorage.getItem("ansim.perf") === "1" ? [] : null;
+window.ansimPerf = perf;
+let waitingForDom = [];
+const measured = (event) => { if (perf && event.arrivedAt !== undefined) perf.push(performance.now() - event.arrivedAt); };
 
 async function main() {
   translatePage();
@@ -63,7 +69,7 @@ function setUpMute() {
   const button = document.getElementById("mute");
   const draw = () => {
     button.setAttribute("aria-pressed", String(tone.muted));
-    button.textContent = tone.muted ? t("🔇 이 콘솔 소리 꺼짐", "🔇 This console muted") : t("🔔 소리 켜짐", "🔔 Sound on");
+    button.textContent = tone.muted ? t("소리 꺼짐 (이 콘솔)", "Muted (this console)") : t("소리 켜짐", "Sound on");
   };
   draw();
   button.addEventListener("click", () => { tone.muted = !tone.muted; tone.unlock(); draw(); });
@@ -97,10 +103,12 @@ function onEvent(board, event) {
   // A position report carries the position: move the marker, no reload (a live city sends many).
   if (event.type === "unit.moved") {
     board.moveUnit(event.data.unit_id, event.data.lat, event.data.lon);
+    measured(event);
     return;
   }
   if (event.type === "incident.received") {
     const fresh = showProvisionally(board, event);
+    measured(event);
     if (fresh) {
       const data = event.data;
       raiseAlert(t(`새 SOS: ${codeLabel(data.priority)} · ${channelLabel(data.channel)}${data.drill ? " (훈련)" : ""}`,
@@ -116,6 +124,7 @@ function onEvent(board, event) {
     markEscalated(event.data.incident_id);
   }
   if (event.type === "unit.status_changed") refreshUnits(board);
+  if (perf && event.type !== "incident.received") waitingForDom.push(event);
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => refresh(board, event.incident_id === state.selected), 60);
 }
@@ -174,6 +183,7 @@ async function refresh(board, withDetail) {
   board.forgetIncidentsExcept(new Set(incidents.map((i) => i.id)));
   for (const incident of incidents) board.showIncident(incident, incident.id === state.selected);
   renderQueue();
+  if (perf) { for (const event of waitingForDom) measured(event); waitingForDom = []; }
   if (withDetail && state.selected) await renderDetail(detailPanel, state.selected, state.ctx);
 }
 

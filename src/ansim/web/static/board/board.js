@@ -23,7 +23,12 @@ const tone = alertTone("ansim.board.muted");
 const perf = localStorage.getItem("ansim.perf") === "1" ? [] : null;
 window.ansimPerf = perf;
 let waitingForDom = [];
-const measured = (event) => { if (perf && event.arrivedAt !== undefined) perf.push(performance.now() - event.arrivedAt); };
+const measured = (event) => {
+  if (!perf || event.arrivedAt === undefined) return;
+  const ms = performance.now() - event.arrivedAt;
+  perf.push(ms);
+  if (ms > 200) (window.ansimSlow ??= []).push(`${event.type} ${Math.round(ms)}`);
+};
 
 async function main() {
   translatePage();
@@ -103,6 +108,8 @@ function onEvent(board, event) {
   // A position report carries the position: move the marker, no reload (a live city sends many).
   if (event.type === "unit.moved") {
     board.moveUnit(event.data.unit_id, event.data.lat, event.data.lon);
+    const moved = state.units.find((u) => u.id === event.data.unit_id);
+    if (moved) Object.assign(moved, { lat: event.data.lat, lon: event.data.lon });
     measured(event);
     return;
   }
@@ -123,10 +130,36 @@ function onEvent(board, event) {
     raiseAlert(escalationText(event.data), true);
     markEscalated(event.data.incident_id);
   }
-  if (event.type === "unit.status_changed") refreshUnits(board);
-  if (perf && event.type !== "incident.received") waitingForDom.push(event);
+  // What the event itself says is drawn at once; the REST refresh that follows fills in the rest.
+  if (applyFromEvent(board, event)) measured(event);
+  else if (perf && event.type !== "incident.received") waitingForDom.push(event);
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => refresh(board, event.incident_id === state.selected), 60);
+}
+
+// Status, code, position and unit status come in the event: no round trip before the queue shows them.
+function applyFromEvent(board, event) {
+  const data = event.data;
+  if (event.type === "unit.status_changed") {
+    const unit = state.units.find((u) => u.id === data.unit_id);
+    if (!unit) return false;
+    unit.status = data.status;
+    board.showUnit(unit);
+    return true;
+  }
+  const incident = state.incidents.find((i) => i.id === data.incident_id);
+  if (!incident) return false;
+  // A unit ordered: the incident no longer waits for one (the queue's first sort key).
+  if (event.type === "unit.ordered") incident.waiting_for_unit = false;
+  else if (event.type === "incident.priority_changed") incident.priority = Number(data.to);
+  else if (event.type === "incident.escalated") incident.priority = Number(data.priority ?? 0);
+  else if (event.type === "incident.status_changed") incident.status = data.to;
+  else if (event.type === "incident.located") incident.location = data.location;
+  else return false;
+  if (incident.status === "received" && event.type === "incident.status_changed") incident.waiting_for_unit = undefined;
+  board.showIncident(incident, incident.id === state.selected);
+  renderQueue();
+  return true;
 }
 
 // One alert per escalation though both event kinds may arrive for it.
@@ -176,7 +209,9 @@ async function openIncidents() {
 }
 
 async function refresh(board, withDetail) {
+  const begun = performance.now();
   const [incidents] = await Promise.all([openIncidents(), refreshUnits(board)]);
+  if (perf) (window.ansimFetch ??= []).push(performance.now() - begun);
   const fresh = new Set(state.incidents.filter((i) => i.fresh).map((i) => i.id));
   for (const incident of incidents) if (fresh.has(incident.id)) incident.fresh = true;
   state.incidents = incidents;

@@ -14,12 +14,14 @@ from ansim.api.schemas import (
     IncidentDetailOut,
     IncidentOut,
     IncidentStatusIn,
+    NoteIn,
     PriorityIn,
+    TimelineEntryOut,
 )
 from ansim.domain.errors import Forbidden
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import dispatch, incident_commands, incidents, people
+from ansim.services import dispatch, incident_commands, incidents, notes, people
 from ansim.services.audit_trail import do_record_read
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
@@ -193,3 +195,27 @@ async def change_incident_priority(
 ) -> IncidentDetailOut:
     """Sets the priority code (0 most urgent) with a reason for the timeline."""
     return await run_in_threadpool(_priority, context, request, user, incident_id, body)
+
+
+@router.post(
+    "/{incident_id}/notes",
+    operation_id="add_dispatcher_note",
+    status_code=201,
+    response_model=TimelineEntryOut,
+)
+async def add_dispatcher_note(
+    incident_id: str, body: NoteIn, request: Request, context: ContextDep, user: ConsoleUser
+) -> TimelineEntryOut:
+    """A note to the units on the incident: on the board's timeline and on the crews' terminals."""
+    entry = await run_in_threadpool(
+        lambda: notes.do_add_dispatcher_note(
+            context.platform,
+            incident_id=incident_id,
+            text=body.text,
+            actor=staff_actor(request, user),
+        )
+    )
+    assert entry.id is not None  # flushed with its transaction
+    return TimelineEntryOut(
+        id=entry.id, kind=entry.kind, at=entry.at, actor=entry.actor, data=entry.data
+    )

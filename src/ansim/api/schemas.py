@@ -77,6 +77,10 @@ class PriorityIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class NoteIn(Body):
+    text: str = Field(min_length=1, max_length=500)
+
+
 class UnitStatusIn(Body):
     status: UnitStatus
 

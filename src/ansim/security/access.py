@@ -116,6 +116,7 @@ ACCESS: dict[str, Rule] = {
     "dispatch_unit": CONSOLE,
     "change_incident_status": CONSOLE,
     "change_incident_priority": CONSOLE,
+    "add_dispatcher_note": CONSOLE,
     # units
     "list_units": FIELD,
     "change_unit_status": FIELD,

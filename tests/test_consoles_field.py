@@ -148,6 +148,16 @@ def test_the_mdt_on_a_phone_re_alerts_on_escalation_and_queues_status_while_offl
     page.locator("#alert-text", has_text="코드 0 격상! CCTV: 대상자 끌려가는 장면").wait_for()
     assert page.evaluate("document.body.dataset.alerts") == "2"
     page.locator("#announcer-urgent", has_text="코드 0 격상").wait_for()
+    # A note from the dispatcher reaches the crew: announced, and listed with the order.
+    noted = httpx.post(
+        f"{live.url}/api/v1/incidents/{incident_id}/notes",
+        json={"text": "아버지가 정문에서 기다림, 파란 점퍼"},
+        headers=_bearer(live.url, "dispatcher"),
+    )
+    assert noted.status_code == 201, noted.text
+    page.locator("#alert-text", has_text="아버지가 정문에서 기다림").wait_for()
+    page.locator("#notes li", has_text="파란 점퍼").wait_for()
+    page.click("#alert-ok")
     # Phone-sized: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 

@@ -38,6 +38,8 @@ const TEXT = {
   gps_on: ["위치 전송 중", "sending position"],
   gps_off: ["위치 전송 안 됨", "position not sent"],
   escalated: ["코드 0 격상!", "Raised to code 0!"],
+  notes: ["상황실 메모", "Notes from dispatch"],
+  new_note: ["상황실 메모", "Note from dispatch"],
   understood: ["확인", "OK"],
   pending: ["전송 대기 (연결되면 보냄)", "waiting to send (sent when back online)"],
   order_moved: ["지령이 다른 차량으로 넘어갔습니다 — 확인이 늦게 도착했습니다", "Order moved to another unit — your acknowledgement arrived late"],
@@ -50,7 +52,7 @@ const METHOD = LABELS.FixMethod;
 const REFRESH_ON = new Set([
   "unit.ordered", "assignment.changed", "assignment.ack_timed_out", "incident.located",
   "incident.status_changed", "incident.priority_changed", "unit.status_changed", "unit.preempted",
-  "incident.requeued", "incident.escalated",
+  "incident.requeued", "incident.escalated", "incident.note_added",
 ]);
 const OUTBOX = "ansim.mdt.outbox";
 const POSITION_EVERY_MS = 10000;
@@ -155,6 +157,9 @@ function connect() {
       const why = envelope.data.reason || envelope.data.cause || "";
       showAlert(`${t("escalated")}${why ? ` ${why}` : ""}`, true);
     }
+    if (envelope.type === "incident.note_added" && state.order && envelope.data.incident_id === state.order.incident.id) {
+      showAlert(`${t("new_note")}: ${envelope.data.text}`, false);
+    }
     if (REFRESH_ON.has(envelope.type)) await refresh();
   };
   socket.onclose = () => {
@@ -195,12 +200,28 @@ async function refresh() {
       showAlert(t("new_order"), order_is_urgent());
     }
     await drawRoute();
+    await loadNotes();
   } else {
     state.unit = (await api("/api/v1/units")).find((u) => u.id === unitId) || state.unit;
     state.dueAt = null;
     if (previous) clearMap();
   }
   render();
+}
+
+// The dispatcher's notes on the ordered incident (its timeline; the crew may read it).
+async function loadNotes() {
+  const incidentId = state.order.incident.id;
+  const detail = await api(`/api/v1/incidents/${incidentId}`).catch(() => null);
+  if (!detail || !state.order || state.order.incident.id !== incidentId) return;
+  const notes = detail.timeline.filter((e) => e.kind === "note_added");
+  $("notes-box").hidden = notes.length === 0;
+  $("notes").replaceChildren(...notes.map((n) => {
+    const item = document.createElement("li");
+    item.textContent = `${new Date(n.at).toLocaleTimeString(state.lang)} ${n.data.text}`;
+    item.dataset.raw = "";
+    return item;
+  }));
 }
 
 function order_is_urgent() {
@@ -213,6 +234,7 @@ function render() {
   $("unit-status").textContent = state.unit ? label("UnitStatus", state.unit.status, state.lang) : "";
   const order = state.order;
   $("order").hidden = !order;
+  if (!order) $("notes-box").hidden = true;
   $("no-order").hidden = Boolean(order);
   if (!order) return;
   const { assignment, incident, person } = order;

@@ -34,6 +34,7 @@ AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "
 # User names and display names that cannot be mistaken for an enum value on a page.
 STAFF = {
     Role.DISPATCHER: ("kim.sanghwang", "김상황"),
+    Role.SUPERVISOR: ("han.timjang", "한팀장"),
     Role.OFFICER: ("lee.sunchal", "이순찰"),
     Role.CCTV_OPERATOR: ("park.gwanje", "박관제"),
     Role.ADMIN: ("choi.gwalli", "최관리"),
@@ -149,6 +150,11 @@ def _board(page: Any, kit: Consoles) -> None:
     page.locator("[data-section=dispatch] h3").wait_for(timeout=10000)
 
 
+def _supervisor_board(page: Any, kit: Consoles) -> None:
+    _board(page, kit)
+    page.locator("#shift-figures dt").first.wait_for(timeout=10000)
+
+
 def _mdt(page: Any, kit: Consoles) -> None:
     page.goto(f"{kit.url}/mdt")
     page.locator("#order").wait_for(state="visible", timeout=10000)
@@ -196,6 +202,7 @@ def _enrol(page: Any, kit: Consoles) -> None:
 PAGES = [
     ConsolePage("login", None, _login),
     ConsolePage("board", Role.DISPATCHER, _board),
+    ConsolePage("board-supervisor", Role.SUPERVISOR, _supervisor_board),
     ConsolePage("mdt-login", None, _mdt_login),
     ConsolePage("mdt", Role.OFFICER, _mdt),
     ConsolePage("cctv-login", None, _cctv_login),

@@ -125,7 +125,7 @@ def test_no_page_shows_a_raw_enum_or_a_missing_translation(
 
 # Korean proper names a page may show in English: people, places, units, schools, the language toggle.
 PROPER = re.compile(
-    r"김하늘|김민준|김상황|이순찰|박관제|최관리|태평로|서울|중구|종로구|용산구|마포구|서대문구|은평구|성북구|"
+    r"김하늘|김민준|김상황|한팀장|이순찰|박관제|최관리|태평로|서울|중구|종로구|용산구|마포구|서대문구|은평구|성북구|"
     r"시청|한국어|파출소|지구대|경찰서|안심|덕수|초등학교|세종대로|[가-힣]+\d+"
 )
 

@@ -84,3 +84,38 @@ def test_an_empty_or_endless_note_is_refused_and_so_is_a_note_to_a_closed_case(
         )
         assert moved.status_code == 200, moved.text
     assert client.post(url, json={"text": "late"}, headers=board).status_code == 409
+
+
+def test_the_supervisor_sees_the_shift_figures_and_a_dispatcher_does_not(
+    api: tuple[TestClient, World, Engine],
+) -> None:
+    client, world, _engine = api
+    client.post(
+        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "shift-press-1")
+    )
+    figures = client.get("/api/v1/supervisor/shift", headers=staff_headers(client, "supervisor"))
+    assert figures.status_code == 200, figures.text
+    body = figures.json()
+    assert body["received"] == 1
+    assert sum(body["open_by_code"].values()) == 1
+    assert body["press_to_order"]["count"] == 1  # auto-dispatched at once
+    assert body["press_to_order"]["median_s"] == 0.0
+    assert body["verification_outcomes"] == {"pending": 1}
+    refused = client.get("/api/v1/supervisor/shift", headers=staff_headers(client, "dispatcher"))
+    assert refused.status_code == 403
+
+
+def test_the_shift_starts_at_the_last_change_in_seoul() -> None:
+    from datetime import UTC, datetime, time
+
+    from ansim.services.shift_figures import shift_start
+
+    changes = [time(7, 0), time(19, 0)]
+    # 06:30 in Seoul (21:30 UTC the day before): the night shift began at 19:00 Seoul the day before.
+    assert shift_start(datetime(2026, 3, 1, 21, 30, tzinfo=UTC), changes) == datetime(
+        2026, 3, 1, 10, 0, tzinfo=UTC
+    )
+    # 08:00 in Seoul: the day shift began at 07:00.
+    assert shift_start(datetime(2026, 3, 1, 23, 0, tzinfo=UTC), changes) == datetime(
+        2026, 3, 1, 22, 0, tzinfo=UTC
+    )

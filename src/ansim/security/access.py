@@ -146,6 +146,7 @@ ACCESS: dict[str, Rule] = {
     # base map
     "get_base_map_roads": ANY_STAFF,
     "get_base_map_districts": ANY_STAFF,
+    "get_shift_figures": SUPERVISION,
     "list_stations": ANY_STAFF,
     # intake
     "app_send_sos": DEVICE,

@@ -3,7 +3,7 @@
 // queue; filters and a surge banner. The queue order: waiting for a unit, then code, then oldest press.
 import { api, openStream } from "../common/api.js";
 import { ago, currentLang, langToggle, t, translatePage } from "../common/i18n.js";
-import { LABELS } from "../common/labels.js";
+import { LABELS, label } from "../common/labels.js";
 import { alertTone, announce, applyTheme, themeToggle, toast } from "../common/ui.js";
 import { districtOf } from "../common/basemap.js";
 import { renderDetail, describeLocation } from "./detail.js";
@@ -49,6 +49,7 @@ async function main() {
   langToggle(document.getElementById("lang"), () => { showMe(); themeLabel(); muteLabel(); fillFilters(); refresh(board, true); });
   setUpKeyboard();
   fillFilters();
+  if (["supervisor", "admin"].includes(me.role)) startShiftFigures();
   document.getElementById("alert-ack").addEventListener("click", acknowledgeAlert);
   // Any first press (log-in happened on another page) lets the browser play the tone.
   document.addEventListener("pointerdown", () => tone.unlock(), { once: true });
@@ -79,6 +80,32 @@ function setUpMute() {
   draw();
   button.addEventListener("click", () => { tone.muted = !tone.muted; tone.unlock(); draw(); });
   return draw;
+}
+
+// The supervisor's figures since the shift began (GET /api/v1/supervisor/shift), every 10 s.
+function startShiftFigures() {
+  const panel = document.getElementById("shift");
+  panel.hidden = false;
+  panel.open = true;
+  const seconds = (spread) => spread.median_s === null ? "—" : t(`${Math.round(spread.median_s)}초 (90%: ${Math.round(spread.p90_s)}초) · ${spread.count}건`, `${Math.round(spread.median_s)} s (p90 ${Math.round(spread.p90_s)} s) · ${spread.count}`);
+  const draw = async () => {
+    const f = await api("/api/v1/supervisor/shift").catch(() => null);
+    if (!f) return;
+    const rows = [
+      [t("교대 시각", "Shift began"), new Date(f.shift_started_at).toLocaleTimeString(currentLang())],
+      [t("접수", "SOS received"), String(f.received)],
+      ...Object.entries(f.open_by_code).map(([code, n]) => [t(`진행 중 · 코드 ${code}`, `open · code ${code}`), String(n)]),
+      [t("접수 → 지령 (중앙값)", "press → order (median)"), seconds(f.press_to_order)],
+      [t("지령 → 수신 확인 (중앙값)", "order → ack (median)"), seconds(f.order_to_ack)],
+      ...Object.entries(f.verification_outcomes).map(([state, n]) => [label("VerificationState", state), String(n)]),
+    ];
+    document.getElementById("shift-figures").replaceChildren(...rows.flatMap(([name, value]) => [
+      Object.assign(document.createElement("dt"), { textContent: name }),
+      Object.assign(document.createElement("dd"), { textContent: value }),
+    ]));
+  };
+  draw();
+  setInterval(draw, 10000);
 }
 
 // Alerts: new SOS and every escalation. The banner stays until the dispatcher acknowledges it.

@@ -238,7 +238,8 @@ function render() {
   $("no-order").hidden = Boolean(order);
   if (!order) return;
   const { assignment, incident, person } = order;
-  $("priority").textContent = `CODE ${incident.priority}`;
+  $("priority").textContent = state.lang === "ko" ? `코드 ${incident.priority}` : `code ${incident.priority}`;
+  $("priority").className = `priority badge code-${incident.priority}`;
   if (person) {
     $("person-name").textContent = person.name;
     $("person-detail").textContent = `${person.birth_year}${state.lang === "ko" ? t("born") : ` (${t("born")})`} · ${person.school}`;
@@ -314,7 +315,7 @@ async function drawRoute() {
     if (route.seconds !== null) {
       const minutes = (route.seconds / 60).toFixed(1);
       const km = route.metres === null ? "" : ` · ${(route.metres / 1000).toFixed(1)} km`;
-      $("eta").textContent = `${t("drive")} ${minutes} min${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
+      $("eta").textContent = `${t("drive")} ${minutes}${state.lang === "ko" ? "분" : " min"}${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
     } else {
       $("eta").textContent = route.reason;
     }

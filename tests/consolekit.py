@@ -98,6 +98,15 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
         )
         assert sos.status_code == 201, sos.text
         incident_id = sos.json()["incident_id"]
+        # The crew acknowledges at once: an order left waiting would move on after 30 s, and the
+        # MDT pages of a long module would find no order.
+        officer = _bearer(http, STAFF[Role.OFFICER][0])
+        unit_id = world.unit_ids["태평로11"]
+        orders = http.get(f"/api/v1/units/{unit_id}/orders", headers=officer).json()
+        assert orders, "the SOS was not dispatched to 태평로11"
+        http.post(
+            f"/api/v1/assignments/{orders[0]['assignment']['id']}/acknowledge", headers=officer
+        ).raise_for_status()
         context: AppContext = live.app.state.context
         assert context.verification is not None
         with make_session_factory(engine)() as session:

@@ -3,6 +3,7 @@
 import { createBaseMap, L } from "/static/common/basemap.js";
 import { LABELS, label, uncertaintyNow } from "/static/common/labels.js";
 import { alertTone, announce, applyTheme } from "/static/common/ui.js";
+import { createOutbox } from "/static/mdt/outbox.js";
 
 applyTheme("dark");
 const tone = alertTone("ansim.mdt.muted");
@@ -54,7 +55,6 @@ const REFRESH_ON = new Set([
   "incident.status_changed", "incident.priority_changed", "unit.status_changed", "unit.preempted",
   "incident.requeued", "incident.escalated", "incident.note_added",
 ]);
-const OUTBOX = "ansim.mdt.outbox";
 const POSITION_EVERY_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
@@ -325,58 +325,20 @@ async function drawRoute() {
   state.map.fitBounds(bounds);
 }
 
-// Changes made while the network is away wait here (kept across a reload) and leave in order.
-function readOutbox() {
-  try { return JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch { return []; }
-}
-
-function writeOutbox(items) {
-  localStorage.setItem(OUTBOX, JSON.stringify(items));
-}
-
-async function send(change) {
-  const waiting = readOutbox();
-  if (waiting.length) {
-    // Something older is still waiting: this one goes behind it, never ahead.
-    writeOutbox([...waiting, change]);
-    render();
-    return;
-  }
-  try {
-    await api(change.path, { method: "POST", body: change.body });
-  } catch (error) {
-    if (error.status === undefined) {
-      writeOutbox([change]);
-      render();
-      return;
-    }
-    throw error;
-  }
-  await refresh();
-}
-
-let flushing = false;
-async function flushOutbox() {
-  if (flushing || !state.user) return;
-  flushing = true;
-  try {
-    for (let waiting = readOutbox(); waiting.length; waiting = readOutbox()) {
-      const [change, ...rest] = waiting;
-      try {
-        await api(change.path, { method: "POST", body: change.body });
-      } catch (error) {
-        if (error.status === undefined) return; // still offline
-        // The server refused it (the order moved on while we were away): say so, drop it.
-        $("order-state").textContent = change.kind === "ack" && error.status === 409 ? t("order_moved") : `${t(change.label)}: ${error.message}`;
-        if (change.kind === "ack") $("order-state").className = "state moved";
-      }
-      writeOutbox(rest);
-    }
-    await refresh();
-  } finally {
-    flushing = false;
-  }
-}
+// Changes made while the network is away wait in mdt/outbox.js and leave in order.
+const outbox = createOutbox({
+  post: (change) => api(change.path, { method: "POST", body: change.body }),
+  changed: () => render(),
+  sent: () => refresh(),
+  refused: (change, error) => {
+    // The server refused it (the order moved on while we were away): say so.
+    $("order-state").textContent = change.kind === "ack" && error.status === 409 ? t("order_moved") : `${t(change.label)}: ${error.message}`;
+    if (change.kind === "ack") $("order-state").className = "state moved";
+  },
+});
+const readOutbox = () => outbox.waiting();
+const send = (change) => outbox.send(change);
+const flushOutbox = () => (state.user ? outbox.flush() : null);
 
 async function status(value) {
   $("alert").hidden = true;

@@ -59,6 +59,7 @@ def with_file_secrets(
         file_secret_settings,
     )
 
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ansim.domain.incidents import ACTIVE_STATUSES
+from ansim.domain.incidents import OPEN_STATUSES
 from ansim.store.tables import assignments, incidents, verifications
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -44,7 +44,7 @@ def figures(session: Session, *, now: datetime, changes: list[time]) -> dict[str
     open_by_code = {str(code): 0 for code in range(5)}
     for priority, count in session.execute(
         sa.select(incidents.c.priority, sa.func.count())
-        .where(incidents.c.status.in_(ACTIVE_STATUSES))
+        .where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
         .group_by(incidents.c.priority)
     ):
         open_by_code[str(int(priority))] = int(count)

@@ -150,7 +150,7 @@ function onEvent(board, event) {
     }
   }
   // incident.escalated (lifecycle) carries the cause; before it lands, a priority change to code 0 says it.
-  if (event.type === "incident.escalated") {
+  if (event.type === "incident.escalated" && !escalatedRecently(event.data.incident_id)) {
     raiseAlert(escalationText(event.data), true);
     markEscalated(event.data.incident_id);
   } else if (event.type === "incident.priority_changed" && Number(event.data.to) === 0 && !escalatedRecently(event.data.incident_id)) {
@@ -177,13 +177,13 @@ function applyFromEvent(board, event) {
   const incident = state.incidents.find((i) => i.id === data.incident_id);
   if (!incident) return false;
   // A unit ordered: the incident no longer waits for one (the queue's first sort key).
-  if (event.type === "unit.ordered") incident.waiting_for_unit = false;
+  if (event.type === "unit.ordered") incident.waiting_for_units = Math.max(0, (incident.waiting_for_units ?? 1) - 1);
+  else if (event.type === "incident.waiting_changed") incident.waiting_for_units = data.waiting_for_units;
   else if (event.type === "incident.priority_changed") incident.priority = Number(data.to);
-  else if (event.type === "incident.escalated") incident.priority = Number(data.priority ?? 0);
+  else if (event.type === "incident.escalated") Object.assign(incident, { priority: Number(data.priority ?? 0), waiting_for_units: data.waiting_for_units });
   else if (event.type === "incident.status_changed") incident.status = data.to;
   else if (event.type === "incident.located") incident.location = data.location;
   else return false;
-  if (incident.status === "received" && event.type === "incident.status_changed") incident.waiting_for_unit = undefined;
   board.showIncident(incident, incident.id === state.selected);
   renderQueue();
   return true;
@@ -249,9 +249,9 @@ async function refresh(board, withDetail) {
   if (withDetail && state.selected) await renderDetail(detailPanel, state.selected, state.ctx);
 }
 
-// Waiting for a unit: the lifecycle's flag when the API gives it, else no unit ordered yet.
+// Waiting for a unit: units the dispatch policy still asks for (the lifecycle's count), else none ordered yet.
 function waiting(incident) {
-  if (typeof incident.waiting_for_unit === "boolean") return incident.waiting_for_unit;
+  if (typeof incident.waiting_for_units === "number") return incident.waiting_for_units > 0;
   return incident.status === "received";
 }
 

@@ -52,6 +52,7 @@ export const LABELS = {
     notification_delivered: ["알림 전달됨", "message delivered"], notification_dead: ["알림 전달 불가", "message undeliverable"],
     guardian_answered: ["보호자 링크 응답", "guardian answered on the page"], guardian_called: ["보호자 통화 결과", "guardian call outcome"],
     guardian_unreachable: ["보호자 연락 불가", "guardian unreachable"], duress: ["강압 취소 (비상 PIN)", "duress cancel (duress PIN)"],
+    stand_down_requested: ["철수 결정 요청", "stand-down decision asked"], terminal_lost: ["단말기 연결 끊김", "terminal lost"],
   },
   DispatcherDecision: { stand_down: ["철수 (오인 신고)", "stand down (false alarm)"], continue: ["출동 유지", "keep units going"] },
 };

@@ -19,6 +19,7 @@ export const LABELS = {
     ordered: ["지령 (응답 대기)", "ordered (awaiting ack)"], acknowledged: ["수신 확인", "acknowledged"],
     en_route: ["출동 중", "en route"], on_scene: ["현장 도착", "on scene"], cleared: ["종료", "cleared"],
     declined: ["불응", "declined"], timed_out: ["응답 시간 초과", "ack timed out"], preempted: ["재배정됨", "pre-empted"],
+    withdrawn: ["지령 철회", "order withdrawn"],
   },
   StationKind: { police_station: ["경찰서", "police station"], district_unit: ["지구대", "district unit"], police_box: ["파출소", "police box"] },
   Role: {
@@ -26,7 +27,8 @@ export const LABELS = {
     cctv_operator: ["CCTV 관제요원", "CCTV operator"], admin: ["관리자", "administrator"],
   },
   DeliveryChannel: { sms: ["SMS", "SMS"], email: ["메일", "e-mail"], terminal: ["단말기", "terminal"] },
-  RecipientKind: { guardian: ["보호자", "guardian"], school_guard: ["배움터지킴이", "school guard"], wearer: ["대상자 단말", "wearer"] },
+  RecipientKind: { guardian: ["보호자", "guardian"], school_guard: ["배움터지킴이", "school guard"], wearer: ["대상자 단말", "wearer"], app_user: ["앱 사용자", "app user"] },
+  UnitKind: { patrol_car: ["순찰차", "patrol car"], foot: ["도보 순찰", "foot patrol"] },
   DeliveryStatus: {
     queued: ["대기", "queued"], sending: ["발송 중", "sending"], sent: ["발송됨", "sent"], delivered: ["전달됨", "delivered"],
     failed: ["실패·재시도", "failed, retrying"], dead: ["전달 불가", "undeliverable"],

@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean vendor-swagger-ui
+.PHONY: demo test lint typecheck bench install clean vendor-swagger-ui a11y
+# axe-core from npm for the accessibility browser tests; once installed they run offline.
+AXE    := tests/a11y/node_modules/axe-core/axe.min.js
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund --silent
+	touch $(AXE)
+
+a11y: $(AXE)
+
 demo: $(STAMP)
 	$(BIN)/ansim demo
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -59,7 +59,7 @@ def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_can
         page.wait_for_selector("#home:not([hidden])")
         page.click("#sos")
         assert page.locator("#dark").is_visible()  # silent mode: the screen looks off
-        page.wait_for_selector("#state:has-text('접수')")
+        page.wait_for_selector("#quiet-step:has-text('접수')")
         with engine.connect() as conn:
             row = conn.execute(
                 sa.select(incidents.c.lat, incidents.c.lon, incidents.c.channel)
@@ -74,7 +74,7 @@ def test_the_app_registers_sends_a_silent_sos_streams_gps_and_hides_a_duress_can
         page.dblclick("#dark")
         page.fill("#cancel-pin", "1234")  # the duress PIN
         page.click("#cancel button")
-        page.wait_for_selector("#state:has-text('취소되었습니다')")
+        page.wait_for_selector("#quiet-step:has-text('취소되었습니다')")
         with engine.connect() as conn:
             duress, priority = conn.execute(
                 sa.select(incidents.c.duress, incidents.c.priority)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,15 @@ def test_the_officer_takes_an_order_from_alert_to_clear(
             page.wait_for_selector("#order", state="visible")
             assert page.get_attribute("body", "data-alerts") == "1"  # the audible alert fired once
             assert page.text_content("#person-name") == "김하늘"
-            assert "±32 m" in (page.text_content("#location") or "")
+            # The radius grown to now since the fix (common/labels.js uncertaintyNow).
+            assert re.search(r"±3\d m", page.text_content("#location") or "")
             assert "태평로1가" in (page.text_content("#place.place-description") or "")
             assert "확인 남은 시간" in (page.text_content("#countdown") or "")
             page.wait_for_selector("#eta:has-text('예상 도착')")
             assert page.locator(".leaflet-overlay-pane path").count() >= 3  # circle, route, unit
 
             page.click("#ack")
-            page.wait_for_selector("#order-state:has-text('확인됨')")
+            page.wait_for_selector("#order-state:has-text('수신 확인')")
             page.click("#en-route")
             page.wait_for_selector("#unit-status:has-text('출동 중')")
             page.click("#on-scene")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     # Repeated SOS from one person within this window join the open incident.
     merge_window_s: float = Field(default=1800.0, ge=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
+    # Shift changes (Seoul wall-clock times): the supervisor's figures count from the last one.
+    shift_changes: list[time] = Field(
+        default_factory=lambda: [time(7, 0), time(19, 0)], min_length=1
+    )
     scheduler_poll_s: float = Field(default=0.5, gt=0)
     # Dispatch policy: the unit must acknowledge within this many seconds or the order moves on.
     ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)

@@ -17,7 +17,7 @@ from ansim.intake.numbers import normalize_number
 from ansim.services import app_commands, incidents, people
 from ansim.services.app_accounts import OTP_TTL, CodeCheck, PinVerdict, RateLimited
 from ansim.services.app_commands import GuardianEntry
-from ansim.services.cancel import do_cancel_with_pin, seen_by_person
+from ansim.services.cancel import do_cancel_with_pin, quiet_step, seen_by_person
 
 router = APIRouter(prefix="/api/v1/app", tags=["112 app"])
 PHONE = r"^[+0-9][0-9 \-]{6,24}$"
@@ -90,6 +90,11 @@ class CancelIn(Body):
 class PersonViewOut(BaseModel):
     incident_id: str
     status: str = Field(description="active, cancelled or closed: all the person's device may know")
+    step: str = Field(
+        default="received",
+        description="the calm status: received, help_coming, on_scene, cancelled or closed",
+    )
+    eta_s: float | None = Field(default=None, description="seconds until help arrives, if coming")
 
 
 @router.post(
@@ -240,7 +245,7 @@ async def app_cancel_sos(
     if verdict is PinVerdict.WRONG:
         raise HTTPException(403, "wrong PIN; the SOS stays active")
     # Either correct PIN, in every state, answers alike (the person may be forced to cancel).
-    return PersonViewOut(incident_id=incident_id, status="cancelled")
+    return PersonViewOut(incident_id=incident_id, status="cancelled", step="cancelled")
 
 
 @router.get(
@@ -256,6 +261,7 @@ async def app_get_sos_status(
             incident = incidents.get(session, incident_id=incident_id)
             if incident.subscriber_id != install.subscriber_id:
                 raise HTTPException(404, f"no incident {incident_id}")
+            step, eta_s = quiet_step(session, incident=incident, now=context.now())
             return PersonViewOut(
                 incident_id=incident.id,
                 status=seen_by_person(
@@ -263,6 +269,8 @@ async def app_get_sos_status(
                     duress=incident.duress,
                     person_cancelled=incident.person_cancelled,
                 ),
+                step=step,
+                eta_s=eta_s,
             )
 
     return await run_in_threadpool(read)

@@ -88,3 +88,46 @@ async def list_stations(context: ContextDep, _user: AnyStaff) -> list[dict[str, 
             ]
 
     return await run_in_threadpool(query)
+
+
+@cache
+def districts_geojson() -> bytes:
+    """The 자치구 the bundled road network reaches (the center's area), with the network's bounds."""
+    import json
+
+    from ansim.geo.demo_data import load_districts
+
+    graph = load_road_graph()
+    south, north = float(graph.node_lat.min()), float(graph.node_lat.max())
+    west, east = float(graph.node_lon.min()), float(graph.node_lon.max())
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"name_ko": d.name_ko, "name_en": d.name_en, "code": d.code},
+            "geometry": {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [[[round(lon, 5), round(lat, 5)] for lon, lat in ring] for ring in polygon]
+                    for polygon in d.polygons
+                ],
+            },
+        }
+        for d in load_districts()
+        if d.bbox[0] <= east and d.bbox[2] >= west and d.bbox[1] <= north and d.bbox[3] >= south
+    ]
+    collection = {
+        "type": "FeatureCollection",
+        # [[south, west], [north, east]]: what the maps open on.
+        "area": [[round(south, 5), round(west, 5)], [round(north, 5), round(east, 5)]],
+        "features": features,
+    }
+    return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@router.get("/districts", operation_id="get_base_map_districts")
+async def get_districts(_user: AnyStaff) -> Response:
+    """The districts of the covered area as GeoJSON, and `area`: the bounds the consoles open on."""
+    body = await run_in_threadpool(districts_geojson)
+    return Response(
+        body, media_type="application/geo+json", headers={"Cache-Control": "private, max-age=3600"}
+    )

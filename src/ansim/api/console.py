@@ -14,11 +14,13 @@ from ansim.api.schemas import (
     IncidentDetailOut,
     IncidentOut,
     IncidentStatusIn,
+    NoteIn,
     PriorityIn,
+    TimelineEntryOut,
 )
 from ansim.domain.incidents import PriorityCode
 from ansim.domain.staff import Role, StaffUser
-from ansim.services import incident_commands, incidents, officer_scope, people
+from ansim.services import incident_commands, incidents, notes, officer_scope, people
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["situation board"])
 
@@ -168,3 +170,27 @@ async def change_incident_priority(
 ) -> IncidentDetailOut:
     """Sets the priority code (0 most urgent) with a reason for the timeline."""
     return await run_in_threadpool(_priority, context, request, user, incident_id, body)
+
+
+@router.post(
+    "/{incident_id}/notes",
+    operation_id="add_dispatcher_note",
+    status_code=201,
+    response_model=TimelineEntryOut,
+)
+async def add_dispatcher_note(
+    incident_id: str, body: NoteIn, request: Request, context: ContextDep, user: ConsoleUser
+) -> TimelineEntryOut:
+    """A note to the units on the incident: on the board's timeline and on the crews' terminals."""
+    entry = await run_in_threadpool(
+        lambda: notes.do_add_dispatcher_note(
+            context.platform,
+            incident_id=incident_id,
+            text=body.text,
+            actor=staff_actor(request, user),
+        )
+    )
+    assert entry.id is not None  # flushed with its transaction
+    return TimelineEntryOut(
+        id=entry.id, kind=entry.kind, at=entry.at, actor=entry.actor, data=entry.data
+    )

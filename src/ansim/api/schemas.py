@@ -111,6 +111,10 @@ class PriorityIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class NoteIn(Body):
+    text: str = Field(min_length=1, max_length=500)
+
+
 class UnitStatusIn(Body):
     status: UnitStatus
 
@@ -126,6 +130,8 @@ class LocationOut(BaseModel):
     radius_m: float
     method: str
     located_at: datetime
+    # The 95 % region's area: the consoles show the radius of the circle of equal area, grown to now.
+    area_m2: float | None = None
 
 
 class PlaceOut(BaseModel):

@@ -297,6 +297,15 @@ class LoginSprayingSuspected(EventData):
     reason: str
 
 
+class IncidentNoteAdded(EventData):
+    """A dispatcher's note to the units on an incident (services/notes.py)."""
+
+    incident_id: str
+    text: str = Field(min_length=1, max_length=500)
+    author: str
+    at: datetime
+
+
 EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.received": (1, IncidentReceived),
     "incident.status_changed": (1, IncidentStatusChanged),
@@ -309,6 +318,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "assignment.ack_timed_out": (1, AssignmentAckTimedOut),
     "unit.preempted": (1, UnitPreempted),
     "incident.requeued": (1, IncidentRequeued),
+    "incident.note_added": (1, IncidentNoteAdded),
     "unit.status_changed": (1, UnitStatusChanged),
     "unit.moved": (1, UnitMoved),
     "cctv.camera_aimed": (1, CameraAimed),

@@ -121,6 +121,7 @@ ACCESS: dict[str, Rule] = {
     "dispatch_unit": CONSOLE,
     "change_incident_status": CONSOLE,
     "change_incident_priority": CONSOLE,
+    "add_dispatcher_note": CONSOLE,
     # units
     "list_units": FIELD,
     "change_unit_status": FIELD,
@@ -149,6 +150,8 @@ ACCESS: dict[str, Rule] = {
     "cctv_page": PUBLIC,
     # base map
     "get_base_map_roads": ANY_STAFF,
+    "get_base_map_districts": ANY_STAFF,
+    "get_shift_figures": SUPERVISION,
     "list_stations": ANY_STAFF,
     # intake
     "app_send_sos": DEVICE,

@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import NotFound
-from ansim.domain.incidents import IncidentEvent, IncidentStatus
-from ansim.services import incidents, lifecycle
+from ansim.domain.incidents import Incident, IncidentEvent, IncidentStatus
+from ansim.domain.units import AssignmentState
+from ansim.services import dispatch, incidents, lifecycle
 from ansim.services.app_accounts import PinVerdict, judge_pin
 from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
@@ -63,3 +64,27 @@ def seen_by_person(status: IncidentStatus, *, duress: bool, person_cancelled: bo
     if status in {IncidentStatus.RESOLVED, IncidentStatus.CLOSED, IncidentStatus.FALSE_ALARM}:
         return "closed"
     return "active"
+
+
+def quiet_step(session: Session, *, incident: Incident, now: datetime) -> tuple[str, float | None]:
+    """The calm status the person's screen shows, and the nearest unit's time left when coming.
+
+    received / help_coming (with seconds left) / on_scene / cancelled / closed: never the police's
+    own status, and after either correct PIN exactly "cancelled".
+    """
+    seen = seen_by_person(
+        incident.status, duress=incident.duress, person_cancelled=incident.person_cancelled
+    )
+    if seen != "active":
+        return seen, None
+    orders = dispatch.open_assignments(session, incident_id=incident.id)
+    if any(a.state == AssignmentState.ON_SCENE for a in orders):
+        return "on_scene", None
+    if not orders:
+        return "received", None
+    left = [
+        max(0.0, a.eta_s - (now - a.ordered_at).total_seconds())
+        for a in orders
+        if a.eta_s is not None
+    ]
+    return "help_coming", round(min(left), 0) if left else None

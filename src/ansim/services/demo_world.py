@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from ansim.geo.demo_data import (
     FacilityKind,
     PoliceFacility,
     School,
+    load_districts,
     load_police_facilities,
     load_road_graph,
     load_schools,
@@ -60,6 +62,19 @@ class DemoWorld:
     units: list[Unit] = field(default_factory=list)
     subscribers: list[tuple[Subscriber, School, str]] = field(default_factory=list)
     accounts: list[tuple[str, Role]] = field(default_factory=list)
+    cctv_district: str = ""
+
+
+def cctv_demo_district() -> str:
+    """The demo CCTV operator's district: the 자치구 holding the most demo schools (종로구).
+
+    An operator has one district until issue 17 gives staff several; the demo's drill SOS happen
+    near its schools, so this district sees the largest share of them."""
+    districts = load_districts()
+    counts = Counter(
+        d.name_ko for s in schools_in_demo_area() for d in districts if d.contains(s.lat, s.lon)
+    )
+    return counts.most_common(1)[0][0]
 
 
 def facilities_in_demo_area() -> list[PoliceFacility]:
@@ -149,6 +164,11 @@ def seed_world(
                 session, user=user, districts=demo_districts, actor="demo-seed", at=at
             )
         world.accounts.append((username, role))
+    cctv_operator = staff.find_user(session, username="cctv")
+    assert cctv_operator is not None
+    world.cctv_district = access.assign_area(
+        session, user=cctv_operator, gu=cctv_demo_district(), actor="demo seed", at=at
+    )
     for index, unit in enumerate(world.units[:3], start=1):
         username = f"officer{index}"
         staff.create_user(

@@ -66,6 +66,11 @@ def incident_assignments(session: Session, *, incident_id: str) -> list[Assignme
     return list(session.execute(query.order_by(assignments.c.ordered_at)).scalars())
 
 
+_ENDED_WITHOUT_HELP = frozenset(
+    {AssignmentState.DECLINED, AssignmentState.TIMED_OUT, AssignmentState.PREEMPTED}
+)
+
+
 def rank_units(
     session: Session,
     *,
@@ -74,12 +79,22 @@ def rank_units(
     at: datetime | None = None,
     rest_s: float = 0.0,
 ) -> list[RankedUnit]:
-    """Available units ordered by how soon they can reach the incident; rested units left out."""
+    """Available units ordered by how soon they can reach the incident; rested units left out.
+
+    A unit whose order for this incident timed out, was declined or pre-empted is not offered again:
+    the board would otherwise recommend the crew that just did not answer."""
     if incident.lat is None or incident.lon is None:
         return []
     resting = rested_units(session, at=at, rest_s=rest_s) if at is not None else set()
+    failed = {
+        a.unit_id
+        for a in incident_assignments(session, incident_id=incident.id)
+        if a.state in _ENDED_WITHOUT_HELP
+    }
     available = [
-        u for u in list_units(session) if u.status == UnitStatus.AVAILABLE and u.id not in resting
+        u
+        for u in list_units(session)
+        if u.status == UnitStatus.AVAILABLE and u.id not in resting and u.id not in failed
     ]
     return ranker.rank(lat=incident.lat, lon=incident.lon, units=available)
 

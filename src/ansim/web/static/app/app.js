@@ -1,11 +1,15 @@
 // The 112 app (PWA): registration by SMS code, one-touch silent SOS, live location, cancel/duress.
-import { post, untilAcknowledged } from "/static/app/client.js";
+import { get, post, untilAcknowledged } from "/static/app/client.js";
+import { applyTheme } from "/static/common/ui.js";
+
+applyTheme();
 
 const store = window.localStorage;
 let lang = store.getItem("ansim.lang") || (navigator.language.startsWith("ko") ? "ko" : "en");
 const t = (ko, en) => (lang === "ko" ? ko : en);
 const $ = (id) => document.getElementById(id);
 const UPLOAD_EVERY_MS = 5000;
+const STATUS_EVERY_MS = 10000;
 // After any cancel the app keeps reporting quietly for a while: a forced cancel must not end tracking.
 const TRAIL_AFTER_CANCEL_MS = 10 * 60 * 1000;
 
@@ -33,10 +37,52 @@ function clientId() {
   return id;
 }
 
+// Only the current step is on screen: the number, then the code, then home; cancel only during an SOS.
 function show() {
   $("register").hidden = Boolean(credential());
+  $("ask-code").hidden = Boolean(challenge);
+  $("verify").hidden = !challenge;
   $("home").hidden = !credential();
-  $("cancel").hidden = !incidentId;
+  $("cancel").hidden = !incidentId || ["cancelled", "closed"].includes(quiet?.step);
+  $("quiet").hidden = !quiet;
+  if (quiet) drawQuiet();
+}
+
+// The quiet status after an SOS: received, help on the way (with ETA), an officer there; never the
+// police's internal status. A duress cancel shows exactly what a real cancel shows.
+let quiet = null;
+const QUIET = {
+  received: ["신고가 접수되었습니다.", "Your SOS was received."],
+  help_coming: ["도움이 오고 있습니다.", "Help is on the way."],
+  on_scene: ["경찰관이 도착했습니다.", "An officer is with you."],
+  cancelled: ["신고가 취소되었습니다.", "SOS cancelled."],
+  closed: ["신고가 종료되었습니다.", "Your SOS has ended."],
+};
+
+function quietStep(body) {
+  const step = body.step ?? body.quiet_status ?? body.quiet;
+  if (typeof step === "string" && QUIET[step]) return step;
+  if (body.status === "active") return "received";
+  return QUIET[body.status] ? body.status : "received";
+}
+
+function drawQuiet() {
+  const [ko, en] = QUIET[quiet.step];
+  $("quiet-step").textContent = t(ko, en);
+  const eta = quiet.step === "help_coming" && typeof quiet.eta_s === "number" ? Math.max(1, Math.round(quiet.eta_s / 60)) : null;
+  $("quiet-eta").textContent = eta === null ? "" : t(`약 ${eta}분 후 도착 예정`, `About ${eta} min away`);
+  $("quiet").dataset.step = quiet.step;
+}
+
+async function refreshQuiet() {
+  const id = incidentId || store.getItem("ansim.last-incident");
+  if (!id || !credential()) return;
+  try {
+    const answer = await get(`/api/v1/app/incidents/${id}`, { credential: credential() });
+    if (answer.status !== 200) return;
+    quiet = { step: quietStep(answer.body), eta_s: answer.body.eta_s ?? null };
+    show();
+  } catch (error) { /* offline: keep what is shown */ }
 }
 
 function toFix(position) {
@@ -106,7 +152,9 @@ async function sendSos() {
   if (answer.status === 200 || answer.status === 201) {
     incidentId = answer.body.incident_id;
     store.setItem("ansim.incident", incidentId);
-    say("신고가 접수되었습니다. 경찰이 출동합니다.", "SOS received. Police are on the way.");
+    store.setItem("ansim.last-incident", incidentId);
+    say("", "");
+    quiet = { step: "received", eta_s: null };
     startLocation();
     uploader = uploader || setInterval(uploadFixes, UPLOAD_EVERY_MS);
   } else {
@@ -124,13 +172,15 @@ async function cancelSos(event) {
   } catch (error) { /* offline: said below */ }
   $("cancel-pin").value = "";
   if (answer.status === 200) {
-    say("신고가 취소되었습니다.", "SOS cancelled.");
+    // The same words whatever PIN it was: the answer is "cancelled" for both.
+    say("", "");
+    quiet = { step: "cancelled", eta_s: null };
     const stopped = incidentId;
     setTimeout(() => {
       if (incidentId === stopped) { clearInterval(uploader); uploader = null; incidentId = null; }
     }, TRAIL_AFTER_CANCEL_MS);
     store.removeItem("ansim.incident");
-    $("cancel").hidden = true;
+    show();
   } else if (answer.status === 403) {
     say("PIN이 맞지 않습니다.", "Wrong PIN.");
   } else {
@@ -143,7 +193,7 @@ $("ask-code").addEventListener("submit", async (event) => {
   const answer = await post("/api/v1/app/register", { phone_number: $("phone").value, client_id: clientId() });
   if (answer.status === 202) {
     challenge = answer.body.challenge_id;
-    $("verify").hidden = false;
+    show();
     say("문자로 받은 인증번호를 입력하세요.", "Enter the code we sent by SMS.");
   } else {
     say(`요청 실패: ${answer.body.detail || answer.status}`, `Request failed: ${answer.body.detail || answer.status}`);
@@ -163,6 +213,7 @@ $("verify").addEventListener("submit", async (event) => {
   });
   if (answer.status === 201) {
     store.setItem("ansim.credential", answer.body.credential);
+    challenge = null;
     say("등록되었습니다.", "Registered.");
     startLocation();
     show();
@@ -178,6 +229,7 @@ $("lang").addEventListener("click", () => {
   lang = lang === "ko" ? "en" : "ko";
   store.setItem("ansim.lang", lang);
   applyLanguage();
+  if (quiet) drawQuiet();
 });
 
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" });
@@ -187,3 +239,5 @@ if (credential()) startLocation();
 if (incidentId) uploader = setInterval(uploadFixes, UPLOAD_EVERY_MS);
 // An SOS still being sent when the page closed goes on with the same key.
 if (credential() && store.getItem("ansim.sos-key")) sendSos();
+refreshQuiet();
+setInterval(refreshQuiet, STATUS_EVERY_MS);

@@ -29,6 +29,17 @@ export async function post(path, body, { credential = null, key = null } = {}) {
   return { status: answer.status, body: result };
 }
 
+// A read with the app's bearer credential (signed like a post of an empty body).
+export async function get(path, { credential }) {
+  const stamp = String(Math.floor(Date.now() / 1000));
+  const signature = await crypto.subtle.sign("HMAC", await signingKey(credential), encoder.encode(`${stamp}.`));
+  const answer = await fetch(path, {
+    headers: { authorization: `Bearer ${credential}`, "x-ansim-timestamp": stamp, "x-ansim-signature": await hex(signature) },
+  });
+  const result = await answer.json().catch(() => ({}));
+  return { status: answer.status, body: result };
+}
+
 // Worth another try: the network, the server's own trouble, or "slow down". Any other answer is final.
 export function retryable(status) {
   return status === 0 || status >= 500 || status === 408 || status === 425 || status === 429;

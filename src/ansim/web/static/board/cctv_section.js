@@ -21,7 +21,13 @@ export const cctvSection = {
       item.textContent = `${new Date(entry.at).toLocaleTimeString(ctx.lang)} ${word}: ${entry.data.camera_label || ""}${note} (${entry.actor})`;
       list.append(item);
     }
-    if (!entries.length) list.textContent = ctx.t("아직 CCTV 보고가 없습니다", "no CCTV report yet");
+    if (!entries.length) {
+      const none = document.createElement("p");
+      none.className = "muted";
+      none.textContent = ctx.t("아직 CCTV 보고가 없습니다", "no CCTV report yet");
+      container.replaceChildren(title, none);
+      return;
+    }
     container.replaceChildren(title, list);
   },
 };

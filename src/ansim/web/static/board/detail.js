@@ -1,5 +1,7 @@
 // The incident detail panel: who, where, status, units, guardians, timeline — then extra sections.
 import { api } from "../common/api.js";
+import { toast } from "../common/ui.js";
+import { relationWord, uncertaintyNow } from "../common/labels.js";
 import { ago, currentLang, t } from "../common/i18n.js";
 import { assignmentLabel, channelLabel, codeLabel, describeEta, methodLabel, statusLabel, timelineLabel } from "./labels.js";
 import { detailSections } from "./sections.js";
@@ -27,9 +29,52 @@ function el(tag, attributes = {}, ...children) {
   return element;
 }
 
+// "Wi-Fi ±120 m, 40 s ago": the radius grown to now (common/labels.js), the same on queue, panel and map.
 export function describeLocation(location) {
   if (!location) return t("위치 미상", "location unknown");
-  return `${methodLabel(location.method)} ±${Math.round(location.radius_m)} m, ${ago(location.located_at)}`;
+  const { radius_m } = uncertaintyNow(location);
+  return `${methodLabel(location.method)} ±${Math.round(radius_m)} m, ${ago(location.located_at)}`;
+}
+
+// The place description (street, 동, nearest landmark) when the location service gives one.
+function placeText(place) {
+  if (typeof place === "string") return place;
+  const words = place[currentLang()] ?? place.description ?? place.text;
+  if (typeof words === "string") return words;
+  return [place.street, place.dong, place.landmark].filter(Boolean).join(" · ");
+}
+
+// Dispatch takes two presses: the first asks to confirm (the focus stays on the button, so Enter
+// twice from the keyboard dispatches), Escape or leaving the button cancels.
+function dispatchButton(candidate, dispatch) {
+  const ask = t("출동 지령", "Dispatch");
+  const button = el("button", { type: "button", class: "primary", "data-unit": candidate.unit_id, "aria-label": `${ask}: ${candidate.call_sign}` }, ask);
+  const reset = () => {
+    delete button.dataset.confirming;
+    button.textContent = ask;
+    button.className = "primary";
+    button.setAttribute("aria-label", `${ask}: ${candidate.call_sign}`);
+  };
+  button.addEventListener("click", () => {
+    if (button.dataset.confirming) {
+      reset();
+      dispatch();
+      return;
+    }
+    button.dataset.confirming = "1";
+    button.className = "danger";
+    button.textContent = t(`${candidate.call_sign} 출동 확인`, `Confirm: send ${candidate.call_sign}`);
+    button.setAttribute("aria-label", button.textContent);
+  });
+  button.addEventListener("keydown", (key) => { if (key.key === "Escape") reset(); });
+  button.addEventListener("blur", reset);
+  return button;
+}
+
+function timelineTarget(entry) {
+  const to = entry.data.to;
+  if (to === undefined || to === null) return "";
+  return ` → ${entry.kind === "priority_changed" ? codeLabel(to) : statusLabel(to)}`;
 }
 
 // Events can start a new drawing before the last one finished: only the newest may draw, or its
@@ -47,11 +92,11 @@ export async function renderDetail(container, incidentId, ctx) {
       await api(`/api/v1/incidents/${incident.id}/${path}`, { method: "POST", body });
       ctx.refresh();
     } catch (failure) {
-      alert(failure.message);
+      toast(failure.message, "bad");
     }
   };
   container.replaceChildren(
-    el("h2", {}, el("span", { class: `badge code-${incident.priority}` }, codeLabel(incident.priority)), " ",
+    el("h2", { tabindex: "-1", id: "detail-title" }, el("span", { class: `badge code-${incident.priority}` }, codeLabel(incident.priority)), " ",
       person ? person.name : t("미등록 발신자", "unknown caller"),
       incident.drill ? el("span", { class: "badge drill" }, t("훈련", "DRILL")) : null,
       incident.duress ? el("span", { class: "badge duress" }, t("강압 취소", "DURESS")) : null),
@@ -66,7 +111,7 @@ export async function renderDetail(container, incidentId, ctx) {
         el("dt", {}, t("경로", "Channel")), el("dd", {}, channelLabel(incident.channel)),
         el("dt", {}, t("접수", "Received")), el("dd", {}, `${new Date(incident.received_at).toLocaleTimeString(currentLang())} (${ago(incident.received_at)})`),
         incident.sos_count > 1 ? [el("dt", {}, t("반복 신고", "Repeated")), el("dd", {}, `${incident.sos_count}×`)] : null,
-        person?.notes ? [el("dt", {}, t("메모", "Notes")), el("dd", {}, person.notes)] : null,
+        person?.notes ? [el("dt", {}, t("메모", "Notes")), el("dd", { "data-raw": "" }, person.notes)] : null,
         (person?.devices ?? []).map((device) => [
           el("dt", {}, t("단말기", "Device")),
           el("dd", { "data-testid": "device-health", class: device.lost || device.low_battery ? "warn" : "" },
@@ -77,8 +122,8 @@ export async function renderDetail(container, incidentId, ctx) {
         ]))),
     el("section", { "data-testid": "where" },
       el("h3", {}, t("위치", "Where")),
-      el("p", {}, describeLocation(incident.location)),
-      incident.place ? el("p", { class: "place-description", "data-testid": "place" }, t(incident.place.ko, incident.place.en)) : null,
+      el("p", { "data-testid": "uncertainty" }, describeLocation(incident.location)),
+      incident.place ? el("p", { class: "place-description", "data-testid": "place" }, placeText(incident.place)) : null,
       detail.relocation ? el("p", { class: `relocation relocation-${detail.relocation.outcome}`, "data-testid": "relocation", title: detail.relocation.detail },
         detail.relocation.outcome === "located"
           ? t(`이동통신사 재측위 ${ago(detail.relocation.requested_at)}`, `re-located ${ago(detail.relocation.requested_at)}`)
@@ -99,16 +144,18 @@ export async function renderDetail(container, incidentId, ctx) {
       el("h3", {}, t("추천 부대 (도착 예상)", "Recommended units (ETA)")),
       detail.candidates.map((c) =>
         el("div", { class: "candidate" }, `${c.call_sign} · ${describeEta(c.eta_s)}`,
-          el("button", { type: "button", class: "primary", "data-unit": c.unit_id, onclick: act("dispatch", { unit_id: c.unit_id }) }, t("출동 지령", "Dispatch"))))),
+          dispatchButton(c, act("dispatch", { unit_id: c.unit_id }))))),
     el("section", { "data-testid": "guardians" },
       el("h3", {}, t("보호자", "Guardians")),
       detail.guardians.length
-        ? el("ul", {}, detail.guardians.map((g) => el("li", {}, `${g.name} (${g.relation}) `, el("a", { href: `tel:${g.phone}` }, g.phone))))
+        ? el("ul", {}, detail.guardians.map((g) => el("li", {}, `${g.name} (${relationWord(g.relation)}) `, el("a", { href: `tel:${g.phone}` }, g.phone))))
         : el("p", { class: "muted" }, t("등록된 보호자 없음", "no guardian registered"))),
     el("section", { class: "timeline", "data-testid": "timeline" },
       el("h3", {}, t("경과", "Timeline")),
       el("ol", {}, detail.timeline.map((entry) =>
-        el("li", {}, `${new Date(entry.at).toLocaleTimeString(currentLang())} ${timelineLabel(entry.kind)}${entry.data.to ? ` → ${statusLabel(entry.data.to)}` : ""} — ${entry.actor}${entry.data.reason ? `: ${entry.data.reason}` : ""}`)))),
+        el("li", {}, `${new Date(entry.at).toLocaleTimeString(currentLang())} ${timelineLabel(entry.kind)}${timelineTarget(entry)} — `,
+          // Who and why as they were recorded (data-raw: a user name, a typed or logged reason).
+          el("span", { "data-raw": "" }, `${entry.actor}${entry.data.reason ? `: ${entry.data.reason}` : ""}`))))),
   );
   for (const section of detailSections) {
     if (mine !== drawing) break;

@@ -1,12 +1,14 @@
 // Board section "dispatch": recommended units by road ETA, ack countdown, one-key dispatch,
 // pre-emption with confirmation, the route on the board's map. Contract: {id, render(container, detail, ctx)}.
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { t } from "../common/i18n.js";
+import { label } from "../common/labels.js";
 
 let routeLayer = null;
 let ticker = null;
 
 function minutes(seconds) {
-  return seconds === null || seconds === undefined ? "—" : `${(seconds / 60).toFixed(1)} min`;
+  return seconds === null || seconds === undefined ? "—" : t(`${(seconds / 60).toFixed(1)}분`, `${(seconds / 60).toFixed(1)} min`);
 }
 
 function el(tag, text, className) {
@@ -43,7 +45,13 @@ export const dispatchSection = {
     const orders = el("ul", undefined, "dispatch-orders");
     const countdowns = [];
     for (const a of plan.assignments) {
-      const item = el("li", `${a.call_sign} · ${a.state} · ETA ${minutes(a.eta_s)}${a.end_reason ? ` · ${a.end_reason}` : ""}`);
+      const item = el("li", `${a.call_sign} · ${label("AssignmentState", a.state)} · ${t("도착 예상", "ETA")} ${minutes(a.eta_s)}`);
+      if (a.end_reason) {
+        // The server's reason text as it came (data-raw: not one of our words).
+        const why = el("span", a.end_reason);
+        why.dataset.raw = "";
+        item.append(" · ", why);
+      }
       if (a.ack_remaining_s !== null) {
         const clock = el("b", "", "ack-countdown");
         countdowns.push([clock, a.ack_remaining_s]);
@@ -54,7 +62,8 @@ export const dispatchSection = {
     container.append(orders);
     const list = el("ul", undefined, "dispatch-candidates");
     for (const unit of plan.recommended) {
-      const item = el("li", `${unit.call_sign} · ${minutes(unit.eta_s)} ${unit.reason ? `(${unit.reason})` : ""} `);
+      const item = el("li", `${unit.call_sign} · ${minutes(unit.eta_s)} `);
+      if (unit.reason) { const why = el("span", `(${unit.reason}) `); why.dataset.raw = ""; item.append(why); }
       const go = el("button", ctx.t("출동 지령", "Dispatch"));
       go.type = "button";
       go.disabled = unit.eta_s === null;
@@ -73,7 +82,7 @@ export const dispatchSection = {
       container.append(el("h4", ctx.t("재배정 가능 (코드 2-4 업무 중)", "Can be pre-empted (on code 2-4 jobs)")));
       const busy = el("ul", undefined, "dispatch-preemptable");
       for (const unit of plan.preemptable) {
-        const item = el("li", `${unit.call_sign} · ${minutes(unit.eta_s)} · code ${unit.job_priority} `);
+        const item = el("li", `${unit.call_sign} · ${minutes(unit.eta_s)} · ${t(`코드 ${unit.job_priority}`, `code ${unit.job_priority}`)} `);
         const take = el("button", ctx.t("재배정", "Pre-empt"));
         take.type = "button";
         take.addEventListener("click", async () => {

@@ -1,47 +1,44 @@
-// The board's map: offline base map from the bundled roads (or a configured tile server),
-// incidents with their uncertainty circles, units with their call signs.
-import * as L from "/vendor/leaflet/leaflet-src.esm.js";
-import { api } from "../common/api.js";
+// The board's map: the shared base map (common/basemap.js), incidents with their uncertainty
+// circles (the radius grown to now, as the queue and the panel say it), units with their call signs.
+import { createBaseMap, L } from "../common/basemap.js";
+import { uncertaintyNow } from "../common/labels.js";
 
 const CODE_COLOURS = ["#ff3b3b", "#ff8a1f", "#f2c94c", "#56ccf2", "#9aa5b1"];
 const UNIT_COLOURS = { available: "#27ae60", ordered: "#f2c94c", en_route: "#ff8a1f", on_scene: "#bb6bd9", busy: "#9aa5b1", off_duty: "#4f5b66" };
 
 export function createMap(element, config, onSelect) {
-  const map = L.map(element, { preferCanvas: false, zoomControl: true }).setView([37.5665, 126.978], 14);
-  if (config.tile_url) {
-    L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
-  } else {
-    map.attributionControl.addAttribution("© OpenStreetMap contributors (ODbL)");
-    api("/api/v1/map/roads").then((roads) => {
-      L.geoJSON(roads, {
-        interactive: false,
-        style: (feature) => ({ color: feature.properties.major ? "#5b7288" : "#34475a", weight: feature.properties.major ? 2.5 : 1 }),
-      }).addTo(map);
-    });
-  }
+  const base = createBaseMap(element, config);
+  const { map } = base;
   const incidents = new Map();
   const units = new Map();
 
   return {
     map,
+    area: base.area,
     showIncident(incident, selected) {
       const loc = incident.location;
       const existing = incidents.get(incident.id);
-      if (!loc || !incident_active(incident)) {
+      if (!loc || !incidentActive(incident)) {
         if (existing) { existing.remove(); incidents.delete(incident.id); }
         return;
       }
       const colour = CODE_COLOURS[incident.priority] ?? "#9aa5b1";
       const latlng = [loc.lat, loc.lon];
+      const radius = uncertaintyNow(loc).radius_m;
       if (existing) {
-        existing.circle.setLatLng(latlng).setRadius(loc.radius_m).setStyle({ color: colour, fillColor: colour });
+        existing.location = loc;
+        existing.circle.setLatLng(latlng).setRadius(radius).setStyle({ color: colour, fillColor: colour });
         existing.dot.setLatLng(latlng).setStyle({ fillColor: colour, weight: selected ? 4 : 2 });
         return;
       }
-      const circle = L.circle(latlng, { radius: loc.radius_m, color: colour, fillColor: colour, fillOpacity: 0.12, weight: 1, interactive: false, className: `uncertainty uncertainty-${incident.id}` }).addTo(map);
+      const circle = L.circle(latlng, { radius, color: colour, fillColor: colour, fillOpacity: 0.12, weight: 1, interactive: false, className: `uncertainty uncertainty-${incident.id}` }).addTo(map);
       const dot = L.circleMarker(latlng, { radius: 9, color: "#fff", weight: selected ? 4 : 2, fillColor: colour, fillOpacity: 1, className: `incident-marker incident-${incident.id}` }).addTo(map);
       dot.on("click", () => onSelect(incident.id));
-      incidents.set(incident.id, { circle, dot, remove() { circle.remove(); dot.remove(); } });
+      incidents.set(incident.id, { circle, dot, location: loc, remove() { circle.remove(); dot.remove(); } });
+    },
+    // The circles grow with the estimate's age: redrawn on the board's clock.
+    growCircles() {
+      for (const layer of incidents.values()) layer.circle.setRadius(uncertaintyNow(layer.location).radius_m);
     },
     forgetIncidentsExcept(ids) {
       for (const [id, layer] of incidents) if (!ids.has(id)) { layer.remove(); incidents.delete(id); }
@@ -62,12 +59,15 @@ export function createMap(element, config, onSelect) {
     moveUnit(unitId, lat, lon) {
       units.get(unitId)?.setLatLng([lat, lon]);
     },
+    // The selected incident with its whole uncertainty circle in view.
     focus(incident) {
-      if (incident.location) map.setView([incident.location.lat, incident.location.lon], Math.max(map.getZoom(), 15));
+      const layer = incidents.get(incident.id);
+      if (layer) map.fitBounds(layer.circle.getBounds().pad(0.3), { maxZoom: 17 });
+      else if (incident.location) map.setView([incident.location.lat, incident.location.lon], Math.max(map.getZoom(), 15));
     },
   };
 }
 
-function incident_active(incident) {
+function incidentActive(incident) {
   return !["resolved", "closed"].includes(incident.status);
 }

@@ -4,6 +4,7 @@ import { cctvSection } from "./cctv_section.js";
 import { dispatchSection } from "./dispatch-section.js";
 import { intakeSection } from "./intake.js";
 import { locationSection } from "./location-section.js";
+import { notesSection } from "./notes-section.js";
 import verificationSection from "./verification-section.js";
 
-export const detailSections = [locationSection, dispatchSection, verificationSection, cctvSection, intakeSection];
+export const detailSections = [locationSection, notesSection, dispatchSection, verificationSection, cctvSection, intakeSection];

@@ -1,5 +1,7 @@
 // CCTV control center console: incidents of the operator's district, cameras with view cones, actions.
-import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { createBaseMap, L } from "/static/common/basemap.js";
+import { label, uncertaintyNow } from "/static/common/labels.js";
+import { applyTheme, themeToggle } from "/static/common/ui.js";
 
 const POLL_MS = 3000;
 const state = { lang: localStorage.getItem("ansim.lang") || "ko", incidentId: null, locationKey: null, map: null, layers: null, detail: null };
@@ -41,20 +43,19 @@ function applyLanguage() {
   document.title = `${t("CCTV 관제센터", "CCTV control center")} · ansim`;
 }
 
-const STATUS_WORDS = {
-  received: ["접수", "received"], dispatched: ["출동 지령", "dispatched"], verifying: ["확인 중", "verifying"],
-  confirmed: ["위험 확인", "confirmed"], false_alarm: ["오신고", "false alarm"], cancelled: ["취소", "cancelled"],
-  on_scene: ["현장 도착", "on scene"],
-};
-const statusWord = (s) => (STATUS_WORDS[s] ? t(...STATUS_WORDS[s]) : s);
+const statusWord = (s) => label("IncidentStatus", s, state.lang);
+applyTheme();
 const time = (iso) => new Date(iso).toLocaleTimeString(state.lang === "ko" ? "ko-KR" : "en-GB");
 
 async function start() {
   applyLanguage();
+  const themeLabel = themeToggle($("theme"), t);
   $("lang").addEventListener("click", () => {
     state.lang = state.lang === "ko" ? "en" : "ko";
     localStorage.setItem("ansim.lang", state.lang);
     applyLanguage();
+    themeLabel();
+    showWho();
     refresh(true);
   });
   $("login").addEventListener("submit", logIn);
@@ -85,13 +86,17 @@ async function showConsole(me) {
   $("console").hidden = false;
   $("logout").hidden = false;
   state.me = me;
-  $("who").textContent = `${me.display_name} · ${me.gu || t("전체", "whole city")}`;
+  showWho();
   const config = await api("/config.json").catch(() => ({}));
-  state.map = L.map("map", { zoomControl: true }).setView([37.5665, 126.978], 15);
-  if (config.tile_url) L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(state.map);
+  state.map = createBaseMap($("map"), config).map;
   state.layers = L.layerGroup().addTo(state.map);
   await refresh(true);
   setInterval(() => refresh(false), POLL_MS);
+}
+
+function showWho() {
+  if (!state.me) return;
+  $("who").textContent = `${state.me.display_name} · ${state.me.gu || t("전체", "whole city")}`;
 }
 
 async function refresh(force) {
@@ -105,6 +110,7 @@ async function refresh(force) {
   }
   const note = state.me.role === "cctv_operator" && !state.me.gu ? t("배정된 관할 구가 없습니다", "no district assigned to you") : incidents.length ? "" : t("관할 구역에 진행 중인 사건이 없습니다", "no active incident in your area");
   $("area-note").textContent = note;
+  $("area-note").className = note ? "empty" : "note";
   renderIncidents(incidents);
   const current = incidents.find((i) => i.id === state.incidentId);
   if (!current) {
@@ -120,11 +126,19 @@ function renderIncidents(incidents) {
   const list = $("incidents");
   list.replaceChildren(
     ...incidents.map((i) =>
-      el("li", { class: i.id === state.incidentId ? "selected" : "", "data-id": i.id, onclick: () => openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`) },
-        el("span", { class: "code" }, `${t("코드", "code")} ${i.priority}`), ` ${statusWord(i.status)} · ${time(i.received_at)}`,
-        el("br"), `±${Math.round(i.radius_m)} m ${i.location_method || ""}${i.drill ? t(" (훈련)", " (drill)") : ""}`)
+      el("li", { class: i.id === state.incidentId ? "selected" : "", "data-id": i.id, tabindex: "0",
+        onclick: () => openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`),
+        onkeydown: (key) => { if (key.key === "Enter" || key.key === " ") { key.preventDefault(); openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`); } } },
+        el("span", { class: `badge code-${i.priority}` }, `${t("코드", "code")} ${i.priority}`), ` ${statusWord(i.status)} · ${time(i.received_at)}`,
+        el("br"), `±${Math.round(radiusNow(i))} m ${i.location_method ? label("FixMethod", i.location_method, state.lang) : ""}${i.drill ? t(" (훈련)", " (drill)") : ""}`)
     )
   );
+}
+
+// The same uncertainty figure as the board: the radius grown to now since the estimate.
+function radiusNow(i) {
+  if (!i.located_at) return i.radius_m;
+  return uncertaintyNow({ radius_m: i.radius_m, area_m2: i.area_m2, located_at: i.located_at }).radius_m;
 }
 
 function clearSelection(message) {
@@ -191,7 +205,9 @@ function cameraItem(camera, number) {
   const status = el("div", { class: "status", role: "status" });
   const item = el("li", { "data-camera": camera.id },
     el("div", { class: "name" }, `${number}. ${camera.label}`),
-    el("div", { class: "facts" }, `${t("커버", "covers")} ${(camera.share * 100).toFixed(1)} % · ${Math.round(camera.distance_m)} m · ${camera.ptz ? "PTZ" : t("고정", "fixed")} · ${camera.purpose || ""}`),
+    el("div", { class: "facts" }, `${t("커버", "covers")} ${(camera.share * 100).toFixed(1)} % · ${Math.round(camera.distance_m)} m · ${camera.ptz ? "PTZ" : t("고정", "fixed")} · `,
+      // The camera register's own purpose words (data-raw: as the city recorded them).
+      el("span", { "data-raw": "" }, camera.purpose || "")),
   );
   const actions = el("div", { class: "actions" },
     el("button", { type: "button", class: "live-view", onclick: () => openLive(camera, status) }, t("실시간 영상", "Live view")),

@@ -100,6 +100,8 @@ export function openStream(onEvent, onState) {
     });
     socket.addEventListener("message", (message) => {
       const event = JSON.parse(message.data);
+      // When the message reached the page: the surge benchmark measures from here to the DOM update.
+      event.arrivedAt = performance.now();
       if (event.horizon != null) horizon = Math.max(horizon, event.horizon);
       deliver(event);
     });

@@ -23,6 +23,9 @@ export function translatePage(root = document) {
   for (const element of root.querySelectorAll("[data-ko]")) {
     element.textContent = lang === "ko" ? element.dataset.ko : element.dataset.en;
   }
+  for (const element of root.querySelectorAll("[data-ko-label]")) {
+    element.setAttribute("aria-label", lang === "ko" ? element.dataset.koLabel : element.dataset.enLabel);
+  }
   for (const element of root.querySelectorAll("[data-ko-placeholder]")) {
     element.placeholder = lang === "ko" ? element.dataset.koPlaceholder : element.dataset.enPlaceholder;
   }

@@ -1,5 +1,9 @@
 import { api } from "./api.js";
 import { langToggle, t, translatePage } from "./i18n.js";
+import { applyTheme } from "./ui.js";
+
+// The theme this browser chose, else the system's (common/ui.js).
+applyTheme();
 
 translatePage();
 langToggle(document.getElementById("lang"));

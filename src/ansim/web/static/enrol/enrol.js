@@ -1,4 +1,8 @@
 // Enrolment admin page: plain ES module; uses the staff session cookie and its CSRF token.
+import { applyTheme } from "/static/common/ui.js";
+
+// The theme this browser chose, else the system's (common/ui.js).
+applyTheme();
 let lang = localStorage.getItem("ansim.lang") || "ko";
 const t = (ko, en) => (lang === "ko" ? ko : en);
 

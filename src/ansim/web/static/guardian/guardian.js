@@ -1,5 +1,9 @@
 // The guardian page: live location of one person for one incident, and one answer per link.
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
+import { applyTheme } from "/static/common/ui.js";
+
+// The theme this browser chose, else the system's (common/ui.js).
+applyTheme();
 
 const STRINGS = {
   title: ['112 안심 서비스', '112 SOS service'],

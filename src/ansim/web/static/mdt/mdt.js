@@ -1,5 +1,12 @@
 // The officer's terminal: log in, receive the order live, acknowledge, report status and position.
-import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+// Re-alerts with the reason on escalation; keeps status changes made offline and sends them in order.
+import { createBaseMap, L } from "/static/common/basemap.js";
+import { LABELS, label, uncertaintyNow } from "/static/common/labels.js";
+import { alertTone, announce, applyTheme } from "/static/common/ui.js";
+import { createOutbox } from "/static/mdt/outbox.js";
+
+applyTheme("dark");
+const tone = alertTone("ansim.mdt.muted");
 
 const TEXT = {
   title: ["순찰차 단말 (MDT)", "Patrol terminal (MDT)"],
@@ -31,20 +38,22 @@ const TEXT = {
   straight: ["직선 추정", "straight-line estimate"],
   gps_on: ["위치 전송 중", "sending position"],
   gps_off: ["위치 전송 안 됨", "position not sent"],
+  escalated: ["코드 0 격상!", "Raised to code 0!"],
+  notes: ["상황실 메모", "Notes from dispatch"],
+  new_note: ["상황실 메모", "Note from dispatch"],
+  understood: ["확인", "OK"],
+  pending: ["전송 대기 (연결되면 보냄)", "waiting to send (sent when back online)"],
+  order_moved: ["지령이 다른 차량으로 넘어갔습니다 — 확인이 늦게 도착했습니다", "Order moved to another unit — your acknowledgement arrived late"],
   wrong_login: ["아이디 또는 비밀번호가 틀렸습니다", "Wrong user name or password"],
   not_officer: ["경찰관 계정만 사용할 수 있습니다", "Officer accounts only"],
 };
-const STATUS = {
-  available: ["대기", "available"], ordered: ["지령 수신", "ordered"], en_route: ["출동 중", "en route"],
-  on_scene: ["현장", "on scene"], busy: ["업무 중", "busy"], off_duty: ["비번", "off duty"],
-  acknowledged: ["확인됨", "acknowledged"], cleared: ["종결", "cleared"], declined: ["거절", "declined"],
-  timed_out: ["시간 초과", "timed out"], preempted: ["재배정", "pre-empted"],
-};
-const METHOD = { gnss: ["GPS", "GPS"], wifi: ["Wi-Fi", "Wi-Fi"], cell: ["기지국", "cell tower"], aml: ["AML", "AML"] };
+// Unit and order states and location methods: the shared words (common/labels.js).
+const STATUS = { ...LABELS.AssignmentState, ...LABELS.UnitStatus };
+const METHOD = LABELS.FixMethod;
 const REFRESH_ON = new Set([
   "unit.ordered", "assignment.changed", "assignment.ack_timed_out", "incident.located",
   "incident.status_changed", "incident.priority_changed", "unit.status_changed", "unit.preempted",
-  "incident.requeued",
+  "incident.requeued", "incident.escalated", "incident.note_added",
 ]);
 const POSITION_EVERY_MS = 10000;
 
@@ -81,29 +90,21 @@ async function api(path, options = {}) {
   return body;
 }
 
-function beep() {
-  // Web Audio needs a user gesture first; the log-in click created the context.
-  const audio = state.audio;
-  document.body.dataset.alerts = String(Number(document.body.dataset.alerts) + 1);
-  if (!audio) return;
-  const start = audio.currentTime;
-  for (let i = 0; i < 3; i += 1) {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.type = "square";
-    osc.frequency.value = 880;
-    gain.gain.value = 0.2;
-    osc.connect(gain).connect(audio.destination);
-    osc.start(start + i * 0.35);
-    osc.stop(start + i * 0.35 + 0.2);
-  }
+function beep(urgent = false) {
+  // Web Audio needs a user gesture first; the log-in click unlocked it.
+  tone.play(urgent);
   if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
 }
 
 function unlockAudio() {
-  const AudioContext = window.AudioContext || window.webkitAudioContext;
-  if (AudioContext && !state.audio) state.audio = new AudioContext();
-  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+  tone.unlock();
+}
+
+function showAlert(text, urgent) {
+  $("alert-text").textContent = text;
+  $("alert").hidden = false;
+  announce(text, true);
+  beep(urgent);
 }
 
 async function logIn(event) {
@@ -129,7 +130,7 @@ async function start(user) {
   state.user = user;
   $("login").hidden = true;
   $("terminal").hidden = false;
-  setUpMap();
+  await setUpMap();
   await refresh();
   state.known = new Set(state.order ? [state.order.assignment.id] : []);
   connect();
@@ -147,17 +148,36 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${state.lastEvent}`);
   state.socket = socket;
-  socket.onopen = () => setLink(true);
+  socket.onopen = () => { setLink(true); flushOutbox(); };
   socket.onmessage = async (message) => {
     const envelope = JSON.parse(message.data);
     // The resume cursor is the horizon the server promised (every event below it was sent).
     if (envelope.horizon != null) state.lastEvent = Math.max(state.lastEvent, envelope.horizon);
+    if (isEscalationOfMyOrder(envelope)) {
+      const why = envelope.data.reason || envelope.data.cause || "";
+      showAlert(`${t("escalated")}${why ? ` ${why}` : ""}`, true);
+    }
+    if (envelope.type === "incident.note_added" && state.order && envelope.data.incident_id === state.order.incident.id) {
+      showAlert(`${t("new_note")}: ${envelope.data.text}`, false);
+    }
     if (REFRESH_ON.has(envelope.type)) await refresh();
   };
   socket.onclose = () => {
     setLink(false);
     if (state.user) setTimeout(connect, 2000);
   };
+}
+
+// incident.escalated (lifecycle) or, before it lands, a priority change to code 0 on my incident.
+const alerted = new Map();
+function isEscalationOfMyOrder(envelope) {
+  const order = state.order;
+  if (!order || envelope.data.incident_id !== order.incident.id) return false;
+  const escalation = envelope.type === "incident.escalated" || (envelope.type === "incident.priority_changed" && Number(envelope.data.to) === 0);
+  if (!escalation) return false;
+  const last = alerted.get(order.incident.id) ?? 0;
+  alerted.set(order.incident.id, Date.now());
+  return Date.now() - last > 3000;
 }
 
 function setLink(up) {
@@ -177,11 +197,10 @@ async function refresh() {
     state.dueAt = remaining === null ? null : Date.now() + remaining * 1000;
     if (!state.known.has(state.order.assignment.id)) {
       state.known.add(state.order.assignment.id);
-      $("alert").textContent = t("new_order");
-      $("alert").hidden = false;
-      beep();
+      showAlert(t("new_order"), order_is_urgent());
     }
     await drawRoute();
+    await loadNotes();
   } else {
     state.unit = (await api("/api/v1/units")).find((u) => u.id === unitId) || state.unit;
     state.dueAt = null;
@@ -190,16 +209,37 @@ async function refresh() {
   render();
 }
 
+// The dispatcher's notes on the ordered incident (its timeline; the crew may read it).
+async function loadNotes() {
+  const incidentId = state.order.incident.id;
+  const detail = await api(`/api/v1/incidents/${incidentId}`).catch(() => null);
+  if (!detail || !state.order || state.order.incident.id !== incidentId) return;
+  const notes = detail.timeline.filter((e) => e.kind === "note_added");
+  $("notes-box").hidden = notes.length === 0;
+  $("notes").replaceChildren(...notes.map((n) => {
+    const item = document.createElement("li");
+    item.textContent = `${new Date(n.at).toLocaleTimeString(state.lang)} ${n.data.text}`;
+    item.dataset.raw = "";
+    return item;
+  }));
+}
+
+function order_is_urgent() {
+  return state.order && state.order.incident.priority === 0;
+}
+
 function render() {
   if (!state.user) return;
   $("unit-label").textContent = state.unit ? state.unit.call_sign : "";
-  $("unit-status").textContent = state.unit ? t(state.unit.status) : "";
+  $("unit-status").textContent = state.unit ? label("UnitStatus", state.unit.status, state.lang) : "";
   const order = state.order;
   $("order").hidden = !order;
+  if (!order) $("notes-box").hidden = true;
   $("no-order").hidden = Boolean(order);
   if (!order) return;
   const { assignment, incident, person } = order;
-  $("priority").textContent = `CODE ${incident.priority}`;
+  $("priority").textContent = state.lang === "ko" ? `코드 ${incident.priority}` : `code ${incident.priority}`;
+  $("priority").className = `priority badge code-${incident.priority}`;
   if (person) {
     $("person-name").textContent = person.name;
     $("person-detail").textContent = `${person.birth_year}${state.lang === "ko" ? t("born") : ` (${t("born")})`} · ${person.school}`;
@@ -218,7 +258,7 @@ function render() {
   }
   const where = incident.location;
   $("location").textContent = where
-    ? `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(where.radius_m)} m · ${t(where.method)}`
+    ? `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(uncertaintyNow(where).radius_m)} m · ${t(where.method)}`
     : "";
   // Street, 동 and nearest landmark (the server's offline place describer).
   $("place").textContent = incident.place ? incident.place[state.lang === "ko" ? "ko" : "en"] : "";
@@ -228,7 +268,9 @@ function render() {
   $("en-route").disabled = !["ordered", "acknowledged"].includes(open);
   $("on-scene").disabled = !["ordered", "acknowledged", "en_route"].includes(open);
   $("clear").disabled = !["acknowledged", "en_route", "on_scene"].includes(open);
-  $("order-state").textContent = t(open);
+  const waiting = readOutbox();
+  $("order-state").textContent = label("AssignmentState", open, state.lang);
+  $("pending").textContent = waiting.length ? `${t("pending")}: ${waiting.map((w) => t(w.label)).join(" → ")}` : "";
   tick();
 }
 
@@ -242,14 +284,10 @@ function tick() {
   $("countdown").textContent = left >= 0 ? `${t("ack_in")} ${left} s` : t("ack_overdue");
 }
 
-function setUpMap() {
+async function setUpMap() {
   if (state.map) return;
-  state.map = L.map("map", { zoomControl: true }).setView([37.5665, 126.978], 14);
-  api("/config.json").then((config) => {
-    if (config.tile_url) {
-      L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(state.map);
-    }
-  }).catch(() => null);
+  const config = await api("/config.json").catch(() => ({}));
+  state.map = createBaseMap($("map"), config).map;
   state.layers = L.layerGroup().addTo(state.map);
 }
 
@@ -277,7 +315,7 @@ async function drawRoute() {
     if (route.seconds !== null) {
       const minutes = (route.seconds / 60).toFixed(1);
       const km = route.metres === null ? "" : ` · ${(route.metres / 1000).toFixed(1)} km`;
-      $("eta").textContent = `${t("drive")} ${minutes} min${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
+      $("eta").textContent = `${t("drive")} ${minutes}${state.lang === "ko" ? "분" : " min"}${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
     } else {
       $("eta").textContent = route.reason;
     }
@@ -287,16 +325,29 @@ async function drawRoute() {
   state.map.fitBounds(bounds);
 }
 
+// Changes made while the network is away wait in mdt/outbox.js and leave in order.
+const outbox = createOutbox({
+  post: (change) => api(change.path, { method: "POST", body: change.body }),
+  changed: () => render(),
+  sent: () => refresh(),
+  refused: (change, error) => {
+    // The server refused it (the order moved on while we were away): say so.
+    $("order-state").textContent = change.kind === "ack" && error.status === 409 ? t("order_moved") : `${t(change.label)}: ${error.message}`;
+    if (change.kind === "ack") $("order-state").className = "state moved";
+  },
+});
+const readOutbox = () => outbox.waiting();
+const send = (change) => outbox.send(change);
+const flushOutbox = () => (state.user ? outbox.flush() : null);
+
 async function status(value) {
-  await api(`/api/v1/units/${state.user.unit_id}/status`, { method: "POST", body: JSON.stringify({ status: value }) });
   $("alert").hidden = true;
-  await refresh();
+  await send({ kind: "status", label: value, path: `/api/v1/units/${state.user.unit_id}/status`, body: JSON.stringify({ status: value }) });
 }
 
 async function acknowledge() {
-  await api(`/api/v1/assignments/${state.order.assignment.id}/acknowledge`, { method: "POST" });
   $("alert").hidden = true;
-  await refresh();
+  await send({ kind: "ack", label: "acknowledged", path: `/api/v1/assignments/${state.order.assignment.id}/acknowledge` });
 }
 
 async function decline() {
@@ -343,6 +394,8 @@ $("lang").addEventListener("click", () => {
   applyLanguage();
 });
 $("ack").addEventListener("click", guard(acknowledge));
+$("alert-ok").addEventListener("click", () => { $("alert").hidden = true; });
+window.addEventListener("online", () => flushOutbox());
 $("decline").addEventListener("click", guard(decline));
 $("en-route").addEventListener("click", guard(() => status("en_route")));
 $("on-scene").addEventListener("click", guard(() => status("on_scene")));

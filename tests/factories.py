@@ -139,3 +139,10 @@ TEST_VERIFICATION = VerificationConfig(
     retry=RetryPolicy(max_attempts=3, base=timedelta(seconds=5), cap=timedelta(minutes=1)),
     terminal_notice_interval=timedelta(minutes=30),
 )
+
+
+def seal_audit(engine: Engine) -> None:
+    """Chains audit entries still waiting for the sealer (PostgreSQL), so `audit_log` reads see them."""
+    from ansim.security import audit
+
+    audit.seal_all(UnitOfWork(make_session_factory(engine)))

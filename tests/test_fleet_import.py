@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy.engine import Engine
 from tests import roadkit
 from tests.apiclient import running_app, staff_headers
-from tests.factories import build_world
+from tests.factories import build_world, seal_audit
 
 from ansim.cli import main
 from ansim.store.migrate import alembic_config, upgrade
@@ -110,6 +110,7 @@ def test_units_import_retire_and_refuse_what_they_cannot_place(
     assert retired.status == "off_duty"
     assert main(["import", "units", str(listing), *db]) == 0
     assert "a retired call sign is not reused" in capsys.readouterr().out
+    seal_audit(engine)
     with engine.connect() as conn:
         actions = list(conn.execute(sa.select(audit_log.c.action)).scalars())
     assert actions.count("fleet.import_units") == 3

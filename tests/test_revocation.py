@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import staff_headers
-from tests.factories import T0, build_world
+from tests.factories import T0, build_world, seal_audit
 from tests.intakekit import (
     Clock,
     carrier_post,
@@ -120,6 +120,7 @@ def test_terminals_and_carriers_are_disabled_and_a_carrier_secret_rotated(
             ).status_code
             == 404
         )
+    seal_audit(engine)
     with engine.connect() as conn:
         actions = set(conn.execute(sa.select(audit_log.c.action)).scalars())
     assert {"terminal.disable", "carrier.secret_rotated", "carrier.disable"} <= actions

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import running_app, staff_headers
-from tests.factories import build_world
+from tests.factories import build_world, seal_audit
 
 from ansim.cli import main
 from ansim.store.tables import audit_log, staff_districts
@@ -54,6 +54,7 @@ def test_the_first_admin_is_added_from_the_cli_with_a_strong_password(
     assert "exists" in capsys.readouterr().err
     assert _cli(monkeypatch, "", "admin", "disable-user", "cam", *db) == 0
     assert main(["audit", "verify", *db]) == 0
+    seal_audit(engine)
     with engine.connect() as conn:
         actions = list(
             conn.execute(sa.select(audit_log.c.action).order_by(audit_log.c.id)).scalars()
@@ -117,6 +118,7 @@ def test_admins_manage_staff_over_the_api(engine: Engine, database_url: str) -> 
         assert listed["op2"]["disabled"] is True
         assert "password_hash" not in listed["op2"]
         assert client.get("/admin/staff").status_code == 200
+    seal_audit(engine)
     with engine.connect() as conn:
         actions = list(
             conn.execute(sa.select(audit_log.c.action).order_by(audit_log.c.id)).scalars()

@@ -53,9 +53,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_audit_pending_xid"), table_name="audit_pending")
     op.drop_table("audit_pending")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of these tables trips the foreign keys
+    # that point at them once they hold rows.
     for table in ("incidents", "units"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("event_seq")
+        op.drop_column(table, "event_seq")
     op.drop_index(op.f("ix_outbox_xid"), table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("seq")

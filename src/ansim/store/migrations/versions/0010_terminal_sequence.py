@@ -31,8 +31,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.drop_column("person_cancelled")
+    # Plain DROP COLUMN: a batch copy of `incidents` trips the foreign keys that point at it.
+    op.drop_column("incidents", "person_cancelled")
     with op.batch_alter_table("terminals", schema=None) as batch_op:
         batch_op.alter_column(
             "last_seq", existing_type=sa.BigInteger(), type_=sa.Integer(), existing_nullable=False

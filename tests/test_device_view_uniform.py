@@ -140,7 +140,10 @@ def test_both_pins_look_the_same_to_the_app_in_every_state(
     real = _app_case(client, world, clock, engine, state, REAL)
     duress = _app_case(client, world, clock, engine, state, DURESS)
     assert real == duress
-    assert real[1:3] == ["200", _masked({"incident_id": "<id>", "status": "cancelled"})]
+    assert real[1:3] == [
+        "200",
+        _masked({"incident_id": "<id>", "status": "cancelled", "step": "cancelled", "eta_s": None}),
+    ]
 
 
 def _terminal_case(
@@ -197,3 +200,43 @@ def test_both_pins_look_the_same_to_the_terminal_in_every_state(
     ]
     assert real[0] == "200"
     assert json.loads(real[1])["replies"][0]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("pin", [REAL, DURESS])
+def test_regression_a_press_after_either_pin_opens_a_new_incident(
+    engine: Engine, database_url: str, pin: str
+) -> None:
+    """Cancel then press again: a new incident linked to the first, answered alike for both PINs
+    (the duress incident stays open for the police; the device must not learn that)."""
+    world = build_world(engine)
+    with uow_of(engine).begin() as session:
+        app_accounts.set_pins(
+            session, subscriber_id=world.subscriber_id, pin=REAL, duress_pin=DURESS, at=T0
+        )
+    clock = Clock(T0)
+    with clocked_app(engine, database_url, clock) as client:
+        credential = world.app_credential
+        first = client.post("/api/v1/app/sos", **_signed(credential, {}, clock))
+        assert first.status_code == 201, first.text
+        clock.now += timedelta(seconds=3)
+        cancel = client.post(
+            f"/api/v1/app/incidents/{first.json()['incident_id']}/cancel",
+            **_signed(credential, {"pin": pin}, clock),
+        )
+        assert cancel.status_code == 200
+        clock.now += timedelta(seconds=2)
+        again = client.post("/api/v1/app/sos", **_signed(credential, {}, clock))
+        assert again.status_code == 201, again.text
+        second = again.json()["incident_id"]
+        assert second != first.json()["incident_id"]
+        seen = client.get(
+            f"/api/v1/app/incidents/{second}", headers={"Authorization": f"Bearer {credential}"}
+        ).json()
+        assert seen["status"] == "active"
+        board = client.get(
+            f"/api/v1/incidents/{second}", headers=staff_headers(client, "dispatcher")
+        ).json()["incident"]
+        assert board["previous_incident_id"] == first.json()["incident_id"]
+        # No fix in this press: open and visibly waiting for a location, as any such SOS.
+        assert board["status"] == "received"
+        assert board["no_location"] is True

@@ -78,11 +78,18 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         if seen is not None:
             return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
 
-    incident = _latest_incident_of(session, report, merge_window, OPEN_STATUSES)
+    # An incident the person cancelled with a PIN is over for them, even when the duress PIN keeps
+    # it open for the police: a press after either PIN opens a new incident, so the device meets
+    # the same answer (201, a new id) and cannot tell the two PINs apart.
+    incident = _latest_incident_of(
+        session, report, merge_window, OPEN_STATUSES, not_person_cancelled=True
+    )
     created = incident is None
     if incident is None:
         # After a cancel, false alarm or close a press is a new call for help, linked to the last.
         earlier = _latest_incident_of(session, report, merge_window, _ENDED_STATUSES)
+        if earlier is None:
+            earlier = _latest_incident_of(session, report, merge_window, OPEN_STATUSES)
         incident = _open(session, report, previous_incident_id=earlier.id if earlier else None)
     else:
         incident.sos_count += 1
@@ -130,6 +137,8 @@ def _latest_incident_of(
     report: SosReport,
     merge_window: timedelta,
     statuses: frozenset[IncidentStatus],
+    *,
+    not_person_cancelled: bool = False,
 ) -> Incident | None:
     """The person's latest incident in `statuses` received within the merge window."""
     if report.subscriber_id is None and report.caller_number is None:
@@ -139,6 +148,8 @@ def _latest_incident_of(
         incidents.c.received_at >= report.received_at - merge_window,
         incidents.c.drill == report.drill,
     )
+    if not_person_cancelled:
+        query = query.where(incidents.c.person_cancelled.is_(False))
     if report.subscriber_id is not None:
         query = query.where(incidents.c.subscriber_id == report.subscriber_id)
     else:

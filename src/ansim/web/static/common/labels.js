@@ -29,6 +29,7 @@ export const LABELS = {
   DeliveryChannel: { sms: ["SMS", "SMS"], email: ["메일", "e-mail"], terminal: ["단말기", "terminal"] },
   RecipientKind: { guardian: ["보호자", "guardian"], school_guard: ["배움터지킴이", "school guard"], wearer: ["대상자 단말", "wearer"], app_user: ["앱 사용자", "app user"] },
   UnitKind: { patrol_car: ["순찰차", "patrol car"], foot: ["도보 순찰", "foot patrol"] },
+  Sequencing: { new: ["새 메시지", "new message"], duplicate: ["중복 메시지", "duplicate"], late_sos: ["늦게 온 SOS", "late SOS"] },
   DeliveryStatus: {
     queued: ["대기", "queued"], sending: ["발송 중", "sending"], sent: ["발송됨", "sent"], delivered: ["전달됨", "delivered"],
     failed: ["실패·재시도", "failed, retrying"], dead: ["전달 불가", "undeliverable"],

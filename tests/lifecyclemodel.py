@@ -320,6 +320,8 @@ class Commands:
                     deliveries.c.created_at,
                     deliveries.c.sent_at,
                     deliveries.c.recipient_kind,
+                    deliveries.c.status,
+                    deliveries.c.last_error,
                 ).where(deliveries.c.incident_id == incident_id)
             ).mappings()
             return [dict(row) for row in rows]

@@ -179,9 +179,12 @@ class LifecycleModel(RuleBasedStateMachine):
         ack = self._terminal(raw, "sos_never_refused")
         if ack is None:
             return
+        # Over MQTT after a broker drop, QoS 1 may hand the bridge an earlier press again (at
+        # least once): "duplicate" with its incident says the platform already holds that press.
+        redelivered = over_mqtt and ack["status"] == "duplicate" and bool(ack.get("incident_id"))
         promise(
             "sos_never_refused",
-            ack["status"] == "accepted",
+            ack["status"] == "accepted" or redelivered,
             f"a terminal SOS ({fix} fix) was answered {ack['status']}: {ack}",
         )
         if ack.get("incident_id"):
@@ -413,6 +416,8 @@ class LifecycleModel(RuleBasedStateMachine):
             for message in self.commands.guardian_deliveries(incident_id):
                 if message["template"] not in CALL_TO_ACTION_TEMPLATES:
                     continue
+                if str(message["last_error"] or "").startswith("withdrawn"):
+                    continue  # queued before the cancel and withdrawn by it: it never leaves
                 assert message["created_at"] < at, f"guardians asked to act after cancel: {message}"
                 sent = message["sent_at"]
                 assert sent is None or sent <= at, f"a call to action left after cancel: {message}"

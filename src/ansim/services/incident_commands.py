@@ -84,7 +84,7 @@ def do_change_incident_status(
         detail={"status": status.value, "reason": reason},
         session=session,
     ) as own:
-        return incidents.change_status(
+        incident = incidents.change_status(
             own,
             incident_id=incident_id,
             status=status,
@@ -92,6 +92,13 @@ def do_change_incident_status(
             reason=reason,
             at=platform.now(),
         )
+        if incident.is_open:
+            # A person re-opened or confirmed the case (e.g. cancelled → confirmed): from now on
+            # the dispatch policy holds for it again (units ordered, or waiting with a retry).
+            dispatch_flow.top_up(
+                own, platform=platform, incident=incident, actor=name_of(actor), at=platform.now()
+            )
+        return incident
 
 
 def do_change_incident_priority(

@@ -25,7 +25,7 @@ from ansim.services.incidents import SosReport
 from ansim.services.platform import Platform, transaction
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
-from ansim.store.tables import idempotency_keys
+from ansim.store.tables import idempotency_keys, incident_events
 from ansim.store.tables import incidents as incidents_table
 from ansim.store.tables import terminals as terminals_table
 
@@ -307,7 +307,9 @@ def _open_incident(
             incidents_table.c.status.in_(OPEN_STATUSES),
             incidents_table.c.received_at >= at - window,
         )
-        .order_by(incidents_table.c.received_at.desc())
+        # The one the person still calls for help in before one they cancelled with a PIN (a
+        # duress incident stays open for the police; a press after it opened a new one).
+        .order_by(incidents_table.c.person_cancelled, incidents_table.c.received_at.desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -351,22 +353,35 @@ def _cancel(
 def _latest_incident(
     session: Session, subscriber_id: str, at: datetime, window: timedelta
 ) -> Incident | None:
-    """The person's open incident, else their latest in the window whatever its state.
+    """The person's latest incident in the window, whatever its state: the SOS the device sent last.
 
-    A cancel then answers alike in every state: after a real cancel, after a close, under duress.
+    As the app's cancel names its own incident, a terminal's cancel is for its latest press (not an
+    older case a dispatcher re-opened); it then answers alike in every state.
     """
-    return (
-        _open_incident(session, subscriber_id, at, window)
-        or session.execute(
-            sa.select(Incident)
-            .where(
-                incidents_table.c.subscriber_id == subscriber_id,
-                incidents_table.c.received_at >= at - window,
-            )
-            .order_by(incidents_table.c.received_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+    # The time of each incident's last press (its first, or a repeat that joined it).
+    last_press = (
+        sa.select(sa.func.max(incident_events.c.at))
+        .where(
+            incident_events.c.incident_id == incidents_table.c.id,
+            incident_events.c.kind.in_(("received", "sos_repeated")),
+        )
+        .correlate(incidents_table)
+        .scalar_subquery()
     )
+    return session.execute(
+        sa.select(Incident)
+        .where(
+            incidents_table.c.subscriber_id == subscriber_id,
+            incidents_table.c.received_at >= at - window,
+        )
+        .order_by(
+            last_press.desc(),
+            incidents_table.c.received_at.desc(),
+            # In a tie, the press made after a PIN cancel is the later one.
+            incidents_table.c.person_cancelled,
+        )
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def _ack(

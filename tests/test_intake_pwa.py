@@ -115,7 +115,7 @@ def test_regression_the_app_keeps_retrying_an_sos_through_5xx_and_network_errors
         page.route("**/api/v1/app/sos", flaky)
         page.click("#sos")
         page.wait_for_selector("#state:has-text('retry')")
-        page.wait_for_selector("#state:has-text('SOS received')", timeout=20_000)
+        page.wait_for_selector("#quiet-step:has-text('SOS was received')", timeout=20_000)
         assert len(keys) == 4
         assert len(set(keys)) == 1, keys  # one key on every try: one incident
         assert not any("failed" in text.lower() for text in seen), seen

@@ -181,6 +181,9 @@ def serving(seeded: Path, folder: Path, *, port: int = SERVER_PORT, **env: str) 
         "ANSIM_DATA_DIR": str(folder),
         "ANSIM_REQUIRE_TOTP": "false",
         "ANSIM_ACK_TIMEOUT_S": str(ACK_TIMEOUT_S),
+        # Units that let an order time out rest this long (the default 120 s would, with 4 s ack
+        # timeouts and nobody at the demo's terminals, rest the whole fleet within the suite).
+        "ANSIM_UNIT_REST_S": "3",
         "ANSIM_SCHEDULER_POLL_S": "0.2",
         "ANSIM_OUTBOX_POLL_S": "0.2",
         "ANSIM_MQTT_URL": MQTT_URL,

@@ -376,8 +376,10 @@ def _latest_incident(
         )
         .order_by(
             last_press.desc(),
+            # In a tie: an open case before a finished one, then the later, then the one not yet
+            # cancelled with a PIN (the press made after such a cancel).
+            sa.case((incidents_table.c.status.in_(OPEN_STATUSES), 0), else_=1),
             incidents_table.c.received_at.desc(),
-            # In a tie, the press made after a PIN cancel is the later one.
             incidents_table.c.person_cancelled,
         )
         .limit(1)

@@ -239,9 +239,12 @@ def test_an_unforeseen_error_in_one_mqtt_message_is_logged_counted_and_the_bridg
     monkeypatch.setattr(terminals, "do_receive_message", first_one_explodes)
     with clocked_app(engine, database_url, Clock(T0)) as client:
         secret = enrol_terminal(client, world.subscriber_id, terminal_id)
-        heartbeat = terminal_message(terminal_id, secret, 1, "heartbeat", T0, battery_pct=80)
+        # A location report, not a heartbeat: heartbeats take the batch path (do_record_heartbeats).
+        first = terminal_message(
+            terminal_id, secret, 1, "location", T0, fix=fix_at(37.5665, 126.978, T0)
+        )
         sos = terminal_message(terminal_id, secret, 2, "sos", T0, fix=fix_at(37.5665, 126.978, T0))
-        ack = _run(lambda: _ack_after([heartbeat], terminal_id, sos))
+        ack = _run(lambda: _ack_after([first], terminal_id, sos))
         assert ack["status"] in {"accepted", "duplicate"}
         assert exploded, "the first message never reached the handler"
         metrics = client.get("/metrics").text

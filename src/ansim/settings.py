@@ -44,29 +44,8 @@ class FileSecrets(PydanticBaseSettingsSource):
         return found
 
 
-def with_file_secrets(
-    settings_cls: type[BaseSettings],
-    init_settings: PydanticBaseSettingsSource,
-    env_settings: PydanticBaseSettingsSource,
-    dotenv_settings: PydanticBaseSettingsSource,
-    file_secret_settings: PydanticBaseSettingsSource,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    return (
-        init_settings,
-        env_settings,
-        FileSecrets(settings_cls),
-        dotenv_settings,
-        file_secret_settings,
-    )
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class VerificationSettings(BaseSettings):
-    """Guardian verification and notification channels, read from ANSIM_VERIFY_* variables."""
-
-    model_config = SettingsConfigDict(env_prefix="ANSIM_VERIFY_", extra="ignore")
+class FileBackedSettings(BaseSettings):
+    """Settings read from ANSIM_* variables, each also from `ANSIM_<NAME>_FILE` (FileSecrets)."""
 
     @classmethod
     def settings_customise_sources(
@@ -77,9 +56,22 @@ class VerificationSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return with_file_secrets(
-            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        return (
+            init_settings,
+            env_settings,
+            FileSecrets(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
         )
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class VerificationSettings(FileBackedSettings):
+    """Guardian verification and notification channels, read from ANSIM_VERIFY_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ANSIM_VERIFY_", extra="ignore")
 
     # Fail safe: no answer by then counts as danger.
     answer_timeout_s: float = Field(default=60.0, gt=0)
@@ -113,21 +105,8 @@ class VerificationSettings(BaseSettings):
     duress_tells_guardians_cancelled: bool = True
 
 
-class Settings(BaseSettings):
+class Settings(FileBackedSettings):
     model_config = SettingsConfigDict(env_prefix="ANSIM_", extra="ignore")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return with_file_secrets(
-            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
 
     database_url: str = "sqlite:///var/ansim.db"
     # Demo mode accepts the built-in demo accounts and keys; production refuses them.

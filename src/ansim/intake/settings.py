@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from ansim.settings import FileBackedSettings
 
 
-class IntakeSettings(BaseSettings):
+class IntakeSettings(FileBackedSettings):
+    """ANSIM_ELS_HMAC_KEY_FILE like every other secret (ansim.settings.FileSecrets)."""
+
     model_config = SettingsConfigDict(env_prefix="ANSIM_", extra="ignore")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # ANSIM_ELS_HMAC_KEY_FILE like every other secret (ansim.settings.FileSecrets).
-        from ansim.settings import with_file_secrets
-
-        return with_file_secrets(
-            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
 
     # mqtt://[user:password@]host[:port]; empty keeps terminals on HTTP only.
     mqtt_url: str = ""

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import SOS_BODY, app_headers, running_app
 from tests.factories import build_world
@@ -13,7 +14,9 @@ from tests.factories import build_world
 from ansim.api.app import create_app
 from ansim.bus.runtime import ALL_ROLES, ServeRole, parse_roles
 from ansim.cli.logs import JsonFormatter
+from ansim.domain.deliveries import DeliveryStatus
 from ansim.settings import Settings
+from ansim.store.tables import deliveries
 
 
 def test_health_readiness_and_metrics_after_an_sos(engine: Engine, database_url: str) -> None:
@@ -38,7 +41,33 @@ def test_health_readiness_and_metrics_after_an_sos(engine: Engine, database_url:
     assert "ansim_deadlines_overdue 0.0" in text
     assert "ansim_store_up 1.0" in text
     assert "ansim_outbox_backlog " in text
-    assert "ansim_delivery_failures_total 0.0" in text
+    assert "ansim_open_incidents_unordered 0.0" in text  # ordered within the SOS's transaction
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar_one()
+    assert stored > 0, "the SOS queued the guardians' messages"
+    # The notifier moves deliveries between statuses while we read; their number does not change.
+    by_status = {
+        status.value: float(
+            text.split(f'ansim_deliveries{{status="{status.value}"}} ')[1].split()[0]
+        )
+        for status in DeliveryStatus
+    }
+    assert sum(by_status.values()) == stored
+
+
+def test_an_sos_without_a_unit_past_the_policys_order_time_shows_in_the_metrics(
+    engine: Engine, database_url: str
+) -> None:
+    world = build_world(engine)
+    # No fix, so no unit can be ranked: the incident waits ("no location yet") with nobody ordered.
+    with running_app(engine, database_url, order_within_s=0.001) as client:
+        answer = client.post(
+            "/api/v1/app/sos", json={}, headers=app_headers(world.app_credential, "ops-nofix")
+        )
+        assert answer.status_code == 201, answer.text
+        text = client.get("/metrics").text
+    assert "ansim_open_incidents 1.0" in text
+    assert "ansim_open_incidents_unordered 1.0" in text
 
 
 def test_readiness_fails_when_the_broker_is_unreachable(engine: Engine, database_url: str) -> None:

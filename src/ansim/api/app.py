@@ -189,7 +189,9 @@ def create_app(
     # The terminal bridge and the notices to terminals use one broker setting.
     app.state.intake_settings = IntakeSettings(mqtt_url=settings.mqtt_url)
     app.state.background = background
-    app.state.metrics = metrics = Metrics(uow, background, clock)
+    app.state.metrics = metrics = Metrics(
+        uow, background, clock, order_within=timedelta(seconds=policy.order_within_s)
+    )
     errors.install(app)
     app.include_router(ops.router, dependencies=[Depends(enforce_access)])
     if ServeRole.API in roles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,11 +15,12 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ansim.bus.runtime import Background
+from ansim.domain.deliveries import DeliveryStatus
 from ansim.domain.incidents import OPEN_STATUSES
 from ansim.intake.mqtt import BridgeHealth
 from ansim.security.login import SPRAYING_SUSPECTED
 from ansim.store import outbox
-from ansim.store.tables import audit_log, deadlines, incidents
+from ansim.store.tables import assignments, audit_log, deadlines, deliveries, incidents
 from ansim.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,12 @@ class Metrics:
     """One registry per app (tests build many apps in one process)."""
 
     def __init__(
-        self, uow: UnitOfWork, background: Background, clock: Callable[[], datetime]
+        self,
+        uow: UnitOfWork,
+        background: Background,
+        clock: Callable[[], datetime],
+        *,
+        order_within: timedelta,
     ) -> None:
         self.registry = CollectorRegistry()
         self.intake = Counter(
@@ -53,7 +60,7 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=self.registry,
         )
-        self.registry.register(_StoreCollector(uow, background, clock))
+        self.registry.register(_StoreCollector(uow, background, clock, order_within))
 
     def watch_bridge(self, name: str, health: BridgeHealth) -> None:
         """Exposes a broker bridge's message outcomes and restarts (read at scrape time)."""
@@ -123,20 +130,35 @@ def _intake_channel(scope: Scope) -> str | None:
     return next((channel for prefix, channel in INTAKE_CHANNELS if path.startswith(prefix)), None)
 
 
+@dataclass(frozen=True)
+class _StoreFigures:
+    open_incidents: int
+    unordered_past_policy: int
+    overdue_deadlines: int
+    outbox_backlog: int
+    spraying: int
+    deliveries: dict[str, int]
+
+
 class _StoreCollector(Collector):
     """Reads the gauges when scraped; a database that does not answer shows as ansim_store_up 0."""
 
     def __init__(
-        self, uow: UnitOfWork, background: Background, clock: Callable[[], datetime]
+        self,
+        uow: UnitOfWork,
+        background: Background,
+        clock: Callable[[], datetime],
+        order_within: timedelta,
     ) -> None:
         self._uow = uow
         self._background = background
         self._clock = clock
+        self._order_within = order_within
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ansim_store_up", "1 when the database answered this scrape")
         try:
-            open_count, overdue, backlog, spraying = self._read()
+            figures = self._read()
         except sa.exc.SQLAlchemyError as error:
             log.warning("metrics: database unavailable (%s)", type(error).__name__)
             up.add_metric([], 0)
@@ -145,45 +167,79 @@ class _StoreCollector(Collector):
             up.add_metric([], 1)
             yield up
             yield GaugeMetricFamily(
-                "ansim_open_incidents", "Incidents not yet resolved or closed", value=open_count
+                "ansim_open_incidents",
+                "Incidents not yet resolved or closed",
+                value=figures.open_incidents,
+            )
+            yield GaugeMetricFamily(
+                "ansim_open_incidents_unordered",
+                "Open incidents with no unit ever ordered, received longer ago than the policy's"
+                f" order-within time ({self._order_within.total_seconds():g} s)",
+                value=figures.unordered_past_policy,
             )
             yield GaugeMetricFamily(
                 "ansim_deadlines_overdue",
                 f"Pending deadlines more than {OVERDUE_GRACE.seconds} s past due (scheduler behind or down)",
-                value=overdue,
+                value=figures.overdue_deadlines,
             )
             yield GaugeMetricFamily(
-                "ansim_outbox_backlog", "Committed events not yet published", value=backlog
+                "ansim_outbox_backlog",
+                "Committed events not yet published",
+                value=figures.outbox_backlog,
             )
             yield CounterMetricFamily(
                 "ansim_login_spraying_suspected",
                 "Addresses locked by failed logins spread over many names (audit entries)",
-                value=spraying,
+                value=figures.spraying,
             )
+            by_status = GaugeMetricFamily(
+                "ansim_deliveries",
+                "Outbound messages (guardian, school guard, sign-up codes) by delivery status;"
+                " dead = out of attempts or refused for good",
+                labels=["status"],
+            )
+            for status in DeliveryStatus:
+                by_status.add_metric([status.value], figures.deliveries.get(status.value, 0))
+            yield by_status
         yield from self._process_metrics()
 
-    def _read(self) -> tuple[int, int, int, int]:
+    def _read(self) -> _StoreFigures:
+        now = self._clock()
         with self._uow.read() as session:
-            open_count = session.execute(
-                sa.select(sa.func.count())
-                .select_from(incidents)
-                .where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
-            ).scalar_one()
-            overdue = session.execute(
-                sa.select(sa.func.count())
-                .select_from(deadlines)
-                .where(
-                    deadlines.c.due_at < self._clock() - OVERDUE_GRACE,
-                    deadlines.c.fired_at.is_(None),
-                    deadlines.c.cancelled_at.is_(None),
-                )
-            ).scalar_one()
-            spraying = session.execute(
-                sa.select(sa.func.count())
-                .select_from(audit_log)
-                .where(audit_log.c.action == SPRAYING_SUSPECTED)
-            ).scalar_one()
-            return int(open_count), int(overdue), outbox.backlog(session), int(spraying)
+            count = sa.select(sa.func.count())
+            open_incidents = incidents.c.status.in_(sorted(OPEN_STATUSES))
+            ever_ordered = (
+                sa.select(assignments.c.id)
+                .where(assignments.c.incident_id == incidents.c.id)
+                .exists()
+            )
+            deliveries_by_status = session.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            ).all()
+            return _StoreFigures(
+                open_incidents=session.execute(
+                    count.select_from(incidents).where(open_incidents)
+                ).scalar_one(),
+                unordered_past_policy=session.execute(
+                    count.select_from(incidents).where(
+                        open_incidents,
+                        incidents.c.received_at < now - self._order_within,
+                        ~ever_ordered,
+                    )
+                ).scalar_one(),
+                overdue_deadlines=session.execute(
+                    count.select_from(deadlines).where(
+                        deadlines.c.due_at < now - OVERDUE_GRACE,
+                        deadlines.c.fired_at.is_(None),
+                        deadlines.c.cancelled_at.is_(None),
+                    )
+                ).scalar_one(),
+                outbox_backlog=outbox.backlog(session),
+                spraying=session.execute(
+                    count.select_from(audit_log).where(audit_log.c.action == SPRAYING_SUSPECTED)
+                ).scalar_one(),
+                deliveries={str(status): int(n) for status, n in deliveries_by_status},
+            )
 
     def _process_metrics(self) -> Iterator[Metric]:
         background = self._background
@@ -203,12 +259,6 @@ class _StoreCollector(Collector):
         )
         received.add_metric([], fed.fed if fed is not None else 0)
         yield received
-        # Placeholder until outbound notifications land: the notifier will count its failed deliveries.
-        delivery = CounterMetricFamily(
-            "ansim_delivery_failures", "Outbound messages that could not be delivered"
-        )
-        delivery.add_metric([], 0)
-        yield delivery
         if background.link is not None:
             yield GaugeMetricFamily(
                 "ansim_broker_connected",

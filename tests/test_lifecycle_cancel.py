@@ -224,14 +224,16 @@ def test_duress_on_a_finished_case_opens_a_new_linked_code0_incident(
     assert _cancel(s, finished_id, 120, pin=DURESS_PIN) is PinVerdict.DURESS
 
     finished = s.incident(finished_id)
-    assert finished.status == IncidentStatus(ending) and finished.duress
+    assert finished.status == IncidentStatus(ending)
+    assert finished.duress
     (received,) = [
         e for e in s.events("incident.received") if e["previous_incident_id"] == finished_id
     ]
     new_id = str(received["incident_id"])
     new = s.incident(new_id)
     assert (new.status, new.priority) == (IncidentStatus.CONFIRMED, PriorityCode.CODE_0)
-    assert new.duress and new.person_cancelled
+    assert new.duress
+    assert new.person_cancelled
     assert (new.lat, new.lon) == (finished.lat, finished.lon)
     assert new.located_at == finished.located_at  # its own age: the board shows how old it is
     # The code-0 rule's three units: ordered, or waited for (the finished case's unit may not have
@@ -240,7 +242,8 @@ def test_duress_on_a_finished_case_opens_a_new_linked_code0_incident(
     assert len(s.open_orders(new_id)) >= 2
     (escalated,) = s.events("incident.escalated", new_id)
     assert escalated["cause"] == "duress"
-    assert len(s.messages(finished_id)) == messages_before and s.messages(new_id) == []
+    assert len(s.messages(finished_id)) == messages_before
+    assert s.messages(new_id) == []
     # The device cannot tell it from the real PIN on a finished case.
     assert seen_by_person(finished.status, duress=True) == seen_by_person(
         finished.status, duress=False, person_cancelled=True

@@ -304,7 +304,7 @@ def test_duress_looks_like_a_real_cancel_in_each_state(
         if row.get("previous_incident_id") == forced_id
     ]
     assert len(linked) == 1, linked
-    assert linked[0]["priority"] == 0 and linked[0]["status"] == "confirmed", linked
+    assert (linked[0]["priority"], linked[0]["status"]) == (0, "confirmed"), linked
 
 
 def test_duress_over_the_terminal_looks_like_a_real_cancel(duress_platform: Server) -> None:

@@ -173,8 +173,33 @@ def duress(
         if first_duress:
             _open_after_duress(session, platform=platform, finished=incident, actor=actor, at=at)
         return
-    if not incident.is_open and IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]:
-        # Forced after a cancel or a false alarm: the person's own act re-opens it.
+    # Forced after a cancel or a false alarm: the person's own act re-opens it.
+    reopen = not incident.is_open and IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]
+    _escalate_under_duress(session, platform, incident, actor, at, confirm=reopen)
+    if platform.verification.duress_tells_guardians_cancelled:
+        _tell_guardians_cancelled(session, incident, at)
+
+
+def _flag_duress(session: Session, incident: Incident, actor: str, at: datetime) -> None:
+    incident.duress = True
+    outbox.record(
+        session,
+        IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
+        "incident.duress",
+        {"incident_id": incident.id, "channel": incident.channel.value},
+    )
+
+
+def _escalate_under_duress(
+    session: Session,
+    platform: Platform,
+    incident: Incident,
+    actor: str,
+    at: datetime,
+    *,
+    confirm: bool,
+) -> None:
+    if confirm:
         incidents.change_status(
             session,
             incident_id=incident.id,
@@ -192,18 +217,6 @@ def duress(
         actor=actor,
         at=at,
     )
-    if platform.verification.duress_tells_guardians_cancelled:
-        _tell_guardians_cancelled(session, incident, at)
-
-
-def _flag_duress(session: Session, incident: Incident, actor: str, at: datetime) -> None:
-    incident.duress = True
-    outbox.record(
-        session,
-        IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
-        "incident.duress",
-        {"incident_id": incident.id, "channel": incident.channel.value},
-    )
 
 
 def _open_after_duress(
@@ -217,23 +230,7 @@ def _open_after_duress(
     incident = incidents.open_linked(session, earlier=finished, source=actor, at=at)
     incident.person_cancelled = True  # the device saw "cancelled"; a new press opens anew
     _flag_duress(session, incident, actor, at)
-    incidents.change_status(
-        session,
-        incident_id=incident.id,
-        status=IncidentStatus.CONFIRMED,
-        actor=actor,
-        reason=DURESS_REASON,
-        at=at,
-    )
-    escalate_to_code0(
-        session,
-        platform=platform,
-        incident=incident,
-        cause=Cause.DURESS,
-        reason=DURESS_REASON,
-        actor=actor,
-        at=at,
-    )
+    _escalate_under_duress(session, platform, incident, actor, at, confirm=True)
     return incident
 
 

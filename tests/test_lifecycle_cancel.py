@@ -17,6 +17,7 @@ from ansim.domain.verification import DispatcherDecision
 from ansim.services import deliveries, verification
 from ansim.services.app_accounts import PinVerdict
 from ansim.services.cancel import do_cancel_with_pin, seen_by_person
+from ansim.services.incident_commands import do_change_incident_status
 
 
 def _cancel(s: Stage, incident_id: str, seconds: float, pin: str = PIN) -> PinVerdict:
@@ -197,3 +198,57 @@ def test_under_duress_guardians_get_what_a_real_cancel_sends_them(
     s.fire(3600)
     # Nothing else reaches the guardians, whatever the timers do.
     assert [m.template for m in s.messages(incident_id)] == templates
+
+
+@pytest.mark.parametrize("ending", ["resolved", "closed"])
+def test_duress_on_a_finished_case_opens_a_new_linked_code0_incident(
+    engine: Engine, ending: str
+) -> None:
+    """A finished case cannot change, but a forced "cancel" means danger now: a new incident at
+    code 0 with the code-0 units, where the person was last placed; the device sees what a real
+    cancel of a finished case shows, and nobody is messaged (a real cancel sends nothing)."""
+    s = stage(engine)
+    finished_id = s.sos()
+    path = ["on_scene", "resolved"] if ending == "resolved" else ["false_alarm", "closed"]
+    for step, status in enumerate(path, start=1):
+        s.clock.at(10 * step)
+        do_change_incident_status(
+            s.platform,
+            incident_id=finished_id,
+            status=IncidentStatus(status),
+            reason="test",
+            actor="dispatcher",
+        )
+    messages_before = len(s.messages(finished_id))
+
+    assert _cancel(s, finished_id, 120, pin=DURESS_PIN) is PinVerdict.DURESS
+
+    finished = s.incident(finished_id)
+    assert finished.status == IncidentStatus(ending)
+    assert finished.duress
+    (received,) = [
+        e for e in s.events("incident.received") if e["previous_incident_id"] == finished_id
+    ]
+    new_id = str(received["incident_id"])
+    new = s.incident(new_id)
+    assert (new.status, new.priority) == (IncidentStatus.CONFIRMED, PriorityCode.CODE_0)
+    assert new.duress
+    assert new.person_cancelled
+    assert (new.lat, new.lon) == (finished.lat, finished.lon)
+    assert new.located_at == finished.located_at  # its own age: the board shows how old it is
+    # The code-0 rule's three units: ordered, or waited for (the finished case's unit may not have
+    # cleared yet) with the durable retry.
+    assert len(s.open_orders(new_id)) + new.waiting_for_units == 3
+    assert len(s.open_orders(new_id)) >= 2
+    (escalated,) = s.events("incident.escalated", new_id)
+    assert escalated["cause"] == "duress"
+    assert len(s.messages(finished_id)) == messages_before
+    assert s.messages(new_id) == []
+    # The device cannot tell it from the real PIN on a finished case.
+    assert seen_by_person(finished.status, duress=True) == seen_by_person(
+        finished.status, duress=False, person_cancelled=True
+    )
+    # Entered again (a retry), it opens nothing more.
+    _cancel(s, finished_id, 130, pin=DURESS_PIN)
+    linked = [e for e in s.events("incident.received") if e["previous_incident_id"] == finished_id]
+    assert len(linked) == 1

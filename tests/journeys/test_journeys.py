@@ -296,8 +296,15 @@ def test_duress_looks_like_a_real_cancel_in_each_state(
     assert incident["duress"], incident
     if state != "closed":
         assert incident["priority"] == 0, incident
-    # A closed case cannot change code: the board gets the duress event and flag on it (a new
-    # press from the person opens a new incident). Known limit, docs/incident-lifecycle.md.
+        return
+    # A closed case cannot change: the duress opens a new code-0 incident linked to it.
+    linked = [
+        row
+        for row in board.get("/api/v1/incidents", active="true")
+        if row.get("previous_incident_id") == forced_id
+    ]
+    assert len(linked) == 1, linked
+    assert (linked[0]["priority"], linked[0]["status"]) == (0, "confirmed"), linked
 
 
 def test_duress_over_the_terminal_looks_like_a_real_cancel(duress_platform: Server) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import InvalidInput, NotFound
-from ansim.domain.fixes import LocationFix
+from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import FixVerdict
 from ansim.domain.incidents import (
     CALLED_OFF_STATUSES,
@@ -130,6 +130,36 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         )
     session.flush()
     return SosOutcome(incident, created=created, replayed=False)
+
+
+def open_linked(session: Session, *, earlier: Incident, source: str, at: datetime) -> Incident:
+    """A new incident for the person of `earlier`, linked to it, located where it last was."""
+    last_fix = None
+    if earlier.lat is not None and earlier.lon is not None and earlier.radius_m is not None:
+        methods = {m.value for m in FixMethod}
+        method = earlier.location_method if earlier.location_method in methods else "unknown"
+        last_fix = LocationFix(
+            lat=earlier.lat,
+            lon=earlier.lon,
+            radius_m=earlier.radius_m,
+            method=FixMethod(method),
+            observed_at=earlier.located_at or earlier.updated_at,
+            source=f"incident {earlier.id}",
+        )
+    report = SosReport(
+        channel=earlier.channel,
+        received_at=at,
+        source=source,
+        subscriber_id=earlier.subscriber_id,
+        caller_number=earlier.caller_number,
+        fix=last_fix,
+        drill=earlier.drill,
+    )
+    incident = _open(session, report, previous_incident_id=earlier.id)
+    if last_fix is not None:
+        add_fix(session, incident=incident, fix=last_fix, received_at=at, keep_refused=True)
+    session.flush()
+    return incident
 
 
 def _latest_incident_of(

@@ -164,18 +164,42 @@ def duress(
 ) -> None:
     """The duress PIN: code 0 with its units; the device and (by default) guardians see a cancel."""
     terminal_notices.withdraw_pending(session, incident_id=incident.id, at=at)
-    if not incident.duress:
-        incident.duress = True
-        outbox.record(
-            session,
-            IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
-            "incident.duress",
-            {"incident_id": incident.id, "channel": incident.channel.value},
-        )
+    first_duress = not incident.duress
+    if first_duress:
+        _flag_duress(session, incident, actor, at)
     if not incident.is_active:
-        return  # resolved or closed: the dispatcher sees the duress event; a new SOS would open anew
-    if not incident.is_open and IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]:
-        # Forced after a cancel or a false alarm: the person's own act re-opens it.
+        # A finished case cannot change, but the person is being forced now: a new code-0
+        # incident linked to it. The device still meets the answer a real cancel gets.
+        if first_duress:
+            _open_after_duress(session, platform=platform, finished=incident, actor=actor, at=at)
+        return
+    # Forced after a cancel or a false alarm: the person's own act re-opens it.
+    reopen = not incident.is_open and IncidentStatus.CONFIRMED in TRANSITIONS[incident.status]
+    _escalate_under_duress(session, platform, incident, actor, at, confirm=reopen)
+    if platform.verification.duress_tells_guardians_cancelled:
+        _tell_guardians_cancelled(session, incident, at)
+
+
+def _flag_duress(session: Session, incident: Incident, actor: str, at: datetime) -> None:
+    incident.duress = True
+    outbox.record(
+        session,
+        IncidentEvent(incident.id, "duress", at, actor, {"reason": DURESS_REASON}),
+        "incident.duress",
+        {"incident_id": incident.id, "channel": incident.channel.value},
+    )
+
+
+def _escalate_under_duress(
+    session: Session,
+    platform: Platform,
+    incident: Incident,
+    actor: str,
+    at: datetime,
+    *,
+    confirm: bool,
+) -> None:
+    if confirm:
         incidents.change_status(
             session,
             incident_id=incident.id,
@@ -193,8 +217,21 @@ def duress(
         actor=actor,
         at=at,
     )
-    if platform.verification.duress_tells_guardians_cancelled:
-        _tell_guardians_cancelled(session, incident, at)
+
+
+def _open_after_duress(
+    session: Session, *, platform: Platform, finished: Incident, actor: str, at: datetime
+) -> Incident:
+    """The duress PIN on a resolved or closed case: a new incident at code 0 with its units.
+
+    It starts where the finished case last placed the person (its own time, so the board shows how
+    old it is). Nobody is messaged: a real cancel of a finished case sends nothing either.
+    """
+    incident = incidents.open_linked(session, earlier=finished, source=actor, at=at)
+    incident.person_cancelled = True  # the device saw "cancelled"; a new press opens anew
+    _flag_duress(session, incident, actor, at)
+    _escalate_under_duress(session, platform, incident, actor, at, confirm=True)
+    return incident
 
 
 def _stop_what_runs_by_itself(

@@ -1,7 +1,7 @@
 import pytest
 
-from ansim.geo.bench_dispatch import grid_graph
 from ansim.geo.routing import eta_from_units
+from ansim_bench.bench_dispatch import grid_graph
 
 
 def test_grid_graph_routes_along_manhattan_distance() -> None:
@@ -16,7 +16,7 @@ def test_grid_graph_routes_along_manhattan_distance() -> None:
 
 
 def test_the_smoke_benchmark_prints_both_tables() -> None:
-    from ansim.geo import bench_dispatch
+    from ansim_bench import bench_dispatch
 
     table = bench_dispatch.run(smoke=True)
     assert "| Seoul centre (OSM) | 3,384 |" in table

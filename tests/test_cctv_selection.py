@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ansim.cctv import bench
 from ansim.cctv.cameras import Camera
 from ansim.cctv.selection import CameraIndex, CoverageView, UncertaintyRegion
 from ansim.domain.errors import InvalidInput
 from ansim.geo.geodesy import LocalFrame
+from ansim_bench import cctv_bench as bench
 
 CENTRE = (37.5665, 126.9780)
 FRAME = LocalFrame(*CENTRE)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from ansim.domain.fixes import FixMethod
-from ansim.sim.location_bench import run, worst_of
-from ansim.sim.location_errors import INDOORS, OUTDOORS, draw_persistent_fixes
-from ansim.sim.location_roads import RoadTraces
 from ansim.sim.location_traces import T0, synthetic_trace
+from ansim_bench.location_bench import run, worst_of
+from ansim_bench.location_errors import INDOORS, OUTDOORS, draw_persistent_fixes
+from ansim_bench.location_roads import RoadTraces
 
 
 def test_small_run_reports_every_row_with_sane_numbers() -> None:

@@ -41,7 +41,9 @@ def _imported_top_modules(folder: Path) -> set[str]:
 def _distributions_of(modules: set[str]) -> dict[str, set[str]]:
     provided = packages_distributions()
     third_party = {
-        m for m in modules if m not in sys.stdlib_module_names and m not in {"ansim", "tests"}
+        m
+        for m in modules
+        if m not in sys.stdlib_module_names and m not in {"ansim", "ansim_bench", "tests"}
     }
     return {
         m: {d.lower().replace("_", "-") for d in provided.get(m, [])} for m in sorted(third_party)
@@ -62,6 +64,15 @@ def test_every_package_the_code_imports_is_declared() -> None:
         if not dists & (core | extras) and module not in transitive_ok
     }
     assert undeclared == {}, f"imported by src/ but not in pyproject: {undeclared}"
+    bench = {_requirement_name(s) for s in project["optional-dependencies"]["bench"]}
+    for_bench = {
+        module: dists
+        for module, dists in _distributions_of(_imported_top_modules(ROOT / "bench")).items()
+        if not dists & (core | bench) and module not in transitive_ok
+    }
+    assert for_bench == {}, (
+        f"imported by bench/ but in neither the core nor the bench extra: {for_bench}"
+    )
     for_tests = _distributions_of(_imported_top_modules(ROOT / "tests"))
     local = {p.stem for p in (ROOT / "tests").glob("*.py")}
     missing = {
@@ -130,6 +141,34 @@ def test_pip_install_in_a_clean_venv_gives_a_working_ansim(tmp_path: Path) -> No
         [ansim, "--help"], env=env, capture_output=True, text=True, check=True, timeout=60
     )
     assert "serve" in out.stdout
+    # The benchmarks stay in the source checkout: not installed, and `ansim bench` says where they are.
+    found = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('ansim_bench'))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert found.stdout.strip() == "None"
+    installed = subprocess.run(
+        [
+            python,
+            "-c",
+            "import ansim, pathlib; print(*pathlib.Path(ansim.__file__).parent.rglob('*_bench.py'))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert installed.stdout.strip() == "", installed.stdout
+    bench = subprocess.run(
+        [ansim, "bench", "dispatch", "--smoke"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert bench.returncode == 2
+    assert "benchmarks run from a source checkout: make bench" in bench.stderr
     subprocess.run([ansim, "db", "upgrade"], env=env, check=True, timeout=120)
     # The installed package carries its web pages, vendored Swagger UI and bundled data.
     port = _free_port()

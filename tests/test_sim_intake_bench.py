@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ansim.sim import fix_bench, intake_bench
-from ansim.sim.bench_db import demo_keys, scratch_database
 from ansim.store.tables import location_fixes, location_tracks, outbox
+from ansim_bench import fix_bench, intake_bench
+from ansim_bench.bench_db import demo_keys, scratch_database
 
 
 @pytest.mark.slow

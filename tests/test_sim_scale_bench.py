@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansim.sim import scale_bench
-from ansim.sim.scale_world import Population
+from ansim_bench import scale_bench
+from ansim_bench.scale_world import Population
 
 
 def test_a_population_gives_everyone_a_distinct_number_and_spreads_the_terminals() -> None:

@@ -1,8 +1,19 @@
-"""`ansim bench ...`: benchmarks that print their figures beside a baseline from the same run."""
+"""`ansim bench ...`: benchmarks that print their figures beside a baseline from the same run.
+
+The benchmarks are not part of the installed package: they live in bench/ansim_bench of a source
+checkout and are imported lazily, from the checkout an editable install (`make install`) points at.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import ansim
+
+FROM_A_CHECKOUT = "benchmarks run from a source checkout: make bench"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,17 +38,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.set_defaults(func=run)
 
 
+def _benchmarks_importable() -> bool:
+    """True when ansim_bench can be imported, putting the checkout's bench/ on the path if need be."""
+    if importlib.util.find_spec("ansim_bench") is not None:
+        return True
+    # src/ansim/__init__.py -> the checkout; in an installed wheel this folder has no bench/.
+    folder = Path(ansim.__file__).resolve().parent.parent.parent / "bench"
+    if not (folder / "ansim_bench" / "__init__.py").is_file():
+        return False
+    sys.path.insert(0, str(folder))
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
+    if not _benchmarks_importable():
+        print(FROM_A_CHECKOUT, file=sys.stderr)
+        return 2
     if args.name in {"dispatch", "all"}:
-        from ansim.geo import bench_dispatch
+        from ansim_bench import bench_dispatch
 
         print(bench_dispatch.run(smoke=args.smoke))
     if args.name in {"location", "all"}:
         from dataclasses import replace
 
         from ansim.domain.fusion import Tuning
-        from ansim.sim import location_bench
-        from ansim.sim.location_roads import RoadTraces
+        from ansim_bench import location_bench
+        from ansim_bench.location_roads import RoadTraces
 
         roads = RoadTraces()
         tuning = Tuning()
@@ -64,23 +90,23 @@ def run(args: argparse.Namespace) -> int:
                 print(result.format_table(), flush=True)
         print(location_bench.worst_of(results))
     if args.name in {"cctv", "all"}:
-        from ansim.cctv import bench as cctv_bench
+        from ansim_bench import cctv_bench
 
         print(cctv_bench.format_table(*cctv_bench.run(updates=200 if args.smoke else 2000)))
     if args.name in {"intake", "all"}:
-        from ansim.sim import intake_bench
+        from ansim_bench import intake_bench
 
         print(intake_bench.format_table(intake_bench.run(smoke=args.smoke)))
     if args.name in {"workers", "all"}:  # PostgreSQL: 1 and 2 API processes, lock-wait share
-        from ansim.sim import workers_bench
+        from ansim_bench import workers_bench
 
         print(workers_bench.format_table(workers_bench.run(smoke=args.smoke)))
     if args.name == "fixes":  # a focused re-run of the intake table's fix columns, repeated
-        from ansim.sim import fix_bench
+        from ansim_bench import fix_bench
 
         print(fix_bench.format_table(fix_bench.run(smoke=args.smoke)))
     if args.name in {"scale", "all"}:
-        from ansim.sim import scale_bench
+        from ansim_bench import scale_bench
 
         print(scale_bench.format_table(scale_bench.run(smoke=args.smoke)))
     return 0

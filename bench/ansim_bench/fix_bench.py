@@ -29,9 +29,9 @@ from ansim.services.platform import Platform
 from ansim.services.ranking import StraightLineRanker
 from ansim.services.verification_config import VerificationConfig
 from ansim.settings import VerificationSettings
-from ansim.sim.bench_db import demo_keys, scratch_database
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
+from ansim_bench.bench_db import demo_keys, scratch_database
 
 TARGET_PER_S = 2000.0  # issue 9: "fixes/s sustained (target ≥ 2,000/s with batching)"
 BATCHES = (1, 50, 100)  # one at a time, a terminal's full message, the app's largest upload

@@ -33,10 +33,15 @@ from ansim.security import crypto, secrets
 from ansim.services import carriers, people, terminals
 from ansim.services.demo_world import seed
 from ansim.settings import Settings
-from ansim.sim.bench_db import scratch_database
-from ansim.sim.intake_bench import _free_port, _run_async
-from ansim.sim.load_client import HttpConnection
-from ansim.sim.scale_world import (
+from ansim.store.db import make_engine, make_session_factory
+from ansim.store.tables import deadlines, incidents
+from ansim.store.tables import terminals as terminals_table
+from ansim.store.uow import UnitOfWork
+from ansim_bench import child_environment
+from ansim_bench.bench_db import scratch_database
+from ansim_bench.intake_bench import _free_port, _run_async
+from ansim_bench.load_client import HttpConnection
+from ansim_bench.scale_world import (
     INTERVAL_S,
     Population,
     PopulationTiming,
@@ -44,10 +49,6 @@ from ansim.sim.scale_world import (
     database_mb,
     populate,
 )
-from ansim.store.db import make_engine, make_session_factory
-from ansim.store.tables import deadlines, incidents
-from ansim.store.tables import terminals as terminals_table
-from ansim.store.uow import UnitOfWork
 
 CONCURRENCY = 16
 CARRIER_ID = "scale-carrier"
@@ -130,8 +131,10 @@ class _Server:
 def _serving(url: str, *, bare: bool) -> Iterator[_Server]:
     """The intake benchmark's server (`intake_bench.serve`) in its own process on `url`."""
     port = _free_port()
-    code = f"from ansim.sim.intake_bench import serve; serve({url!r}, {port}, {bare})"
-    process = subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 — our own interpreter and code
+    code = f"from ansim_bench.intake_bench import serve; serve({url!r}, {port}, {bare})"
+    process = subprocess.Popen(  # noqa: S603 — our own interpreter and code
+        [sys.executable, "-c", code], env=child_environment()
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(1200):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ansim.sim.bench_db import demo_keys, scratch_database
-from ansim.sim.intake_bench import _closed_loop, _run_async, _seed, _server
+from ansim_bench.bench_db import demo_keys, scratch_database
+from ansim_bench.intake_bench import _closed_loop, _run_async, _seed, _server
 
 _SAMPLE = sa.text(
     "SELECT count(*) FILTER (WHERE state = 'active'),"

@@ -23,11 +23,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ansim.services.demo_world import DEMO_PASSWORD, seed
-from ansim.sim import fix_bench
-from ansim.sim.bench_db import demo_keys, scratch_database
-from ansim.sim.load_client import HttpConnection
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
+from ansim_bench import child_environment, fix_bench
+from ansim_bench.bench_db import demo_keys, scratch_database
+from ansim_bench.load_client import HttpConnection
 
 SOS_BODY = {
     "fix": {"lat": 37.5665, "lon": 126.978, "accuracy_m": 20, "confidence": 0.68, "method": "gnss"}
@@ -98,8 +98,10 @@ def serve(url: str, port: int, bare: bool, roles: str = "all") -> None:
 @contextmanager
 def _server(url: str, bare: bool, roles: str = "all") -> Iterator[str]:
     port = _free_port()
-    code = f"from ansim.sim.intake_bench import serve; serve({url!r}, {port}, {bare}, {roles!r})"
-    process = subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 — our own interpreter and code
+    code = f"from ansim_bench.intake_bench import serve; serve({url!r}, {port}, {bare}, {roles!r})"
+    process = subprocess.Popen(  # noqa: S603 — our own interpreter and code
+        [sys.executable, "-c", code], env=child_environment()
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):

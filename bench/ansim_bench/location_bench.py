@@ -21,8 +21,8 @@ import numpy as np
 from ansim.domain.estimate import Estimate
 from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import LocationTrack, Outcome, Tuning
-from ansim.sim.location_errors import INDOORS, OUTDOORS, draw_persistent_fixes
 from ansim.sim.location_traces import T0, Kind, ReceivedFix, Trace, draw_fixes, synthetic_trace
+from ansim_bench.location_errors import INDOORS, OUTDOORS, draw_persistent_fixes
 
 LOOK_EVERY_S = 10
 RECENT = timedelta(seconds=30)

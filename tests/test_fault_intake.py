@@ -12,12 +12,13 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.faultkit import Press, Scene, Senders, audit, scene_fixture  # noqa: F401
+from tests.faultkit import Press, Scene, Senders, Server, audit, scene_fixture  # noqa: F401
 from tests.intakekit import fix_at, terminal_message
 
 from ansim.intake import terminal_protocol as protocol
@@ -44,6 +45,43 @@ def _orders(scene: Scene) -> int:
 def _in_flight_at(presses: list[Press], killed_at: float) -> list[Press]:
     """Presses sent before the kill and not acknowledged by then: their requests met it."""
     return [p for p in presses if p.first_at < killed_at and (p.acked_at or 1e18) > killed_at]
+
+
+def _kill_and_audit(
+    scene: Scene,
+    worker: Server,
+    settle: Callable[[], None],
+    presses: list[Press],
+    label: str,
+) -> None:
+    """Kills the worker under load, restarts it, and proves every acknowledged SOS stored once.
+
+    A press in flight at the kill must be retried (same key) until acknowledged: not lost, not
+    stored twice; and automatic dispatch kept ordering units while the worker was dead.
+    """
+    worker.kill9()
+    killed_at = time.monotonic()
+    time.sleep(1.5)
+    worker.start()
+    restart_s = worker.wait_healthy()
+    time.sleep(LOAD_S)
+    settle()
+    engine = scene.engine()
+    report = audit(engine, presses)
+    engine.dispose()
+    met = _in_flight_at(presses, killed_at)
+    report.print(
+        label,
+        worker_restart_s=f"{restart_s:.2f}",
+        in_flight_at_kill=len(met),
+        orders=_orders(scene),
+    )
+    assert met, "no SOS was in flight at the kill: the test proved nothing"
+    assert report.lost == 0
+    assert report.duplicated == 0
+    assert report.acknowledged == report.sent, "every press was acknowledged once retried"
+    assert report.stored == report.sent
+    assert _orders(scene) >= 1, "auto-dispatch ordered units while the worker died"
 
 
 def test_killing_an_api_worker_loses_no_acknowledged_carrier_call(scene: Scene) -> None:
@@ -75,30 +113,13 @@ def test_killing_an_api_worker_loses_no_acknowledged_carrier_call(scene: Scene) 
     senders = Senders([first.url, second.url], "", threads=6, every_s=0.02, send=call)
     senders.start()
     time.sleep(LOAD_S)
-    first.kill9()
-    killed_at = time.monotonic()
-    time.sleep(1.5)
-    first.start()
-    restart_s = first.wait_healthy()
-    time.sleep(LOAD_S)
-    senders.stop_and_settle()
-
-    engine = scene.engine()
-    report = audit(engine, senders.presses)
-    engine.dispose()
-    met = _in_flight_at(senders.presses, killed_at)
-    report.print(
+    _kill_and_audit(
+        scene,
+        first,
+        senders.stop_and_settle,
+        senders.presses,
         "carrier gateway, api worker kill -9",
-        worker_restart_s=f"{restart_s:.2f}",
-        in_flight_at_kill=len(met),
-        orders=_orders(scene),
     )
-    assert met, "no call was in flight at the kill: the test proved nothing"
-    assert report.lost == 0
-    assert report.duplicated == 0
-    assert report.acknowledged == report.sent
-    assert report.stored == report.sent
-    assert _orders(scene) >= 1, "auto-dispatch ordered units while the worker died"
 
 
 class MqttTerminal:
@@ -206,30 +227,9 @@ def test_killing_an_api_worker_loses_no_acknowledged_terminal_sos_over_mqtt(scen
     time.sleep(LOAD_S)
     device.burst.set()
     time.sleep(0.15)
-    first.kill9()
-    killed_at = time.monotonic()
-    time.sleep(1.5)
-    first.start()
-    restart_s = first.wait_healthy()
-    time.sleep(LOAD_S)
-    device.settle()
-
-    engine = scene.engine()
-    report = audit(engine, device.presses)
-    engine.dispose()
-    met = _in_flight_at(device.presses, killed_at)
-    report.print(
-        "terminal MQTT, api worker kill -9",
-        worker_restart_s=f"{restart_s:.2f}",
-        in_flight_at_kill=len(met),
-        orders=_orders(scene),
+    _kill_and_audit(
+        scene, first, device.settle, device.presses, "terminal MQTT, api worker kill -9"
     )
-    assert met, "no SOS was in flight at the kill: the test proved nothing"
-    assert report.lost == 0
-    assert report.duplicated == 0
-    assert report.acknowledged == report.sent, "every press was acknowledged once retried"
-    assert report.stored == report.sent
-    assert _orders(scene) >= 1
 
 
 def _wait_ready(url: str, timeout_s: float = 30.0) -> None:

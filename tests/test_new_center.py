@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from tests.conftest import POSTGRES_ADMIN_URL, _database_url, missing_service
 from tests.notify_servers import GATEWAY_SECRET, sms_receiver
 
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 
 SHARED = next(
     (
@@ -202,7 +202,7 @@ def _walk(base: str, receiver: object, server: subprocess.Popen[bytes]) -> None:
             },
         }
         raw = json.dumps(call).encode()
-        signed = signed_headers(
+        signed = carrier_headers(
             carrier_id="kt", secret=carrier_secret, body=raw, at=datetime.now(UTC)
         )
         sos = http.post(

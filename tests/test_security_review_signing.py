@@ -32,9 +32,7 @@ def _incident_count(engine: Engine) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one())
 
 
-def test_finding_unsigned_app_sos_is_refused(
-    api: tuple[TestClient, World], engine: Engine
-) -> None:
+def test_finding_unsigned_app_sos_is_refused(api: tuple[TestClient, World], engine: Engine) -> None:
     client, world = api
     bearer = {"Authorization": f"Bearer {world.app_credential}", "Idempotency-Key": "unsigned-01"}
     unsigned = client.post("/api/v1/app/sos", json=SOS_BODY, headers=bearer)
@@ -45,7 +43,9 @@ def test_finding_unsigned_app_sos_is_refused(
     forged["content"] = json.dumps({"fix": {**SOS_BODY["fix"], "lat": 37.0}}).encode()
     assert client.post("/api/v1/app/sos", **forged).status_code == 401
     assert _incident_count(engine) == 0
-    signed = client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "s-01"))
+    signed = client.post(
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "signed-01")
+    )
     assert signed.status_code == 201, signed.text
     assert _incident_count(engine) == 1
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from starlette.websockets import WebSocketDisconnect
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 
 from ansim.store.db import make_session_factory
@@ -21,9 +21,7 @@ from ansim.store.uow import UnitOfWork
 
 
 def _sos(client: TestClient, world: World, key: str) -> None:
-    answer = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, key)
-    )
+    answer = client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, key))
     assert answer.status_code in {200, 201}, answer.text  # a second SOS joins the open case
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,9 @@ class Settings(FileBackedSettings):
     data_key: str = ""
     data_key_file: Path | None = None
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Signed requests (carriers, SMS gateway, app; ansim.security.signing) signed further than this
+    # from our clock are refused as possible replays, except an authentic SOS (taken, flagged).
+    signature_window_s: float = Field(default=300.0, gt=0, le=3600)
     # Failed logins before a lock, and the first lock's length (it doubles each further failure).
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_s: float = Field(default=30.0, gt=0)
@@ -182,6 +185,10 @@ class Settings(FileBackedSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # a typo refuses to start, not each request
         return value
+
+    @property
+    def signature_window(self) -> timedelta:
+        return timedelta(seconds=self.signature_window_s)
 
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)

@@ -63,3 +63,44 @@ def test_a_dispatcher_enrols_an_authenticator_then_needs_a_second_factor(
     page.fill("input[name=otp]", recovery)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(f"{base}/board", timeout=10_000)
+
+
+@pytest.fixture
+def password_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    path = tmp_path / "redirect.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    build_world(engine)
+    app = create_app(
+        Settings(database_url=url, outbox_poll_s=0.05, require_totp=False), engine=engine
+    )
+    with serving(app) as live:
+        yield live
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "next_page",
+    ["/%5Cevil.example", "//evil.example", "https://evil.example", "/\\evil.example"],
+)
+def test_finding_the_login_redirect_stays_on_our_origin(
+    password_server: LiveServer, page: Any, next_page: str
+) -> None:
+    base = password_server.url
+    left: list[str] = []
+
+    def elsewhere(route: Any) -> None:
+        # Any other origin answers here (no network in the test): a page saying where we went.
+        left.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<h1>evil</h1>")
+
+    page.route(lambda url: not url.startswith(base), elsewhere)
+    page.goto(f"{base}/login?next={next_page}")
+    page.fill("input[name=username]", "dispatcher")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url, timeout=10_000)
+    page.wait_for_load_state()
+    assert left == []
+    assert page.url == f"{base}/board"  # the dispatcher's own page, not the one asked for

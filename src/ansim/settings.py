@@ -143,9 +143,9 @@ class Settings(FileBackedSettings):
     # (never asked in demo mode, whose accounts are public).
     require_totp: bool = True
     # No trust on first use: enrolling the second factor needs a one-time code an admin issued
-    # (POST /api/v1/admin/staff/{username}/totp-enrolment-code), valid this long. Off until the login
-    # page asks for the code; the deploy examples turn it on.
-    totp_enrolment_code_required: bool = False
+    # (the staff page, POST /api/v1/admin/staff/{username}/totp-enrolment-code, or for the first
+    # admin `ansim admin add-user` / `ansim totp-code`), valid this long. Demo mode asks no TOTP.
+    totp_enrolment_code_required: bool = True
     totp_enrolment_code_valid_s: float = Field(default=24 * 3600.0, gt=0)
     # Personal data encryption key: base64 of 32 bytes, optionally "<key id>:<base64>"; several
     # keys separated by commas, the first encrypts (rotation). Or a file holding the same text.

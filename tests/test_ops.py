@@ -62,7 +62,7 @@ def test_an_sos_without_a_unit_past_the_policys_order_time_shows_in_the_metrics(
     # No fix, so no unit can be ranked: the incident waits ("no location yet") with nobody ordered.
     with running_app(engine, database_url, order_within_s=0.001) as client:
         answer = client.post(
-            "/api/v1/app/sos", json={}, headers=app_headers(world.app_credential, "ops-nofix")
+            "/api/v1/app/sos", **app_request(world.app_credential, {}, "ops-nofix")
         )
         assert answer.status_code == 201, answer.text
         text = client.get("/metrics").text

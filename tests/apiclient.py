@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,6 +13,7 @@ from sqlalchemy.engine import Engine
 from tests.factories import PASSWORD
 
 from ansim.api.app import create_app
+from ansim.api.app_signing import app_signed_headers
 from ansim.settings import Settings
 
 # Tests call from loopback, like the operator's own tools (metrics and the API description answer
@@ -35,11 +38,26 @@ def staff_headers(client: TestClient, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
-def app_headers(credential: str, key: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {credential}"}
+def app_headers(
+    credential: str, key: str | None = None, *, body: bytes = b"", at: datetime | None = None
+) -> dict[str, str]:
+    """An app install's signed headers for `body` (a read signs the empty body), as the PWA sends.
+
+    `at` is the phone's clock (default: now); a test on a fixed clock passes that clock's time.
+    """
+    headers = app_signed_headers(credential, body=body, at=at or datetime.now(UTC))
     if key:
         headers["Idempotency-Key"] = key
     return headers
+
+
+def app_request(
+    credential: str, document: Any, key: str | None = None, *, at: datetime | None = None
+) -> dict[str, Any]:
+    """`content` and signed `headers` of an app request with a JSON body: `client.post(url, **...)`."""
+    raw = json.dumps(document).encode()
+    headers = app_headers(credential, key, body=raw, at=at)
+    return {"content": raw, "headers": {**headers, "Content-Type": "application/json"}}
 
 
 SOS_BODY = {

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
 
@@ -92,9 +92,7 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
             headers=admin,
         ).raise_for_status()
         sos = http.post(
-            "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(world.app_credential, "console-kit-01"),
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "console-kit-01")
         )
         assert sos.status_code == 201, sos.text
         incident_id = sos.json()["incident_id"]

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.apiclient import SOS_BODY
+from tests.apiclient import SOS_BODY, app_request
 from tests.conftest import POSTGRES_ADMIN_URL, _database_url, missing_service
 from tests.factories import World, build_world
 from tests.live import free_port
@@ -208,8 +208,10 @@ class Senders:
                 time.sleep(self.every_s)
 
     def _app_sos(self, client: httpx.Client, url: str, press: Press) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.credential}", "Idempotency-Key": press.key}
-        return client.post(f"{url}/api/v1/app/sos", json=SOS_BODY, headers=headers)
+        # Each try signs afresh (as the PWA does) under the same key: one press, one incident.
+        return client.post(
+            f"{url}/api/v1/app/sos", **app_request(self.credential, SOS_BODY, press.key)
+        )
 
     def _deliver(self, client: httpx.Client, press: Press, turn: int) -> int:
         while time.monotonic() - press.first_at < self.retry_deadline_s:

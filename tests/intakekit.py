@@ -19,7 +19,7 @@ from tests.factories import T0
 
 from ansim.api.app import create_app
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 from ansim.settings import Settings
 
 
@@ -66,7 +66,7 @@ def carrier_post(
     carrier_id: str = "skt",
 ) -> Any:
     raw = json.dumps(body).encode()
-    headers = signed_headers(carrier_id=carrier_id, secret=secret, body=raw, at=at)
+    headers = carrier_headers(carrier_id=carrier_id, secret=secret, body=raw, at=at)
     return client.post(path, content=raw, headers={**headers, "content-type": "application/json"})
 
 

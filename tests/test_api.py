@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_headers, app_request, running_app, staff_headers
 from tests.factories import World, build_world, seal_audit
 
 from ansim.store.tables import incident_events, incidents, outbox
@@ -27,9 +27,7 @@ def test_an_sos_reaches_the_board_stream_and_the_queue(api: tuple[TestClient, Wo
     board = staff_headers(client, "dispatcher")
     with client.websocket_connect("/api/v1/stream", headers=board) as stream:
         answer = client.post(
-            "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(world.app_credential, "press-0001"),
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "press-0001")
         )
         assert answer.status_code == 201, answer.text
         incident_id = answer.json()["incident_id"]
@@ -63,9 +61,7 @@ def test_a_board_that_reconnects_catches_up_from_where_it_stopped(
 ) -> None:
     client, world = api
     board = staff_headers(client, "dispatcher")
-    client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "press-0002")
-    )
+    client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "press-0002"))
     with client.websocket_connect("/api/v1/stream?after=0", headers=board) as stream:
         types = [json.loads(stream.receive_text())["type"] for _ in range(5)]
     assert types[0] == "incident.received"
@@ -76,9 +72,9 @@ def test_a_retry_with_the_same_idempotency_key_makes_no_second_incident(
     api: tuple[TestClient, World], engine: Engine
 ) -> None:
     client, world = api
-    headers = app_headers(world.app_credential, "press-0003")
-    first = client.post("/api/v1/app/sos", json=SOS_BODY, headers=headers)
-    second = client.post("/api/v1/app/sos", json=SOS_BODY, headers=headers)
+    signed = app_request(world.app_credential, SOS_BODY, "press-0003")
+    first = client.post("/api/v1/app/sos", **signed)
+    second = client.post("/api/v1/app/sos", **signed)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json() == first.json() | {"replayed": True}
     with engine.connect() as conn:
@@ -126,7 +122,7 @@ def test_cookie_sessions_need_the_csrf_header_for_changes(api: tuple[TestClient,
     )
     csrf = login.json()["csrf_token"]
     incident_id = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential)
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY)
     ).json()["incident_id"]
     body = {"priority": 0, "reason": "guardian cannot reach her"}
     refused = client.post(f"/api/v1/incidents/{incident_id}/priority", json=body)
@@ -178,7 +174,7 @@ def test_an_sos_with_a_bad_fix_is_kept_and_the_fix_dropped_with_a_clear_reason(
     # Issue 14: a bad or future fix never refuses an SOS (a future one is re-timed, not dropped).
     client, world = api
     answer = client.post(
-        "/api/v1/app/sos", json=body, headers=app_headers(world.app_credential, "press-bad-1")
+        "/api/v1/app/sos", **app_request(world.app_credential, body, "press-bad-1")
     )
     assert answer.status_code == 201, answer.text
     with engine.connect() as conn:
@@ -196,8 +192,7 @@ def test_an_sos_body_of_unknown_shape_gets_a_clear_422_and_stores_nothing(
     client, world = api
     answer = client.post(
         "/api/v1/app/sos",
-        json={"fix": {"lat": 37.5}, "extra": 1},
-        headers=app_headers(world.app_credential, "press-bad-1"),
+        **app_request(world.app_credential, {"fix": {"lat": 37.5}, "extra": 1}, "press-bad-1"),
     )
     assert answer.status_code == 422
     assert "extra" in answer.text
@@ -214,13 +209,16 @@ def test_malformed_json_unknown_ids_and_illegal_steps_are_4xx(
     broken = client.post(
         "/api/v1/app/sos",
         content=b'{"fix": {',
-        headers=app_headers(world.app_credential) | {"content-type": "application/json"},
+        headers={
+            **app_headers(world.app_credential, body=b'{"fix": {'),
+            "content-type": "application/json",
+        },
     )
     assert broken.status_code == 422
     assert "JSON" in broken.text
     assert client.get("/api/v1/incidents/nope", headers=board).status_code == 404
     incident_id = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential)
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY)
     ).json()["incident_id"]
     unknown_unit = client.post(
         f"/api/v1/incidents/{incident_id}/dispatch", json={"unit_id": "nope"}, headers=board
@@ -245,7 +243,7 @@ def test_the_officer_runs_the_assignment_from_the_terminal(api: tuple[TestClient
     officer = staff_headers(client, "officer")
     unit_id = world.unit_ids["태평로11"]
     incident_id = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential)
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY)
     ).json()["incident_id"]
     assert [i["id"] for i in client.get("/api/v1/incidents", headers=officer).json()] == [
         incident_id

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, T0, World, build_world
 from tests.live import LiveServer, serving
 
@@ -53,9 +53,7 @@ def test_a_new_sos_appears_on_the_map_and_in_the_queue_within_two_seconds(
     assert page.locator("[data-testid=queue-item]").count() == 0
 
     answer = httpx.post(
-        f"{live.url}/api/v1/app/sos",
-        json=SOS_BODY,
-        headers=app_headers(world.app_credential, "browser-0001"),
+        f"{live.url}/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "browser-0001")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import PASSWORD, T0, World, build_world
 from tests.live import free_port
 from tests.onvif_camera import FakePtzCamera, running_camera
@@ -81,9 +81,7 @@ def cctv(engine: Engine, database_url: str) -> Iterator[CctvWorld]:
             "far": register(client, admin, 3000, 0),
         }  # fmt: skip
         sos = client.post(
-            "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(world.app_credential, "cctv-press-0001"),
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "cctv-press-0001")
         )
         assert sos.status_code == 201, sos.text
         yield CctvWorld(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, build_world
 from tests.live import chromium, free_port, page, serving  # noqa: F401
 from tests.onvif_camera import FakePtzCamera, running_camera
@@ -67,9 +67,7 @@ def console(sqlite_engine: tuple[Engine, str]) -> Iterator[tuple[str, FakePtzCam
                 headers=admin,
             ).raise_for_status()
         sos = client.post(
-            "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(world.app_credential, "console-press-01"),
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "console-press-01")
         )
         sos.raise_for_status()
         yield server.url, ptz, sos.json()["incident_id"]

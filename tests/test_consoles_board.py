@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
 
@@ -46,7 +46,7 @@ def open_board(page: Any, base: str) -> None:
 
 def send_sos(base: str, world: World, key: str = "board-console-0001") -> str:
     answer = httpx.post(
-        f"{base}/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, key)
+        f"{base}/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, key)
     )
     assert answer.status_code == 201, answer.text
     incident_id: str = answer.json()["incident_id"]

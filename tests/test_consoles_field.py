@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
 
@@ -70,9 +70,7 @@ def test_the_demo_cctv_operator_sees_a_demo_incident_on_the_base_map(
         "method": "gnss",
     }
     answer = httpx.post(
-        f"{live.url}/api/v1/app/sos",
-        json={"fix": fix},
-        headers=app_headers(credential, "cctv-demo-press-1"),
+        f"{live.url}/api/v1/app/sos", **app_request(credential, {"fix": fix}, "cctv-demo-press-1")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]
@@ -128,8 +126,7 @@ def test_the_mdt_on_a_phone_re_alerts_on_escalation_and_queues_status_while_offl
 
     sos = httpx.post(
         f"{live.url}/api/v1/app/sos",
-        json=SOS_BODY,
-        headers=app_headers(world.app_credential, "mdt-field-0001"),
+        **app_request(world.app_credential, SOS_BODY, "mdt-field-0001"),
     )
     assert sos.status_code == 201, sos.text
     incident_id = sos.json()["incident_id"]

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import staff_headers
+from tests.apiclient import app_headers, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, clocked_app, enrol_terminal, terminal_message
 from tests.verifykit import uow_of
 
-from ansim.api.app_signing import app_signature
 from ansim.domain.deliveries import DeliveryChannel
 from ansim.services import app_accounts, deliveries
 
@@ -53,17 +52,7 @@ def device(engine: Engine, database_url: str) -> Iterator[tuple[TestClient, Worl
 
 
 def _signed(credential: str, body: dict[str, Any], clock: Clock) -> dict[str, Any]:
-    raw = json.dumps(body).encode()
-    stamp = str(int(clock.now.timestamp()))
-    return {
-        "content": raw,
-        "headers": {
-            "Authorization": f"Bearer {credential}",
-            "content-type": "application/json",
-            "X-Ansim-Timestamp": stamp,
-            "X-Ansim-Signature": app_signature(credential, timestamp=stamp, body=raw),
-        },
-    }
+    return app_request(credential, body, at=clock.now)
 
 
 def _masked(value: object) -> str:
@@ -111,7 +100,7 @@ def _app_case(
         _masked(
             client.get(
                 f"/api/v1/app/incidents/{incident_id}",
-                headers={"Authorization": f"Bearer {credential}"},
+                headers=app_headers(credential, at=clock.now),
             ).json()
         )
     ]
@@ -127,7 +116,7 @@ def _app_case(
         headers=staff_headers(client, "dispatcher"),
     )
     later = client.get(
-        f"/api/v1/app/incidents/{incident_id}", headers={"Authorization": f"Bearer {credential}"}
+        f"/api/v1/app/incidents/{incident_id}", headers=app_headers(credential, at=clock.now)
     )
     return [*seen, str(later.status_code), _masked(later.json())]
 
@@ -230,7 +219,7 @@ def test_regression_a_press_after_either_pin_opens_a_new_incident(
         second = again.json()["incident_id"]
         assert second != first.json()["incident_id"]
         seen = client.get(
-            f"/api/v1/app/incidents/{second}", headers={"Authorization": f"Bearer {credential}"}
+            f"/api/v1/app/incidents/{second}", headers=app_headers(credential, at=clock.now)
         ).json()
         assert seen["status"] == "active"
         board = client.get(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 
 
@@ -19,9 +19,7 @@ def api(engine: Engine, database_url: str) -> Iterator[tuple[TestClient, World]]
 
 
 def _sos(client: TestClient, world: World, key: str) -> str:
-    answer = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, key)
-    )
+    answer = client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, key))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["incident_id"])
 

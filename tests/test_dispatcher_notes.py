@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 
 from ansim.store.tables import audit_log, audit_pending, outbox
@@ -26,7 +26,7 @@ def test_a_note_reaches_the_timeline_the_units_event_and_the_audit_log(
 ) -> None:
     client, world, engine = api
     sos = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "note-press-01")
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "note-press-01")
     )
     incident_id = sos.json()["incident_id"]
     board = staff_headers(client, "dispatcher")
@@ -70,7 +70,7 @@ def test_an_empty_or_endless_note_is_refused_and_so_is_a_note_to_a_closed_case(
 ) -> None:
     client, world, _engine = api
     sos = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "note-press-02")
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "note-press-02")
     )
     incident_id = sos.json()["incident_id"]
     board = staff_headers(client, "dispatcher")
@@ -95,9 +95,7 @@ def test_the_supervisor_sees_the_shift_figures_and_a_dispatcher_does_not(
     api: tuple[TestClient, World, Engine],
 ) -> None:
     client, world, _engine = api
-    client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "shift-press-1")
-    )
+    client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "shift-press-1"))
     figures = client.get("/api/v1/supervisor/shift", headers=staff_headers(client, "supervisor"))
     assert figures.status_code == 200, figures.text
     body = figures.json()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import build_world
 
 from ansim.domain.events import EVENT_SCHEMAS, EventEnvelope, validate_event
@@ -32,14 +32,10 @@ def test_a_whole_case_emits_only_valid_registered_events(engine: Engine, databas
         unit = world.unit_ids["태평로11"]
         with client.websocket_connect("/api/v1/stream", headers=board) as stream:
             incident_id = client.post(
-                "/api/v1/app/sos",
-                json=SOS_BODY,
-                headers=app_headers(world.app_credential, "events-0001"),
+                "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "events-0001")
             ).json()["incident_id"]
             client.post(
-                "/api/v1/app/sos",
-                json=SOS_BODY,
-                headers=app_headers(world.app_credential, "events-0002"),
+                "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "events-0002")
             )
             client.post(
                 f"/api/v1/incidents/{incident_id}/priority",

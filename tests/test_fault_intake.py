@@ -22,7 +22,7 @@ from tests.faultkit import Press, Scene, Senders, Server, audit, scene_fixture  
 from tests.intakekit import fix_at, terminal_message
 
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 from ansim.services import carriers, terminals
 from ansim.store.db import make_session_factory
 from ansim.store.tables import assignments
@@ -103,7 +103,7 @@ def test_killing_an_api_worker_loses_no_acknowledged_carrier_call(scene: Scene) 
                 "network_location": {"lat": 37.566, "lon": 126.979, "radius_m": 300},
             }
         ).encode()
-        headers = signed_headers(carrier_id="skt", secret=secret, body=raw, at=datetime.now(UTC))
+        headers = carrier_headers(carrier_id="skt", secret=secret, body=raw, at=datetime.now(UTC))
         return client.post(
             f"{url}/api/v1/carrier/sos",
             content=raw,
@@ -245,7 +245,7 @@ def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
 
 
 def test_killing_the_notifier_mid_send_loses_no_guardian_message(scene: Scene) -> None:
-    from tests.apiclient import SOS_BODY
+    from tests.apiclient import SOS_BODY, app_request
     from tests.notify_servers import GATEWAY_SECRET, sms_receiver
 
     from ansim.store.tables import deliveries
@@ -263,12 +263,10 @@ def test_killing_the_notifier_mid_send_loses_no_guardian_message(scene: Scene) -
         scene.serve("scheduler,relay", **AUTO, **sms)
         for server in scene.processes:
             server.wait_healthy()
-        bearer = {"Authorization": f"Bearer {scene.world.app_credential}"}
         for n in range(3):
             answer = httpx.post(
                 f"{api.url}/api/v1/app/sos",
-                json=SOS_BODY,
-                headers={**bearer, "Idempotency-Key": f"notify-fault-{n:04d}"},
+                **app_request(scene.world.app_credential, SOS_BODY, f"notify-fault-{n:04d}"),
                 timeout=10,
             )
             assert answer.status_code == 201, answer.text

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 from tests.notify_servers import GATEWAY_SECRET, SmsReceiver, signed_report, sms_receiver
 from tests.verifykit import uow_of
@@ -43,7 +43,7 @@ class Setup:
 
     def sos(self, key: str) -> str:
         answer = self.client.post(
-            "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(self.world.app_credential, key)
+            "/api/v1/app/sos", **app_request(self.world.app_credential, SOS_BODY, key)
         )
         assert answer.status_code == 201, answer.text
         incident_id: str = answer.json()["incident_id"]
@@ -216,16 +216,21 @@ def test_delivery_reports_must_be_signed_and_fresh(setup: Setup) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     report = {"message_id": message_id, "status": "delivered"}
+    # One refusal for every signing scheme: 401, the reason in the body.
+    refusals = []
     body, headers = signed_report(report, timestamp=now, secret=b"not the gateway secret")
-    assert client.post(REPORTS, content=body, headers=headers).status_code == 403
+    refusals.append(client.post(REPORTS, content=body, headers=headers))
     body, headers = signed_report(report, timestamp=now - 3600)
-    assert client.post(REPORTS, content=body, headers=headers).status_code == 403
+    refusals.append(client.post(REPORTS, content=body, headers=headers))
     body, headers = signed_report(report, timestamp=now)
-    assert client.post(REPORTS, content=body + b" ", headers=headers).status_code == 403
-    assert (
-        client.post(REPORTS, content=body, headers={"Content-Type": "application/json"}).status_code
-        == 403
+    refusals.append(client.post(REPORTS, content=body + b" ", headers=headers))
+    refusals.append(
+        client.post(REPORTS, content=body, headers={"Content-Type": "application/json"})
     )
+    assert [r.status_code for r in refusals] == [401] * 4
+    reasons = [r.json()["detail"] for r in refusals]
+    assert ["does not match" in reasons[0], "window" in reasons[1]] == [True, True]
+    assert ["does not match" in reasons[2], "missing" in reasons[3]] == [True, True]
     body, headers = signed_report(
         {"message_id": f"{uuid.uuid4()}.1", "status": "delivered"}, timestamp=now
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
 
@@ -46,9 +46,7 @@ def test_a_guardian_sees_the_circle_switches_language_and_reports_danger(
     live, world = live_app
     with httpx.Client(base_url=live.url) as http:
         sos = http.post(
-            "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(world.app_credential, "browser-01"),
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "browser-01")
         )
         incident_id = sos.json()["incident_id"]
         context: AppContext = live.app.state.context

@@ -12,11 +12,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import staff_headers
+from tests.apiclient import app_headers, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, clocked_app
 
-from ansim.api.app_signing import app_signature
 from ansim.services import app_accounts
 from ansim.store.db import make_session_factory
 from ansim.store.tables import outbox
@@ -45,17 +44,7 @@ def _last_code(engine: Engine, number: str) -> str:
 def _signed(
     credential: str, body: dict[str, Any], clock: Clock, key: str | None = None
 ) -> dict[str, Any]:
-    raw = json.dumps(body).encode()
-    stamp = str(int(clock.now.timestamp()))
-    headers = {
-        "Authorization": f"Bearer {credential}",
-        "content-type": "application/json",
-        "X-Ansim-Timestamp": stamp,
-        "X-Ansim-Signature": app_signature(credential, timestamp=stamp, body=raw),
-    }
-    if key:
-        headers["Idempotency-Key"] = key
-    return {"content": raw, "headers": headers}
+    return app_request(credential, body, key, at=clock.now)
 
 
 def _register(client: TestClient, engine: Engine, client_id: str = "client-0001") -> str:
@@ -95,7 +84,7 @@ def test_registration_by_code_gives_a_credential_that_sends_a_signed_sos(
     credential = _register(client, engine)
     incident_id = _sos(client, credential, clock)
     profile = client.get(
-        "/api/v1/app/profile", headers={"Authorization": f"Bearer {credential}"}
+        "/api/v1/app/profile", headers=app_headers(credential, at=clock.now)
     ).json()
     assert profile["name"] == "이서연"
     update = {
@@ -258,7 +247,7 @@ def test_the_duress_pin_looks_cancelled_to_the_phone_and_escalates_on_the_board(
             kinds.append(json.loads(stream.receive_text())["type"])
     assert kinds[-2:] == ["incident.duress", "incident.priority_changed"]
     seen = client.get(
-        f"/api/v1/app/incidents/{incident_id}", headers={"Authorization": f"Bearer {credential}"}
+        f"/api/v1/app/incidents/{incident_id}", headers=app_headers(credential, at=clock.now)
     ).json()
     assert seen["status"] == "cancelled"
     incident = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]

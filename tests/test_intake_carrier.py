@@ -15,7 +15,7 @@ from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, carrier_post, clocked_app, els_signed, register_carrier
 
 from ansim.intake.formats import eido_validator, parse_pidf_lo
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 from ansim.store.tables import handset_fixes, incidents, intake_discards, location_fixes
 
 AML_V1 = 'A"ML=1;lt=+37.56650;lg=+126.97800;rd=10;top=20261128085958;lc=68;pm=G;si=450050000000000;ei=356938035643809;mcc=450;mnc=05;ml=124'
@@ -104,7 +104,7 @@ def test_a_badly_signed_call_is_refused_counted_and_stores_nothing(
 ) -> None:
     client, _, secret, _ = gateway
     raw = json.dumps(_call("+821012345678")).encode()
-    headers = signed_headers(
+    headers = carrier_headers(
         carrier_id="kt" if tamper == "carrier" else "skt",
         secret="wrong" if tamper == "secret" else secret,
         body=raw,
@@ -210,7 +210,7 @@ def test_bad_or_replayed_aml_is_answered_2xx_and_counted(
     assert answer.json()["reason"] == "malformed"
     good = _aml(AML_V1, "+821012345678")
     raw = json.dumps(good).encode()
-    headers = signed_headers(carrier_id="skt", secret=secret, body=raw, at=T0)
+    headers = carrier_headers(carrier_id="skt", secret=secret, body=raw, at=T0)
     assert (
         client.post("/api/v1/carrier/aml", content=raw, headers=headers).json()["accepted"] is True
     )

@@ -3,7 +3,6 @@ applies a message's sequence and effect together (part 4). Each reproduction is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from tests.apiclient import app_request
 from tests.factories import T0, World, build_world
 from tests.intakekit import (
     Clock,
@@ -24,7 +24,6 @@ from tests.intakekit import (
 )
 from tests.verifykit import uow_of
 
-from ansim.api.app_signing import app_signature
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.intake.clock_skew import settle_fix
 from ansim.services import app_accounts, incidents
@@ -44,20 +43,6 @@ def app(engine: Engine, database_url: str) -> Iterator[tuple[TestClient, World, 
     clock = Clock(T0)
     with clocked_app(engine, database_url, clock) as client:
         yield client, world, clock
-
-
-def _signed(credential: str, body: dict[str, Any], at: datetime) -> dict[str, Any]:
-    raw = json.dumps(body).encode()
-    stamp = str(int(at.timestamp()))
-    return {
-        "content": raw,
-        "headers": {
-            "Authorization": f"Bearer {credential}",
-            "content-type": "application/json",
-            "X-Ansim-Timestamp": stamp,
-            "X-Ansim-Signature": app_signature(credential, timestamp=stamp, body=raw),
-        },
-    }
 
 
 def _flags(engine: Engine, incident_id: str) -> list[str]:
@@ -90,7 +75,7 @@ def test_regression_an_app_sos_with_a_fix_3_min_in_the_future_is_kept_and_re_tim
     ahead = T0 + timedelta(minutes=3)
     # The phone's clock runs 3 min ahead: its fix and its signature both say so.
     body = {"fix": {**FIX, "observed_at": ahead.isoformat()}}
-    answer = client.post("/api/v1/app/sos", **_signed(world.app_credential, body, ahead))
+    answer = client.post("/api/v1/app/sos", **app_request(world.app_credential, body, at=ahead))
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]
     assert _flags(engine, incident_id) == ["fix_retimed"]
@@ -98,28 +83,11 @@ def test_regression_an_app_sos_with_a_fix_3_min_in_the_future_is_kept_and_re_tim
     assert abs(observed.replace(tzinfo=T0.tzinfo) - T0) <= timedelta(seconds=1)
 
 
-def test_an_unsigned_app_sos_with_a_future_fix_is_taken_as_received_with_a_wider_radius(
-    app: tuple[TestClient, World, Clock], engine: Engine
-) -> None:
-    client, world, _ = app
-    body = {"fix": {**FIX, "observed_at": (T0 + timedelta(minutes=3)).isoformat()}}
-    answer = client.post(
-        "/api/v1/app/sos", json=body, headers={"Authorization": f"Bearer {world.app_credential}"}
-    )
-    assert answer.status_code == 201, answer.text
-    incident_id = answer.json()["incident_id"]
-    assert _flags(engine, incident_id) == ["fix_time_unknown"]
-    with uow_of(engine).read() as session:
-        incident = incidents.get(session, incident_id=incident_id)
-    assert incident.radius_m is not None
-    assert incident.radius_m > 200  # 1.5 m/s over 3 min
-
-
 def test_regression_an_app_sos_signed_6_min_ahead_is_accepted_flagged_and_not_replayable(
     app: tuple[TestClient, World, Clock], engine: Engine
 ) -> None:
     client, world, _ = app
-    signed = _signed(world.app_credential, {"fix": FIX}, T0 + timedelta(minutes=6))
+    signed = app_request(world.app_credential, {"fix": FIX}, at=T0 + timedelta(minutes=6))
     first = client.post("/api/v1/app/sos", **signed)
     assert first.status_code == 201, first.text
     assert "signature_clock_skew" in _flags(engine, first.json()["incident_id"])
@@ -135,9 +103,9 @@ def test_requests_other_than_an_sos_keep_the_replay_window(
     app: tuple[TestClient, World, Clock],
 ) -> None:
     client, world, _ = app
-    sos = client.post("/api/v1/app/sos", **_signed(world.app_credential, {}, T0))
+    sos = client.post("/api/v1/app/sos", **app_request(world.app_credential, {}, at=T0))
     incident_id = sos.json()["incident_id"]
-    late = _signed(world.app_credential, {"pin": "2580"}, T0 + timedelta(minutes=6))
+    late = app_request(world.app_credential, {"pin": "2580"}, at=T0 + timedelta(minutes=6))
     cancel = client.post(f"/api/v1/app/incidents/{incident_id}/cancel", **late)
     assert cancel.status_code == 401
 
@@ -151,11 +119,7 @@ def test_an_impossible_app_fix_is_dropped_and_the_sos_kept(
     ):
         answer = client.post(
             "/api/v1/app/sos",
-            json={"fix": fix},
-            headers={
-                "Authorization": f"Bearer {world.app_credential}",
-                "Idempotency-Key": f"bad-fix-{n:04d}",
-            },
+            **app_request(world.app_credential, {"fix": fix}, f"bad-fix-{n:04d}", at=T0),
         )
         assert answer.status_code in {200, 201}, answer.text
         assert "fix_dropped" in _flags(engine, answer.json()["incident_id"])

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, staff_headers
+from tests.apiclient import SOS_BODY, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, clocked_app, enrol_terminal, fix_at, terminal_message
 
@@ -135,7 +135,7 @@ def test_app_and_terminal_of_one_person_join_one_incident_and_the_walk_follows(
 ) -> None:
     client, world, clock, secret = terminal
     first = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "press-0009")
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "press-0009")
     )
     clock.now = T0 + timedelta(seconds=20)
     _, replies = _send(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers
+from tests.apiclient import app_request
 from tests.factories import CITY_HALL, World, build_world
 from tests.live import LiveServer, serving
 from tests.test_board_browser import log_in
@@ -47,9 +47,7 @@ def test_the_board_draws_the_ellipse_and_the_track_of_several_fixes(
     live, world, engine = location_server
     body = {"fix": {"lat": CITY_HALL[0], "lon": CITY_HALL[1], "accuracy_m": 60, "method": "wifi"}}
     answer = httpx.post(
-        f"{live.url}/api/v1/app/sos",
-        json=body,
-        headers=app_headers(world.app_credential, "location-0001"),
+        f"{live.url}/api/v1/app/sos", **app_request(world.app_credential, body, "location-0001")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

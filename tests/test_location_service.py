@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, running_app, staff_headers
+from tests.apiclient import app_request, running_app, staff_headers
 from tests.factories import CITY_HALL, T0, World, build_world
 from tests.verifykit import receive_sos_with
 
@@ -200,7 +200,7 @@ def test_the_location_endpoint_gives_ellipse_track_mix_and_words(
     with running_app(engine, database_url, auto_dispatch=False) as client:
         body = {"fix": {"lat": CITY_HALL[0], "lon": CITY_HALL[1], "accuracy_m": 50}}
         incident_id = client.post(
-            "/api/v1/app/sos", json=body, headers=app_headers(world.app_credential, "loc-0001")
+            "/api/v1/app/sos", **app_request(world.app_credential, body, "loc-0001")
         ).json()["incident_id"]
         uow = UnitOfWork(make_session_factory(engine))
         with uow.read() as session:

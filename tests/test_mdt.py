@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.factories import PASSWORD, build_world
 from tests.live import serving
 
@@ -53,8 +53,7 @@ def test_the_officer_takes_an_order_from_alert_to_clear(
 
             answer = httpx.post(
                 f"{live.url}/api/v1/app/sos",
-                json=SOS_BODY,
-                headers=app_headers(world.app_credential, "mdt-press-1"),
+                **app_request(world.app_credential, SOS_BODY, "mdt-press-1"),
             )
             assert answer.status_code == 201, answer.text
             page.wait_for_selector("#order", state="visible")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from tests.conftest import POSTGRES_ADMIN_URL, _database_url, missing_service
 from tests.notify_servers import GATEWAY_SECRET, sms_receiver
 
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 
 SHARED = next(
     (
@@ -114,9 +115,12 @@ def test_an_empty_database_becomes_a_center_that_dispatches_with_documented_comm
     env["ANSIM_VERIFY_SMS_GATEWAY_SECRET_FILE"] = str(secrets_dir / "sms_gateway_secret")
     # 2. Schema, first administrator, stations, units, roads.
     ansim("db", "upgrade")
-    assert "added chief (admin" in ansim(
-        "admin", "add-user", "chief", "--role", "admin", stdin=PASSWORD + "\n"
-    )
+    added = ansim("admin", "add-user", "chief", "--role", "admin", stdin=PASSWORD + "\n")
+    assert "added chief (admin" in added
+    # No admin exists yet to issue the first admin's enrolment code: add-user prints it.
+    found = re.search(r"enrolment code for chief: (\S+)", added)
+    assert found is not None, added
+    enrolment_code = found.group(1)
     stations = ansim(
         "import", "stations", str(SHARED / "police" / "seoul_police_facilities_geocoded_2021.csv")
     )
@@ -142,14 +146,16 @@ def test_an_empty_database_becomes_a_center_that_dispatches_with_documented_comm
             [ANSIM, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)], env=env
         )
         try:
-            _walk(base, receiver, server)
+            _walk(base, receiver, server, enrolment_code)
         finally:
             server.terminate()
             server.wait(timeout=30)
     assert "audit log intact" in ansim("audit", "verify")
 
 
-def _walk(base: str, receiver: object, server: subprocess.Popen[bytes]) -> None:
+def _walk(
+    base: str, receiver: object, server: subprocess.Popen[bytes], enrolment_code: str
+) -> None:
     with httpx.Client(base_url=base, timeout=10) as http:
         deadline = time.monotonic() + 60
         while True:
@@ -161,12 +167,18 @@ def _walk(base: str, receiver: object, server: subprocess.Popen[bytes]) -> None:
                 pass
             assert time.monotonic() < deadline, "the center never became ready"
             time.sleep(0.3)
-        # 3. The first administrator's first login walks through TOTP enrolment.
+        # 3. The first administrator's first login walks through TOTP enrolment, with the code.
         login = http.post("/api/v1/session", json={"username": "chief", "password": PASSWORD})
         assert login.status_code == 200, login.text
         assert login.json()["enrolment_required"] is True
+        assert login.json()["enrolment_code_required"] is True
         bearer = {"Authorization": f"Bearer {login.json()['token']}"}
-        uri = http.post("/api/v1/session/totp", headers=bearer).json()["otpauth_uri"]
+        assert http.post("/api/v1/session/totp", headers=bearer).status_code == 403  # no code
+        started = http.post(
+            "/api/v1/session/totp", json={"enrolment_code": enrolment_code}, headers=bearer
+        )
+        assert started.status_code == 200, started.text
+        uri = started.json()["otpauth_uri"]
         secret = parse_qs(urlparse(uri).query)["secret"][0]
         confirmed = http.post(
             "/api/v1/session/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=bearer
@@ -202,7 +214,7 @@ def _walk(base: str, receiver: object, server: subprocess.Popen[bytes]) -> None:
             },
         }
         raw = json.dumps(call).encode()
-        signed = signed_headers(
+        signed = carrier_headers(
             carrier_id="kt", secret=carrier_secret, body=raw, at=datetime.now(UTC)
         )
         sos = http.post(

@@ -8,7 +8,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app
+from tests.apiclient import SOS_BODY, app_request, running_app
 from tests.factories import build_world
 
 from ansim.api.app import create_app
@@ -23,7 +23,7 @@ def test_health_readiness_and_metrics_after_an_sos(engine: Engine, database_url:
     world = build_world(engine)
     with running_app(engine, database_url) as client:
         answer = client.post(
-            "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "ops-0001")
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "ops-0001")
         )
         assert answer.status_code == 201
         health = client.get("/healthz")
@@ -62,7 +62,7 @@ def test_an_sos_without_a_unit_past_the_policys_order_time_shows_in_the_metrics(
     # No fix, so no unit can be ranked: the incident waits ("no location yet") with nobody ordered.
     with running_app(engine, database_url, order_within_s=0.001) as client:
         answer = client.post(
-            "/api/v1/app/sos", json={}, headers=app_headers(world.app_credential, "ops-nofix")
+            "/api/v1/app/sos", **app_request(world.app_credential, {}, "ops-nofix")
         )
         assert answer.status_code == 201, answer.text
         text = client.get("/metrics").text

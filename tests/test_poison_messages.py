@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import staff_headers
+from tests.apiclient import app_headers, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import (
     Clock,
@@ -31,7 +31,7 @@ from tests.intakekit import (
 )
 
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 
 T = TypeVar("T")
 MOSQUITTO = "mqtt://127.0.0.1:1883"
@@ -63,7 +63,7 @@ def gateway(engine: Engine, database_url: str) -> Iterator[tuple[TestClient, Wor
 
 
 def _carrier(client: TestClient, path: str, raw: bytes, secret: str) -> Any:
-    headers = signed_headers(carrier_id="skt", secret=secret, body=raw, at=T0)
+    headers = carrier_headers(carrier_id="skt", secret=secret, body=raw, at=T0)
     return client.post(path, content=raw, headers={**headers, **JSON})
 
 
@@ -118,10 +118,11 @@ def test_the_app_refuses_poison_and_takes_the_next_sos(
     gateway: tuple[TestClient, World, str], poison: str
 ) -> None:
     client, world, _ = gateway
-    bearer = {"Authorization": f"Bearer {world.app_credential}"}
-    refused = client.post("/api/v1/app/sos", content=POISON[poison], headers={**bearer, **JSON})
+    # Signed as the app would sign it: the poison itself, not a missing signature, is refused.
+    signed = app_headers(world.app_credential, body=POISON[poison], at=T0)
+    refused = client.post("/api/v1/app/sos", content=POISON[poison], headers={**signed, **JSON})
     assert 400 <= refused.status_code < 500, refused.text
-    sos = client.post("/api/v1/app/sos", json={}, headers=bearer)
+    sos = client.post("/api/v1/app/sos", **app_request(world.app_credential, {}, at=T0))
     assert sos.status_code == 201, sos.text
 
 

@@ -16,7 +16,7 @@ from tests.heldserver import HeldServer, held_server
 from tests.live import LiveServer, serving
 
 from ansim.api.app import create_app
-from ansim.intake.signing import signed_headers
+from ansim.security.signing import carrier_headers
 from ansim.settings import Settings
 from ansim.store.db import make_engine
 
@@ -74,7 +74,7 @@ def test_the_board_shows_a_carrier_relocation_and_the_place_in_words(
             "network_location": {"lat": 37.566, "lon": 126.979, "radius_m": 900},
         }
     ).encode()
-    headers = signed_headers(carrier_id="kt", secret=carrier.json()["secret"], body=call, at=now)
+    headers = carrier_headers(carrier_id="kt", secret=carrier.json()["secret"], body=call, at=now)
     sos = httpx.post(
         f"{live.url}/api/v1/carrier/sos",
         content=call,

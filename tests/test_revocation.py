@@ -7,7 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import staff_headers
+from tests.apiclient import app_headers, staff_headers
 from tests.factories import T0, build_world, seal_audit
 from tests.intakekit import (
     Clock,
@@ -18,7 +18,6 @@ from tests.intakekit import (
     terminal_message,
 )
 
-from ansim.api.app_signing import app_signature
 from ansim.cli import main
 from ansim.services import people
 from ansim.store.db import make_session_factory
@@ -41,23 +40,18 @@ def test_a_person_sees_their_installs_and_revokes_an_old_phone(
         old_phone = people.issue_app_credential(session, subscriber_id=world.subscriber_id, at=T0)
     clock = Clock(T0)
     with clocked_app(engine, database_url, clock) as client:
-        mine = {"Authorization": f"Bearer {world.app_credential}"}
+        mine = app_headers(world.app_credential, at=clock.now)
         listed = client.get("/api/v1/app/installs", headers=mine).json()
         assert len(listed) == 2
         assert sum(i["this_install"] for i in listed) == 1
         old_id = old_phone.partition(".")[0]
-        stamp = str(int(clock.now.timestamp()))
-        signed = {
-            **mine,
-            "X-Ansim-Timestamp": stamp,
-            "X-Ansim-Signature": app_signature(world.app_credential, timestamp=stamp, body=b""),
-        }
+        unsigned = {"Authorization": f"Bearer {world.app_credential}"}
         # Unsigned: refused; signed: the old phone's credential stops working at once.
-        assert client.delete(f"/api/v1/app/installs/{old_id}", headers=mine).status_code == 401
-        answer = client.delete(f"/api/v1/app/installs/{old_id}", headers=signed)
+        assert client.delete(f"/api/v1/app/installs/{old_id}", headers=unsigned).status_code == 401
+        answer = client.delete(f"/api/v1/app/installs/{old_id}", headers=mine)
         assert answer.status_code == 200, answer.text
         assert answer.json() == [old_id]
-        gone = {"Authorization": f"Bearer {old_phone}"}
+        gone = app_headers(old_phone, at=clock.now)
         assert client.get("/api/v1/app/profile", headers=gone).status_code == 401
         assert client.get("/api/v1/app/profile", headers=mine).status_code == 200
         admin = staff_headers(client, "admin")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.apiclient import SOS_BODY, app_headers, staff_headers
+from tests.apiclient import SOS_BODY, app_request, staff_headers
 from tests.security_fixtures import SecureApp, secure_app
 
 from ansim.cli import main
@@ -21,7 +21,7 @@ def secured(tmp_path: Path, sqlite_template: Path) -> Iterator[SecureApp]:
 def _work(app: SecureApp) -> str:
     client = app.client
     incident_id: str = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(app.world.app_credential, "k-000001")
+        "/api/v1/app/sos", **app_request(app.world.app_credential, SOS_BODY, "k-000001")
     ).json()["incident_id"]
     board = staff_headers(client, "dispatcher")
     assert client.get(f"/api/v1/incidents/{incident_id}", headers=board).status_code == 200

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.apiclient import SOS_BODY, app_headers, staff_headers
+from tests.apiclient import SOS_BODY, app_request, staff_headers
 from tests.security_fixtures import SecureApp, secure_app
 
 from ansim.cli import main
@@ -49,7 +49,7 @@ def _raw_bytes(app: SecureApp) -> bytes:
 
 def _sos(app: SecureApp, key: str = "k-00000001") -> str:
     answer = app.client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(app.world.app_credential, key)
+        "/api/v1/app/sos", **app_request(app.world.app_credential, SOS_BODY, key)
     )
     assert answer.status_code == 201, answer.text
     incident_id: str = answer.json()["incident_id"]

@@ -1,7 +1,7 @@
 """Authenticated fuzzing per role (issue 19): every operation is fuzzed as each principal it admits.
 
 Staff roles (dispatcher, supervisor, officer, CCTV operator, admin), an app install and a carrier
-(each generated body signed as the carrier would) reach the handlers instead of a 401, so what
+(each generated request signed as the app or the carrier would) reach the handlers instead of a 401, so what
 schemathesis generates meets the validation and the commands. None may answer 5xx. Operations that
 end or change the fuzzer's own credentials are left out (they would turn the rest into 401s).
 Bounded: ANSIM_FUZZ_EXAMPLES examples per operation, mode and principal (default 3).
@@ -25,8 +25,9 @@ from tests.apiclient import staff_headers
 from tests.intakekit import register_carrier
 from tests.security_fixtures import SecureApp, secure_app
 
-from ansim.intake.signing import signed_headers
+from ansim.api.app_signing import app_signed_headers
 from ansim.security import access
+from ansim.security.signing import carrier_headers
 
 EXAMPLES = int(os.environ.get("ANSIM_FUZZ_EXAMPLES", "3"))
 P = access.P
@@ -44,7 +45,7 @@ def secured(tmp_path: Path, sqlite_template: Path) -> Iterator[SecureApp]:
 def _principals(app: SecureApp) -> dict[str, dict[str, str]]:
     found = {role.value: staff_headers(app.client, role.value) for role in STAFF_ROLES}
     app.client.cookies.clear()
-    found[P.DEVICE.value] = {"Authorization": f"Bearer {app.world.app_credential}"}
+    found[P.DEVICE.value] = {"x-fuzz-app-credential": app.world.app_credential}
     found[P.CARRIER.value] = {"x-fuzz-carrier-secret": register_carrier(app.client, "fuzz")}
     app.client.cookies.clear()
     return found
@@ -92,9 +93,12 @@ def _httpx_kwargs(case: Any, headers: dict[str, str]) -> dict[str, Any]:
         kwargs["content"] = body
     secret = kwargs["headers"].pop("x-fuzz-carrier-secret", None)
     if secret is not None:
-        kwargs["headers"] |= signed_headers(
+        kwargs["headers"] |= carrier_headers(
             carrier_id="fuzz", secret=secret, body=body or b"", at=datetime.now(UTC)
         )
+    credential = kwargs["headers"].pop("x-fuzz-app-credential", None)
+    if credential is not None:
+        kwargs["headers"] |= app_signed_headers(credential, body=body or b"", at=datetime.now(UTC))
     return kwargs
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, staff_headers
+from tests.apiclient import SOS_BODY, app_request, staff_headers
 from tests.factories import T0
 from tests.security_fixtures import SecureApp, secure_app
 
@@ -80,8 +80,7 @@ def test_a_flood_of_sos_from_one_device_folds_into_its_open_incident(secured: Se
     answers = [
         secured.client.post(
             "/api/v1/app/sos",
-            json=SOS_BODY,
-            headers=app_headers(secured.world.app_credential, f"flood-{n:04d}"),
+            **app_request(secured.world.app_credential, SOS_BODY, f"flood-{n:04d}"),
         )
         for n in range(30)
     ]

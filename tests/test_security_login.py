@@ -17,7 +17,10 @@ from ansim.store.uow import UnitOfWork
 
 @pytest.fixture
 def secured(tmp_path: Path, sqlite_template: Path) -> Iterator[SecureApp]:
-    yield from secure_app(tmp_path, sqlite_template, require_totp=True)
+    # Enrolment codes have their own tests (test_security_review_totp.py); these enrol without.
+    yield from secure_app(
+        tmp_path, sqlite_template, require_totp=True, totp_enrolment_code_required=False
+    )
 
 
 def _login(app: SecureApp, username: str, **extra: str) -> tuple[int, dict[str, object]]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 
 from ansim.domain.staff import Role
@@ -47,7 +47,7 @@ def test_finding_every_declared_personal_read_writes_an_audit_entry(
 ) -> None:
     client, world = api
     answer = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "reads-0001")
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "reads-0001")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

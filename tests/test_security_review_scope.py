@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 from tests.verifykit import platform_of
 
@@ -43,7 +43,7 @@ def test_finding_an_officer_whose_order_timed_out_no_longer_sees_the_incident(
     client, world = api
     officer = staff_headers(client, "officer")  # of 태평로11, the unit the SOS is ordered to
     answer = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "scope-0001")
+        "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "scope-0001")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

@@ -6,24 +6,24 @@ Before: after logout (who_am_i → 401) an open stream still delivered events wi
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from starlette.websockets import WebSocketDisconnect
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import World, build_world
 
 from ansim.store.db import make_session_factory
+from ansim.store.outbox import catch_up
 from ansim.store.tables import outbox
 from ansim.store.uow import UnitOfWork
 
 
 def _sos(client: TestClient, world: World, key: str) -> None:
-    answer = client.post(
-        "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, key)
-    )
+    answer = client.post("/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, key))
     assert answer.status_code in {200, 201}, answer.text  # a second SOS joins the open case
 
 
@@ -68,3 +68,18 @@ def test_finding_the_stream_refuses_a_foreign_origin(engine: Engine, database_ur
                 "/api/v1/stream", headers={**board, "Origin": origin}
             ) as stream:
                 stream.send_text("")  # accepted: the socket is open
+
+
+def test_finding_stream_catch_up_pages_past_1000_events(engine: Engine) -> None:
+    # Before: catch-up stopped at 1,000 events, so a board back from a long outage missed the rest.
+    at = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    rows = [
+        # xid: the writer's transaction on PostgreSQL (any committed one; SQLite reads by id).
+        {"type": "unit.status_changed", "version": 1, "at": at, "data": {"n": n}, "xid": 1}
+        for n in range(2_500)
+    ]
+    with engine.begin() as conn:
+        conn.execute(outbox.insert(), rows)
+    with UnitOfWork(make_session_factory(engine)).read() as session:
+        caught = catch_up(session, start=0)
+    assert [event.data["n"] for event in caught.events] == list(range(2_500))

@@ -22,6 +22,7 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from ansim.api.app_signing import app_signed_headers
 from ansim.services.demo_world import DEMO_PASSWORD, seed
 from ansim.store.db import make_engine, make_session_factory
 from ansim.store.uow import UnitOfWork
@@ -116,8 +117,13 @@ def _server(url: str, bare: bool, roles: str = "all") -> Iterator[str]:
         process.wait(timeout=30)
 
 
+def _signed(credential: str, body: bytes) -> dict[str, str]:
+    """A pupil's app request signed now, as the PWA signs it (an empty credential: unsigned)."""
+    return app_signed_headers(credential, body=body, at=datetime.now(UTC)) if credential else {}
+
+
 async def _closed_loop(
-    base: str | list[str], path: str, people: list[dict[str, str]], seconds: float
+    base: str | list[str], path: str, people: list[str], seconds: float
 ) -> float:
     """Requests per second with CONCURRENCY clients each sending as soon as the last answer came.
 
@@ -134,7 +140,7 @@ async def _closed_loop(
         try:
             while time.perf_counter() < deadline:
                 extra = {"Idempotency-Key": f"max-{n}-{uuid.uuid4().hex}"} if "sos" in path else {}
-                headers = {**people[n % len(people)], **extra}
+                headers = {**_signed(people[n % len(people)], body), **extra}
                 status, _ = await connection.request("POST", path, body, headers)
                 done += status < 300
         finally:
@@ -146,7 +152,7 @@ async def _closed_loop(
 
 
 async def _offered(
-    base: str, people: list[dict[str, str]], token: str, rate: float, seconds: float
+    base: str, people: list[str], token: str, rate: float, seconds: float
 ) -> tuple[float, int, int, list[float], list[float]]:
     """Sends SOS at a fixed rate (open loop) and times each one to its event on the board WebSocket."""
     seen: dict[str, float] = {}
@@ -171,7 +177,10 @@ async def _offered(
         async def one(n: int) -> None:
             nonlocal failed
             sent_at[n] = time.perf_counter()
-            headers = {**people[n % len(people)], "Idempotency-Key": f"b-{n}-{uuid.uuid4().hex}"}
+            headers = {
+                **_signed(people[n % len(people)], body),
+                "Idempotency-Key": f"b-{n}-{uuid.uuid4().hex}",
+            }
             connection = pool.get_nowait() if not pool.empty() else None
             try:
                 connection = connection or await HttpConnection.open(base)
@@ -216,13 +225,13 @@ def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return worker.submit(asyncio.run, coroutine).result()
 
 
-def _seed(url: str) -> tuple[list[dict[str, str]], str]:
+def _seed(url: str) -> tuple[list[str], str]:
     """The demo world with a pupil per client: SOS of distinct people (one person's presses take
     turns on the person lock, as they must, and would measure that instead)."""
     engine = make_engine(url)
     world = seed(UnitOfWork(make_session_factory(engine)), at=datetime.now(UTC), pupils=CONCURRENCY)
     engine.dispose()
-    return [{"Authorization": f"Bearer {s[2]}"} for s in world.subscribers], "dispatcher"
+    return [s[2] for s in world.subscribers], "dispatcher"
 
 
 def run_backend(
@@ -233,7 +242,7 @@ def run_backend(
     with scratch_database(backend) as url:
         people, staff = _seed(url)
         with _server(url, bare=True) as base:
-            ceiling = _run_async(_closed_loop(base, "/ping", [{}], seconds))
+            ceiling = _run_async(_closed_loop(base, "/ping", [""], seconds))
         with _server(url, bare=False) as base:
             token = httpx.post(
                 f"{base}/api/v1/session", json={"username": staff, "password": DEMO_PASSWORD}

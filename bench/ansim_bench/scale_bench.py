@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from ansim.domain.incidents import Channel
 from ansim.intake import terminal_protocol as protocol
-from ansim.intake.signing import signed_headers
 from ansim.security import crypto, secrets
+from ansim.security.signing import carrier_headers
 from ansim.services import carriers, people, terminals
 from ansim.services.demo_world import seed
 from ansim.settings import Settings
@@ -218,7 +218,7 @@ async def _carrier_calls(
                     },
                 }
             ).encode()
-            headers = signed_headers(carrier_id=CARRIER_ID, secret=secret, body=body, at=now)
+            headers = carrier_headers(carrier_id=CARRIER_ID, secret=secret, body=body, at=now)
             started = time.perf_counter()
             status, answer = await connection.request("POST", "/api/v1/carrier/sos", body, headers)
             timings.append(time.perf_counter() - started)

@@ -82,7 +82,7 @@ def run(*, smoke: bool, processes: tuple[int, ...] = (1, 2)) -> list[WorkersResu
             people, _staff = _seed(url)
             if not ceiling:
                 with _server(url, bare=True) as base:
-                    ceiling = _run_async(_closed_loop(base, "/ping", [{}], seconds))
+                    ceiling = _run_async(_closed_loop(base, "/ping", [""], seconds))
             bases = [
                 stack.enter_context(_server(url, bare=False, roles="all" if n == 0 else "api"))
                 for n in range(count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +143,18 @@ class Settings(FileBackedSettings):
     # (never asked in demo mode, whose accounts are public).
     require_totp: bool = True
     # No trust on first use: enrolling the second factor needs a one-time code an admin issued
-    # (POST /api/v1/admin/staff/{username}/totp-enrolment-code), valid this long. Off until the login
-    # page asks for the code; the deploy examples turn it on.
-    totp_enrolment_code_required: bool = False
+    # (the staff page, POST /api/v1/admin/staff/{username}/totp-enrolment-code, or for the first
+    # admin `ansim admin add-user` / `ansim totp-code`), valid this long. Demo mode asks no TOTP.
+    totp_enrolment_code_required: bool = True
     totp_enrolment_code_valid_s: float = Field(default=24 * 3600.0, gt=0)
     # Personal data encryption key: base64 of 32 bytes, optionally "<key id>:<base64>"; several
     # keys separated by commas, the first encrypts (rotation). Or a file holding the same text.
     data_key: str = ""
     data_key_file: Path | None = None
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Signed requests (carriers, SMS gateway, app; ansim.security.signing) signed further than this
+    # from our clock are refused as possible replays, except an authentic SOS (taken, flagged).
+    signature_window_s: float = Field(default=300.0, gt=0, le=3600)
     # Failed logins before a lock, and the first lock's length (it doubles each further failure).
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_s: float = Field(default=30.0, gt=0)
@@ -182,6 +185,10 @@ class Settings(FileBackedSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # a typo refuses to start, not each request
         return value
+
+    @property
+    def signature_window(self) -> timedelta:
+        return timedelta(seconds=self.signature_window_s)
 
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)

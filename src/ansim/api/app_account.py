@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.app_signing import SignedInstall
-from ansim.api.auth import AppInstall, ContextDep
+from ansim.api.auth import ContextDep
 from ansim.api.intake_app import to_fix
 from ansim.api.schemas import Body, FixIn
 from ansim.domain.errors import NotFound
@@ -168,7 +168,7 @@ def _profile(context: ContextDep, subscriber_id: str) -> ProfileOut:
 
 
 @router.get("/profile", operation_id="app_get_profile", response_model=ProfileOut)
-async def app_get_profile(install: AppInstall, context: ContextDep) -> ProfileOut:
+async def app_get_profile(install: SignedInstall, context: ContextDep) -> ProfileOut:
     """The person this install belongs to, and their guardians."""
     return await run_in_threadpool(_profile, context, install.subscriber_id)
 
@@ -252,7 +252,7 @@ async def app_cancel_sos(
     "/incidents/{incident_id}", operation_id="app_get_sos_status", response_model=PersonViewOut
 )
 async def app_get_sos_status(
-    incident_id: str, install: AppInstall, context: ContextDep
+    incident_id: str, install: SignedInstall, context: ContextDep
 ) -> PersonViewOut:
     """What the person's own device may show about their SOS."""
 

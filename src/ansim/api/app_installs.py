@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.app_signing import SignedInstall
-from ansim.api.auth import AppInstall, ContextDep
+from ansim.api.auth import ContextDep
 from ansim.security import audit
 from ansim.services import revocation
 
@@ -23,7 +23,7 @@ class InstallOut(BaseModel):
 
 
 @router.get("/installs", operation_id="app_list_installs", response_model=list[InstallOut])
-async def list_installs(install: AppInstall, context: ContextDep) -> list[InstallOut]:
+async def list_installs(install: SignedInstall, context: ContextDep) -> list[InstallOut]:
     """Every install of the person's app credential, oldest first; `this_install` marks the caller."""
 
     def query() -> list[InstallOut]:

@@ -29,7 +29,7 @@ from ansim.domain.incidents import Channel
 from ansim.intake.formats import parse_aml_text, parse_els_body, parse_pidf_lo
 from ansim.intake.formats.aml import decode_aml_data_sms
 from ansim.intake.numbers import normalize_number
-from ansim.intake.signing import MAX_SKEW, BadRequestSignature, signed_time
+from ansim.security.signing import SignatureRefused, Verified
 from ansim.services import carriers, handset, people
 from ansim.services.handlers import IntakeFlag, do_receive_sos
 from ansim.services.handset_intake import do_receive_handset_fix
@@ -102,13 +102,13 @@ class HandsetAck(BaseModel):
 
 
 async def _authenticate(
-    context: AppContext, request: Request, body: bytes, channel: str, *, skew_ok: bool = False
-) -> tuple[str, str]:
+    context: AppContext, request: Request, body: bytes, channel: str, *, sos: bool = False
+) -> tuple[str, Verified]:
     carrier_id = request.headers.get("x-ansim-carrier", "")
     timestamp = request.headers.get("x-ansim-timestamp", "")
     signature = request.headers.get("x-ansim-signature", "")
 
-    def check() -> str:
+    def check() -> Verified:
         with context.uow.read() as session:
             return carriers.authenticate(
                 session,
@@ -117,12 +117,13 @@ async def _authenticate(
                 body=body,
                 signature=signature,
                 at=context.now(),
-                skew_ok=skew_ok,
+                window=context.settings.signature_window,
+                sos=sos,
             )
 
     try:
         return carrier_id, await run_in_threadpool(check)
-    except BadRequestSignature as err:
+    except SignatureRefused as err:
         raise await refuse(
             context, channel=channel, reason="bad_signature", status=401, detail=str(err)
         ) from None
@@ -159,7 +160,7 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
     the replay window is flagged (the call id stops replays), an unusable location is dropped.
     """
     raw = await read_body(request, limit=MAX_CARRIER_BODY)
-    carrier_id, _digest = await _authenticate(context, request, raw, "carrier", skew_ok=True)
+    carrier_id, verified = await _authenticate(context, request, raw, "carrier", sos=True)
     now = context.now()
     try:
         body = CarrierSosIn.model_validate_json(raw)
@@ -173,10 +174,8 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
     except (InvalidInput, ValueError) as err:
         fix = None
         flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
-    signed_at = signed_time(request.headers.get("x-ansim-timestamp", ""))
-    if abs(signed_at - now) > MAX_SKEW:
-        skew = (signed_at - now).total_seconds()
-        flags.append(IntakeFlag("signature_clock_skew", f"signed {skew:+.0f} s from server time"))
+    if (skew := verified.skew_note()) is not None:
+        flags.append(IntakeFlag("signature_clock_skew", skew))
     try:
         number: str | None = normalize_number(body.caller_number)
     except InvalidInput:
@@ -217,7 +216,8 @@ async def carrier_report_sos(request: Request, context: ContextDep, response: Re
 async def carrier_deliver_aml(request: Request, context: ContextDep) -> HandsetAck:
     """The SMS centre delivers an AML SMS (text or Android data SMS); 2xx even when discarded."""
     raw = await read_body(request, limit=MAX_AML_BODY)
-    carrier_id, digest = await _authenticate(context, request, raw, "aml")
+    carrier_id, verified = await _authenticate(context, request, raw, "aml")
+    digest = verified.signature
     now = context.now()
     try:
         delivery = AmlDeliveryIn.model_validate_json(raw)

@@ -11,10 +11,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ansim.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from ansim.security.signing import SignatureRefused
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[DomainError], int]] = [
+    (SignatureRefused, 401),  # every signing scheme refuses alike: 401, the reason in the body
     (NotFound, 404),
     (Conflict, 409),
     (Forbidden, 403),

@@ -40,7 +40,7 @@ async def send_sos(
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=200)] = None,
 ) -> SosAck:
-    """Receives a silent SOS from a registered app install (signature checked when sent); a retry with the same key returns the same incident.
+    """Receives a silent SOS signed by a registered app install; a retry with the same key returns the same incident.
 
     Nothing secondary refuses it: an unusable fix is dropped, a fix stamped in the future is
     re-timed by the device's clock, and a good signature from a wrong clock is taken (flagged).
@@ -55,13 +55,8 @@ async def send_sos(
             fix = to_fix(body.fix, source=source, default_time=now)
         except InvalidInput as err:
             flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
-    if sender.skew is not None:
-        flags.append(
-            IntakeFlag(
-                "signature_clock_skew",
-                f"signed {sender.skew.total_seconds():+.0f} s from server time",
-            )
-        )
+    if sender.skew_note is not None:
+        flags.append(IntakeFlag("signature_clock_skew", sender.skew_note))
     report = SosReport(
         channel=Channel.APP,
         received_at=now,
@@ -70,8 +65,7 @@ async def send_sos(
         fix=fix,
         idempotency_scope=source,
         # Without a key, a signed SOS is known by its signature: a replay is the same press.
-        idempotency_key=idempotency_key
-        or (f"sig:{sender.signature}" if sender.signature else None),
+        idempotency_key=idempotency_key or f"sig:{sender.signature}",
     )
     outcome = await run_in_threadpool(
         do_receive_sos, context.platform, report=report, sent_at=sender.sent_at, flags=flags

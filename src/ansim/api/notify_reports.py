@@ -13,8 +13,14 @@ from ansim.api.auth import ContextDep
 from ansim.api.context import AppContext
 from ansim.domain.deliveries import DeliveryStatus
 from ansim.domain.errors import InvalidInput
-from ansim.notify import signing
 from ansim.notify.notifier import REPORTS_PATH
+from ansim.security.signing import (
+    GATEWAY_PREFIX,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureRefused,
+    verify_timestamped,
+)
 from ansim.services import verification_commands
 
 router = APIRouter(tags=["notification channels"])
@@ -48,12 +54,18 @@ def _apply(context: AppContext, report: DeliveryReportIn) -> DeliveryReportOut:
 async def receive_sms_delivery_report(request: Request, context: ContextDep) -> DeliveryReportOut:
     """A delivery report signed like our requests (X-Ansim-Timestamp, X-Ansim-Signature: v1=HMAC)."""
     body = await request.body()
-    signing.check(
-        context.settings.verification.sms_gateway_secret.get_secret_value().encode(),
-        timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
-        sent=request.headers.get(signing.SIGNATURE_HEADER),
+    secret = context.settings.verification.sms_gateway_secret.get_secret_value().encode()
+    if not secret:
+        raise SignatureRefused("delivery reports are refused: no SMS gateway secret is configured")
+    verify_timestamped(
+        secret,
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
         body=body,
         now=context.now(),
+        window=context.settings.signature_window,
+        prefix=GATEWAY_PREFIX,
+        signer="the SMS gateway's secret",
     )
     try:
         report = DeliveryReportIn.model_validate(json.loads(body))

@@ -36,6 +36,9 @@ class StaffLoginOut(LoginOut):
     enrolment_required: bool = Field(
         default=False, description="the session may only enrol a second factor (TOTP) until it does"
     )
+    enrolment_code_required: bool = Field(
+        default=False, description="enrolling needs the one-time code an admin issued"
+    )
 
 
 class TotpEnrolmentOut(BaseModel):
@@ -119,6 +122,7 @@ async def log_in(
         csrf_token=csrf,
         user=staff_out(result.user),
         enrolment_required=result.enrolment_only,
+        enrolment_code_required=result.enrolment_only and settings.totp_enrolment_code_required,
     )
 
 

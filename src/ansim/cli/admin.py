@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="add a staff account; the password is read from standard input",
         description="The password is read from standard input (typed twice at a terminal). "
         "It needs at least 12 characters and must pass a zxcvbn strength check. "
-        "Dispatchers, supervisors and admins enrol TOTP at their first login.",
+        "Dispatchers, supervisors and admins enrol TOTP at their first login, with the one-time "
+        "enrolment code printed here (ANSIM_TOTP_ENROLMENT_CODE_REQUIRED, on outside demo mode).",
     )
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
@@ -111,6 +112,7 @@ def run_add_user(args: argparse.Namespace) -> int:
     from ansim.services import staff_admin
 
     password = read_password()
+    code = None
     try:
         with cli_platform(args.database_url) as platform:
             view = staff_admin.do_add_staff_user(
@@ -123,12 +125,37 @@ def run_add_user(args: argparse.Namespace) -> int:
                 unit_id=_unit_id(platform, args.unit),
                 actor=cli_actor(),
             )
+            code = _enrolment_code(platform, view.username, Role(args.role))
     except DomainError as error:
         print(f"cannot add {args.username}: {error}", file=sys.stderr)
         return 2
     districts = ", ".join(view.districts) or "no district"
     print(f"added {view.username} ({view.role.value}; {districts})")
+    if code is not None:
+        # The first admin has no admin to issue one: without it they could never enrol.
+        print(f"enrolment code for {view.username}: {code} (one use; give it to them in person)")
     return 0
+
+
+def _enrolment_code(platform: Platform, username: str, role: Role) -> str | None:
+    """A one-time code to enrol the second factor, where the login will ask for one."""
+    from datetime import timedelta
+
+    from ansim.cli.platform import cli_actor
+    from ansim.security import access
+    from ansim.services import staff_commands
+    from ansim.settings import Settings
+
+    settings = Settings()
+    needs_code = settings.require_totp and settings.totp_enrolment_code_required
+    if settings.demo or not needs_code or role not in access.SECOND_FACTOR_ROLES:
+        return None
+    return staff_commands.do_issue_totp_enrolment_code(
+        platform,
+        username=username,
+        valid_for=timedelta(seconds=settings.totp_enrolment_code_valid_s),
+        actor=cli_actor(),
+    )
 
 
 def run_list_users(args: argparse.Namespace) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,6 +17,7 @@ from pydantic import (
 )
 
 from ansim.domain.errors import InvalidInput
+from ansim.security.signing import SignatureRefused, hmac_hex, same_digest
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 4096
@@ -29,7 +28,7 @@ TerminalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
 NOTICE_KINDS = ("help_coming", "stood_down")
 
 
-class BadSignature(InvalidInput):
+class BadSignature(SignatureRefused):
     """The message's HMAC does not match the terminal's secret."""
 
 
@@ -113,7 +112,7 @@ def canonical(message: dict[str, Any]) -> bytes:
 
 def sign(message: dict[str, Any], *, secret: str) -> dict[str, Any]:
     """Returns `message` with its `sig` (HMAC-SHA256 over the canonical form, hex)."""
-    digest = hmac.new(secret.encode(), canonical(message), hashlib.sha256).hexdigest()
+    digest = hmac_hex(secret.encode(), canonical(message))
     return {**message, "sig": digest}
 
 
@@ -140,7 +139,7 @@ def parse(raw: bytes) -> tuple[TerminalMessage, dict[str, Any]]:
 def verify(document: dict[str, Any], *, secret: str) -> str:
     """Checks the signature of the raw JSON object; returns its digest (the message's identity)."""
     expected: str = sign(document, secret=secret)["sig"]
-    if not hmac.compare_digest(expected, str(document.get("sig", ""))):
+    if not same_digest(expected, str(document.get("sig", ""))):
         raise BadSignature("signature does not match the terminal's secret")
     return expected
 

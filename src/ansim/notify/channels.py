@@ -20,7 +20,7 @@ import httpx
 from ansim.domain.deliveries import Delivery, DeliveryError
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.mqtt import client_for
-from ansim.notify.signing import signed_headers
+from ansim.security.signing import gateway_headers
 
 log = logging.getLogger(__name__)
 _RETRYABLE_HTTP = {408, 425, 429}
@@ -65,7 +65,7 @@ class SmsGateway:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": delivery.message_id,
-            **signed_headers(self._secret, body, now=datetime.now(UTC)),
+            **gateway_headers(self._secret, body, at=datetime.now(UTC)),
         }
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout_s)

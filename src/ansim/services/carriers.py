@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import Conflict, InvalidInput
-from ansim.intake.signing import MAX_SKEW, BadRequestSignature, check_request_signature
+from ansim.security.signing import SignatureRefused, Verified, verify_timestamped
 from ansim.store.tables import carriers, seen_signatures
+
+# Twice the longest ANSIM_SIGNATURE_WINDOW_S allowed (1 h).
+FORGET_AFTER = timedelta(hours=2)
 
 
 def register(session: Session, *, carrier_id: str, name: str, at: datetime) -> str:
@@ -35,18 +38,26 @@ def authenticate(
     body: bytes,
     signature: str,
     at: datetime,
-    skew_ok: bool = False,
-) -> str:
-    """Checks a carrier-signed request; returns its signature digest."""
+    window: timedelta,
+    sos: bool = False,
+) -> Verified:
+    """Checks a carrier-signed request (an SOS is taken outside the replay window, flagged)."""
     secret = session.execute(
         sa.select(carriers.c.secret).where(
             carriers.c.id == carrier_id, carriers.c.disabled.is_(False)
         )
     ).scalar_one_or_none()
     if secret is None:
-        raise BadRequestSignature(f"unknown carrier {carrier_id!r}")
-    return check_request_signature(
-        secret=secret, timestamp=timestamp, body=body, signature=signature, now=at, skew_ok=skew_ok
+        raise SignatureRefused(f"unknown or disabled carrier {carrier_id!r} (X-Ansim-Carrier)")
+    return verify_timestamped(
+        secret.encode(),
+        timestamp=timestamp,
+        body=body,
+        signature=signature,
+        now=at,
+        window=window,
+        sos=sos,
+        signer="the carrier's secret",
     )
 
 
@@ -59,7 +70,7 @@ def first_sighting(session: Session, *, scope: str, digest: str, at: datetime) -
     ).first()
     if seen is not None:
         return False
-    # Beyond twice the skew a signature is refused on its timestamp anyway: forget it.
-    session.execute(seen_signatures.delete().where(seen_signatures.c.at < at - 2 * MAX_SKEW))
+    # Beyond twice the longest replay window a signature is refused on its timestamp: forget it.
+    session.execute(seen_signatures.delete().where(seen_signatures.c.at < at - FORGET_AFTER))
     session.execute(seen_signatures.insert().values(scope=scope, digest=digest, at=at))
     return True

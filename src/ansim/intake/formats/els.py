@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import re
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from ansim.domain.errors import InvalidInput
 from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.security.signing import hmac_hex, same_digest
 
 # Android's location_accuracy is Location.getAccuracy(): a 68 % radius.
 ASSUMED_CONFIDENCE = 0.68
@@ -128,8 +128,7 @@ def verify_els_hmac(body: bytes, *, key: bytes) -> bool:
     prefix, sep, digest = body.rpartition(b"&hmac=")
     if not sep or not re.fullmatch(rb"[0-9a-fA-F]{40}", digest):
         return False
-    expected = hmac.new(key, prefix, hashlib.sha1).hexdigest().encode()
-    return hmac.compare_digest(expected, digest.lower())
+    return same_digest(hmac_hex(key, prefix, hashlib.sha1), digest)
 
 
 def parse_els_form(form: Mapping[str, str]) -> ElsMessage:

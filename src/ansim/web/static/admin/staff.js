@@ -56,6 +56,15 @@ async function load() {
         await api(`${base}/${encodeURIComponent(s.username)}/totp-reset`, { method: "POST" });
         return t("다음 로그인 때 OTP를 다시 등록합니다", "TOTP reset: enrolled again at the next login");
       }),
+      // Shown once, handed over in person: the code lets them enrol an authenticator (no trust on first use).
+      button(t("등록 코드 발급", "Issue enrolment code"), async () => {
+        const issued = await api(`${base}/${encodeURIComponent(s.username)}/totp-enrolment-code`, { method: "POST" });
+        const hours = Math.round(issued.valid_for_s / 3600);
+        return t(
+          `${issued.username}의 일회용 등록 코드: ${issued.enrolment_code} (${hours}시간 유효, 직접 전달하세요)`,
+          `one-time enrolment code for ${issued.username}: ${issued.enrolment_code} (valid ${hours} h; hand it over in person)`,
+        );
+      }),
       button(t("세션 종료", "Revoke sessions"), async () => {
         const r = await api(`${base}/${encodeURIComponent(s.username)}/sessions/revoke`, { method: "POST" });
         return t(`세션 ${r.sessions_revoked}개 종료`, `${r.sessions_revoked} session(s) revoked`);

@@ -20,7 +20,8 @@ document.getElementById("login-form").addEventListener("submit", async (submitte
   try {
     const session = await api("/api/v1/session", { method: "POST", body, redirectOn401: false });
     if (session.enrolment_required) {
-      await startEnrolment(() => goHome(session));
+      if (session.enrolment_code_required) askEnrolmentCode();
+      else await startEnrolment({});
       return;
     }
     goHome(session);
@@ -52,9 +53,41 @@ function safeNext(next) {
   return target.origin === location.origin ? target.pathname : null;
 }
 
+// No trust on first use: the person first gives the one-time code an admin handed them, so a
+// stolen password alone never enrols the thief's authenticator.
+function askEnrolmentCode() {
+  document.getElementById("login-form").hidden = true;
+  const section = document.getElementById("enrol");
+  section.hidden = false;
+  // Our own fixed words only (no input goes into this markup); data-ko/data-en follow the toggle.
+  const both = (ko, en) => `<span data-ko="${ko}" data-en="${en}">${t(ko, en)}</span>`;
+  section.innerHTML = `
+    <h2>${both("2단계 인증 등록", "Set up two-step login")}</h2>
+    <p id="enrolment-code-help">${both("관리자에게 직접 받은 일회용 등록 코드를 입력하세요.", "Enter the one-time enrolment code your administrator gave you.")}</p>
+    <form id="enrolment-code-form">
+      <label>${both("등록 코드", "Enrolment code")}<input name="enrolment_code" autocomplete="off" autocapitalize="off" spellcheck="false" minlength="6" maxlength="40" required aria-describedby="enrolment-code-help"></label>
+      <button type="submit">${both("계속", "Continue")}</button>
+    </form>`;
+  const field = section.querySelector("input[name=enrolment_code]");
+  field.focus();
+  document.getElementById("enrolment-code-form").addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const error = document.getElementById("login-error");
+    error.textContent = "";
+    try {
+      await startEnrolment({ enrolment_code: field.value.trim() });
+    } catch (failure) {
+      error.textContent = failure.status === 403
+        ? t("등록 코드가 맞지 않거나 만료되었습니다. 관리자에게 새 코드를 받으세요.", "The enrolment code is wrong or expired. Ask your administrator for a new one.")
+        : t("등록할 수 없습니다: ", "Cannot enrol: ") + failure.message;
+      field.focus();
+    }
+  });
+}
+
 // Dispatchers, supervisors and admins enrol an authenticator before their session can do anything else.
-async function startEnrolment(done) {
-  const enrolment = await api("/api/v1/session/totp", { method: "POST", body: {} });
+async function startEnrolment(body) {
+  const enrolment = await api("/api/v1/session/totp", { method: "POST", body });
   document.getElementById("login-form").hidden = true;
   const section = document.getElementById("enrol");
   section.hidden = false;
@@ -85,5 +118,5 @@ async function startEnrolment(done) {
       document.getElementById("login-error").textContent = failure.message;
     }
   });
-  void done;
+  section.querySelector("input[name=code]").focus();
 }

@@ -1,0 +1,76 @@
+"""The units and stations page in chromium: an admin edits a unit with the keyboard and the list
+(and the board's unit list) shows the new call sign; a clash is refused inside the dialog."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.factories import PASSWORD, build_world
+from tests.live import LiveServer, serving
+
+from ansim.api.app import create_app
+from ansim.settings import Settings
+from ansim.store.db import make_engine
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def center(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    path = tmp_path / "center.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    build_world(engine)
+    app = create_app(Settings(database_url=url, outbox_poll_s=0.05), engine=engine)
+    with serving(app) as live:
+        yield live
+    engine.dispose()
+
+
+def test_an_admin_edits_a_unit_and_sees_it_in_the_lists(
+    center: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    page.goto(f"{center.url}/login?next=/admin/fleet")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/admin/fleet")
+    row = page.locator("#units tr[data-call-sign=태평로11]")
+    row.wait_for(timeout=10_000)
+    assert "태평로파출소" in row.inner_text()
+    # Keyboard only: focus the row's Edit button, open, type, save with Enter.
+    row.get_by_role("button").focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#unit-dialog")
+    dialog.wait_for(state="visible")
+    call_sign = dialog.locator("input[name=call_sign]")
+    call_sign.fill("남대문21")
+    call_sign.press("Enter")
+    dialog.locator("#unit-error", has_text="another unit's").wait_for(timeout=10_000)
+    assert dialog.is_visible()
+    call_sign.fill("태평로15")
+    dialog.locator("select[name=kind]").select_option("foot")
+    call_sign.press("Enter")
+    edited = page.locator("#units tr[data-call-sign=태평로15]")
+    edited.wait_for(timeout=10_000)
+    assert not dialog.is_visible()
+    assert "도보 순찰" in edited.inner_text()
+    assert page.locator("#units tr[data-call-sign=태평로11]").count() == 0
+    page.locator("#result", has_text="태평로15").wait_for()
+    # Focus is on the edited row's button again (the list was drawn anew).
+    assert page.evaluate("document.activeElement.closest('tr')?.dataset.callSign") == "태평로15"
+    board_units = page.evaluate(
+        "async () => (await (await fetch('/api/v1/units', {credentials: 'same-origin'})).json())"
+        ".map((u) => u.call_sign)"
+    )
+    assert "태평로15" in board_units
+    assert "태평로11" not in board_units
+    # English on the same page.
+    page.click("#lang")
+    assert "foot patrol" in edited.inner_text()
+    page.screenshot(path=str(tmp_path / "fleet.png"), full_page=True)

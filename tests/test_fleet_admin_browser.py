@@ -1,5 +1,5 @@
-"""The units and stations page in chromium: an admin edits a unit with the keyboard and the list
-(and the board's unit list) shows the new call sign; a clash is refused inside the dialog."""
+"""The units and stations page in chromium: an admin edits a unit with the keyboard; the admin list,
+the units API and a dispatcher's open board show the new call sign; a clash is refused in the dialog."""
 
 from __future__ import annotations
 
@@ -32,9 +32,22 @@ def center(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     engine.dispose()
 
 
+def _open_board(chromium: Any, base: str) -> Any:
+    """A dispatcher's board in its own browser context, showing the units on the map."""
+    board = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    board.goto(f"{base}/login?next=/board")
+    board.fill("input[name=username]", "dispatcher")
+    board.fill("input[name=password]", PASSWORD)
+    board.click("#login-form button[type=submit]")
+    board.wait_for_url("**/board")
+    board.locator(".unit-label", has_text="태평로11").wait_for(timeout=15_000)
+    return board
+
+
 def test_an_admin_edits_a_unit_and_sees_it_in_the_lists(
-    center: LiveServer, page: Any, tmp_path: Path
+    center: LiveServer, page: Any, chromium: Any, tmp_path: Path
 ) -> None:
+    board = _open_board(chromium, center.url)
     page.goto(f"{center.url}/login?next=/admin/fleet")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", PASSWORD)
@@ -70,6 +83,10 @@ def test_an_admin_edits_a_unit_and_sees_it_in_the_lists(
     )
     assert "태평로15" in board_units
     assert "태평로11" not in board_units
+    # The open board hears unit.changed and relabels the unit on its map.
+    board.locator(".unit-label", has_text="태평로15").wait_for(timeout=10_000)
+    assert board.locator(".unit-label", has_text="태평로11").count() == 0
+    board.context.close()
     # English on the same page.
     page.click("#lang")
     assert "foot patrol" in edited.inner_text()

@@ -1,5 +1,5 @@
 """Units and stations edited one row at a time over the admin API: the same rows (history stays),
-audited, validated (4xx, never a bare 500), and a call sign names one unit for good."""
+audited, validated (4xx, never a bare 500), and one call sign names one unit (retired ones keep theirs)."""
 
 from __future__ import annotations
 

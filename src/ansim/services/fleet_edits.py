@@ -2,8 +2,9 @@
 
 Edits change the row, never replace it: incidents, assignments, status history and officer
 accounts keep pointing at the same unit id, and the timeline keeps the call sign a unit had when
-it was ordered. A call sign is never reused, not even a retired one's (a radio call must name one
-unit in the records), and a retired unit or station is not edited (its record stays as it was).
+it was ordered. A call sign another unit holds is refused, a retired unit's too (as the CSV import
+does: a radio call must name one unit in the records), and a retired unit or station is not edited
+(its record stays as it was).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _new_call_sign(session: Session, unit: Unit, wanted: str | None) -> str | No
     ).one_or_none()
     if holder is not None and holder.id != unit.id:
         whose = "a retired unit's" if holder.retired_at is not None else "another unit's"
-        raise Conflict(f"call sign {call_sign} is {whose}; a call sign names one unit for good")
+        raise Conflict(f"call sign {call_sign} is {whose}; one call sign names one unit")
     return call_sign
 
 

@@ -21,7 +21,7 @@ from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.units import Station, StationKind, Unit, UnitKind
 from ansim.security import audit
 from ansim.services import dispatch
-from ansim.services.fleet import station_by_name, station_kind, unit_by_call_sign
+from ansim.services.fleet import record_change, station_by_name, station_kind, unit_by_call_sign
 from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
 from ansim.store.tables import stations, units
@@ -53,10 +53,6 @@ class StationChange:
 def _changed(before: Any, after: Any, name: str, changes: dict[str, object]) -> None:
     if after is not None and after != before:
         changes[name] = {"from": before, "to": after}
-
-
-def _who(actor: str | audit.Actor) -> audit.Actor:
-    return actor if isinstance(actor, audit.Actor) else audit.Actor(name=actor, role="admin")
 
 
 def _new_call_sign(session: Session, unit: Unit, wanted: str | None) -> str | None:
@@ -127,13 +123,13 @@ def do_edit_unit(
             at=at,
             unit_id=unit.id,
         )
-        audit.record(
+        record_change(
             tx,
-            actor=_who(actor),
-            action="fleet.edit_unit",
-            at=at,
-            subject=f"unit:{unit.id}",
-            detail={"call_sign": unit.call_sign, "changes": changes},
+            actor,
+            platform,
+            "fleet.edit_unit",
+            f"unit:{unit.id}",
+            {"call_sign": unit.call_sign, "changes": changes},
         )
         return unit
 
@@ -169,7 +165,6 @@ def do_edit_station(
     session: Session | None = None,
 ) -> Station:
     """Changes a station's name, kind, position or district; its units stay where they are."""
-    at = platform.now()
     with transaction(platform, session) as tx:
         station = station_by_name(tx, name=name)
         if station is None:
@@ -205,13 +200,13 @@ def do_edit_station(
         if position is not None:
             station.lat, station.lon = position
         tx.flush()
-        audit.record(
+        record_change(
             tx,
-            actor=_who(actor),
-            action="fleet.edit_station",
-            at=at,
-            subject=f"station:{station.id}",
-            detail={"name": station.name, "changes": changes},
+            actor,
+            platform,
+            "fleet.edit_station",
+            f"station:{station.id}",
+            {"name": station.name, "changes": changes},
         )
         return station
 
@@ -242,53 +237,41 @@ class StationRow:
 
 def list_units(session: Session, *, unit_id: str | None = None) -> list[UnitRow]:
     """Every unit (or the one `unit_id`) with its station, retired ones last (the admin list)."""
-    query = sa.select(units, stations.c.name.label("station"), stations.c.district).join(
-        stations, stations.c.id == units.c.station_id
-    )
+    query = sa.select(
+        units.c.id,
+        units.c.call_sign,
+        units.c.kind,
+        units.c.station_id,
+        stations.c.name.label("station"),
+        stations.c.district,
+        units.c.status,
+        units.c.retired_at,
+    ).join(stations, stations.c.id == units.c.station_id)
     if unit_id is not None:
         query = query.where(units.c.id == unit_id)
     rows = session.execute(query.order_by(units.c.retired_at.is_not(None), units.c.call_sign))
-    return [
-        UnitRow(
-            id=r.id,
-            call_sign=r.call_sign,
-            kind=r.kind,
-            station_id=r.station_id,
-            station=r.station,
-            district=r.district,
-            status=str(r.status),
-            retired_at=r.retired_at,
-        )
-        for r in rows
-    ]
+    return [UnitRow(**row._mapping) for row in rows]
 
 
 def list_stations(session: Session, *, station_id: str | None = None) -> list[StationRow]:
     """Every station (or the one `station_id`) with its units not retired, retired ones last."""
     active = (
-        sa.select(units.c.station_id, sa.func.count().label("n"))
+        sa.select(units.c.station_id, sa.func.count().label("units"))
         .where(units.c.retired_at.is_(None))
         .group_by(units.c.station_id)
         .subquery()
     )
-    query = sa.select(stations, sa.func.coalesce(active.c.n, 0).label("n")).outerjoin(
-        active, active.c.station_id == stations.c.id
-    )
+    query = sa.select(
+        stations.c.id,
+        stations.c.name,
+        stations.c.kind,
+        stations.c.lat,
+        stations.c.lon,
+        stations.c.district,
+        sa.func.coalesce(active.c.units, 0).label("units"),
+        stations.c.retired_at,
+    ).outerjoin(active, active.c.station_id == stations.c.id)
     if station_id is not None:
         query = query.where(stations.c.id == station_id)
-    rows = session.execute(
-        query.order_by(stations.c.retired_at.is_not(None), stations.c.district, stations.c.name)
-    )
-    return [
-        StationRow(
-            id=r.id,
-            name=r.name,
-            kind=str(r.kind),
-            lat=r.lat,
-            lon=r.lon,
-            district=r.district,
-            units=int(r.n),
-            retired_at=r.retired_at,
-        )
-        for r in rows
-    ]
+    order = (stations.c.retired_at.is_not(None), stations.c.district, stations.c.name)
+    return [StationRow(**row._mapping) for row in session.execute(query.order_by(*order))]

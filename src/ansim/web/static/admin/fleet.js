@@ -1,21 +1,14 @@
 // Units and stations page (admins): lists both and edits one row at a time. Each save is one
 // PATCH (a do_* command on the server, audited); the lists are read again after it.
 import { api } from "/static/common/api.js";
+import { langToggle, t, translatePage } from "/static/common/i18n.js";
 import { label } from "/static/common/labels.js";
 import { applyTheme } from "/static/common/ui.js";
 
 applyTheme();
-let lang = localStorage.getItem("ansim.lang") || "ko";
-const t = (ko, en) => (lang === "ko" ? ko : en);
 const base = "/api/v1/admin/fleet";
 let stations = [];
 let units = [];
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-ko]")) node.textContent = node.dataset[lang];
-  document.getElementById("lang").textContent = lang === "ko" ? "English" : "한국어";
-}
 
 function show(text, ok = true) {
   const result = document.getElementById("result");
@@ -47,8 +40,8 @@ function renderUnits() {
     const row = document.createElement("tr");
     row.dataset.callSign = u.call_sign;
     if (u.retired_at) row.className = "retired";
-    const state = u.retired_at ? t("퇴역", "retired") : label("UnitStatus", u.status, lang);
-    cells(row, [u.call_sign, label("UnitKind", u.kind, lang), stationKey({ district: u.district, name: u.station }), state]);
+    const state = u.retired_at ? t("퇴역", "retired") : label("UnitStatus", u.status);
+    cells(row, [u.call_sign, label("UnitKind", u.kind), stationKey({ district: u.district, name: u.station }), state]);
     const actions = document.createElement("td");
     if (!u.retired_at) actions.append(editButton(u.call_sign, (opener) => openUnit(u, opener)));
     row.append(actions);
@@ -62,7 +55,7 @@ function renderStations() {
     const row = document.createElement("tr");
     row.dataset.station = stationKey(s);
     if (s.retired_at) row.className = "retired";
-    cells(row, [s.name, label("StationKind", s.kind, lang), s.district, `${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}`,
+    cells(row, [s.name, label("StationKind", s.kind), s.district, `${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}`,
       s.retired_at ? t("퇴역", "retired") : String(s.units)]);
     const actions = document.createElement("td");
     if (!s.retired_at) actions.append(editButton(s.name, (opener) => openStation(s, opener)));
@@ -149,13 +142,9 @@ function openStation(station, opener) {
   openStationDialog({ name: station.name, kind: station.kind, district: station.district, lat: station.lat, lon: station.lon }, opener);
 }
 
-document.getElementById("lang").addEventListener("click", () => {
-  lang = lang === "ko" ? "en" : "ko";
-  localStorage.setItem("ansim.lang", lang);
-  applyLanguage();
+translatePage();
+langToggle(document.getElementById("lang"), () => {
   renderUnits();
   renderStations();
 });
-
-applyLanguage();
 load().catch((error) => show(error.message, false));

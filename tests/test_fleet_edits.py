@@ -129,6 +129,7 @@ def test_unit_edits_refuse_clashes_retired_units_and_bad_input(
         # A unit may move to another station; the retired station takes none.
         status, text = edit("태평로11", {"station": "중구 시청앞파출소"})
         assert status == 200, text
+        assert edit("태평로11", {"station": "시청앞파출소"})[0] == 200  # already there: no entry
         assert client.post(f"{BASE}/units/태평로11/retire", headers=admin).status_code == 200
         assert client.post(f"{BASE}/stations/시청앞파출소/retire", headers=admin).status_code == 200
         status, text = edit("남대문21", {"station": "시청앞파출소"})
@@ -140,7 +141,10 @@ def test_unit_edits_refuse_clashes_retired_units_and_bad_input(
         # Retired last, each part by call sign.
         assert [u["call_sign"] for u in listed] == ["남대문21", "종로31", "태평로11"]
         assert [u["retired_at"] is not None for u in listed] == [False, True, True]
-    assert len(_audit(engine, "fleet.edit_unit")) == 1
+    moved = _audit(engine, "fleet.edit_unit")
+    assert [entry.detail["changes"] for entry in moved] == [
+        {"station": {"from": "중구 태평로파출소", "to": "중구 시청앞파출소"}}
+    ]
 
 
 def test_an_admin_edits_a_station_and_its_units_stay_with_it(

@@ -102,7 +102,11 @@ def do_edit_unit(
         changes: dict[str, object] = {}
         _changed(unit.call_sign, new_sign, "call_sign", changes)
         _changed(unit.kind, change.kind.value if change.kind else None, "kind", changes)
-        _changed(unit.station_id, station.id if station else None, "station_id", changes)
+        if station is not None and station.id != unit.station_id:
+            # Names in the audit entry (an id says nothing to a reader); the ids are in the rows.
+            home = tx.get(Station, unit.station_id)
+            before = f"{home.district} {home.name}" if home else unit.station_id
+            changes["station"] = {"from": before, "to": f"{station.district} {station.name}"}
         if not changes:
             return unit
         previous = unit.call_sign

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
 from tests.factories import build_world, seal_audit
 
+from ansim.cli import main
 from ansim.store.tables import (
     assignments,
     audit_log,
@@ -205,3 +207,26 @@ def test_an_admin_edits_a_station_and_its_units_stay_with_it(
     assert entries[0].subject == f"station:{world.station_id}"
     assert entries[0].detail["changes"]["name"] == {"from": "태평로파출소", "to": "태평로지구대"}
     assert entries[0].detail["changes"]["kind"] == {"from": "police_box", "to": "district_unit"}
+
+
+def test_the_cli_edits_a_unit_and_a_station_with_the_same_commands(
+    engine: Engine, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = build_world(engine)
+    db = ["--database-url", database_url]
+    assert (
+        main(["admin", "edit-unit", "종로31", "--call-sign", "종로35", "--kind", "foot", *db]) == 0
+    )
+    assert "종로31: now 종로35 (foot)" in capsys.readouterr().out
+    assert main(["admin", "edit-unit", "종로35", "--call-sign", "남대문21", *db]) == 2
+    assert "another unit's" in capsys.readouterr().err
+    assert main(["admin", "edit-station", "태평로파출소", "--lat", "37.5", *db]) == 2
+    assert "both lat and lon" in capsys.readouterr().err
+    assert main(["admin", "edit-station", "태평로파출소", "--new-name", "태평로지구대", *db]) == 0
+    assert "now 중구 태평로지구대 (district_unit)" in capsys.readouterr().out
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(units).where(units.c.call_sign == "종로35")).one()
+    assert (row.id, row.kind) == (world.unit_ids["종로31"], "foot")
+    assert [e.subject for e in _audit(engine, "fleet.edit_station")] == [
+        f"station:{world.station_id}"
+    ]

@@ -206,6 +206,17 @@ def _enrol(page: Any, kit: Consoles) -> None:
     page.locator("#person").wait_for()
 
 
+def _fleet_admin(page: Any, kit: Consoles) -> None:
+    page.goto(f"{kit.url}/admin/fleet")
+    page.locator("#units tr").first.wait_for()
+
+
+def _fleet_admin_dialog(page: Any, kit: Consoles) -> None:
+    _fleet_admin(page, kit)
+    page.locator("#units tr button").first.click()
+    page.locator("#unit-dialog").wait_for(state="visible")
+
+
 PAGES = [
     ConsolePage("login", None, _login),
     ConsolePage("board", Role.DISPATCHER, _board),
@@ -217,6 +228,8 @@ PAGES = [
     ConsolePage("app", None, _app),
     ConsolePage("guardian", None, _guardian),
     ConsolePage("enrol", Role.ADMIN, _enrol),
+    ConsolePage("fleet-admin", Role.ADMIN, _fleet_admin),
+    ConsolePage("fleet-admin-edit", Role.ADMIN, _fleet_admin_dialog),
 ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ansim.domain.deliveries import RetryPolicy
@@ -141,8 +143,22 @@ TEST_VERIFICATION = VerificationConfig(
 )
 
 
-def seal_audit(engine: Engine) -> None:
-    """Chains audit entries still waiting for the sealer (PostgreSQL), so `audit_log` reads see them."""
-    from ansim.security import audit
+def seal_audit(engine: Engine, *, patience_s: float = 20.0) -> None:
+    """Chains audit entries still waiting for the sealer (PostgreSQL), so `audit_log` reads see them.
 
-    audit.seal_all(UnitOfWork(make_session_factory(engine)))
+    The sealer takes only entries below the cluster's visibility horizon; on a shared server another
+    database's transaction can hold that back for a moment, so this waits (bounded) until none is left.
+    """
+    from ansim.security import audit
+    from ansim.store.tables import audit_pending
+
+    uow = UnitOfWork(make_session_factory(engine))
+    deadline = time.monotonic() + patience_s
+    while True:
+        audit.seal_all(uow)
+        if engine.dialect.name != "postgresql" or time.monotonic() > deadline:
+            return
+        with engine.connect() as conn:
+            if not conn.execute(sa.select(sa.func.count()).select_from(audit_pending)).scalar_one():
+                return
+        time.sleep(0.1)

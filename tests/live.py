@@ -63,6 +63,28 @@ def serving(app: FastAPI) -> Iterator[LiveServer]:
         thread.join(15)
 
 
+@contextmanager
+def serving_world(folder: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    """The test world (tests.factories.build_world) in a fresh SQLite copy, served live."""
+    from tests.factories import build_world
+
+    from ansim.api.app import create_app
+    from ansim.settings import Settings
+    from ansim.store.db import make_engine
+
+    path = folder / "center.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    build_world(engine)
+    app = create_app(Settings(database_url=url, outbox_poll_s=0.05), engine=engine)
+    try:
+        with serving(app) as live:
+            yield live
+    finally:
+        engine.dispose()
+
+
 _SHARED_BROWSER: list[Any] = []
 
 

@@ -3,33 +3,21 @@ imports a unit list and sees the rejected rows."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.factories import PASSWORD, build_world
-from tests.live import LiveServer, serving
-
-from ansim.api.app import create_app
-from ansim.settings import Settings
-from ansim.store.db import make_engine
+from tests.factories import PASSWORD
+from tests.live import LiveServer, serving_world
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def center(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
-    path = tmp_path / "center.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    build_world(engine)
-    app = create_app(Settings(database_url=url, outbox_poll_s=0.05), engine=engine)
-    with serving(app) as live:
+    with serving_world(tmp_path, sqlite_template) as live:
         yield live
-    engine.dispose()
 
 
 def test_an_admin_adds_an_operator_and_imports_units_on_the_page(

@@ -223,6 +223,7 @@ def create_app(
             staff_admin.router,
             staff_admin.pages,
             fleet_admin.router,
+            fleet_admin.pages,
             demo_phone.router,
             revocation_admin.router,
             app_installs.router,

@@ -83,6 +83,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         _database(action)
         action.set_defaults(func=run_retire, retire=name)
 
+    # One row in place (the same commands as PATCH /api/v1/admin/fleet/...); left out: unchanged.
+    edit = actions.add_parser("edit-unit", help="change a unit's call sign, kind or station")
+    edit.add_argument("name", help="the unit's call sign")
+    edit.add_argument("--call-sign")
+    edit.add_argument("--kind", choices=["patrol_car", "foot"])
+    edit.add_argument("--station", help='station name ("강남구 신사파출소" where two share it)')
+    _database(edit)
+    edit.set_defaults(func=run_edit)
+    edit = actions.add_parser(
+        "edit-station", help="change a station's name, kind, position or district"
+    )
+    edit.add_argument("name", help='station name ("강남구 신사파출소" where two share it)')
+    edit.add_argument("--new-name")
+    edit.add_argument("--kind", choices=["police_station", "district_unit", "police_box"])
+    edit.add_argument("--lat", type=float)
+    edit.add_argument("--lon", type=float)
+    edit.add_argument("--district")
+    _database(edit)
+    edit.set_defaults(func=run_edit)
+
 
 def _database(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="default: ANSIM_DATABASE_URL")
@@ -235,6 +255,45 @@ def run_retire(args: argparse.Namespace) -> int:
         print(f"cannot retire {args.name}: {error}", file=sys.stderr)
         return 2
     print(f"{args.name}: retired")
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from ansim.cli.platform import cli_actor, cli_platform
+    from ansim.domain.units import StationKind, UnitKind
+    from ansim.services import fleet_edits
+
+    try:
+        with cli_platform(args.database_url) as platform:
+            if args.action == "edit-unit":
+                unit = fleet_edits.do_edit_unit(
+                    platform,
+                    call_sign=args.name,
+                    change=fleet_edits.UnitChange(
+                        call_sign=args.call_sign,
+                        kind=UnitKind(args.kind) if args.kind else None,
+                        station=args.station,
+                    ),
+                    actor=cli_actor(),
+                )
+                print(f"{args.name}: now {unit.call_sign} ({unit.kind})")
+            else:
+                station = fleet_edits.do_edit_station(
+                    platform,
+                    name=args.name,
+                    change=fleet_edits.StationChange(
+                        name=args.new_name,
+                        kind=StationKind(args.kind) if args.kind else None,
+                        lat=args.lat,
+                        lon=args.lon,
+                        district=args.district,
+                    ),
+                    actor=cli_actor(),
+                )
+                print(f"{args.name}: now {station.district} {station.name} ({station.kind})")
+    except DomainError as error:
+        print(f"cannot edit {args.name}: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -141,6 +141,16 @@ class UnitStatusChanged(EventData):
     incident_id: str | None
 
 
+class UnitChanged(EventData):
+    """An admin edited the unit (call sign, kind, station): the same row, so its history stays."""
+
+    unit_id: str
+    call_sign: str
+    previous_call_sign: str
+    kind: str
+    station_id: str
+
+
 class UnitMoved(EventData):
     unit_id: str
     lat: float = Field(ge=-90, le=90)
@@ -321,6 +331,7 @@ EVENT_SCHEMAS: dict[str, tuple[int, type[EventData]]] = {
     "incident.note_added": (1, IncidentNoteAdded),
     "unit.status_changed": (1, UnitStatusChanged),
     "unit.moved": (1, UnitMoved),
+    "unit.changed": (1, UnitChanged),
     "cctv.camera_aimed": (1, CameraAimed),
     "cctv.person_seen": (1, PersonSeen),
     "cctv.clip_requested": (1, ClipRequested),

@@ -232,25 +232,19 @@ def do_import_stations(
     header, rows = _rows(text)
     report = ImportReport(source=source, layout=_station_layout(header))
     seen: dict[str, int] = {}
-    with transaction(platform, session) as tx:
-        for done, (line, row, raw) in enumerate(rows, start=1):
-            report.read += 1
-            try:
-                name = _row_key(row, report.layout)
-                if name in seen:
-                    # Taking both would flip the station between them on every re-import.
-                    raise InvalidInput(
-                        f"{name} appears again (first on line {seen[name]}); kept the first"
-                    )
-                seen[name] = line
-                # Each row is checked before it writes, so a rejected row leaves nothing behind.
-                _import_station_row(tx, report, report.layout, row)
-            except InvalidInput as error:
-                report.rejected.append(Rejected(line, str(error), raw))
-            if progress is not None:
-                progress(done, len(rows))
-        _audit(tx, actor, platform, "fleet.import_stations", source, report.summary())
-    return report
+
+    def apply(tx: Session, line: int, row: dict[str, str]) -> None:
+        name = _row_key(row, report.layout)
+        if name in seen:
+            # Taking both would flip the station between them on every re-import.
+            raise InvalidInput(f"{name} appears again (first on line {seen[name]}); kept the first")
+        seen[name] = line
+        # Each row is checked before it writes, so a rejected row leaves nothing behind.
+        _import_station_row(tx, report, report.layout, row)
+
+    return _run_import(
+        platform, session, report, rows, apply, "fleet.import_stations", actor, progress
+    )
 
 
 def do_import_units(
@@ -271,16 +265,40 @@ def do_import_units(
         raise InvalidInput(f"a unit file starts with the header {','.join(UNITS_HEADER)}")
     report = ImportReport(source=source, layout="units")
     at = platform.now()
+    return _run_import(
+        platform,
+        session,
+        report,
+        rows,
+        lambda tx, _line, row: _import_unit_row(tx, report, row, at=at),
+        "fleet.import_units",
+        actor,
+        progress,
+    )
+
+
+def _run_import(
+    platform: Platform,
+    session: Session | None,
+    report: ImportReport,
+    rows: list[tuple[int, dict[str, str], str]],
+    apply: Callable[[Session, int, dict[str, str]], None],
+    action: str,
+    actor: str | audit.Actor,
+    progress: Progress | None,
+) -> ImportReport:
+    """Applies each row in one transaction; a row `apply` refuses (InvalidInput) goes to the
+    report's rejected rows; one audit entry for the whole file."""
     with transaction(platform, session) as tx:
         for done, (line, row, raw) in enumerate(rows, start=1):
             report.read += 1
             try:
-                _import_unit_row(tx, report, row, at=at)
+                apply(tx, line, row)
             except InvalidInput as error:
                 report.rejected.append(Rejected(line, str(error), raw))
             if progress is not None:
                 progress(done, len(rows))
-        _audit(tx, actor, platform, "fleet.import_units", source, report.summary())
+        record_change(tx, actor, platform, action, report.source, report.summary())
     return report
 
 
@@ -341,7 +359,7 @@ def do_retire_unit(
         unit.move_to(UnitStatus.OFF_DUTY, at=at)
         unit.retired_at = at
         tx.flush()
-        _audit(tx, actor, platform, "fleet.retire_unit", f"unit:{call_sign}", {})
+        record_change(tx, actor, platform, "fleet.retire_unit", f"unit:{call_sign}", {})
         return unit
 
 
@@ -363,11 +381,11 @@ def do_retire_station(
             raise Conflict(f"{name} still has {active} unit(s): move or retire them first")
         station.retired_at = station.retired_at or at
         tx.flush()
-        _audit(tx, actor, platform, "fleet.retire_station", f"station:{name}", {})
+        record_change(tx, actor, platform, "fleet.retire_station", f"station:{name}", {})
         return station
 
 
-def _audit(
+def record_change(
     session: Session,
     actor: str | audit.Actor,
     platform: Platform,
@@ -375,6 +393,7 @@ def _audit(
     subject: str,
     detail: dict[str, object],
 ) -> None:
+    """The audit entry of a fleet command, in its transaction (a plain name is an admin's)."""
     who = actor if isinstance(actor, audit.Actor) else audit.Actor(name=actor, role="admin")
     audit.record(
         session, actor=who, action=action, at=platform.now(), subject=subject[:200], detail=detail

@@ -48,7 +48,8 @@ export function createMap(element, config, onSelect) {
       const colour = UNIT_COLOURS[unit.status] ?? "#9aa5b1";
       const existing = units.get(unit.id);
       if (existing) {
-        existing.setLatLng([unit.lat, unit.lon]).setStyle({ fillColor: colour });
+        // The call sign too: an admin may have renamed the unit (unit.changed).
+        existing.setLatLng([unit.lat, unit.lon]).setStyle({ fillColor: colour }).setTooltipContent(unit.call_sign);
         return;
       }
       const marker = L.circleMarker([unit.lat, unit.lon], { radius: 6, color: "#0b1118", weight: 2, fillColor: colour, fillOpacity: 1, className: `unit-marker unit-${unit.id}` })

@@ -172,7 +172,7 @@ def test_heartbeats_arriving_together_over_mqtt_commit_together(
     of one per message); every one is answered and stored."""
     import aiomqtt
 
-    from ansim.sim.mqtt_heartbeats import private_broker
+    from ansim_bench.mqtt_heartbeats import private_broker
 
     world = build_world(engine)
     count = 30

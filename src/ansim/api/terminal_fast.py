@@ -31,9 +31,7 @@ class TerminalMessages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] == MESSAGES_PATH
+            scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == MESSAGES_PATH
         ):
             await self._app(scope, receive, send)
             return

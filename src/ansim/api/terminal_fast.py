@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ansim.api.context import AppContext
 from ansim.api.terminal import MESSAGES_PATH, answer
 from ansim.intake.terminal_protocol import MAX_MESSAGE_BYTES
+from ansim.security import access
 
 _JSON = [(b"content-type", b"application/json")]
 
@@ -27,6 +28,10 @@ class TerminalMessages:
     """Serves the terminals' message endpoint ahead of the router; every other request passes."""
 
     def __init__(self, app: ASGIApp, context: AppContext) -> None:
+        rule = access.rule_for("terminal_send_message")
+        if rule is None or access.staff_only(rule):
+            # The router's access check is skipped here: only a route without one may be.
+            raise RuntimeError("terminal_send_message must stay a device route to bypass routing")
         self._app, self._context = app, context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -136,6 +136,8 @@ async def heartbeats(
             await stack.enter_async_context(aiomqtt.Client(host, int(port)))
             for _ in range(CONNECTIONS)
         ]
+        for client in clients:  # the fleet publishes IN_FLIGHT_PER_CONNECTION at once each
+            client.pending_calls_threshold = IN_FLIGHT_PER_CONNECTION
         # One connection hears every down topic for the whole fleet.
         await clients[0].subscribe(f"{protocol.TOPIC_PREFIX}/+/down", qos=1)
         listener = asyncio.create_task(listen(clients[0]))

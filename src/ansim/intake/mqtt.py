@@ -115,6 +115,8 @@ async def run_bridge(
                 client_for(url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}") as client,
                 asyncio.TaskGroup() as handling,
             ):
+                # Up to MAX_IN_FLIGHT replies publish at once by design: not worth a warning each.
+                client.pending_calls_threshold = MAX_IN_FLIGHT
                 # A shared subscription: with N API workers each message reaches exactly one.
                 await client.subscribe(f"$share/{group}/{protocol.UP_TOPIC_FILTER}", qos=1)
                 health.up()

@@ -115,7 +115,7 @@ def run(*, smoke: bool, processes: tuple[int, ...] = (1, 2)) -> list[WorkersResu
     return results
 
 
-def _client_in_own_process(bases: list[str], people: list[dict[str, str]], seconds: float) -> float:
+def _client_in_own_process(bases: list[str], people: list[str], seconds: float) -> float:
     """The closed loop of `intake_bench` in a child interpreter; its SOS/s."""
     code = "from ansim_bench.workers_bench import client_main; client_main()"
     answer = subprocess.run(  # noqa: S603 — our own interpreter and code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import httpx
@@ -126,3 +127,87 @@ def test_concurrent_heartbeats_over_http_commit_in_few_transactions(
             sa.select(sa.func.count()).select_from(terminals).where(terminals.c.last_seq == 1)
         ).scalar_one()
     assert heard == count, "every acknowledged heartbeat is stored"
+
+
+def test_a_heartbeat_that_comes_while_a_batch_commits_is_answered_without_another_behind_it(
+    engine: Engine, database_url: str
+) -> None:
+    """The batcher once left such a message waiting for a later one (none came: it hung)."""
+    world = build_world(engine)
+    clock = Clock(T0)
+    with clocked_app(engine, database_url, clock) as client:
+        secrets = {
+            tid: enrol_terminal(client, world.subscriber_id, tid) for tid in ("UA-1", "UA-2")
+        }
+        app = client.app
+        batcher = batcher_for(app.state.context.platform)  # type: ignore[attr-defined]
+        holder = engine.connect()
+        # The first batch waits in its transaction on a lock this test holds (a row of UA-1 on
+        # PostgreSQL, the database's write lock on SQLite) while the second heartbeat comes.
+        holder.execute(terminals.update().where(terminals.c.id == "UA-1").values(battery_pct=1))
+
+        async def overlap() -> list[str]:
+            first = asyncio.create_task(
+                batcher.submit(terminal_message("UA-1", secrets["UA-1"], 1, "heartbeat", T0))
+            )
+            await asyncio.sleep(0.2)  # the first batch is cut and blocked in its transaction
+            second = asyncio.create_task(
+                batcher.submit(terminal_message("UA-2", secrets["UA-2"], 1, "heartbeat", T0))
+            )
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(holder.rollback)
+            outcomes = await asyncio.wait_for(asyncio.gather(first, second), timeout=20)
+            return [outcome.replies[0]["status"] for outcome in outcomes]
+
+        try:
+            assert client.portal.call(overlap) == ["accepted", "accepted"]  # type: ignore[union-attr]
+        finally:
+            holder.close()
+
+
+def test_heartbeats_arriving_together_over_mqtt_commit_together(
+    engine: Engine, database_url: str
+) -> None:
+    """The bridge reads on while heartbeats wait for their batch (it once awaited each: a batch
+    of one per message); every one is answered and stored."""
+    import aiomqtt
+
+    from ansim_bench.mqtt_heartbeats import private_broker
+
+    world = build_world(engine)
+    count = 30
+    with (
+        private_broker() as broker,
+        clocked_app(engine, database_url, Clock(T0), mqtt_url=broker) as client,
+    ):
+        secrets = {
+            f"UA-{n:03d}": enrol_terminal(client, world.subscriber_id, f"UA-{n:03d}")
+            for n in range(count)
+        }
+        batcher = batcher_for(client.app.state.context.platform)  # type: ignore[attr-defined]
+        host, port = broker.removeprefix("mqtt://").split(":")
+
+        async def burst() -> set[str]:
+            answered: set[str] = set()
+            async with aiomqtt.Client(host, int(port)) as device:
+                await device.subscribe(f"{protocol.TOPIC_PREFIX}/+/down", qos=1)
+                await asyncio.sleep(0.5)  # the app's bridge subscribes as it starts
+                for tid, secret in secrets.items():
+                    body = terminal_message(tid, secret, 1, "heartbeat", T0, battery_pct=70)
+                    await device.publish(protocol.up_topic(tid), body, qos=1)
+                async with asyncio.timeout(20):
+                    async for message in device.messages:
+                        reply = json.loads(message.payload)  # type: ignore[arg-type]
+                        if reply["type"] == "ack" and reply["status"] == "accepted":
+                            answered.add(reply["terminal_id"])
+                        if len(answered) == count:
+                            return answered
+            return answered
+
+        assert client.portal.call(burst) == set(secrets)  # type: ignore[union-attr]
+        assert 1 <= batcher.batches < count, f"{count} heartbeats in {batcher.batches} commits"
+    with engine.connect() as connection:
+        heard = connection.execute(
+            sa.select(sa.func.count()).select_from(terminals).where(terminals.c.last_seq == 1)
+        ).scalar_one()
+    assert heard == count

@@ -71,7 +71,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve(url: str, port: int, bare: bool, roles: str = "all") -> None:
+def serve(url: str, port: int, bare: bool, roles: str = "all", mqtt_url: str | None = None) -> None:
     """Runs in the server subprocess: the platform on `url`, or a trivial endpoint on the same stack."""
     import uvicorn
     from fastapi import FastAPI
@@ -90,7 +90,13 @@ def serve(url: str, port: int, bare: bool, roles: str = "all") -> None:
     else:
         # merge_window 0: every bench SOS opens its own incident, as distinct callers would.
         app = create_app(
-            Settings(database_url=url, demo=True, merge_window_s=0, outbox_poll_s=0.05),
+            Settings(
+                database_url=url,
+                demo=True,
+                merge_window_s=0,
+                outbox_poll_s=0.05,
+                mqtt_url=mqtt_url or "",
+            ),
             roles=parse_roles(roles),
         )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

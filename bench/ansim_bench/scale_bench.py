@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +94,9 @@ class HeartbeatRun:
     accepted: int
     per_s: float
     latency: Latency
+    # CPU seconds the server process spent per heartbeat sent (user + system, /proc): the
+    # deterministic figure on a shared machine, where wall-clock rates swing with the neighbours.
+    server_cpu_ms: float = float("nan")
     # Filled in after the run from the database: terminals whose last_seq is not what was sent.
     mismatched_terminals: int = 0
     pending_deadlines: int = 0
@@ -110,6 +114,8 @@ class ScaleResult:
     lookup: dict[str, Latency]
     carrier: dict[str, Latency]
     heartbeat: HeartbeatRun
+    # The same fleet over MQTT (a private mosquitto; the bridge feeds the batcher in bulk).
+    mqtt: HeartbeatRun | None
     # Closed-loop req/s of endpoints that do no work: a bare FastAPI app, and the platform's
     # /healthz (every middleware, the route table and the access check, no database).
     bare_per_s: float
@@ -128,10 +134,13 @@ class _Server:
 
 
 @contextmanager
-def _serving(url: str, *, bare: bool) -> Iterator[_Server]:
+def _serving(url: str, *, bare: bool, mqtt_url: str | None = None) -> Iterator[_Server]:
     """The intake benchmark's server (`intake_bench.serve`) in its own process on `url`."""
     port = _free_port()
-    code = f"from ansim_bench.intake_bench import serve; serve({url!r}, {port}, {bare})"
+    code = (
+        "from ansim_bench.intake_bench import serve; "
+        f"serve({url!r}, {port}, {bare}, 'all', {mqtt_url!r})"
+    )
     process = subprocess.Popen(  # noqa: S603 — our own interpreter and code
         [sys.executable, "-c", code], env=child_environment()
     )
@@ -149,6 +158,12 @@ def _serving(url: str, *, bare: bool) -> Iterator[_Server]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -357,9 +372,39 @@ def _check_heard(
     finally:
         engine.dispose()
     mismatched = sum(stored.get(population.terminal_id(j)) != s for j, s in seq.items())
-    return HeartbeatRun(
-        run.sent, run.accepted, run.per_s, run.latency, mismatched, int(pending), int(rows)
+    return replace(
+        run,
+        mismatched_terminals=mismatched,
+        pending_deadlines=int(pending),
+        deadline_rows=int(rows),
     )
+
+
+def _cpu_ms_per(pid: int, before_s: float, count: int) -> float:
+    return (_cpu_s(pid) - before_s) / max(1, count) * 1000.0
+
+
+def _over_mqtt(
+    url: str, population: Population, seconds: float, seq: dict[int, int]
+) -> HeartbeatRun:
+    """The heartbeat run again over MQTT, on a private broker, continuing the sequence numbers."""
+    from ansim_bench import mqtt_heartbeats
+
+    seq = dict(seq)
+    with (
+        mqtt_heartbeats.private_broker() as broker,
+        _serving(url, bare=False, mqtt_url=broker) as server,
+    ):
+        _run_async(mqtt_heartbeats.wait_for_bridge(broker, population, seq))
+        cpu = _cpu_s(server.pid)
+        sent, accepted, timings, elapsed = _run_async(
+            mqtt_heartbeats.heartbeats(broker, population, seconds, seq)
+        )
+        cpu_ms = _cpu_ms_per(server.pid, cpu, sent)
+    run = HeartbeatRun(
+        sent, accepted, accepted / elapsed, Latency.of(timings, accepted), server_cpu_ms=cpu_ms
+    )
+    return _check_heard(url, population, run, seq)
 
 
 def _measure(
@@ -369,6 +414,7 @@ def _measure(
     carrier_secret: dict[str, str],
     sizes: Sizes,
     timing: PopulationTiming,
+    with_mqtt: bool = True,
 ) -> ScaleResult:
     rng = random.Random(9)
     big, seconds = populations["big"], sizes.heartbeat_s
@@ -390,8 +436,12 @@ def _measure(
         carrier["big"] = _carrier_latency(
             server, urls["big"], big, carrier_secret["big"], sizes.calls, rng
         )
+        cpu = _cpu_s(server.pid)
         heartbeat, seq = _run_async(_heartbeats(server.base, big, seconds))
+        heartbeat = replace(heartbeat, server_cpu_ms=_cpu_ms_per(server.pid, cpu, heartbeat.sent))
         after, peak = _rss_mb(server.pid)
+    heartbeat = _check_heard(urls["big"], big, heartbeat, seq)
+    mqtt = _over_mqtt(urls["big"], big, seconds, seq) if with_mqtt else None
     return ScaleResult(
         backend=backend,
         population=big,
@@ -401,16 +451,26 @@ def _measure(
         database_mb=database_mb(urls["big"]),
         lookup=lookup,
         carrier=carrier,
-        heartbeat=_check_heard(urls["big"], big, heartbeat, seq),
+        heartbeat=heartbeat,
+        mqtt=mqtt,
         bare_per_s=bare,
         healthz_per_s=healthz,
         rss_mb={"idle": idle, "after": after, "peak": peak},
     )
 
 
-def run(*, smoke: bool, backends: tuple[str, ...] = ("sqlite", "postgres")) -> list[ScaleResult]:
-    """Smoke: 2,000 people and 200 terminals, seconds long. Full: 1,000,000 and 100,000."""
-    sizes = SMOKE if smoke else FULL
+def run(
+    *,
+    smoke: bool,
+    backends: tuple[str, ...] = ("sqlite", "postgres"),
+    sizes: Sizes | None = None,
+) -> list[ScaleResult]:
+    """Smoke: 2,000 people and 200 terminals, seconds long. Full: 1,000,000 and 100,000.
+
+    `sizes` overrides both (e.g. the full fleet of terminals with fewer people, when the full
+    population takes too long to write on a busy machine).
+    """
+    sizes = sizes or (SMOKE if smoke else FULL)
     # The key the server will use (demo mode: ANSIM_DATA_KEY if set, else the public demo key).
     crypto.install(secrets.keyring_for(Settings(demo=True)))
     populations = {
@@ -444,6 +504,12 @@ def run(*, smoke: bool, backends: tuple[str, ...] = ("sqlite", "postgres")) -> l
             )
             for backend in backends
         ]
+
+
+def _mqtt_in_flight() -> int:
+    from ansim_bench import mqtt_heartbeats
+
+    return mqtt_heartbeats.CONNECTIONS * mqtt_heartbeats.IN_FLIGHT_PER_CONNECTION
 
 
 def _pair(latency: Latency, digits: int = 1) -> str:
@@ -508,6 +574,29 @@ def format_table(results: list[ScaleResult]) -> str:
         "heartbeats accepted / sent",
         [f"{r.heartbeat.accepted:,} / {r.heartbeat.sent:,}" for r in results],
     )
+    row(
+        "server CPU ms per heartbeat (HTTP)",
+        [f"{r.heartbeat.server_cpu_ms:.2f}" for r in results],
+    )
+    mqtt = [r for r in results if r.mqtt is not None]
+    if len(mqtt) == len(results):
+        row(
+            f"heartbeats/s sustained over MQTT (private broker, {_mqtt_in_flight()} in flight)",
+            [f"{r.mqtt.per_s:,.0f}" for r in mqtt if r.mqtt],
+        )
+        row("MQTT heartbeat p50 / p99 ms", [_pair(r.mqtt.latency) for r in mqtt if r.mqtt])
+        row(
+            "MQTT heartbeats accepted / sent (stored: `last_seq` checked)",
+            [
+                f"{r.mqtt.accepted:,} / {r.mqtt.sent:,} ({r.mqtt.mismatched_terminals} mismatched)"
+                for r in mqtt
+                if r.mqtt
+            ],
+        )
+        row(
+            "server CPU ms per heartbeat (MQTT)",
+            [f"{r.mqtt.server_cpu_ms:.2f}" for r in mqtt if r.mqtt],
+        )
     row("needed heartbeats/s (terminals / 60 s)", [f"{r.needed_per_s:,.0f}" for r in results])
     row(
         "ratio sustained / needed",

@@ -3,20 +3,29 @@
 The shape measured is the documented one (docs/operations.md): process 1 runs every role (API,
 relay with its lease, scheduler, notifier), process 2 only the API role and follows the outbox
 itself. The closed-loop clients are spread over the processes, as a balancer would spread them.
-While they run, a sampler reads `pg_stat_activity` every 20 ms: of the bench database's active
+The clients run in a process of their own (in the benchmark's process they shared its GIL with
+the sampler and, once, measured 2 processes slower than 1: issue 15). The servers' CPU seconds
+per SOS (user + system, /proc) are printed beside the rate: on a shared machine the rate swings
+with the neighbours, the CPU cost much less. While they run, a sampler reads `pg_stat_activity` every 20 ms: of the bench database's active
 backends, the share waiting on a lock (`wait_event_type = 'Lock'`: row locks, advisory locks).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from ansim_bench import child_environment
 from ansim_bench.bench_db import demo_keys, scratch_database
 from ansim_bench.intake_bench import _closed_loop, _run_async, _seed, _server
 
@@ -34,6 +43,8 @@ class WorkersResult:
     ceiling_per_s: float
     active_samples: int
     lock_wait_samples: int
+    # CPU ms the API processes spent per SOS served (all of them together).
+    server_cpu_ms_per_sos: float = float("nan")
 
     @property
     def lock_wait_share(self) -> float:
@@ -87,25 +98,69 @@ def run(*, smoke: bool, processes: tuple[int, ...] = (1, 2)) -> list[WorkersResu
                 stack.enter_context(_server(url, bare=False, roles="all" if n == 0 else "api"))
                 for n in range(count)
             ]
+            cpu = _servers_cpu_s()
             with LockSampler(url).running() as sampler:
-                maximum = _run_async(_closed_loop(bases, "/api/v1/app/sos", people, seconds))
+                maximum = _client_in_own_process(bases, people, seconds)
+            cpu_ms = (_servers_cpu_s() - cpu) * 1000 / max(1.0, maximum * seconds)
             results.append(
                 WorkersResult(
-                    count, round(maximum, 1), round(ceiling, 1), sampler.active, sampler.waiting
+                    count,
+                    round(maximum, 1),
+                    round(ceiling, 1),
+                    sampler.active,
+                    sampler.waiting,
+                    round(cpu_ms, 1),
                 )
             )
     return results
 
 
+def _client_in_own_process(bases: list[str], people: list[str], seconds: float) -> float:
+    """The closed loop of `intake_bench` in a child interpreter; its SOS/s."""
+    code = "from ansim_bench.workers_bench import client_main; client_main()"
+    answer = subprocess.run(  # noqa: S603 — our own interpreter and code
+        [sys.executable, "-c", code],
+        input=json.dumps({"bases": bases, "people": people, "seconds": seconds}),
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        check=True,
+        timeout=seconds + 120,
+    )
+    return float(json.loads(answer.stdout.strip().splitlines()[-1])["per_s"])
+
+
+def client_main() -> None:
+    """The child's side: reads the run from stdin, prints `{"per_s": ...}`."""
+    run = json.loads(sys.stdin.read())
+    per_s = _run_async(_closed_loop(run["bases"], "/api/v1/app/sos", run["people"], run["seconds"]))
+    print(json.dumps({"per_s": per_s}))
+
+
+def _servers_cpu_s() -> float:
+    """User + system CPU seconds of this process's live children (the servers), from /proc."""
+    total = 0.0
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def format_table(results: list[WorkersResult]) -> str:
     lines = [
         "| API processes | platform max SOS/s | bare FastAPI ceiling req/s (1 process) "
-        "| active backend samples | waiting on a lock | lock-wait share |",
-        "|---|---|---|---|---|---|",
+        "| server CPU ms per SOS | active backend samples | waiting on a lock | lock-wait share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.processes} | {r.platform_max_per_s} | {r.ceiling_per_s} | {r.active_samples} "
+            f"| {r.processes} | {r.platform_max_per_s} | {r.ceiling_per_s} "
+            f"| {r.server_cpu_ms_per_sos} | {r.active_samples} "
             f"| {r.lock_wait_samples} | {r.lock_wait_share:.1%} |"
         )
     return "\n".join(lines)

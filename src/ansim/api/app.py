@@ -54,6 +54,7 @@ from ansim.api import (
 from ansim.api.auth import enforce_access
 from ansim.api.context import AppContext, utc_now
 from ansim.api.metrics import IntakeTiming, Metrics
+from ansim.api.terminal_fast import TerminalMessages
 from ansim.bus.memory import InProcessBus
 from ansim.bus.runtime import ALL_ROLES, ServeRole, build_background
 from ansim.bus.scheduler import DeadlineScheduler
@@ -240,6 +241,9 @@ def create_app(
             StaticFiles(directory=WEB / "vendor" / "swagger-ui"),
             name="swagger-ui",
         )
+    if ServeRole.API in roles:
+        # Innermost: the terminals' messages skip the routing (api/terminal_fast.py says why).
+        app.add_middleware(TerminalMessages, context=context)
     app.add_middleware(IntakeTiming, metrics=metrics)
     app.add_middleware(SecurityHeaders, policy=_content_policy(settings))
     app.add_middleware(GZipMiddleware, minimum_size=2048)

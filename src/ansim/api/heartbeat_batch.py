@@ -3,7 +3,8 @@
 Each caller awaits its own outcome, which exists only after the batch's transaction committed: a
 heartbeat is acknowledged only once stored, and a crash before the commit loses nothing that was
 acknowledged. A batch is flushed after `window_s` from its first message or at `max_batch`
-messages, whichever comes first; the next batch gathers while one commits.
+messages, whichever comes first; the next batch gathers while one commits (at most
+MAX_COMMITTING at once).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from ansim.services.heartbeats import HeartbeatOutcome, do_record_heartbeats
 from ansim.services.platform import Platform
 from ansim.store.uow import UnitOfWork
 
+# Batches committing at once: the next batch's transaction overlaps the round trips of the one
+# before it (PostgreSQL), without letting a backlog open a transaction per few messages.
+MAX_COMMITTING = 2
+
 
 class HeartbeatBatcher:
     def __init__(
@@ -29,6 +34,7 @@ class HeartbeatBatcher:
         self._waiting: list[tuple[bytes, asyncio.Future[HeartbeatOutcome]]] = []
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._committing: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
 
@@ -36,24 +42,34 @@ class HeartbeatBatcher:
         """Stores one heartbeat with the others of its batch; returns once the batch committed."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # an app served again on a new loop (tests): start afresh
-            self._loop, self._waiting, self._full, self._flusher = loop, [], asyncio.Event(), None
+            self._loop, self._waiting, self._full = loop, [], asyncio.Event()
+            self._flusher, self._committing = None, set()
         done: asyncio.Future[HeartbeatOutcome] = loop.create_future()
         self._waiting.append((raw, done))
         if len(self._waiting) >= self._max_batch:
             self._full.set()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_after_window())
+            self._flusher = asyncio.create_task(self._flush_while_waiting())
         return await done
 
-    async def _flush_after_window(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._full.wait(), timeout=self._window_s)
-        self._full.clear()
-        batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-        if self._waiting:  # more than a batch came: the rest gathers behind this one
-            self._flusher = asyncio.create_task(self._flush_after_window())
-        if not batch:
-            return
+    async def _flush_while_waiting(self) -> None:
+        """Cuts batches until nothing waits: a message that came during a commit is never left
+        behind (it goes into the next batch, which starts its window at once)."""
+        while self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), timeout=self._window_s)
+            self._full.clear()
+            batch = self._waiting[: self._max_batch]
+            self._waiting = self._waiting[self._max_batch :]
+            if len(self._waiting) >= self._max_batch:
+                self._full.set()
+            committing = asyncio.create_task(self._commit(batch))
+            self._committing.add(committing)
+            committing.add_done_callback(self._committing.discard)
+            if len(self._committing) >= MAX_COMMITTING:
+                await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _commit(self, batch: list[tuple[bytes, asyncio.Future[HeartbeatOutcome]]]) -> None:
         try:
             outcomes = await run_in_threadpool(
                 do_record_heartbeats, self._platform, batch=[raw for raw, _ in batch]

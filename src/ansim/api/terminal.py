@@ -62,6 +62,7 @@ async def mqtt_lifespan(app: FastAPI) -> AsyncIterator[None]:
             await bridge
 
 
+MESSAGES_PATH = "/api/v1/terminals/messages"
 router = APIRouter(prefix="/api/v1/terminals", tags=["U-안심 terminals"], lifespan=mqtt_lifespan)
 
 
@@ -134,11 +135,22 @@ def _claimed(raw: bytes, field: str) -> object:
     return None
 
 
+async def answer(context: AppContext, raw: bytes) -> tuple[int, dict[str, Any]]:
+    """The HTTP answer to one terminal message: status and JSON document (replies or detail)."""
+    try:
+        return 200, {"replies": await receive(context, raw, channel="terminal-http")}
+    except TerminalRefused as err:
+        return err.status, {"detail": err.detail}
+
+
 @router.post("/messages", operation_id="terminal_send_message", response_model=TerminalReplies)
 async def terminal_send_message(request: Request, context: ContextDep) -> TerminalReplies:
-    """A terminal's signed message (sos, location, heartbeat, cancel); replies are signed too."""
+    """A terminal's signed message (sos, location, heartbeat, cancel); replies are signed too.
+
+    Served by `terminal_fast.TerminalMessages` ahead of the router in the app; the same answer.
+    """
     raw = await read_body(request, limit=MAX_MESSAGE_BYTES)
-    try:
-        return TerminalReplies(replies=await receive(context, raw, channel="terminal-http"))
-    except TerminalRefused as err:
-        raise HTTPException(err.status, err.detail) from None
+    status, document = await answer(context, raw)
+    if status != 200:
+        raise HTTPException(status, document["detail"])
+    return TerminalReplies(replies=document["replies"])

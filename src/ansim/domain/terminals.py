@@ -37,6 +37,33 @@ def supervision_grace(interval_s: int) -> timedelta:
     return timedelta(seconds=max(30, interval_s))
 
 
+def supervision_due(interval_s: int, at: datetime) -> datetime:
+    """When a terminal heard at `at` counts as lost if nothing more arrives: interval plus grace."""
+    return at + timedelta(seconds=interval_s) + supervision_grace(interval_s)
+
+
+def judge(last_seq: int, last_digest: str, seq: int, digest: str, *, sos: bool) -> Sequencing:
+    """Where message `seq` (of `digest`) stands after the last accepted one (Terminal.judge_sequence)."""
+    if seq == last_seq and digest == last_digest:
+        return Sequencing.DUPLICATE
+    if seq > last_seq:
+        return Sequencing.NEW
+    if sos:
+        return Sequencing.LATE_SOS
+    raise StaleSequence(f"sequence {seq} is not after {last_seq}; replayed or old message refused")
+
+
+def battery_flag(low_battery: bool, battery_pct: int | None) -> bool | None:
+    """The new low-battery flag when `battery_pct` changes it, else None (hysteresis, no flapping)."""
+    if battery_pct is None:
+        return None
+    if not low_battery and battery_pct < LOW_BATTERY_PCT:
+        return True
+    if low_battery and battery_pct >= BATTERY_RECOVERED_PCT:
+        return False
+    return None
+
+
 @dataclass
 class Terminal:
     """A wearable bound to one person; its secret signs every message both ways."""
@@ -59,11 +86,7 @@ class Terminal:
 
     def supervision_due(self, at: datetime) -> datetime:
         """When the terminal counts as lost if nothing more arrives after `at`."""
-        return (
-            at
-            + timedelta(seconds=self.reporting_interval_s)
-            + supervision_grace(self.reporting_interval_s)
-        )
+        return supervision_due(self.reporting_interval_s, at)
 
     def judge_sequence(self, seq: int, digest: str, *, sos: bool) -> Sequencing:
         """Where `seq` stands; a new message moves the sequence (in the transaction of its effect).
@@ -72,16 +95,10 @@ class Terminal:
         last number is refused as stale, except an SOS: a retry overtaken by a later heartbeat is
         still a press for help, and its idempotency key (terminal, seq) stops it counting twice.
         """
-        if seq == self.last_seq and digest == self.last_digest:
-            return Sequencing.DUPLICATE
-        if seq > self.last_seq:
+        sequencing = judge(self.last_seq, self.last_digest, seq, digest, sos=sos)
+        if sequencing is Sequencing.NEW:
             self.last_seq, self.last_digest = seq, digest
-            return Sequencing.NEW
-        if sos:
-            return Sequencing.LATE_SOS
-        raise StaleSequence(
-            f"sequence {seq} is not after {self.last_seq}; replayed or old message refused"
-        )
+        return sequencing
 
     def accept_sequence(self, seq: int, digest: str) -> bool:
         """For anything but an SOS: True when a byte-identical retry of the last message."""
@@ -92,10 +109,7 @@ class Terminal:
         if battery_pct is None:
             return None
         self.battery_pct = battery_pct
-        if not self.low_battery and battery_pct < LOW_BATTERY_PCT:
-            self.low_battery = True
-            return True
-        if self.low_battery and battery_pct >= BATTERY_RECOVERED_PCT:
-            self.low_battery = False
-            return False
-        return None
+        flag = battery_flag(self.low_battery, battery_pct)
+        if flag is not None:
+            self.low_battery = flag
+        return flag

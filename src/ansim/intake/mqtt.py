@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
 # Off the broker longer than this (a reconnect or two), the bridge fails /readyz.
 DOWN_GRACE_S = 10.0
+# Messages being handled at once: enough to fill a heartbeat batch (api/heartbeat_batch.py) from
+# a burst on the subscription; past it the bridge stops reading and the broker holds the rest.
+MAX_IN_FLIGHT = 1000
 # Handles one raw message from a terminal; returns the replies to publish on its down topic.
 MessageHandler = Callable[[str, bytes], Awaitable[list[dict[str, Any]]]]
 
@@ -108,20 +111,59 @@ async def run_bridge(
     health = health or BridgeHealth()
     while not stopping.is_set():
         try:
-            async with client_for(
-                url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}"
-            ) as client:
+            async with (
+                client_for(url, identifier=f"ansim-intake-{uuid.uuid4().hex[:12]}") as client,
+                asyncio.TaskGroup() as handling,
+            ):
+                # Up to MAX_IN_FLIGHT replies publish at once by design: not worth a warning each.
+                client.pending_calls_threshold = MAX_IN_FLIGHT
                 # A shared subscription: with N API workers each message reaches exactly one.
                 await client.subscribe(f"$share/{group}/{protocol.UP_TOPIC_FILTER}", qos=1)
                 health.up()
                 log.info("terminal MQTT bridge subscribed at %s", url)
-                async for message in client.messages:
-                    await _one(client, message, handle, health)
-        except aiomqtt.MqttError as err:
+                await _read(client, handle, health, handling)
+        except* aiomqtt.MqttError as errors:
             health.down()
-            log.warning("terminal MQTT bridge lost the broker (%s); reconnecting", err)
+            log.warning(
+                "terminal MQTT bridge lost the broker (%s); reconnecting", errors.exceptions[0]
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=RECONNECT_S)
+
+
+async def _read(
+    client: aiomqtt.Client,
+    handle: MessageHandler,
+    health: BridgeHealth,
+    handling: asyncio.TaskGroup,
+) -> None:
+    """Hands each message to its own task, so that heartbeats arriving together commit together.
+
+    Awaiting each message before reading the next made every MQTT heartbeat a batch of one (a
+    commit each). A terminal's own messages still go one after another, in the order sent: its
+    sequence numbers must arrive rising. A failed reply's MqttError ends the task group, and with
+    it this connection (the bridge reconnects).
+    """
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+    last_of: dict[str, asyncio.Task[None]] = {}
+
+    async def in_turn(
+        message: aiomqtt.Message, before: asyncio.Task[None] | None, key: str
+    ) -> None:
+        try:
+            if before is not None:
+                with contextlib.suppress(Exception):
+                    await before
+            await _one(client, message, handle, health)
+        finally:
+            slots.release()
+            if last_of.get(key) is asyncio.current_task():
+                del last_of[key]
+
+    async for message in client.messages:
+        await slots.acquire()
+        key = str(message.topic)
+        last_of[key] = handling.create_task(in_turn(message, last_of.get(key), key))
 
 
 async def _one(

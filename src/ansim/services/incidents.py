@@ -81,15 +81,12 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
     # An incident the person cancelled with a PIN is over for them, even when the duress PIN keeps
     # it open for the police: a press after either PIN opens a new incident, so the device meets
     # the same answer (201, a new id) and cannot tell the two PINs apart.
-    incident = _latest_incident_of(
-        session, report, merge_window, OPEN_STATUSES, not_person_cancelled=True
-    )
+    recent = _recent_incidents_of(session, report, merge_window)
+    incident = _first(recent, OPEN_STATUSES, not_person_cancelled=True)
     created = incident is None
     if incident is None:
         # After a cancel, false alarm or close a press is a new call for help, linked to the last.
-        earlier = _latest_incident_of(session, report, merge_window, _ENDED_STATUSES)
-        if earlier is None:
-            earlier = _latest_incident_of(session, report, merge_window, OPEN_STATUSES)
+        earlier = _first(recent, _ENDED_STATUSES) or _first(recent, OPEN_STATUSES)
         incident = _open(session, report, previous_incident_id=earlier.id if earlier else None)
     else:
         incident.sos_count += 1
@@ -162,31 +159,42 @@ def open_linked(session: Session, *, earlier: Incident, source: str, at: datetim
     return incident
 
 
-def _latest_incident_of(
-    session: Session,
-    report: SosReport,
-    merge_window: timedelta,
-    statuses: frozenset[IncidentStatus],
-    *,
-    not_person_cancelled: bool = False,
-) -> Incident | None:
-    """The person's latest incident in `statuses` received within the merge window."""
+def _recent_incidents_of(
+    session: Session, report: SosReport, merge_window: timedelta
+) -> list[Incident]:
+    """The person's incidents received within the merge window, latest first, in any status.
+
+    One read where three were (open and not cancelled by the person; else ended; else open).
+    """
     if report.subscriber_id is None and report.caller_number is None:
-        return None
+        return []
     query = sa.select(Incident).where(
-        incidents.c.status.in_(sorted(statuses)),
         incidents.c.received_at >= report.received_at - merge_window,
         incidents.c.drill == report.drill,
     )
-    if not_person_cancelled:
-        query = query.where(incidents.c.person_cancelled.is_(False))
     if report.subscriber_id is not None:
         query = query.where(incidents.c.subscriber_id == report.subscriber_id)
     else:
         query = query.where(incidents.c.caller_number == report.caller_number)
-    return session.execute(
-        query.order_by(incidents.c.received_at.desc()).limit(1)
-    ).scalar_one_or_none()
+    return list(session.execute(query.order_by(incidents.c.received_at.desc())).scalars())
+
+
+def _first(
+    recent: list[Incident],
+    statuses: frozenset[IncidentStatus],
+    *,
+    not_person_cancelled: bool = False,
+) -> Incident | None:
+    """The latest of `recent` in `statuses` (and, if asked, not cancelled by the person)."""
+    return next(
+        (
+            incident
+            for incident in recent
+            if incident.status in statuses
+            and not (not_person_cancelled and incident.person_cancelled)
+        ),
+        None,
+    )
 
 
 def _open(session: Session, report: SosReport, *, previous_incident_id: str | None) -> Incident:
@@ -206,6 +214,7 @@ def _open(session: Session, report: SosReport, *, previous_incident_id: str | No
         # The first fix alone is the first estimate; add_fix then stores and fuses it.
         incident.locate(report.fix, at=report.received_at)
     session.add(incident)
+    _note_created(session, incident.id)
     session.flush()
     outbox.record(
         session,
@@ -268,12 +277,33 @@ def add_fixes(
 def get(session: Session, *, incident_id: str, for_update: bool = False) -> Incident:
     """Gets an incident by id or raises NotFound."""
     # Locking re-reads the row: a copy loaded before the lock may predate a concurrent commit.
+    # Not a row this transaction inserted: nobody else sees it before commit (an SOS locked its
+    # new incident four times, a SELECT each, issue 15).
+    if for_update and _created_here(session, incident_id):
+        for_update = False
     incident = session.get(
         Incident, incident_id, with_for_update=for_update, populate_existing=for_update
     )
     if incident is None:
         raise NotFound(f"no incident {incident_id}")
     return incident
+
+
+_CREATED = "ansim.incidents_created"
+
+
+def _note_created(session: Session, incident_id: str) -> None:
+    """Remembers that this transaction inserted `incident_id` (until the transaction ends)."""
+    transaction = session.get_transaction()
+    noted: tuple[object, set[str]] | None = session.info.get(_CREATED)
+    if noted is None or noted[0] is not transaction:
+        noted = session.info[_CREATED] = (transaction, set())
+    noted[1].add(incident_id)
+
+
+def _created_here(session: Session, incident_id: str) -> bool:
+    noted = session.info.get(_CREATED)
+    return noted is not None and noted[0] is session.get_transaction() and incident_id in noted[1]
 
 
 def change_status(

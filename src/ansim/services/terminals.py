@@ -240,14 +240,6 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
     _supervise(session, terminal, at)
 
 
-# The batch heartbeat command (services.heartbeats) applies the same rule as a single message.
-record_heard = _heard
-
-
-# The heartbeat batch (services.heartbeats) applies the same rule to each message of its batch.
-record_heard = _heard
-
-
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
     deadlines.move(
         session,
@@ -259,14 +251,36 @@ def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
 
 
 def _supervision_event(session: Session, kind: str, terminal: Terminal, at: datetime) -> None:
+    supervision_event(
+        session,
+        kind,
+        terminal_id=terminal.id,
+        subscriber_id=terminal.subscriber_id,
+        last_seen_at=terminal.last_seen_at,
+        battery_pct=terminal.battery_pct,
+        at=at,
+    )
+
+
+def supervision_event(
+    session: Session,
+    kind: str,
+    *,
+    terminal_id: str,
+    subscriber_id: str,
+    last_seen_at: datetime | None,
+    battery_pct: int | None,
+    at: datetime,
+) -> None:
+    """A terminal's supervision change (lost, recovered, low battery) for the boards and admins."""
     outbox.emit(
         session,
         kind,
         {
-            "terminal_id": terminal.id,
-            "subscriber_id": terminal.subscriber_id,
-            "last_seen_at": terminal.last_seen_at,
-            "battery_pct": terminal.battery_pct,
+            "terminal_id": terminal_id,
+            "subscriber_id": subscriber_id,
+            "last_seen_at": last_seen_at,
+            "battery_pct": battery_pct,
         },
         at=at,
     )

@@ -58,11 +58,47 @@ def emit(
         "incident_id": incident_id,
         "unit_id": unit_id,
         "data": payload,
-        "seq": _next_seq(session, incident_id, unit_id),
     }
+    if _on_postgres(session) and (incident_id is not None or unit_id is not None):
+        _emit_in_one_statement(session, values)
+        return
+    values["seq"] = _next_seq(session, incident_id, unit_id)
     if _on_postgres(session):
         values["xid"] = _CURRENT_XID
     session.execute(outbox.insert().values(**values))
+
+
+def _emit_in_one_statement(session: Session, values: dict[str, Any]) -> None:
+    """PostgreSQL: the sequence bump and the row in one statement (a data-modifying CTE).
+
+    An SOS emits about nine events; a round trip each for the UPDATE and the INSERT was a quarter
+    of its statements. The same order holds: the UPDATE takes the row's lock and the number
+    before the INSERT draws the outbox id.
+    """
+    table, key = (
+        (incidents, values["incident_id"])
+        if values["incident_id"] is not None
+        else (units, values["unit_id"])
+    )
+    bump = (
+        table.update()
+        .where(table.c.id == key)
+        .values(event_seq=table.c.event_seq + 1)
+        .returning(table.c.event_seq)
+        .cte("bump")
+    )
+    columns = [*values, "seq", "xid"]
+    row = sa.select(
+        *(sa.literal(value, type_=outbox.c[name].type) for name, value in values.items()),
+        bump.c.event_seq,
+        _CURRENT_XID,
+    )
+    insert = outbox.insert().from_select(columns, row)
+    if session.execute(insert).rowcount == 0:  # type: ignore[attr-defined]
+        # The row may still be pending in the session (a new incident): a Core statement does
+        # not flush the ORM, so flush once and try again.
+        session.flush()
+        session.execute(insert)
 
 
 def record(session: Session, entry: IncidentEvent, event_type: str, data: dict[str, Any]) -> None:

@@ -354,3 +354,18 @@ def _polygons(area: shapely.Geometry, frame: LocalFrame) -> Polygons:
             )
         polygons.append(tuple(rings))
     return tuple(polygons)
+
+
+def region_samples(region: RoadRegion, count: int = 400) -> tuple[tuple[float, float], ...]:
+    """About `count` (lat, lon) points spread evenly over the region (a grid kept where it is
+    inside): what CCTV selection integrates over instead of the ellipse."""
+    shape = shapely.MultiPolygon(
+        [shapely.Polygon(polygon[0], polygon[1:]) for polygon in region.polygons]
+    )
+    west, south, east, north = shape.bounds
+    spacing = math.sqrt(max(shape.area, 1e-12) / count)
+    lon, lat = np.meshgrid(
+        np.arange(west + spacing / 2, east, spacing), np.arange(south + spacing / 2, north, spacing)
+    )
+    inside = shapely.contains_xy(shape, lon.ravel(), lat.ravel())
+    return tuple(zip(lat.ravel()[inside].tolist(), lon.ravel()[inside].tolist(), strict=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from tests.cartrack import car_fixes
 
+from ansim.cctv.selection import CameraIndex, CoverageView, UncertaintyRegion
 from ansim.domain.estimate import Estimate
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import LocationTrack
@@ -134,3 +136,39 @@ def test_pidf_lo_and_eido_send_the_region_as_a_polygon() -> None:
     )
     assert list(eido_validator().iter_errors(eido)) == []
     assert "gml:Polygon" in eido["locationComponent"][0]["locationByValue"]
+
+
+def test_cctv_selection_weighs_the_road_region_not_the_ellipse() -> None:
+    estimate = _estimate(car_fixes(T0), 10.0)
+    region = road_region(estimate, load_road_graph())
+    assert region is not None
+    samples = region_samples(region)
+    on_road = samples[len(samples) // 2]
+    # Inside the ellipse, yet off every road of the region (the farthest ellipse point from it).
+    off_road = max(
+        estimate.outline(96),
+        key=lambda p: min(abs(p[0] - s[0]) + abs(p[1] - s[1]) for s in samples),
+    )
+    off_road = (
+        estimate.lat + 0.8 * (off_road[0] - estimate.lat),
+        estimate.lon + 0.8 * (off_road[1] - estimate.lon),
+    )
+    assert not region.contains(*off_road)
+    index = CameraIndex(
+        [
+            CoverageView("road", on_road[0], on_road[1], 30.0, None, 360.0),
+            CoverageView("yard", off_road[0], off_road[1], 10.0, None, 360.0),
+        ]
+    )
+    ellipse = UncertaintyRegion(
+        estimate.lat,
+        estimate.lon,
+        estimate.semi_major_m,
+        estimate.semi_minor_m,
+        estimate.orientation_deg,
+    )
+    by_ellipse = {c.camera_id for c in index.select(ellipse)}
+    by_roads = index.select(dataclasses.replace(ellipse, samples=samples))
+    assert "yard" in by_ellipse
+    assert [c.camera_id for c in by_roads] == ["road"]
+    assert by_roads[0].share > 0

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ConsoleUser, ContextDep
 from ansim.domain.errors import NotFound
+from ansim.domain.estimate import RoadRegion
 from ansim.intake.formats import EidoIncident, EidoTimelineEntry, build_eido, build_pidf_lo
 from ansim.services import incidents, location, people
 
@@ -26,14 +27,17 @@ def _entity(incident: Any) -> str:
     return f"urn:ansim:incident:{incident.id}"
 
 
-def _region_ring(
-    session: Session, incident_id: str, now: datetime
-) -> tuple[tuple[float, float], ...] | None:
-    """The ring (lat, lon) enclosing a car's road region, or None: the circle is sent."""
+def _road_region(session: Session, incident_id: str, now: datetime) -> RoadRegion | None:
+    """A car's road region now, or None: the incident's circle is sent."""
     estimate = location.estimate(session, incident_id=incident_id, now=now)
-    if estimate is None or estimate.region is None:
+    return estimate.region if estimate is not None else None
+
+
+def _ring(region: RoadRegion | None) -> tuple[tuple[float, float], ...] | None:
+    """The ring (lat, lon) enclosing the region: PIDF-LO takes one simple polygon."""
+    if region is None:
         return None
-    return tuple((lat, lon) for lon, lat in estimate.region.enclosing_ring)
+    return tuple((lat, lon) for lon, lat in region.enclosing_ring)
 
 
 @router.get(
@@ -51,7 +55,7 @@ async def export_incident_pidf_lo(
     def build() -> bytes:
         with context.uow.read() as session:
             incident = incidents.get(session, incident_id=incident_id)
-            ring = _region_ring(session, incident_id, context.now())
+            ring = _ring(_road_region(session, incident_id, context.now()))
         if incident.lat is None or incident.lon is None or incident.located_at is None:
             raise NotFound(f"incident {incident_id} has no location yet")
         return build_pidf_lo(
@@ -80,7 +84,7 @@ async def export_incident_eido(
         with context.uow.read() as session:
             incident = incidents.get(session, incident_id=incident_id)
             timeline = incidents.timeline(session, incident_id=incident_id)
-            ring = _region_ring(session, incident_id, context.now())
+            region = _road_region(session, incident_id, context.now())
             person = (
                 people.get_subscriber(session, subscriber_id=incident.subscriber_id)
                 if incident.subscriber_id
@@ -103,8 +107,8 @@ async def export_incident_eido(
                 agency_id=AGENCY_ID,
                 lat=incident.lat,
                 lon=incident.lon,
-                radius_m=incident.radius_m,
-                region_ring=ring,
+                radius_m=region.radius_m if region else incident.radius_m,
+                region_ring=_ring(region),
                 location_method=incident.location_method,
                 caller_number=incident.caller_number,
                 notes=tuple(notes),

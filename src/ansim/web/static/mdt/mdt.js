@@ -306,18 +306,26 @@ async function roadRegion(incidentId) {
   }
 }
 
+// Orders re-render on every event; only the newest drawing may reach the map.
+let drawing = 0;
+
 async function drawRoute() {
   const { assignment, incident } = state.order;
+  const mine = ++drawing;
   clearMap();
   const where = incident.location;
   if (!where) return;
   // A car on the mapped roads: the road stretches it can have reached, not a circle.
   const region = await roadRegion(incident.id);
+  if (mine !== drawing) return;
+  clearMap();
   if (region) {
     L.polygon(region.coordinates.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon]))), {
       color: "#c0392b", fillOpacity: 0.2, className: "location-region",
     }).addTo(state.layers);
     $("region").textContent = t("road_region");
+    // The one figure: the radius of the circle with the region's area, grown to now (server).
+    $("location").textContent = `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(region.radius_m)} m · ${t(where.method)}`;
   } else {
     L.circle([where.lat, where.lon], { radius: where.radius_m, color: "#c0392b", fillOpacity: 0.15 })
       .addTo(state.layers);
@@ -327,6 +335,7 @@ async function drawRoute() {
   let bounds = L.latLngBounds([[where.lat, where.lon]]).pad(0.5);
   try {
     const route = await api(`/api/v1/assignments/${assignment.id}/route`);
+    if (mine !== drawing) return;
     if (route.polyline.length) {
       const line = L.polyline(route.polyline, { color: "#1565c0", weight: 5 }).addTo(state.layers);
       L.circleMarker(route.polyline[0], { radius: 7, color: "#1565c0", fillOpacity: 1 }).addTo(state.layers);

@@ -64,6 +64,7 @@ class RoadRegion:
     area_m2: float
     matched: tuple[tuple[float, float], ...]
     reach_m: float
+    on_road: tuple[float, float] | None = None  # the reachable road point nearest the filter's
 
     @property
     def radius_m(self) -> float:
@@ -121,10 +122,17 @@ class Estimate:
     # radius_95_m / area_m2 are the region's (the ellipse stays as free movement's region).
     region: RoadRegion | None = None
 
-    def on_roads(self, region: RoadRegion) -> Estimate:
-        """This estimate with a road-shaped region as its 95 % region."""
+    def on_roads(self, region: RoadRegion, *, snap: bool = False) -> Estimate:
+        """This estimate with a road-shaped region as its 95 % region (and, with `snap`, its
+        position on the nearest reachable road)."""
+        lat, lon = region.on_road if snap and region.on_road else (self.lat, self.lon)
         return dataclasses.replace(
-            self, region=region, radius_95_m=region.radius_m, area_m2=region.area_m2
+            self,
+            lat=lat,
+            lon=lon,
+            region=region,
+            radius_95_m=region.radius_m,
+            area_m2=region.area_m2,
         )
 
     @property

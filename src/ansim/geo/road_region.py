@@ -38,8 +38,9 @@ IntArray = npt.NDArray[np.int64]
 SPEED_BOUND_MPS = 16.7
 # Half the width of a wide road plus the map's own error: the car is this near the centre line.
 ROAD_BUFFER_M = 20.0
-# Beyond this reach the region is a good part of the city; the ellipse says as much, cheaper.
-MAX_REACH_M = 2000.0
+# Beyond this reach (a car unheard of for a minute) the region is a good part of the city: the
+# ellipse says as much, and costs nothing (the union of the buffers grows with the square).
+MAX_REACH_M = 1000.0
 # Below this the track is not treated as a car (the filter's vehicle-mode probability).
 VEHICLE_PROBABILITY = 0.5
 # Map matching over the last few filtered positions, not older than this.
@@ -55,6 +56,8 @@ BETA_M = 40.0
 # The drawn region: simplified to this tolerance, and never more vertices than this.
 SIMPLIFY_M = 4.0
 MAX_VERTICES = 800
+# Move the position onto the nearest reachable road (docs/location.md measures it).
+SNAP_TO_ROAD = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +182,25 @@ def road_region(
     )
     area = shapely.union_all(pieces)
     frame = roads.graph.frame
+    # The filter's position moved onto the nearest reachable road: a car is on one.
+    here = shapely.Point(*frame.to_metres(estimate.lat, estimate.lon))
+    on_road = shapely.shortest_line(shapely.MultiLineString(lines), here).coords[0]
     return RoadRegion(
         polygons=_polygons(area, frame),
         area_m2=float(area.area),
         matched=tuple(frame.to_latlon(c.x, c.y) for c in path),
         reach_m=reach,
+        on_road=frame.to_latlon(*on_road),
     )
 
 
-def with_road_region(estimate: Estimate, graph: RoadGraph) -> Estimate:
-    """The estimate with its road region as the 95 % region when it has one."""
+def with_road_region(
+    estimate: Estimate, graph: RoadGraph, *, snap: bool = SNAP_TO_ROAD
+) -> Estimate:
+    """The estimate with its road region as the 95 % region when it has one (and, with `snap`,
+    its position on the nearest reachable road)."""
     region = road_region(estimate, graph)
-    return estimate.on_roads(region) if region is not None else estimate
+    return estimate.on_roads(region, snap=snap) if region is not None else estimate
 
 
 # Consecutive looks at a track share all but the newest positions: each position's candidates

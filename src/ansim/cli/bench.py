@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import ansim
 
@@ -87,30 +88,33 @@ def run(args: argparse.Namespace) -> int:
         if args.road_heading:
             tuning = replace(tuning, road_points=roads.road_points)
             name += ", vehicle model matched to the road its heading fits"
-        region = None
+        regions: list[tuple[str, Any]] = [("", None)]
         if args.road_matching:
             from functools import partial
 
             from ansim.geo.road_region import with_road_region
 
+            # The same traces without the road region first: the baseline of the same run.
             region = partial(with_road_region, graph=roads.graph)
-            name += ", a car's region on the roads reachable since its last fix (HMM matched)"
-        # Both error models, three seeds each; the worst seed is the result (docs/location.md).
-        results = []
-        for errors in location_bench.ERROR_MODELS:
-            for seed in (1,) if args.smoke else args.seed or (1, 2, 3):
-                result = location_bench.run(
-                    traces=3 if args.smoke else args.traces,
-                    seed=seed,
-                    source=roads,
-                    source_name=name,
-                    tuning=tuning,
-                    errors=errors,
-                    region=region,
-                )
-                results.append(result)
-                print(result.format_table(), flush=True)
-        print(location_bench.worst_of(results))
+            regions.append((", a car's region: the roads reachable since its last fix", region))
+        for suffix, region in regions:
+            # Both error models, three seeds each; the worst seed is the result (docs/location.md).
+            results = []
+            for errors in location_bench.ERROR_MODELS:
+                for seed in (1,) if args.smoke else args.seed or (1, 2, 3):
+                    result = location_bench.run(
+                        traces=3 if args.smoke else args.traces,
+                        seed=seed,
+                        source=roads,
+                        source_name=name + suffix,
+                        tuning=tuning,
+                        errors=errors,
+                        region=region,
+                    )
+                    results.append(result)
+                    print(result.format_table(), flush=True)
+            print(f"worst seed{suffix or ' (ellipse only)'}:")
+            print(location_bench.worst_of(results), flush=True)
     if args.name in {"cctv", "all"}:
         from ansim_bench import cctv_bench
 

@@ -100,6 +100,10 @@ def test_fixes_off_the_mapped_roads_and_a_long_silence_keep_the_ellipse() -> Non
     ]
     assert road_region(_estimate(away, 5.0), load_road_graph()) is None
     assert road_region(_estimate(car_fixes(T0), 200.0), load_road_graph()) is None
+    # A "vehicle" barely moving is no car to keep on roads (someone indoors with scattered fixes).
+    slow = dataclasses.replace(_estimate(car_fixes(T0), 5.0), speed_mps=2.0)
+    assert slow.vehicle_probability >= 0.5
+    assert road_region(slow, load_road_graph()) is None
 
 
 def test_pidf_lo_and_eido_send_the_region_as_a_polygon() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers
+from tests.apiclient import SOS_BODY, app_request
 from tests.cartrack import car_fixes
 from tests.factories import PASSWORD, World, build_world
 from tests.live import LiveServer, serving
@@ -45,9 +45,7 @@ def car_server(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[LiveServ
 def _car_incident(live: LiveServer, world: World, engine: Engine) -> tuple[str, str]:
     """An app SOS at City Hall, then a minute of driving east: (incident id, its address)."""
     answer = httpx.post(
-        f"{live.url}/api/v1/app/sos",
-        json=SOS_BODY,
-        headers=app_headers(world.app_credential, "road-region-1"),
+        f"{live.url}/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "road-region-1")
     )
     assert answer.status_code == 201, answer.text
     incident_id = answer.json()["incident_id"]

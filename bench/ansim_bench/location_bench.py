@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from ansim.domain.estimate import Estimate
+from ansim.domain.estimate import Estimate, inside_polygons
 from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import LocationTrack, Outcome, Tuning
 from ansim.sim.location_traces import T0, Kind, ReceivedFix, Trace, draw_fixes, synthetic_trace
@@ -30,6 +30,7 @@ KINDS: tuple[Kind, ...] = ("still", "walk", "car")
 ERROR_MODELS = ("independent", "persistent")
 
 TraceSource = Callable[[Kind, np.random.Generator], Trace]
+Region = Callable[[Estimate], Estimate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +155,13 @@ def run(
     tuning: Tuning | None = None,
     errors: str = "independent",
     kinds: tuple[Kind, ...] = KINDS,
+    region: Region | None = None,
 ) -> BenchResult:
-    """Runs `traces` traces per movement kind, all drawn from one seeded generator."""
+    """Runs `traces` traces per movement kind, all drawn from one seeded generator.
+
+    `region` (e.g. the road-shaped region of `ansim.geo.road_region`) turns each estimate into
+    the one the board would show; its region, when it has one, is what must hold the truth.
+    """
     if errors not in ERROR_MODELS:
         raise ValueError(f"unknown error model {errors!r}")
     rng = np.random.default_rng(seed)
@@ -170,7 +176,7 @@ def run(
             else:
                 received = draw_fixes(trace, rng)
             _tally_fix_circles(trace, received, tallies[kind])
-            _replay(trace, received, tallies[kind], tuning)
+            _replay(trace, received, tallies[kind], tuning, region)
     total = _Tally()
     for tally in tallies.values():
         total.merge(tally)
@@ -188,7 +194,11 @@ def _tally_fix_circles(trace: Trace, received: list[ReceivedFix], tally: _Tally)
 
 
 def _replay(
-    trace: Trace, received: list[ReceivedFix], tally: _Tally, tuning: Tuning | None
+    trace: Trace,
+    received: list[ReceivedFix],
+    tally: _Tally,
+    tuning: Tuning | None,
+    region: Region | None,
 ) -> None:
     track = LocationTrack(tuning)
     seen: list[LocationFix] = []
@@ -207,6 +217,8 @@ def _replay(
         best = min(recent, key=lambda f: f.radius_m) if recent else latest
         estimate = track.estimate(now)
         assert estimate is not None
+        if region is not None:
+            estimate = region(estimate)
         tally.latest.append(_error(trace, latest.lat, latest.lon, truth))
         tally.best.append(_error(trace, best.lat, best.lon, truth))
         tally.fused.append(_error(trace, estimate.lat, estimate.lon, truth))
@@ -226,7 +238,10 @@ def _error(trace: Trace, lat: float, lon: float, truth: tuple[float, float]) -> 
 
 
 def _inside(trace: Trace, estimate: Estimate, truth: tuple[float, float]) -> bool:
-    """True when the true position lies inside the reported 95 % ellipse."""
+    """True when the true position lies inside the reported 95 % region (ellipse or roads)."""
+    if estimate.region is not None:
+        lat, lon = trace.to_wgs84(*truth)
+        return inside_polygons(estimate.region.polygons, lat, lon)
     east, north = trace.to_local(estimate.lat, estimate.lon)
     de, dn = truth[0] - east, truth[1] - north
     theta = math.radians(estimate.orientation_deg)  # bearing of the major axis

@@ -270,7 +270,9 @@ def _camera_for(
 ) -> Camera:
     with context.uow.read() as session:
         camera = registry.get(session, camera_id=camera_id)
-        near = service.select_for(session, incident=incident, cache=cache, limit=WATCH_LIMIT)
+        near = service.select_for(
+            session, incident=incident, cache=cache, limit=WATCH_LIMIT, now=context.now()
+        )
     if camera.id not in {s.camera.id for s in near}:
         raise Forbidden("this camera does not cover the incident's area")
     return camera

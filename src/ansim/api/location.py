@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, FieldUser
-from ansim.domain.estimate import Estimate
+from ansim.domain.estimate import Estimate, RoadRegion
 from ansim.domain.staff import StaffUser
 from ansim.services import incidents, location, officer_scope
 
@@ -35,6 +36,17 @@ class DescriptionOut(BaseModel):
     en: str
 
 
+class RegionOut(BaseModel):
+    """The road-shaped 95 % region of a car (GeoJSON MultiPolygon, lon/lat)."""
+
+    type: Literal["MultiPolygon"] = "MultiPolygon"
+    coordinates: list[list[list[tuple[float, float]]]]
+    area_m2: float
+    radius_m: float
+    reach_m: float
+    matched: list[tuple[float, float]]
+
+
 class EstimateOut(BaseModel):
     lat: float
     lon: float
@@ -53,6 +65,9 @@ class EstimateOut(BaseModel):
     floor: int | None
     altitude_m: float | None
     ellipse: list[tuple[float, float]]
+    # A car on the mapped roads: this region, not the ellipse, is the 95 % region (and
+    # radius_95_m / area_m2 are its figures); null for free movement.
+    region: RegionOut | None = None
     track: list[TrackPointOut]
     contributions: list[ContributionOut]
     description: DescriptionOut
@@ -96,6 +111,7 @@ def estimate_out(estimate: Estimate, now: datetime) -> EstimateOut:
         floor=estimate.floor,
         altitude_m=estimate.altitude_m,
         ellipse=list(estimate.outline()),
+        region=_region_out(estimate.region) if estimate.region else None,
         track=[
             TrackPointOut(at=p.at, lat=p.lat, lon=p.lon, radius_95_m=p.radius_95_m)
             for p in estimate.track
@@ -109,6 +125,16 @@ def estimate_out(estimate: Estimate, now: datetime) -> EstimateOut:
         description=DescriptionOut(
             ko=estimate.describe("ko", now), en=estimate.describe("en", now)
         ),
+    )
+
+
+def _region_out(region: RoadRegion) -> RegionOut:
+    return RegionOut(
+        coordinates=[[list(ring) for ring in polygon] for polygon in region.polygons],
+        area_m2=region.area_m2,
+        radius_m=region.radius_m,
+        reach_m=region.reach_m,
+        matched=list(region.matched),
     )
 
 

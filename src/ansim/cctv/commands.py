@@ -58,7 +58,9 @@ def do_view_incident_cameras(
 ) -> CameraView:
     """The cameras covering the incident's likely area now and the marks so far; the look is logged."""
     with transaction(platform, session) as own:
-        selected = service.select_for(own, incident=incident, cache=cache, limit=limit)
+        selected = service.select_for(
+            own, incident=incident, cache=cache, limit=limit, now=platform.now()
+        )
         marks = [e for e in incidents.timeline(own, incident_id=incident.id) if e.kind in MARKS]
         access.log_view(
             own,

@@ -38,6 +38,9 @@ class UncertaintyRegion:
     semi_major_m: float
     semi_minor_m: float
     orientation_deg: float = 0.0
+    # A car's road-shaped region as (lat, lon) points spread evenly over it: a camera's share
+    # is then the part of these points it sees (the ellipse only places the search).
+    samples: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def circle(cls, lat: float, lon: float, radius_95_m: float) -> UncertaintyRegion:
@@ -140,17 +143,24 @@ class CameraIndex:
         if self._tree is None:
             return []
         cx, cy = self.frame.to_metres(region.lat, region.lon)
-        reach = region.semi_major_m + self.max_range_m
+        points = self._points(region, cx, cy)
+        extent = region.semi_major_m
+        if points is not None:
+            extent = float(np.max(np.hypot(points[0], points[1])))
+        reach = extent + self.max_range_m
         candidates = np.asarray(self._tree.query_ball_point((cx, cy), reach), np.int64)
         if candidates.size == 0:
             return []
         rel = self._xy[candidates] - (cx, cy)
         distance = np.hypot(rel[:, 0], rel[:, 1])
-        near = distance <= region.semi_major_m + self._range[candidates]
+        near = distance <= extent + self._range[candidates]
         candidates, rel, distance = candidates[near], rel[near], distance[near]
         if candidates.size == 0:
             return []
-        share = self._shares(candidates, rel, region)
+        if points is not None:
+            share = self._seen(candidates, rel, *points)
+        else:
+            share = self._shares(candidates, rel, region)
         seen = share > 0.0
         candidates, share, distance, rel = candidates[seen], share[seen], distance[seen], rel[seen]
         # Shares within a percentage point count as equal; then the nearer camera wins.
@@ -166,6 +176,17 @@ class CameraIndex:
             )
             for i in order
         ]
+
+    def _points(
+        self, region: UncertaintyRegion, cx: float, cy: float
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """The region's sample points (east, north of its centre), or None: the ellipse."""
+        if not region.samples:
+            return None
+        lat = np.array([p[0] for p in region.samples], np.float64)
+        lon = np.array([p[1] for p in region.samples], np.float64)
+        east, north = self.frame.to_metres_many(lat, lon)
+        return east - cx, north - cy
 
     def _shares(
         self, candidates: npt.NDArray[np.int64], rel: FloatArray, region: UncertaintyRegion
@@ -212,6 +233,12 @@ class CameraIndex:
         # Region points (east, north) around the centre: major axis along the orientation bearing.
         px = _REGION_U * sa * math.sin(theta) + _REGION_V * sb * math.cos(theta)
         py = _REGION_U * sa * math.cos(theta) - _REGION_V * sb * math.sin(theta)
+        return self._seen(candidates, rel, px, py)
+
+    def _seen(
+        self, candidates: npt.NDArray[np.int64], rel: FloatArray, px: FloatArray, py: FloatArray
+    ) -> FloatArray:
+        """Share of the points (east, north of the region's centre) inside each camera's view."""
         dx = px[None, :] - rel[:, 0:1]
         dy = py[None, :] - rel[:, 1:2]
         inside = np.hypot(dx, dy) <= self._range[candidates][:, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from ansim.cctv.onvif import CameraUnreachable, OnvifEndpoint, absolute_move, go
 from ansim.cctv.selection import CameraChoice, CameraIndex, CoverageView, UncertaintyRegion
 from ansim.domain.errors import Conflict, InvalidInput
 from ansim.domain.incidents import Incident, IncidentEvent
+from ansim.geo.road_region import region_samples
+from ansim.services import location
 from ansim.services.platform import Platform, transaction
 from ansim.store import outbox
 from ansim.store.tables import cctv_bookmarks
@@ -62,12 +65,28 @@ class SelectedCamera:
 
 
 def select_for(
-    session: Session, *, incident: Incident, cache: IndexCache, limit: int = 20
+    session: Session,
+    *,
+    incident: Incident,
+    cache: IndexCache,
+    limit: int = 20,
+    now: datetime | None = None,
 ) -> list[SelectedCamera]:
-    """The cameras that can see the incident's likely area now, best first."""
+    """The cameras that can see the incident's likely area now, best first.
+
+    With `now`, a car's road-shaped region at that time is the area (docs/location.md).
+    """
     region = region_of(incident)
     if region is None:
         return []
+    if now is not None:
+        estimate = location.estimate(session, incident_id=incident.id, now=now)
+        if estimate is not None and estimate.region is not None:
+            samples = region_samples(estimate.region)
+            if samples:
+                region = dataclasses.replace(
+                    region, lat=estimate.lat, lon=estimate.lon, samples=samples
+                )
     choices = cache.get(session).select(region, limit=limit)
     found = registry.get_many(session, camera_ids=[c.camera_id for c in choices])
     # A camera deleted since the index was built simply drops out.

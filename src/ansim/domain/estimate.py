@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +49,54 @@ class MethodContribution:
     last_radius_m: float
 
 
+# GeoJSON MultiPolygon coordinates: polygons, each an outer ring then holes, each (lon, lat).
+Ring = tuple[tuple[float, float], ...]
+Polygons = tuple[tuple[Ring, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoadRegion:
+    """The 95 % region of a car on roads: the road stretches it can have reached since its last
+    fix, buffered, instead of a disc. `matched` are the road positions the fixes were matched to
+    (oldest first, (lat, lon)); `reach_m` how far the car may have driven since its last fix."""
+
+    polygons: Polygons
+    area_m2: float
+    matched: tuple[tuple[float, float], ...]
+    reach_m: float
+    on_road: tuple[float, float] | None = None  # the reachable road point nearest the filter's
+
+    @property
+    def radius_m(self) -> float:
+        """Radius of the circle with the region's area: the single figure boards show."""
+        return math.sqrt(self.area_m2 / math.pi)
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """True when the position lies inside the region."""
+        return inside_polygons(self.polygons, lat, lon)
+
+    @property
+    def enclosing_ring(self) -> Ring:
+        """One outer ring around the whole region (its convex hull): for consumers that take a
+        single simple polygon (PIDF-LO gml:Polygon, EIDO)."""
+        points = sorted({p for polygon in self.polygons for p in polygon[0]})
+        if len(points) < 3:
+            return tuple(points)
+
+        def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+            return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+        hull: list[tuple[float, float]] = []
+        for sweep in (points, points[::-1]):  # Andrew's monotone chain: lower, then upper
+            start = len(hull)
+            for p in sweep:
+                while len(hull) >= start + 2 and cross(hull[-2], hull[-1], p) <= 0:
+                    hull.pop()
+                hull.append(p)
+            hull.pop()
+        return (*hull, hull[0])
+
+
 @dataclass(frozen=True, slots=True)
 class Estimate:
     """Best position at `at` with its 95 % ellipse; orientation is of the major axis from north."""
@@ -68,6 +118,22 @@ class Estimate:
     contributions: tuple[MethodContribution, ...]
     floor: int | None = None
     altitude_m: float | None = None
+    # A car matched to roads: the region replaces the ellipse as the 95 % region, and
+    # radius_95_m / area_m2 are the region's (the ellipse stays as free movement's region).
+    region: RoadRegion | None = None
+
+    def on_roads(self, region: RoadRegion, *, snap: bool = False) -> Estimate:
+        """This estimate with a road-shaped region as its 95 % region (and, with `snap`, its
+        position on the nearest reachable road)."""
+        lat, lon = region.on_road if snap and region.on_road else (self.lat, self.lon)
+        return dataclasses.replace(
+            self,
+            lat=lat,
+            lon=lon,
+            region=region,
+            radius_95_m=region.radius_m,
+            area_m2=region.area_m2,
+        )
 
     @property
     def main_method(self) -> FixMethod:
@@ -111,6 +177,17 @@ class Estimate:
         if self.floor is not None:
             text += f", {self.floor}층" if ko else f", floor {self.floor}"
         return text
+
+
+def inside_polygons(polygons: Polygons, lat: float, lon: float) -> bool:
+    """Even-odd rule over every ring: inside an outer ring and not in one of its holes."""
+    inside = False
+    for polygon in polygons:
+        for ring in polygon:
+            for (x1, y1), (x2, y2) in itertools.pairwise(ring):
+                if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+                    inside = not inside
+    return inside
 
 
 def _method_word(method: FixMethod, ko: bool) -> str:

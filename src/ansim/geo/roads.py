@@ -260,6 +260,12 @@ class RoadGraph:
         check_position(lat, lon)
         return self._snap_index.candidates(lat, lon, within_m)
 
+    def snaps_near(self, lat: float, lon: float, *, within_m: float, limit: int) -> list[Snap]:
+        """The nearest point of each edge within `within_m`, nearest first, at most `limit`
+        edges (the candidate roads of map matching)."""
+        check_position(lat, lon)
+        return self._snap_index.snaps_near(lat, lon, within_m, limit)
+
 
 def _edge_csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     order = np.argsort(keys, kind="stable").astype(np.int64)
@@ -306,6 +312,33 @@ class _SegmentIndex:
         self, lat: float, lon: float, within_m: float
     ) -> list[tuple[float, float, float, float]]:
         return _segment_candidates(self, lat, lon, within_m)
+
+    def snaps_near(self, lat: float, lon: float, within_m: float, limit: int) -> list[Snap]:
+        g = self.graph
+        qx, qy = g.frame.to_metres(lat, lon)
+        near = self.tree.query_ball_point((qx, qy), within_m + self.max_gap / 2)
+        if not near:
+            return []
+        segs = np.unique(self.sample_seg[np.asarray(near, np.int64)])
+        dx, dy = self.bx[segs] - self.ax[segs], self.by[segs] - self.ay[segs]
+        denom = np.maximum(dx * dx + dy * dy, 1e-12)
+        t = np.clip(((qx - self.ax[segs]) * dx + (qy - self.ay[segs]) * dy) / denom, 0.0, 1.0)
+        px, py = self.ax[segs] + t * dx, self.ay[segs] + t * dy
+        dist = np.hypot(px - qx, py - qy)
+        found: list[Snap] = []
+        seen: set[int] = set()
+        for k in np.argsort(dist, kind="stable"):
+            edge = int(self.seg_edge[segs[k]])
+            if dist[k] > within_m or len(found) == limit:
+                break
+            if edge in seen:
+                continue
+            seen.add(edge)
+            along = (self.seg_along[segs[k]] + t[k] * self.seg_len[segs[k]]) * self.edge_scale[edge]
+            offset = float(min(max(along, 0.0), g.edge_length_m[edge]))
+            plat, plon = g.frame.to_latlon(float(px[k]), float(py[k]))
+            found.append(Snap(edge, offset, float(dist[k]), plat, plon, lat, lon))
+        return found
 
     def snap(self, lat: float, lon: float, max_distance_m: float) -> Snap:
         g = self.graph

@@ -22,6 +22,8 @@ from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import FixVerdict, LocationTrack, Outcome, order_key
 from ansim.domain.incidents import Incident
 from ansim.domain.track_checkpoint import TrackCheckpoint
+from ansim.geo.demo_data import load_road_graph
+from ansim.geo.road_region import with_road_region
 from ansim.store import deadlines, outbox
 from ansim.store.tables import location_fixes, location_tracks
 
@@ -90,6 +92,7 @@ def add_fixes(
         # Stored as of the last fix taken in; readers grow it for staleness at their own `now`.
         current = track.estimate(track.last_fix_at)
         assert current is not None
+        current = on_roads(current)
         incident.take_estimate(current, at=received_at)
         outbox.emit(
             session,
@@ -114,7 +117,14 @@ def estimate(session: Session, *, incident_id: str, now: datetime) -> Estimate |
     """The incident's fused estimate at `now`, its uncertainty grown since the last fix."""
     saved = _saved_track(session, incident_id=incident_id)
     track = saved[0] if saved else _replayed_track(session, incident_id=incident_id, now=now)[0]
-    return track.estimate(now)
+    found = track.estimate(now)
+    return on_roads(found) if found is not None else None
+
+
+def on_roads(estimate: Estimate) -> Estimate:
+    """The estimate with the road-shaped region of a car on the bundled roads, when it has one
+    (docs/location.md, "Vehicles on roads"); otherwise the ellipse stays the 95 % region."""
+    return with_road_region(estimate, load_road_graph())
 
 
 def location_of(incident: Incident) -> dict[str, Any] | None:

@@ -50,6 +50,8 @@ class EidoIncident:
     lon: float | None = None
     radius_m: float | None = None
     location_method: str | None = None
+    # A car's road-shaped region, as one enclosing ring of (lat, lon): sent instead of the circle.
+    region_ring: tuple[tuple[float, float], ...] | None = None
     caller_number: str | None = None
     notes: tuple[str, ...] = ()
     timeline: tuple[EidoTimelineEntry, ...] = field(default_factory=tuple)
@@ -139,9 +141,12 @@ def _location(incident: EidoIncident, uid: str, prologue: Any) -> dict[str, Any]
         lon=incident.lon,
         timestamp=incident.updated_at,
         method=method,
-        circle_radius_m=incident.radius_m,
+        circle_radius_m=None if incident.region_ring else incident.radius_m,
+        polygon=incident.region_ring,
     )
     radius = "" if incident.radius_m is None else f", ±{incident.radius_m:.0f} m at 95 %"
+    if incident.region_ring:
+        radius += " (on roads: the polygon)"
     return {
         **prologue(f"{uid}:location"),
         "locationTypeDescriptionRegistryText": "Caller",

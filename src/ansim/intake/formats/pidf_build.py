@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
@@ -20,9 +21,14 @@ def build_pidf_lo(
     method: str,
     circle_radius_m: float | None = None,
     ellipse: tuple[float, float, float] | None = None,
+    polygon: Sequence[tuple[float, float]] | None = None,
     confidence_pct: int = 95,
 ) -> bytes:
-    """Builds a one-device PIDF-LO: a Point, Circle or Ellipse with its confidence."""
+    """Builds a one-device PIDF-LO: a Point, Circle, Ellipse or Polygon with its confidence.
+
+    A `polygon` is a closed ring of (lat, lon), counter-clockwise (RFC 5491 section 5.2.2);
+    (lat, lon) is then only the position the caller checks, the shape is the ring.
+    """
     try:
         check_position(lat, lon)
     except InvalidInput as err:
@@ -35,8 +41,8 @@ def build_pidf_lo(
         raise PidfError("timestamp must carry a time zone")
     if not 1 <= confidence_pct <= 99:
         raise PidfError(f"confidence {confidence_pct} % must be 1-99")
-    if circle_radius_m is not None and ellipse is not None:
-        raise PidfError("give a circle radius or an ellipse, not both")
+    if sum(shape is not None for shape in (circle_radius_m, ellipse, polygon)) > 1:
+        raise PidfError("give one shape: a circle radius, an ellipse or a polygon")
     pos = f"<gml:pos>{_num(lat)} {_num(lon)}</gml:pos>"
     if circle_radius_m is not None:
         _check_distance(circle_radius_m, "circle radius")
@@ -58,6 +64,8 @@ def build_pidf_lo(
             f'<gs:semiMinorAxis uom="{METRE}">{_num(minor)}</gs:semiMinorAxis>'
             f'<gs:orientation uom="{DEGREE}">{_num(orientation)}</gs:orientation></gs:Ellipse>'
         )
+    elif polygon is not None:
+        shape = _polygon(polygon)
     else:
         shape = f'<gml:Point srsName="{CRS_2D}">{pos}</gml:Point>'
     moment = timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -76,6 +84,21 @@ def build_pidf_lo(
         f"</gp:geopriv><dm:timestamp>{moment}</dm:timestamp></dm:device></presence>\n"
     )
     return document.encode("utf-8")
+
+
+def _polygon(ring: Sequence[tuple[float, float]]) -> str:
+    if len(ring) < 4 or ring[0] != ring[-1]:
+        raise PidfError("a polygon needs a closed ring of at least 4 positions")
+    for lat, lon in ring:
+        try:
+            check_position(lat, lon)
+        except InvalidInput as err:
+            raise PidfError(str(err)) from err
+    positions = " ".join(f"{_num(lat)} {_num(lon)}" for lat, lon in ring)
+    return (
+        f'<gml:Polygon srsName="{CRS_2D}"><gml:exterior><gml:LinearRing>'
+        f"<gml:posList>{positions}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+    )
 
 
 def _check_distance(value: float, what: str) -> None:

@@ -1,5 +1,6 @@
 // Fused location of the selected incident: the method mix in a dispatcher's words, the 95 %
-// ellipse and the filtered track on the board's map.
+// region (the ellipse, or for a car the road stretches it can have reached) and the filtered
+// track on the board's map.
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
 
 let drawing = null;
@@ -37,12 +38,18 @@ async function render(container, detail, ctx) {
     return;
   }
   const words = ctx.lang === "ko" ? estimate.description.ko : estimate.description.en;
+  const region = estimate.region;
   container.append(
     line("p", words, { "data-testid": "location-words" }),
-    line("p", t(
-      `95 % 범위 ${Math.round(estimate.semi_major_m)} × ${Math.round(estimate.semi_minor_m)} m, 면적 ${area(estimate.area_m2, t)}`,
-      `95 % area ${Math.round(estimate.semi_major_m)} × ${Math.round(estimate.semi_minor_m)} m, ${area(estimate.area_m2, t)}`,
-    ), { class: "muted", "data-testid": "location-area" }),
+    region
+      ? line("p", t(
+        `95 % 범위: 마지막 측위 후 도달 가능한 도로 (최대 ${Math.round(region.reach_m)} m 이동), 면적 ${area(region.area_m2, t)} = 반경 ${Math.round(region.radius_m)} m 원`,
+        `95 % region: the roads reachable since the last fix (up to ${Math.round(region.reach_m)} m driven), ${area(region.area_m2, t)} = a circle of ${Math.round(region.radius_m)} m`,
+      ), { class: "muted", "data-testid": "location-area" })
+      : line("p", t(
+        `95 % 범위 ${Math.round(estimate.semi_major_m)} × ${Math.round(estimate.semi_minor_m)} m, 면적 ${area(estimate.area_m2, t)}`,
+        `95 % area ${Math.round(estimate.semi_major_m)} × ${Math.round(estimate.semi_minor_m)} m, ${area(estimate.area_m2, t)}`,
+      ), { class: "muted", "data-testid": "location-area" }),
   );
   const gated = found.fixes.filter((fix) => fix.verdict !== "accepted").length;
   if (gated) {
@@ -50,10 +57,18 @@ async function render(container, detail, ctx) {
   }
   if (!ctx.map) return;
   const group = L.layerGroup();
-  L.polygon(estimate.ellipse, {
-    color: "#d9480f", weight: 2, fillOpacity: 0.08, dashArray: "6 4", interactive: false,
-    className: `location-ellipse location-ellipse-${id}`,
-  }).addTo(group);
+  if (region) {
+    // GeoJSON is lon/lat; Leaflet takes [lat, lon] rings per polygon.
+    L.polygon(region.coordinates.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon]))), {
+      color: "#d9480f", weight: 2, fillOpacity: 0.15, interactive: false,
+      className: `location-region location-region-${id}`,
+    }).addTo(group);
+  } else {
+    L.polygon(estimate.ellipse, {
+      color: "#d9480f", weight: 2, fillOpacity: 0.08, dashArray: "6 4", interactive: false,
+      className: `location-ellipse location-ellipse-${id}`,
+    }).addTo(group);
+  }
   if (estimate.track.length > 1) {
     L.polyline(estimate.track.map((p) => [p.lat, p.lon]), {
       color: "#1c7ed6", weight: 3, opacity: 0.8, interactive: false,

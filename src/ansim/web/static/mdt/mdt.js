@@ -34,6 +34,7 @@ const TEXT = {
   unknown_caller: ["미등록 신고자", "Unregistered caller"],
   born: ["년생", "born"],
   radius: ["오차 반경", "uncertainty"],
+  road_region: ["차량 추정: 지도의 범위는 마지막 측위 후 도달 가능한 도로", "likely in a vehicle: the area on the map is the roads reachable since the last fix"],
   drive: ["예상 도착", "Drive time"],
   straight: ["직선 추정", "straight-line estimate"],
   gps_on: ["위치 전송 중", "sending position"],
@@ -296,17 +297,45 @@ function clearMap() {
   $("eta").textContent = "";
 }
 
+async function roadRegion(incidentId) {
+  try {
+    const found = await api(`/api/v1/incidents/${incidentId}/location`);
+    return found.estimate ? found.estimate.region : null;
+  } catch {
+    return null; // the circle of the order stays
+  }
+}
+
+// Orders re-render on every event; only the newest drawing may reach the map.
+let drawing = 0;
+
 async function drawRoute() {
   const { assignment, incident } = state.order;
+  const mine = ++drawing;
   clearMap();
   const where = incident.location;
   if (!where) return;
-  L.circle([where.lat, where.lon], { radius: where.radius_m, color: "#c0392b", fillOpacity: 0.15 })
-    .addTo(state.layers);
+  // A car on the mapped roads: the road stretches it can have reached, not a circle.
+  const region = await roadRegion(incident.id);
+  if (mine !== drawing) return;
+  clearMap();
+  if (region) {
+    L.polygon(region.coordinates.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon]))), {
+      color: "#c0392b", fillOpacity: 0.2, className: "location-region",
+    }).addTo(state.layers);
+    $("region").textContent = t("road_region");
+    // The one figure: the radius of the circle with the region's area, grown to now (server).
+    $("location").textContent = `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(region.radius_m)} m · ${t(where.method)}`;
+  } else {
+    L.circle([where.lat, where.lon], { radius: where.radius_m, color: "#c0392b", fillOpacity: 0.15 })
+      .addTo(state.layers);
+    $("region").textContent = "";
+  }
   L.circleMarker([where.lat, where.lon], { radius: 6, color: "#c0392b", fillOpacity: 1 }).addTo(state.layers);
   let bounds = L.latLngBounds([[where.lat, where.lon]]).pad(0.5);
   try {
     const route = await api(`/api/v1/assignments/${assignment.id}/route`);
+    if (mine !== drawing) return;
     if (route.polyline.length) {
       const line = L.polyline(route.polyline, { color: "#1565c0", weight: 5 }).addTo(state.layers);
       L.circleMarker(route.polyline[0], { radius: 7, color: "#1565c0", fillOpacity: 1 }).addTo(state.layers);

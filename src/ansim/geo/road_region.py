@@ -1,0 +1,389 @@
+"""The road-shaped 95 % region of a car: the roads it can have reached since its last fix.
+
+For a track the filter thinks is in a vehicle, the recent filtered positions are matched to the
+road graph (hidden-Markov map matching, `ansim.domain.map_matching`): candidate roads near each
+position, weighed by distance and by route continuity. The start is the stretch of the likely
+roads within the 95 % radius of the position at the last fix; from there the car may have
+driven `speed_bound × time since the last fix` in either direction along any road (one-way
+streets are not trusted: a fleeing car, or a map error). Those stretches, buffered by the road's
+own width and the map's error, are the region. Where the roads cannot explain the fixes (no road
+near, or no drive between consecutive positions) there is no region and the ellipse stays: the
+free-movement estimate, never a lost SOS.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from ansim.domain.estimate import Estimate, Polygons, RoadRegion, TrackPoint
+from ansim.domain.map_matching import emission, match, transition
+from ansim.geo.geodesy import LocalFrame
+from ansim.geo.roads import RoadGraph
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# 60 km/h: faster than Seoul's traffic almost always is (24-26 km/h on average); a car that
+# drove faster since its last fix may be outside the region.
+SPEED_BOUND_MPS = 16.7
+# Half the width of a wide road plus the map's own error: the car is this near the centre line.
+ROAD_BUFFER_M = 20.0
+# Beyond this reach (a car unheard of for a minute) the region is a good part of the city: the
+# ellipse says as much, and costs nothing (the union of the buffers grows with the square).
+MAX_REACH_M = 1000.0
+# Below these the track is not treated as a car: the filter's vehicle-mode probability, and its
+# speed (without it, scattered fixes of someone standing indoors sometimes looked like a car and
+# the region, on the roads, left the building out: 97.8 -> 91.8 % inside; docs/location.md).
+VEHICLE_PROBABILITY = 0.5
+VEHICLE_MIN_SPEED_MPS = 4.0
+# Map matching over the last few filtered positions, not older than this.
+WINDOW_POINTS = 8
+WINDOW_S = 180.0
+CANDIDATES = 16
+# Candidate roads are searched within the position's 95 % radius, clamped to these.
+SEARCH_MIN_M, SEARCH_MAX_M = 25.0, 300.0
+# Roads kept at the newest position: the most likely ones holding this much probability.
+POSTERIOR_MASS = 0.99
+# Newson & Krumm's beta: how much longer than the straight line a drive between fixes may be.
+BETA_M = 40.0
+# The drawn region: simplified to this tolerance, and never more vertices than this.
+SIMPLIFY_M = 4.0
+MAX_VERTICES = 800
+# Move the position onto the nearest reachable road: off, it gained ~1 m of median error
+# (docs/location.md), and the issue's rule keeps the estimate free unless matching improves it.
+SNAP_TO_ROAD = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    edge: int  # one edge per road (the lower id of a two-way pair)
+    along_m: float  # metres along the edge's geometry
+    distance_m: float
+    x: float
+    y: float
+
+
+class _Roads:
+    """The graph as one undirected edge per road, in metres of the graph's own frame."""
+
+    def __init__(self, graph: RoadGraph) -> None:
+        self.graph = graph
+        x, y = graph.frame.to_metres_many(graph.geom_lat, graph.geom_lon)
+        self.x, self.y = x, y
+        offsets = graph.geom_offsets
+        step = np.hypot(np.diff(x), np.diff(y))
+        step[offsets[1:-1] - 1] = 0.0  # no step from one edge's last point to the next's first
+        cum = np.concatenate([[0.0], np.cumsum(step)])
+        self.cum = cum - cum[offsets[:-1]].repeat(np.diff(offsets))
+        self.length = self.cum[offsets[1:] - 1].copy()
+        twin = graph.edge_twin
+        ids = np.arange(graph.edge_count)
+        self.canonical = np.where(twin >= 0, np.minimum(ids, twin), ids)
+        roads = np.unique(self.canonical)
+        self.roads = roads
+        n = graph.node_count
+        rows, cols = graph.edge_from[roads], graph.edge_to[roads]
+        weights = np.maximum(self.length[roads], 0.01)
+        order = np.lexsort((weights, np.maximum(rows, cols), np.minimum(rows, cols)))
+        lo, hi = np.minimum(rows, cols)[order], np.maximum(rows, cols)[order]
+        first = np.ones(len(order), np.bool_)
+        first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+        keep = order[first]
+        self.rows, self.cols, self.weights = rows[keep], cols[keep], weights[keep]
+        self.matrix = csr_matrix((self.weights, (self.rows, self.cols)), shape=(n, n))
+
+    def points(self, edge: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        a, b = self.graph.geom_offsets[edge], self.graph.geom_offsets[edge + 1]
+        return self.x[a:b], self.y[a:b], self.cum[a:b]
+
+    def project(self, edge: int, px: float, py: float) -> _Candidate:
+        """The point of the road nearest (px, py)."""
+        x, y, cum = self.points(edge)
+        dx, dy = np.diff(x), np.diff(y)
+        denom = np.maximum(dx * dx + dy * dy, 1e-12)
+        t = np.clip(((px - x[:-1]) * dx + (py - y[:-1]) * dy) / denom, 0.0, 1.0)
+        qx, qy = x[:-1] + t * dx, y[:-1] + t * dy
+        dist = np.hypot(qx - px, qy - py)
+        k = int(np.argmin(dist))
+        along = float(cum[k] + t[k] * math.sqrt(float(denom[k])))
+        return _Candidate(edge, along, float(dist[k]), float(qx[k]), float(qy[k]))
+
+    def within(self, edge: int, px: float, py: float, radius: float) -> tuple[float, float] | None:
+        """The stretch (metres along) of the road within `radius` of (px, py), if any."""
+        x, y, cum = self.points(edge)
+        dx, dy = np.diff(x), np.diff(y)
+        seg = np.maximum(np.hypot(dx, dy), 1e-9)
+        t0 = ((px - x[:-1]) * dx + (py - y[:-1]) * dy) / seg
+        h2 = (px - x[:-1]) ** 2 + (py - y[:-1]) ** 2 - t0**2
+        half = np.sqrt(np.maximum(radius**2 - h2, 0.0))
+        start, end = np.maximum(t0 - half, 0.0), np.minimum(t0 + half, seg)
+        hit = (h2 <= radius**2) & (start <= end)
+        if not np.any(hit):
+            return None
+        return float(np.min((cum[:-1] + start)[hit])), float(np.max((cum[:-1] + end)[hit]))
+
+    def cut(self, edge: int, start: float, end: float) -> list[tuple[float, float]]:
+        x, y, cum = self.points(edge)
+        inner = [(float(x[i]), float(y[i])) for i in range(len(x)) if start < cum[i] < end]
+        first = (float(np.interp(start, cum, x)), float(np.interp(start, cum, y)))
+        last = (float(np.interp(end, cum, x)), float(np.interp(end, cum, y)))
+        return [first, *inner, last]
+
+
+@functools.lru_cache(maxsize=4)
+def _roads_of(graph: RoadGraph) -> _Roads:
+    return _Roads(graph)
+
+
+def road_region(
+    estimate: Estimate,
+    graph: RoadGraph,
+    *,
+    speed_bound_mps: float = SPEED_BOUND_MPS,
+    posterior_mass: float = POSTERIOR_MASS,
+) -> RoadRegion | None:
+    """The road-shaped 95 % region of a car-like track at the estimate's time, or None (the
+    ellipse stays): not a car, off the mapped roads, or fixes no drive explains."""
+    if (
+        estimate.vehicle_probability < VEHICLE_PROBABILITY
+        or estimate.speed_mps < VEHICLE_MIN_SPEED_MPS
+        or not estimate.track
+    ):
+        return None
+    reach = speed_bound_mps * estimate.age_s
+    if reach > MAX_REACH_M:
+        return None
+    roads = _roads_of(graph)
+    last = estimate.track[-1]
+    window = [p for p in estimate.track if (last.at - p.at).total_seconds() <= WINDOW_S]
+    steps = [(p, _candidates(roads, p)) for p in window[-WINDOW_POINTS:]]
+    steps = [(p, found) for p, found in steps if found]
+    if not steps or steps[-1][0] is not last:
+        return None  # the newest position is off the roads: free movement
+    matched = _matched(roads, steps, posterior_mass)
+    if matched is None:
+        return None
+    path, keep = matched
+    px, py = roads.graph.frame.to_metres(last.lat, last.lon)
+    seeds = []
+    for candidate in keep:
+        stretch = roads.within(candidate.edge, px, py, max(last.radius_95_m, candidate.distance_m))
+        if stretch is not None:
+            seeds.append((candidate.edge, *stretch))
+    if not seeds:
+        return None
+    lines = _reachable(roads, seeds, reach)
+    # Buffering each stretch, then one union, is an order of magnitude faster than buffering
+    # them all as one geometry (GEOS), and rounds corners coarsely enough for a map.
+    pieces = shapely.buffer(
+        np.array([shapely.LineString(line) for line in lines]), ROAD_BUFFER_M, quad_segs=2
+    )
+    area = shapely.union_all(pieces)
+    frame = roads.graph.frame
+    # The filter's position moved onto the nearest reachable road: a car is on one.
+    here = shapely.Point(*frame.to_metres(estimate.lat, estimate.lon))
+    on_road = shapely.shortest_line(shapely.MultiLineString(lines), here).coords[0]
+    return RoadRegion(
+        polygons=_polygons(area, frame),
+        area_m2=float(area.area),
+        matched=tuple(frame.to_latlon(c.x, c.y) for c in path),
+        reach_m=reach,
+        on_road=frame.to_latlon(*on_road),
+    )
+
+
+def with_road_region(
+    estimate: Estimate, graph: RoadGraph, *, snap: bool = SNAP_TO_ROAD
+) -> Estimate:
+    """The estimate with its road region as the 95 % region when it has one (and, with `snap`,
+    its position on the nearest reachable road)."""
+    region = road_region(estimate, graph)
+    return estimate.on_roads(region, snap=snap) if region is not None else estimate
+
+
+# Consecutive looks at a track share all but the newest positions: each position's candidates
+# and each transition are worked out once.
+@functools.lru_cache(maxsize=4096)
+def _transition(roads: _Roads, p: TrackPoint, q: TrackPoint) -> FloatArray:
+    before, after = _candidates(roads, p), _candidates(roads, q)
+    straight = math.hypot(*_xy_gap(p, q, roads))
+    seconds = max((q.at - p.at).total_seconds(), 1.0)
+    route = _route_metres(roads, before, after, limit=straight + 60.0 * seconds + 500.0)
+    return transition(route, _straight(before, after), BETA_M)
+
+
+@functools.lru_cache(maxsize=4096)
+def _candidates(roads: _Roads, point: TrackPoint) -> list[_Candidate]:
+    radius = min(max(point.radius_95_m, SEARCH_MIN_M), SEARCH_MAX_M)
+    snaps = roads.graph.snaps_near(point.lat, point.lon, within_m=radius, limit=2 * CANDIDATES)
+    px, py = roads.graph.frame.to_metres(point.lat, point.lon)
+    found: dict[int, _Candidate] = {}
+    for snap in snaps:
+        edge = int(roads.canonical[snap.edge])
+        if edge not in found and len(found) < CANDIDATES:
+            found[edge] = roads.project(edge, px, py)
+    return list(found.values())
+
+
+def _matched(
+    roads: _Roads, steps: Sequence[tuple[TrackPoint, list[_Candidate]]], posterior_mass: float
+) -> tuple[list[_Candidate], list[_Candidate]] | None:
+    """(Viterbi path since the last break, the likely roads at the newest position)."""
+    emissions = [
+        emission([c.distance_m for c in found], max(p.radius_95_m / 2.45, 5.0))
+        for p, found in steps
+    ]
+    transitions = [_transition(roads, p, q) for (p, _), (q, _) in itertools.pairwise(steps)]
+    try:
+        matching = match(emissions, transitions)
+    except ValueError:
+        return None
+    newest = steps[-1][1]
+    order = np.argsort(matching.posterior)[::-1]
+    keep, mass = [], 0.0
+    for k in order:
+        keep.append(newest[int(k)])
+        mass += matching.posterior[int(k)]
+        if mass >= posterior_mass:
+            break
+    path = [steps[matching.first + t][1][k] for t, k in enumerate(matching.path)]
+    return path, keep
+
+
+def _xy_gap(p: TrackPoint, q: TrackPoint, roads: _Roads) -> tuple[float, float]:
+    ax, ay = roads.graph.frame.to_metres(p.lat, p.lon)
+    bx, by = roads.graph.frame.to_metres(q.lat, q.lon)
+    return bx - ax, by - ay
+
+
+def _straight(before: list[_Candidate], after: list[_Candidate]) -> FloatArray:
+    bx = np.array([c.x for c in before])[:, None]
+    by = np.array([c.y for c in before])[:, None]
+    ax = np.array([c.x for c in after])[None, :]
+    ay = np.array([c.y for c in after])[None, :]
+    return np.asarray(np.hypot(ax - bx, ay - by), np.float64)
+
+
+def _route_metres(
+    roads: _Roads, before: list[_Candidate], after: list[_Candidate], *, limit: float
+) -> FloatArray:
+    """Drive metres between every pair of candidates (inf beyond `limit`), either direction."""
+    g = roads.graph
+    nodes = sorted({int(n) for c in before for n in (g.edge_from[c.edge], g.edge_to[c.edge])})
+    dist = dijkstra(roads.matrix, directed=False, indices=nodes, limit=limit)
+    row = {n: i for i, n in enumerate(nodes)}
+    out = np.full((len(before), len(after)), np.inf)
+    for i, a in enumerate(before):
+        ends_a = (
+            (int(g.edge_from[a.edge]), a.along_m),
+            (int(g.edge_to[a.edge]), roads.length[a.edge] - a.along_m),
+        )
+        for j, b in enumerate(after):
+            if a.edge == b.edge:
+                out[i, j] = abs(a.along_m - b.along_m)
+                continue
+            ends_b = (
+                (int(g.edge_from[b.edge]), b.along_m),
+                (int(g.edge_to[b.edge]), roads.length[b.edge] - b.along_m),
+            )
+            out[i, j] = min(
+                cost_a + dist[row[na], nb] + cost_b
+                for na, cost_a in ends_a
+                for nb, cost_b in ends_b
+            )
+    return out
+
+
+def _reachable(
+    roads: _Roads, seeds: list[tuple[int, float, float]], reach: float
+) -> list[list[tuple[float, float]]]:
+    """Polylines (metres) of every road stretch within `reach` of the seed stretches."""
+    g = roads.graph
+    n = g.node_count
+    lines = [
+        roads.cut(edge, max(0.0, a - reach), min(roads.length[edge], b + reach))
+        for edge, a, b in seeds
+    ]
+    if reach <= 0:
+        return lines
+    cost: dict[int, float] = {}
+    for edge, a, b in seeds:
+        for node, c in (
+            (int(g.edge_from[edge]), a),
+            (int(g.edge_to[edge]), roads.length[edge] - b),
+        ):
+            cost[node] = min(cost.get(node, math.inf), c)
+    nodes = sorted(cost)
+    matrix = csr_matrix(
+        (
+            np.concatenate([roads.weights, [max(cost[v], 1e-6) for v in nodes]]),
+            (np.concatenate([roads.rows, [n] * len(nodes)]), np.concatenate([roads.cols, nodes])),
+        ),
+        shape=(n + 1, n + 1),
+    )
+    dist = dijkstra(matrix, directed=False, indices=n, limit=reach)
+    for v, c in cost.items():
+        dist[v] = min(dist[v], c)
+    edges = roads.roads
+    du, dv = dist[g.edge_from[edges]], dist[g.edge_to[edges]]
+    length = roads.length[edges]
+    from_start = np.where(du < reach, np.minimum(length, reach - du), 0.0)
+    from_end = np.where(dv < reach, np.minimum(length, reach - dv), 0.0)
+    for k in np.flatnonzero((du < reach) | (dv < reach)):
+        edge, total = int(edges[k]), float(length[k])
+        if from_start[k] + from_end[k] >= total:  # the whole road, once
+            lines.append(roads.cut(edge, 0.0, total))
+            continue
+        if from_start[k] > 0:
+            lines.append(roads.cut(edge, 0.0, float(from_start[k])))
+        if from_end[k] > 0:
+            lines.append(roads.cut(edge, total - float(from_end[k]), total))
+    return lines
+
+
+def _polygons(area: shapely.Geometry, frame: LocalFrame) -> Polygons:
+    """The region in lon/lat, simplified until it has at most MAX_VERTICES vertices."""
+    tolerance = SIMPLIFY_M
+    drawn = area.simplify(tolerance)
+    while shapely.get_num_coordinates(drawn) > MAX_VERTICES:
+        tolerance *= 2.0
+        drawn = area.simplify(tolerance)
+    parts = getattr(drawn, "geoms", [drawn])
+    polygons = []
+    for polygon in parts:
+        if polygon.is_empty:
+            continue
+        rings = []
+        for ring in (polygon.exterior, *polygon.interiors):
+            xy = np.asarray(ring.coords)
+            lat, lon = frame.to_latlon_many(xy[:, 0], xy[:, 1])
+            rings.append(
+                tuple(zip(np.round(lon, 7).tolist(), np.round(lat, 7).tolist(), strict=True))
+            )
+        polygons.append(tuple(rings))
+    return tuple(polygons)
+
+
+def region_samples(region: RoadRegion, count: int = 400) -> tuple[tuple[float, float], ...]:
+    """About `count` (lat, lon) points spread evenly over the region (a grid kept where it is
+    inside): what CCTV selection integrates over instead of the ellipse."""
+    shape = shapely.MultiPolygon(
+        [shapely.Polygon(polygon[0], polygon[1:]) for polygon in region.polygons]
+    )
+    west, south, east, north = shape.bounds
+    spacing = math.sqrt(max(shape.area, 1e-12) / count)
+    lon, lat = np.meshgrid(
+        np.arange(west + spacing / 2, east, spacing), np.arange(south + spacing / 2, north, spacing)
+    )
+    inside = shapely.contains_xy(shape, lon.ravel(), lat.ravel())
+    return tuple(zip(lat.ravel()[inside].tolist(), lon.ravel()[inside].tolist(), strict=True))

@@ -220,15 +220,7 @@ def _heard(
             if flag:
                 events.append("terminal.low_battery")
     for kind in events:  # rare: a terminal back from lost, or its battery running low
-        terminals.supervision_event(
-            session,
-            kind,
-            terminal_id=terminal.id,
-            subscriber_id=terminal.subscriber_id,
-            last_seen_at=terminal.last_seen_at,
-            battery_pct=terminal.battery_pct,
-            at=at,
-        )
+        terminals.announce(session, kind, terminal, at)
 
 
 def _write(session: Session, heard: list[_Heard], at: datetime) -> None:

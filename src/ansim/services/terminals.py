@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -208,7 +208,7 @@ def do_fire_heartbeat_deadline(
         if terminal is None or terminal.disabled or terminal.lost:
             return
         terminal.lost = True
-        _supervision_event(tx, "terminal.lost", terminal, at)
+        announce(tx, "terminal.lost", terminal, at)
         alerts.notify_guardians_of_terminal_problem(
             tx,
             subscriber_id=terminal.subscriber_id,
@@ -234,9 +234,9 @@ def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: d
         terminal.signal_dbm = message.signal_dbm
     if terminal.lost:
         terminal.lost = False
-        _supervision_event(session, "terminal.recovered", terminal, at)
+        announce(session, "terminal.recovered", terminal, at)
     if terminal.note_battery(message.battery_pct):
-        _supervision_event(session, "terminal.low_battery", terminal, at)
+        announce(session, "terminal.low_battery", terminal, at)
     _supervise(session, terminal, at)
 
 
@@ -250,7 +250,21 @@ def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:
     )
 
 
-def _supervision_event(session: Session, kind: str, terminal: Terminal, at: datetime) -> None:
+class Supervised(Protocol):
+    """What a supervision event tells of a terminal (its row, or a heartbeat batch's copy of it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def subscriber_id(self) -> str: ...
+    @property
+    def last_seen_at(self) -> datetime | None: ...
+    @property
+    def battery_pct(self) -> int | None: ...
+
+
+def announce(session: Session, kind: str, terminal: Supervised, at: datetime) -> None:
+    """A supervision event (lost, recovered, low battery) of `terminal` for the board."""
     supervision_event(
         session,
         kind,

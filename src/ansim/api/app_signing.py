@@ -6,9 +6,11 @@ or a phone backup) neither sends an SOS nor reads the person's profile, and a ca
 request is good for its own route only.
 
 The path checked is the one the phone signed: the ASGI `raw_path` (the bytes of the request line,
-not the decoded `path`) and the raw query string. Behind a reverse proxy that strips a prefix, run
-the server with `--root-path` (uvicorn then puts the prefix in `raw_path` itself; a server that does
-not is given it here), so `/ansim/api/v1/app/sos` signed by the phone is what is checked.
+not the decoded `path`) and the raw query string. A reverse proxy must pass the request line
+unchanged (deploy/nginx/ansim.conf's `proxy_pass` without a URI does). One that strips a prefix
+needs the server's ASGI `root_path` set to it: uvicorn then puts the prefix in `raw_path` itself,
+and for a server that does not it is added here, so `/ansim/api/v1/app/sos` as the phone signed it
+is what is checked.
 """
 
 from __future__ import annotations

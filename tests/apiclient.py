@@ -39,25 +39,67 @@ def staff_headers(client: TestClient, role: str) -> dict[str, str]:
 
 
 def app_headers(
-    credential: str, key: str | None = None, *, body: bytes = b"", at: datetime | None = None
+    credential: str,
+    key: str | None = None,
+    *,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    at: datetime | None = None,
 ) -> dict[str, str]:
-    """An app install's signed headers for `body` (a read signs the empty body), as the PWA sends.
+    """An app install's signed headers for `method path` with `body` (a read signs the empty body).
 
-    `at` is the phone's clock (default: now); a test on a fixed clock passes that clock's time.
+    `path` carries the query string as sent; `at` is the phone's clock (default: now). Most tests
+    pass `auth=app_auth(...)` instead, which signs the method and path the request really has.
     """
-    headers = app_signed_headers(credential, body=body, at=at or datetime.now(UTC))
+    headers = app_signed_headers(
+        credential, method=method, target=path, body=body, at=at or datetime.now(UTC)
+    )
     if key:
         headers["Idempotency-Key"] = key
     return headers
 
 
+class AppSigned:
+    """Signs a request as the PWA does, for the method, path and query it is sent with.
+
+    An httpx `auth=` callable (the test client's httpx and httpx itself both take one). The body
+    signed is the one given here (what the phone meant to send), or the request's own when None;
+    a test that changes the body after signing therefore sends a wrong signature, as it should.
+    """
+
+    def __init__(self, credential: str, body: bytes | None, at: datetime | None) -> None:
+        self.credential, self.body, self.at = credential, body, at
+
+    def __call__(self, request: Any) -> Any:
+        body = request.read() if self.body is None else self.body
+        target = request.url.raw_path.decode("ascii")
+        at = self.at or datetime.now(UTC)
+        request.headers.update(
+            app_signed_headers(
+                self.credential, method=request.method, target=target, body=body, at=at
+            )
+        )
+        return request
+
+
+def app_auth(credential: str, *, body: bytes = b"", at: datetime | None = None) -> AppSigned:
+    """`auth=` for a request signed by an install: `client.get(url, auth=app_auth(credential))`."""
+    return AppSigned(credential, body, at)
+
+
 def app_request(
     credential: str, document: Any, key: str | None = None, *, at: datetime | None = None
 ) -> dict[str, Any]:
-    """`content` and signed `headers` of an app request with a JSON body: `client.post(url, **...)`."""
+    """`content`, `headers` and the signing `auth` of an app request with a JSON body.
+
+    `client.post(url, **app_request(...))`: signed for that method and url when sent.
+    """
     raw = json.dumps(document).encode()
-    headers = app_headers(credential, key, body=raw, at=at)
-    return {"content": raw, "headers": {**headers, "Content-Type": "application/json"}}
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return {"content": raw, "headers": headers, "auth": AppSigned(credential, raw, at)}
 
 
 SOS_BODY = {

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, app_request, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_auth, app_request, running_app, staff_headers
 from tests.factories import World, build_world, seal_audit
 
 from ansim.store.tables import incident_events, incidents, outbox
@@ -209,10 +209,8 @@ def test_malformed_json_unknown_ids_and_illegal_steps_are_4xx(
     broken = client.post(
         "/api/v1/app/sos",
         content=b'{"fix": {',
-        headers={
-            **app_headers(world.app_credential, body=b'{"fix": {'),
-            "content-type": "application/json",
-        },
+        headers={"content-type": "application/json"},
+        auth=app_auth(world.app_credential, body=b'{"fix": {'),
     )
     assert broken.status_code == 422
     assert "JSON" in broken.text

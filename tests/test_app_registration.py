@@ -8,7 +8,7 @@ import time
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, running_app
+from tests.apiclient import app_auth, running_app
 from tests.factories import build_world, seal_audit
 from tests.notify_servers import GATEWAY_SECRET, sms_receiver
 
@@ -68,13 +68,13 @@ def test_the_code_is_sent_by_sms_and_a_second_registration_revokes_the_first_ins
                 return credential
 
             first = register("phone-old")
-            bearer = app_headers(first)
-            assert client.get("/api/v1/app/profile", headers=bearer).status_code == 200
+            bearer = app_auth(first)
+            assert client.get("/api/v1/app/profile", auth=bearer).status_code == 200
             second = register("phone-new")
             # The earlier install can neither read nor replace the profile any more.
-            assert client.get("/api/v1/app/profile", headers=bearer).status_code == 401
-            fresh = app_headers(second)
-            assert client.get("/api/v1/app/profile", headers=fresh).status_code == 200
+            assert client.get("/api/v1/app/profile", auth=bearer).status_code == 401
+            fresh = app_auth(second)
+            assert client.get("/api/v1/app/profile", auth=fresh).status_code == 200
             bad = client.post(
                 "/api/v1/app/register", json={"phone_number": "010-1234", "client_id": "phone-bad"}
             )

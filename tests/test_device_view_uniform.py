@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, app_request, staff_headers
+from tests.apiclient import app_auth, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, clocked_app, enrol_terminal, terminal_message
 from tests.verifykit import uow_of
@@ -100,7 +100,7 @@ def _app_case(
         _masked(
             client.get(
                 f"/api/v1/app/incidents/{incident_id}",
-                headers=app_headers(credential, at=clock.now),
+                auth=app_auth(credential, at=clock.now),
             ).json()
         )
     ]
@@ -116,7 +116,7 @@ def _app_case(
         headers=staff_headers(client, "dispatcher"),
     )
     later = client.get(
-        f"/api/v1/app/incidents/{incident_id}", headers=app_headers(credential, at=clock.now)
+        f"/api/v1/app/incidents/{incident_id}", auth=app_auth(credential, at=clock.now)
     )
     return [*seen, str(later.status_code), _masked(later.json())]
 
@@ -219,7 +219,7 @@ def test_regression_a_press_after_either_pin_opens_a_new_incident(
         second = again.json()["incident_id"]
         assert second != first.json()["incident_id"]
         seen = client.get(
-            f"/api/v1/app/incidents/{second}", headers=app_headers(credential, at=clock.now)
+            f"/api/v1/app/incidents/{second}", auth=app_auth(credential, at=clock.now)
         ).json()
         assert seen["status"] == "active"
         board = client.get(

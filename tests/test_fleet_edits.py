@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, running_app, staff_headers
+from tests.apiclient import SOS_BODY, app_request, running_app, staff_headers
 from tests.factories import build_world, seal_audit
 
 from ansim.cli import main
@@ -45,7 +45,7 @@ def test_a_renamed_unit_keeps_its_incidents_orders_and_officer(
         admin = staff_headers(client, "admin")
         board = staff_headers(client, "dispatcher")
         incident_id = client.post(
-            "/api/v1/app/sos", json=SOS_BODY, headers=app_headers(world.app_credential, "edit-0001")
+            "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "edit-0001")
         ).json()["incident_id"]
         ordered = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()
         assert [a["call_sign"] for a in ordered["assignments"]] == ["태평로11"]

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, app_request, staff_headers
+from tests.apiclient import app_auth, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import Clock, clocked_app
 
@@ -83,9 +83,7 @@ def test_registration_by_code_gives_a_credential_that_sends_a_signed_sos(
     client, _, clock, engine = app
     credential = _register(client, engine)
     incident_id = _sos(client, credential, clock)
-    profile = client.get(
-        "/api/v1/app/profile", headers=app_headers(credential, at=clock.now)
-    ).json()
+    profile = client.get("/api/v1/app/profile", auth=app_auth(credential, at=clock.now)).json()
     assert profile["name"] == "이서연"
     update = {
         "name": "이서연",
@@ -247,7 +245,7 @@ def test_the_duress_pin_looks_cancelled_to_the_phone_and_escalates_on_the_board(
             kinds.append(json.loads(stream.receive_text())["type"])
     assert kinds[-2:] == ["incident.duress", "incident.priority_changed"]
     seen = client.get(
-        f"/api/v1/app/incidents/{incident_id}", headers=app_headers(credential, at=clock.now)
+        f"/api/v1/app/incidents/{incident_id}", auth=app_auth(credential, at=clock.now)
     ).json()
     assert seen["status"] == "cancelled"
     incident = client.get(f"/api/v1/incidents/{incident_id}", headers=board).json()["incident"]

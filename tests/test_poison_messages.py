@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, app_request, staff_headers
+from tests.apiclient import app_auth, app_request, staff_headers
 from tests.factories import T0, World, build_world
 from tests.intakekit import (
     Clock,
@@ -119,8 +119,8 @@ def test_the_app_refuses_poison_and_takes_the_next_sos(
 ) -> None:
     client, world, _ = gateway
     # Signed as the app would sign it: the poison itself, not a missing signature, is refused.
-    signed = app_headers(world.app_credential, body=POISON[poison], at=T0)
-    refused = client.post("/api/v1/app/sos", content=POISON[poison], headers={**signed, **JSON})
+    signed = app_auth(world.app_credential, body=POISON[poison], at=T0)
+    refused = client.post("/api/v1/app/sos", content=POISON[poison], headers=JSON, auth=signed)
     assert 400 <= refused.status_code < 500, refused.text
     sos = client.post("/api/v1/app/sos", **app_request(world.app_credential, {}, at=T0))
     assert sos.status_code == 201, sos.text

@@ -7,7 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.apiclient import app_headers, staff_headers
+from tests.apiclient import app_auth, staff_headers
 from tests.factories import T0, build_world, seal_audit
 from tests.intakekit import (
     Clock,
@@ -40,26 +40,26 @@ def test_a_person_sees_their_installs_and_revokes_an_old_phone(
         old_phone = people.issue_app_credential(session, subscriber_id=world.subscriber_id, at=T0)
     clock = Clock(T0)
     with clocked_app(engine, database_url, clock) as client:
-        mine = app_headers(world.app_credential, at=clock.now)
-        listed = client.get("/api/v1/app/installs", headers=mine).json()
+        mine = app_auth(world.app_credential, at=clock.now)
+        listed = client.get("/api/v1/app/installs", auth=mine).json()
         assert len(listed) == 2
         assert sum(i["this_install"] for i in listed) == 1
         old_id = old_phone.partition(".")[0]
         unsigned = {"Authorization": f"Bearer {world.app_credential}"}
         # Unsigned: refused; signed: the old phone's credential stops working at once.
         assert client.delete(f"/api/v1/app/installs/{old_id}", headers=unsigned).status_code == 401
-        answer = client.delete(f"/api/v1/app/installs/{old_id}", headers=mine)
+        answer = client.delete(f"/api/v1/app/installs/{old_id}", auth=mine)
         assert answer.status_code == 200, answer.text
         assert answer.json() == [old_id]
-        gone = app_headers(old_phone, at=clock.now)
-        assert client.get("/api/v1/app/profile", headers=gone).status_code == 401
-        assert client.get("/api/v1/app/profile", headers=mine).status_code == 200
+        gone = app_auth(old_phone, at=clock.now)
+        assert client.get("/api/v1/app/profile", auth=gone).status_code == 401
+        assert client.get("/api/v1/app/profile", auth=mine).status_code == 200
         admin = staff_headers(client, "admin")
         wiped = client.delete(
             f"/api/v1/admin/people/{world.subscriber_id}/app-installs", headers=admin
         )
         assert wiped.json()["revoked"] == [world.app_credential.partition(".")[0]]
-        assert client.get("/api/v1/app/profile", headers=mine).status_code == 401
+        assert client.get("/api/v1/app/profile", auth=mine).status_code == 401
 
 
 def test_terminals_and_carriers_are_disabled_and_a_carrier_secret_rotated(

@@ -21,11 +21,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
-from tests.apiclient import staff_headers
+from tests.apiclient import app_auth, staff_headers
 from tests.intakekit import register_carrier
 from tests.security_fixtures import SecureApp, secure_app
 
-from ansim.api.app_signing import app_signed_headers
 from ansim.security import access
 from ansim.security.signing import carrier_headers
 
@@ -98,7 +97,8 @@ def _httpx_kwargs(case: Any, headers: dict[str, str]) -> dict[str, Any]:
         )
     credential = kwargs["headers"].pop("x-fuzz-app-credential", None)
     if credential is not None:
-        kwargs["headers"] |= app_signed_headers(credential, body=body or b"", at=datetime.now(UTC))
+        # Signed when sent, for the method, path and query the case really has.
+        kwargs["auth"] = app_auth(credential, body=body or b"")
     return kwargs
 
 

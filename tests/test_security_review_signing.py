@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from tests.apiclient import SOS_BODY, app_headers, app_request, running_app
+from tests.apiclient import SOS_BODY, app_auth, app_request, running_app
 from tests.factories import T0, World, build_world
 from tests.intakekit import (
     Clock,
@@ -68,7 +68,7 @@ def test_finding_unsigned_app_reads_are_refused(api: tuple[TestClient, World]) -
     for path in ("/profile", "/installs", f"/incidents/{incident_id}"):
         unsigned = client.get(f"/api/v1/app{path}", headers=bearer)
         assert unsigned.status_code == 401, (path, unsigned.text)
-        signed = client.get(f"/api/v1/app{path}", headers=app_headers(world.app_credential))
+        signed = client.get(f"/api/v1/app{path}", auth=app_auth(world.app_credential))
         assert signed.status_code == 200, (path, signed.text)
 
 
@@ -106,7 +106,7 @@ def test_finding_every_signing_scheme_refuses_alike_401_with_a_reason(
         "app": client.post(
             "/api/v1/app/sos",
             content=b"{}",
-            headers=app_headers(world.app_credential, body=b'{"fix": null}', at=T0),
+            auth=app_auth(world.app_credential, body=b'{"fix": null}', at=T0),
         ),
         "terminal": client.post(
             "/api/v1/terminals/messages", content=json.dumps({**terminal, "seq": 2}).encode()
@@ -134,9 +134,7 @@ def test_finding_one_replay_window_and_an_authentic_sos_outside_it_is_taken_and_
     )
     assert stale_aml.status_code == 401
     assert "window is 60 s" in stale_aml.json()["detail"]
-    stale_read = client.get(
-        "/api/v1/app/profile", headers=app_headers(world.app_credential, at=late)
-    )
+    stale_read = client.get("/api/v1/app/profile", auth=app_auth(world.app_credential, at=late))
     assert stale_read.status_code == 401
     # SOS channels: authentic and outside the window is taken, flagged on the incident.
     app_sos = client.post("/api/v1/app/sos", **app_request(world.app_credential, {}, at=late))

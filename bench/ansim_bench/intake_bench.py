@@ -123,9 +123,12 @@ def _server(url: str, bare: bool, roles: str = "all") -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def _signed(credential: str, body: bytes) -> dict[str, str]:
-    """A pupil's app request signed now, as the PWA signs it (an empty credential: unsigned)."""
-    return app_signed_headers(credential, body=body, at=datetime.now(UTC)) if credential else {}
+def _signed(credential: str, path: str, body: bytes) -> dict[str, str]:
+    """A pupil's app POST to `path` signed now, as the PWA signs it (no credential: unsigned)."""
+    if not credential:
+        return {}
+    now = datetime.now(UTC)
+    return app_signed_headers(credential, method="POST", target=path, body=body, at=now)
 
 
 async def _closed_loop(
@@ -146,7 +149,7 @@ async def _closed_loop(
         try:
             while time.perf_counter() < deadline:
                 extra = {"Idempotency-Key": f"max-{n}-{uuid.uuid4().hex}"} if "sos" in path else {}
-                headers = {**_signed(people[n % len(people)], body), **extra}
+                headers = {**_signed(people[n % len(people)], path, body), **extra}
                 status, _ = await connection.request("POST", path, body, headers)
                 done += status < 300
         finally:
@@ -184,7 +187,7 @@ async def _offered(
             nonlocal failed
             sent_at[n] = time.perf_counter()
             headers = {
-                **_signed(people[n % len(people)], body),
+                **_signed(people[n % len(people)], "/api/v1/app/sos", body),
                 "Idempotency-Key": f"b-{n}-{uuid.uuid4().hex}",
             }
             connection = pool.get_nowait() if not pool.empty() else None

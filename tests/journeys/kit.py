@@ -290,15 +290,19 @@ class AppPhone:
 
     clock_skew_s: int = 0  # how far the phone's clock runs ahead
 
-    def _signed(self, body: bytes) -> dict[str, str]:
+    def _signed(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """Signed as the PWA signs (scheme v2): method, path and query as sent, time, body digest."""
         timestamp = str(int(time.time()) + self.clock_skew_s)
         secret = self.credential.partition(".")[2]
         key = hashlib.sha256(secret.encode()).hexdigest().encode()
-        signature = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        target = httpx.URL(url).raw_path.decode("ascii")
+        digest = hashlib.sha256(body).hexdigest()
+        signed = "\n".join(("v2", method.upper(), target, timestamp, digest)).encode()
+        signature = hmac.new(key, signed, hashlib.sha256).hexdigest()
         return {
             "Authorization": f"Bearer {self.credential}",
             "X-Ansim-Timestamp": timestamp,
-            "X-Ansim-Signature": signature,
+            "X-Ansim-Signature": f"v2={signature}",
             "Content-Type": "application/json",
         }
 
@@ -306,11 +310,12 @@ class AppPhone:
         self, method: str, path: str, document: Any = None, **headers: str
     ) -> httpx.Response:
         body = b"" if document is None else json.dumps(document).encode()
+        url = f"{self.url}/api/v1/app{path}"
         return httpx.request(
             method,
-            f"{self.url}/api/v1/app{path}",
+            url,
             content=body,
-            headers={**self._signed(body), **headers},
+            headers={**self._signed(method, url, body), **headers},
             timeout=15,
         )
 

@@ -440,8 +440,8 @@ def test_poison_over_http_then_valid_messages(platform: Server) -> None:
 
     phone = register_app(platform, number=new_number(), guardian_phone=new_number())
     for body in (NESTED, b"\xff", b'{"fix": {"lat": "north"}}', b'{"fix": {"lat": 91, "lon": 0}}'):
-        headers = phone._signed(body)
-        answer = httpx.post(f"{platform.url}/api/v1/app/sos", content=body, headers=headers)
+        url = f"{platform.url}/api/v1/app/sos"
+        answer = httpx.post(url, content=body, headers=phone._signed("POST", url, body))
         assert answer.status_code < 500, (body[:40], answer.status_code, answer.text)
     # The last of those is an authentic SOS with an impossible fix: kept (the fix dropped), so the
     # valid press after it joins that incident (200) or opens one (201); either way it is taken.

@@ -1,8 +1,16 @@
-"""Every 112 app request is signed by its install (ansim.security.signing, the timestamped scheme).
+"""Every 112 app request is signed by its install (ansim.security.signing, the app's scheme v2).
 
 The bearer credential says which install; the signature proves the request came from the phone
-holding its secret just now. A credential alone (read from a proxy log or a phone backup) neither
-sends an SOS nor reads the person's profile.
+holding its secret just now, for this method and path. A credential alone (read from a proxy log
+or a phone backup) neither sends an SOS nor reads the person's profile, and a captured signed
+request is good for its own route only.
+
+The path checked is the one the phone signed: the ASGI `raw_path` (the bytes of the request line,
+not the decoded `path`) and the raw query string. A reverse proxy must pass the request line
+unchanged (deploy/nginx/ansim.conf's `proxy_pass` without a URI does). One that strips a prefix
+needs the server's ASGI `root_path` set to it: uvicorn then puts the prefix in `raw_path` itself,
+and for a server that does not it is added here, so `/ansim/api/v1/app/sos` as the phone signed it
+is what is checked.
 """
 
 from __future__ import annotations
@@ -10,32 +18,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from ansim.api.auth import AppInstall, get_context
 from ansim.domain.people import ChannelBinding
-from ansim.security.signing import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    app_headers,
-    app_key,
-    timestamped_signature,
-    verify_timestamped,
-)
+from ansim.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, app_headers, verify_app
 
-__all__ = ["SignedInstall", "SosSenderDep", "app_signature", "app_signed_headers"]
+__all__ = ["SignedInstall", "SosSenderDep", "app_signed_headers", "signed_target"]
 
 
-def app_signature(credential: str, *, timestamp: str, body: bytes) -> str:
-    """What the app puts in X-Ansim-Signature (tests and the CLI use this; the PWA does the same)."""
-    _install, _, secret = credential.partition(".")
-    return timestamped_signature(app_key(secret), timestamp=timestamp, body=body)
+def app_signed_headers(
+    credential: str, *, method: str, target: str, body: bytes, at: datetime
+) -> dict[str, str]:
+    """The headers of `method target` the app signs at `at` (tests, benchmarks and the CLI)."""
+    return app_headers(credential, method=method, target=target, body=body, at=at)
 
 
-def app_signed_headers(credential: str, *, body: bytes, at: datetime) -> dict[str, str]:
-    """The headers of a request the app signs at `at` (tests, benchmarks and the CLI)."""
-    return app_headers(credential, body=body, at=at)
+def signed_target(scope: Scope) -> str:
+    """The path and query string as the client sent them (and signed them)."""
+    raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+    root: bytes = scope.get("root_path", "").encode()
+    if root and not raw.startswith(root):
+        raw = root + raw
+    query: bytes = scope.get("query_string", b"")
+    return (raw + b"?" + query if query else raw).decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -53,16 +62,17 @@ class SosSender:
 
 async def _verify(request: Request, install: ChannelBinding, *, sos: bool) -> SosSender:
     context = get_context(request)
-    verified = verify_timestamped(
+    verified = verify_app(
         # The server keeps the digest of the install's secret, which is the app's HMAC key.
         install.credential_hash.encode(),
+        method=request.method,
+        target=signed_target(request.scope),
         timestamp=request.headers.get(TIMESTAMP_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
         body=await request.body(),
         now=context.now(),
         window=context.settings.signature_window,
         sos=sos,
-        signer="the install's secret",
     )
     return SosSender(
         install, verified.signature, verified.signed_at, verified.skew, verified.skew_note()

@@ -2,13 +2,20 @@
 
 Four parties sign what they send us, each in its own wire format because the far side fixed it:
 
-- **timestamped requests** — carriers, the SMS gateway (both ways) and the 112 app sign
+- **timestamped requests** — carriers and the SMS gateway (both ways) sign
   `<unix seconds>.<raw body>` with HMAC-SHA256, sent as `X-Ansim-Timestamp` and `X-Ansim-Signature`
-  (the gateway's value carries a `v1=` prefix, so a second scheme can follow). A request signed
-  further than the replay window (`ANSIM_SIGNATURE_WINDOW_S`, 5 min) from our clock is refused,
-  so a captured request cannot be sent again later — except an SOS: an authentic SOS from a phone
-  or a switch with a wrong clock is taken and flagged, and its idempotency key (or call id, or
-  the signature itself) stops a replay from counting twice.
+  (the gateway's value carries a `v1=` prefix, so a second scheme can follow). Each of them has
+  one route, so the body alone says what the request is.
+- **the 112 app** calls many routes, several with the same body (every read and every DELETE has
+  an empty one), so its scheme v2 also binds the method and the path with its query string:
+  HMAC-SHA256 over `v2\nMETHOD\n/path?query\n<unix seconds>\n<hex sha256(body)>`, sent as
+  `X-Ansim-Signature: v2=<hex>`. A signed GET of the installs list cannot be replayed as the
+  DELETE of an install. The PWA ships with the server, so nothing older is accepted.
+
+A request signed further than the replay window (`ANSIM_SIGNATURE_WINDOW_S`, 5 min) from our clock
+is refused, so a captured request cannot be sent again later — except an SOS: an authentic SOS from
+a phone or a switch with a wrong clock is taken and flagged, and its idempotency key (or call id,
+or the signature itself) stops a replay from counting twice.
 - **terminals** sign the canonical JSON of each message (`intake.terminal_protocol`), and
 - **Android ELS** appends an HMAC-SHA1 of the form (`intake.formats.els`); both use `hmac_hex` and
   `same_digest` from here.
@@ -34,6 +41,7 @@ CARRIER_HEADER = "X-Ansim-Carrier"
 # The default of ANSIM_SIGNATURE_WINDOW_S; the one setting every timestamped scheme uses.
 DEFAULT_WINDOW = timedelta(minutes=5)
 GATEWAY_PREFIX = "v1="
+APP_SCHEME = "v2"
 
 
 class SignatureRefused(DomainError):
@@ -121,6 +129,12 @@ def verify_timestamped(
     expected = timestamped_signature(key, timestamp=timestamp, body=body, prefix=prefix)
     if not same_digest(expected, signature):
         raise SignatureRefused(f"{SIGNATURE_HEADER} does not match the body and {signer}")
+    return _in_window(expected, signed_at, now=now, window=window, sos=sos)
+
+
+def _in_window(
+    expected: str, signed_at: datetime, *, now: datetime, window: timedelta, sos: bool
+) -> Verified:
     skew = signed_at - now
     if abs(skew) <= window:
         return Verified(expected, signed_at)
@@ -150,10 +164,65 @@ def app_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).hexdigest().encode()
 
 
-def app_headers(credential: str, *, body: bytes, at: datetime) -> dict[str, str]:
-    """What the 112 app sends with `body` at `at` (the PWA's client.js does the same)."""
+def app_signed_string(*, method: str, target: str, timestamp: str, body: bytes) -> bytes:
+    """What an app request signs (v2): method, path with query as sent, time, body digest."""
+    digest = hashlib.sha256(body).hexdigest()
+    return "\n".join((APP_SCHEME, method.upper(), target, timestamp, digest)).encode()
+
+
+def app_signature(key: bytes, *, method: str, target: str, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of the v2 signed string (without the `v2=` of the header)."""
+    signed = app_signed_string(method=method, target=target, timestamp=timestamp, body=body)
+    return hmac_hex(key, signed)
+
+
+def app_headers(
+    credential: str, *, method: str, target: str, body: bytes, at: datetime
+) -> dict[str, str]:
+    """What the 112 app sends for `method target` with `body` at `at` (client.js does the same).
+
+    `target` is the path and query string exactly as the request line carries them.
+    """
     _install, _, secret = credential.partition(".")
+    timestamp = str(int(at.timestamp()))
+    signature = app_signature(
+        app_key(secret), method=method, target=target, timestamp=timestamp, body=body
+    )
     return {
         "Authorization": f"Bearer {credential}",
-        **timestamped_headers(app_key(secret), body=body, at=at),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: f"{APP_SCHEME}={signature}",
     }
+
+
+def verify_app(
+    key: bytes,
+    *,
+    method: str,
+    target: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: datetime,
+    window: timedelta,
+    sos: bool = False,
+) -> Verified:
+    """Checks an app request (v2 only: no older scheme, so a body-only signature never passes)."""
+    if not signature:
+        raise SignatureRefused(f"{SIGNATURE_HEADER} is missing: every request must be signed")
+    scheme, equals, sent = signature.partition("=")
+    if not equals or scheme.strip().lower() != APP_SCHEME:
+        raise SignatureRefused(
+            f"{SIGNATURE_HEADER} must be {APP_SCHEME}=<hex HMAC-SHA256 of "
+            f"'{APP_SCHEME}\\nMETHOD\\n/path?query\\ntimestamp\\nsha256(body)'>; "
+            "no other scheme is accepted from the app"
+        )
+    signed_at = signed_time(timestamp)
+    assert timestamp is not None  # signed_time refused an empty one
+    expected = app_signature(key, method=method, target=target, timestamp=timestamp, body=body)
+    if not same_digest(expected, sent.strip()):
+        raise SignatureRefused(
+            f"{SIGNATURE_HEADER} does not match the method, the path ({target}), the body "
+            "and the install's secret"
+        )
+    return _in_window(expected, signed_at, now=now, window=window, sos=sos)

@@ -1,4 +1,6 @@
-// Talking to ansim: signed requests (HMAC-SHA256 of "<timestamp>.<body>"), retried until acknowledged.
+// Talking to ansim: signed requests, retried until acknowledged.
+// Scheme v2: X-Ansim-Signature: v2=<hex HMAC-SHA256 of "v2\nMETHOD\n/path?query\ntimestamp\nhex sha256(body)">,
+// so a captured request is good for its own method and path only (docs/intake.md).
 const encoder = new TextEncoder();
 
 async function hex(buffer) {
@@ -11,31 +13,30 @@ async function signingKey(credential) {
   return crypto.subtle.importKey("raw", encoder.encode(derived), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
+// The headers of a request signed now, for the method and the path and query the browser will send.
+async function signed(method, path, raw, credential) {
+  const url = new URL(path, location.href);
+  const stamp = String(Math.floor(Date.now() / 1000));
+  const digest = await hex(await crypto.subtle.digest("SHA-256", encoder.encode(raw)));
+  const text = ["v2", method, url.pathname + url.search, stamp, digest].join("\n");
+  const signature = await crypto.subtle.sign("HMAC", await signingKey(credential), encoder.encode(text));
+  return { authorization: `Bearer ${credential}`, "x-ansim-timestamp": stamp, "x-ansim-signature": `v2=${await hex(signature)}` };
+}
+
+// Every try (the offline SOS retry included) is signed afresh, with the clock of that try.
 export async function post(path, body, { credential = null, key = null } = {}) {
   const raw = JSON.stringify(body);
   const headers = { "content-type": "application/json" };
-  if (credential) {
-    const stamp = String(Math.floor(Date.now() / 1000));
-    const signature = await crypto.subtle.sign("HMAC", await signingKey(credential), encoder.encode(`${stamp}.${raw}`));
-    Object.assign(headers, {
-      authorization: `Bearer ${credential}`,
-      "x-ansim-timestamp": stamp,
-      "x-ansim-signature": await hex(signature),
-    });
-  }
+  if (credential) Object.assign(headers, await signed("POST", path, raw, credential));
   if (key) headers["idempotency-key"] = key;
   const answer = await fetch(path, { method: "POST", headers, body: raw });
   const result = await answer.json().catch(() => ({}));
   return { status: answer.status, body: result };
 }
 
-// A read with the app's bearer credential (signed like a post of an empty body).
+// A read with the app's bearer credential (signed over the empty body).
 export async function get(path, { credential }) {
-  const stamp = String(Math.floor(Date.now() / 1000));
-  const signature = await crypto.subtle.sign("HMAC", await signingKey(credential), encoder.encode(`${stamp}.`));
-  const answer = await fetch(path, {
-    headers: { authorization: `Bearer ${credential}`, "x-ansim-timestamp": stamp, "x-ansim-signature": await hex(signature) },
-  });
+  const answer = await fetch(path, { headers: await signed("GET", path, "", credential) });
   const result = await answer.json().catch(() => ({}));
   return { status: answer.status, body: result };
 }

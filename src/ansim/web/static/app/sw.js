@@ -1,5 +1,5 @@
 // The 112 app's service worker: the shell works offline; API calls always go to the network.
-const SHELL = "ansim-app-v1";
+const SHELL = "ansim-app-v2"; // v2: client.js signs method and path (scheme v2)
 const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg", "/app/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {

@@ -235,12 +235,12 @@ def _fleet_admin_dialog(page: Any, kit: Consoles) -> None:
 
 def _guardian_expired(page: Any, kit: Consoles) -> None:
     page.goto(kit.expired_link)
-    page.locator("h1").wait_for()
+    page.locator("main").wait_for()
 
 
 def _guardian_invalid(page: Any, kit: Consoles) -> None:
     page.goto(f"{kit.url}/g/not-a-link")
-    page.locator("h1").wait_for()
+    page.locator("main").wait_for()
 
 
 def _staff_admin(page: Any, kit: Consoles) -> None:

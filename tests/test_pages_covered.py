@@ -39,7 +39,7 @@ def get_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> TestClient:
     path = tmp_path_factory.mktemp("pages") / "pages.db"
     shutil.copy(sqlite_template, path)
     settings = Settings(
@@ -47,7 +47,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         demo=True,  # the demo phone page exists only in demo mode
         verification=VerificationSettings(link_secret="pages test key"),
     )
-    yield TestClient(create_app(settings), follow_redirects=False)
+    return TestClient(create_app(settings), follow_redirects=False)
 
 
 def html_routes(client: TestClient) -> dict[str, bytes]:

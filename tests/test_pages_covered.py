@@ -100,3 +100,42 @@ def test_no_api_route_answers_html(client: TestClient) -> None:
         if returns in (FileResponse, HTMLResponse) or response_class is HTMLResponse:
             html.append(route.path)
     assert html == []
+
+
+# One design system: the shared tokens (common/base.css) and one language switch (common/i18n.js).
+SCRIPT = re.compile(r'<script type="module" src="/static/([^"]+)"')
+IMPORT = re.compile(r'import\s[^;]*?from\s+"([^"]+)"')
+
+
+def imports(script: Path) -> set[Path]:
+    """The modules a page script imports, and theirs, under web/static."""
+    found: set[Path] = set()
+    todo = [script]
+    while todo:
+        current = todo.pop()
+        for target in IMPORT.findall(current.read_text(encoding="utf-8")):
+            path = (
+                (STATIC / target.removeprefix("/static/"))
+                if target.startswith("/static/")
+                else (current.parent / target).resolve()
+            )
+            if path.is_file() and path not in found:
+                found.add(path)
+                todo.append(path)
+    return found
+
+
+@pytest.mark.parametrize("file", sorted({page.file for page in PAGES}))
+def test_every_page_is_in_the_design_system(file: str) -> None:
+    html = (STATIC / file).read_text(encoding="utf-8")
+    assert 'href="/static/common/base.css"' in html, f"{file} does not use the shared tokens"
+    scripts = [STATIC / src for src in SCRIPT.findall(html)]
+    assert scripts, f"{file} has no script to switch its language"
+    modules = set().union(*(imports(script) | {script} for script in scripts))
+    assert STATIC / "common" / "i18n.js" in modules, f"{file} has its own language switch"
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
+        assert not re.search(r"\.style\.(color|background)", text), (
+            f"{module.relative_to(STATIC)} colours text itself (use the tokens' classes)"
+        )
+        assert 'localStorage.setItem("ansim.lang"' not in text or module.name == "i18n.js"

@@ -1,6 +1,8 @@
 // The 112 app's service worker: the shell works offline; API calls always go to the network.
-const SHELL = "ansim-app-v1";
-const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg", "/app/manifest.webmanifest"];
+// A new name when the list changes, so an installed app drops the old shell.
+const SHELL = "ansim-app-v2";
+const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg",
+  "/static/common/i18n.js", "/static/common/ui.js", "/static/common/base.css", "/app/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));

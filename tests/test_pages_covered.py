@@ -34,7 +34,7 @@ def get_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
         included = getattr(route, "original_router", None)
         if included is not None:
             yield from get_routes(included.routes)
-        elif isinstance(route, APIRoute) and "GET" in route.methods:
+        elif isinstance(route, APIRoute) and "GET" in (route.methods or set()):
             yield route
 
 

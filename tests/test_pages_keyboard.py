@@ -50,8 +50,14 @@ def test_the_staff_page_by_keyboard(consoles: Consoles, chromium: Any) -> None:
     page.context.close()
 
 
-def test_a_refused_account_reads_in_the_error_colour(consoles: Consoles, chromium: Any) -> None:
+@pytest.mark.parametrize(
+    ("theme", "expected"), [("light", "rgb(179, 38, 30)"), ("dark", "rgb(255, 138, 128)")]
+)
+def test_a_refused_account_reads_in_the_error_colour(
+    consoles: Consoles, chromium: Any, theme: str, expected: str
+) -> None:
     page = new_page(chromium, "en")
+    page.context.add_init_script(f"localStorage.setItem('ansim.theme', '{theme}')")
     log_in(page, consoles.url, Role.ADMIN)
     page.goto(f"{consoles.url}/admin/staff")
     page.locator("#staff tr").first.wait_for()
@@ -63,10 +69,10 @@ def test_a_refused_account_reads_in_the_error_colour(consoles: Consoles, chromiu
     page.locator("#result.error").wait_for(timeout=10_000)
     colour = page.evaluate("getComputedStyle(document.getElementById('result')).color")
     bad = page.evaluate(
-        "(() => { const p = document.createElement('p'); p.style.color = 'var(--bad)';"
+        "(() => { const p = document.createElement('p'); p.style.color = 'var(--bad-fg)';"
         " document.body.append(p); const c = getComputedStyle(p).color; p.remove(); return c; })()"
     )
-    assert colour == bad
+    assert colour == bad == expected
     page.context.close()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class Consoles:
     world: World
     incident_id: str
     guardian_link: str
+    expired_link: str
 
     @property
     def url(self) -> str:
@@ -75,6 +77,7 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
         database_url=url,
         outbox_poll_s=0.05,
         verification=VerificationSettings(link_secret="console test key"),
+        demo=True,  # the demo phone page exists only in demo mode
     )
     with (
         serving(create_app(settings, engine=engine)) as live,
@@ -115,8 +118,16 @@ def consoles(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
             kind=RecipientKind.GUARDIAN,
             at=context.now(),
         )
+        expired = context.verification.link(
+            incident_id=incident_id,
+            recipient_id=guardian_id,
+            kind=RecipientKind.GUARDIAN,
+            at=context.now() - context.verification.link_ttl - timedelta(hours=1),
+        )
         base = link.split("/g/", 1)[0]
-        yield Consoles(live, world, incident_id, link.replace(base, live.url))
+        yield Consoles(
+            live, world, incident_id, link.replace(base, live.url), expired.replace(base, live.url)
+        )
     engine.dispose()
 
 
@@ -142,9 +153,14 @@ def log_in(page: Any, base: str, role: Role) -> None:
 
 @dataclass(frozen=True)
 class ConsolePage:
+    """One page as a person sees it. `route` is the app's path that serves `file` (under
+    web/static): tests/test_pages_covered.py checks every HTML route and file has a ConsolePage."""
+
     name: str
     role: Role | None
     open: Callable[[Any, Consoles], None]
+    route: str
+    file: str
 
 
 def _board(page: Any, kit: Consoles) -> None:
@@ -217,20 +233,51 @@ def _fleet_admin_dialog(page: Any, kit: Consoles) -> None:
     page.locator("#unit-dialog").wait_for(state="visible")
 
 
+def _guardian_expired(page: Any, kit: Consoles) -> None:
+    page.goto(kit.expired_link)
+    page.locator("main").wait_for()
+
+
+def _guardian_invalid(page: Any, kit: Consoles) -> None:
+    page.goto(f"{kit.url}/g/not-a-link")
+    page.locator("main").wait_for()
+
+
+def _staff_admin(page: Any, kit: Consoles) -> None:
+    page.goto(f"{kit.url}/admin/staff")
+    page.locator(f"#staff tr[data-username='{STAFF[Role.ADMIN][0]}']").wait_for()
+
+
+def _demo_phone(page: Any, kit: Consoles) -> None:
+    page.goto(f"{kit.url}/demo/phone")
+    page.locator("#phone button[type=submit]").click()
+    page.locator("#result:not(:empty)").wait_for()
+
+
 PAGES = [
-    ConsolePage("login", None, _login),
-    ConsolePage("board", Role.DISPATCHER, _board),
-    ConsolePage("board-supervisor", Role.SUPERVISOR, _supervisor_board),
-    ConsolePage("mdt-login", None, _mdt_login),
-    ConsolePage("mdt", Role.OFFICER, _mdt),
-    ConsolePage("cctv-login", None, _cctv_login),
-    ConsolePage("cctv", Role.CCTV_OPERATOR, _cctv),
-    ConsolePage("app", None, _app),
-    ConsolePage("guardian", None, _guardian),
-    ConsolePage("enrol", Role.ADMIN, _enrol),
-    ConsolePage("fleet-admin", Role.ADMIN, _fleet_admin),
-    ConsolePage("fleet-admin-edit", Role.ADMIN, _fleet_admin_dialog),
+    ConsolePage("login", None, _login, "/login", "login.html"),
+    ConsolePage("board", Role.DISPATCHER, _board, "/board", "board.html"),
+    ConsolePage("board-supervisor", Role.SUPERVISOR, _supervisor_board, "/board", "board.html"),
+    ConsolePage("mdt-login", None, _mdt_login, "/mdt", "mdt/index.html"),
+    ConsolePage("mdt", Role.OFFICER, _mdt, "/mdt", "mdt/index.html"),
+    ConsolePage("cctv-login", None, _cctv_login, "/cctv", "cctv/index.html"),
+    ConsolePage("cctv", Role.CCTV_OPERATOR, _cctv, "/cctv", "cctv/index.html"),
+    ConsolePage("app", None, _app, "/app/", "app/index.html"),
+    ConsolePage("guardian", None, _guardian, "/g/{token}", "guardian/index.html"),
+    ConsolePage("guardian-expired", None, _guardian_expired, "/g/{token}", "guardian/expired.html"),
+    ConsolePage("guardian-invalid", None, _guardian_invalid, "/g/{token}", "guardian/invalid.html"),
+    ConsolePage("enrol", Role.ADMIN, _enrol, "/admin/enrol", "enrol/index.html"),
+    ConsolePage("fleet-admin", Role.ADMIN, _fleet_admin, "/admin/fleet", "admin/fleet.html"),
+    ConsolePage(
+        "fleet-admin-edit", Role.ADMIN, _fleet_admin_dialog, "/admin/fleet", "admin/fleet.html"
+    ),
+    ConsolePage("staff-admin", Role.ADMIN, _staff_admin, "/admin/staff", "admin/staff.html"),
+    ConsolePage("demo-phone", None, _demo_phone, "/demo/phone", "demo/phone.html"),
 ]
+
+# Served as HTML but not a page of ours: the bundled Swagger UI (third-party, English, for API
+# developers on the operations network; its bilingual part is the OpenAPI summary it shows).
+NOT_OURS = {"/docs": "docs.html"}
 
 
 def new_page(chromium: Any, lang: str, *, width: int = 1600, height: int = 1000) -> Any:

@@ -1,28 +1,25 @@
 // Staff administration page: every button is one admin API call; the server audits each change.
 import { api } from "/static/common/api.js";
+import { langToggle, t, translatePage } from "/static/common/i18n.js";
+import { label } from "/static/common/labels.js";
+import { applyTheme } from "/static/common/ui.js";
 
-let lang = localStorage.getItem("ansim.lang") || "ko";
-const t = (ko, en) => (lang === "ko" ? ko : en);
+applyTheme();
 const base = "/api/v1/admin/staff";
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-ko]")) node.textContent = node.dataset[lang];
-  document.getElementById("lang").textContent = lang === "ko" ? "English" : "한국어";
-}
+let people = [];
 
 function show(text, ok = true) {
   const result = document.getElementById("result");
   result.textContent = text;
-  result.style.color = ok ? "#0a6" : "#c00";
+  result.className = ok ? "" : "error";
 }
 
 const districtList = (text) => text.split(/[,，]/).map((d) => d.trim()).filter(Boolean);
 
-function button(label, action) {
+function button(text, action) {
   const b = document.createElement("button");
   b.type = "button";
-  b.textContent = label;
+  b.textContent = text;
   b.addEventListener("click", async () => {
     try { show(await action()); await load(); } catch (error) { show(error.message, false); }
   });
@@ -30,16 +27,22 @@ function button(label, action) {
 }
 
 async function load() {
-  const people = await api(base);
+  people = await api(base);
+  render();
+}
+
+function render() {
   const rows = people.map((s) => {
     const row = document.createElement("tr");
     row.dataset.username = s.username;
     const state = s.disabled ? t("사용 중지", "disabled") : s.totp_enrolled ? "TOTP" : t("TOTP 미등록", "no TOTP yet");
-    for (const value of [s.username, s.role, s.districts.join(", "), state]) {
+    for (const value of [s.username, label("Role", s.role), s.districts.join(", "), state]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.append(cell);
     }
+    // A user name is typed data, not a word of the page (it may be "admin").
+    row.firstChild.dataset.raw = "";
     const actions = document.createElement("td");
     actions.append(
       button(t("관할 변경", "Districts"), async () => {
@@ -76,11 +79,8 @@ async function load() {
   document.getElementById("staff").replaceChildren(...rows);
 }
 
-document.getElementById("lang").addEventListener("click", () => {
-  lang = lang === "ko" ? "en" : "ko";
-  localStorage.setItem("ansim.lang", lang);
-  applyLanguage();
-});
+translatePage();
+langToggle(document.getElementById("lang"), render);
 
 document.getElementById("add").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -133,5 +133,4 @@ document.getElementById("fleet").addEventListener("submit", async (event) => {
   }
 });
 
-applyLanguage();
 load().catch((error) => show(error.message, false));

@@ -1,12 +1,11 @@
 // The 112 app (PWA): registration by SMS code, one-touch silent SOS, live location, cancel/duress.
 import { get, post, untilAcknowledged } from "/static/app/client.js";
+import { langToggle, t, translatePage } from "/static/common/i18n.js";
 import { applyTheme } from "/static/common/ui.js";
 
 applyTheme();
 
 const store = window.localStorage;
-let lang = store.getItem("ansim.lang") || (navigator.language.startsWith("ko") ? "ko" : "en");
-const t = (ko, en) => (lang === "ko" ? ko : en);
 const $ = (id) => document.getElementById(id);
 const UPLOAD_EVERY_MS = 5000;
 const STATUS_EVERY_MS = 10000;
@@ -20,12 +19,6 @@ let lastFix = null;
 let watchId = null;
 let uploader = null;
 let sosInFlight = false;
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-ko]")) node.textContent = node.dataset[lang];
-  $("lang").textContent = lang === "ko" ? "English" : "한국어";
-}
 
 function say(ko, en) { $("state").textContent = t(ko, en); }
 
@@ -225,15 +218,12 @@ $("verify").addEventListener("submit", async (event) => {
 $("sos").addEventListener("click", sendSos);
 $("cancel").addEventListener("submit", cancelSos);
 $("dark").addEventListener("dblclick", () => { $("dark").hidden = true; });
-$("lang").addEventListener("click", () => {
-  lang = lang === "ko" ? "en" : "ko";
-  store.setItem("ansim.lang", lang);
-  applyLanguage();
+langToggle($("lang"), () => {
   if (quiet) drawQuiet();
 });
 
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" });
-applyLanguage();
+translatePage();
 show();
 if (credential()) startLocation();
 if (incidentId) uploader = setInterval(uploadFixes, UPLOAD_EVERY_MS);

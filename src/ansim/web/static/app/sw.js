@@ -1,6 +1,9 @@
 // The 112 app's service worker: the shell works offline; API calls always go to the network.
-const SHELL = "ansim-app-v2"; // v2: client.js signs method and path (scheme v2)
-const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg", "/app/manifest.webmanifest"];
+// A new name when the list or the signing changes, so an installed app drops the old shell.
+// v3: client.js signs method and path (scheme v2), and the shared i18n/ui/base files are cached.
+const SHELL = "ansim-app-v3";
+const FILES = ["/app/", "/static/app/app.css", "/static/app/app.js", "/static/app/client.js", "/static/app/icon.svg",
+  "/static/common/i18n.js", "/static/common/ui.js", "/static/common/base.css", "/app/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));

@@ -1,12 +1,12 @@
 // CCTV control center console: incidents of the operator's district, cameras with view cones, actions.
 import { createBaseMap, L } from "/static/common/basemap.js";
+import { currentLang, langToggle, t, translatePage } from "/static/common/i18n.js";
 import { label, uncertaintyNow } from "/static/common/labels.js";
 import { applyTheme, themeToggle } from "/static/common/ui.js";
 
 const POLL_MS = 3000;
-const state = { lang: localStorage.getItem("ansim.lang") || "ko", incidentId: null, locationKey: null, map: null, layers: null, detail: null };
+const state = { incidentId: null, locationKey: null, map: null, layers: null, detail: null };
 const $ = (id) => document.getElementById(id);
-const t = (ko, en) => (state.lang === "ko" ? ko : en);
 
 function csrf() {
   const match = document.cookie.match(/(?:^|; )ansim_csrf=([^;]*)/);
@@ -37,22 +37,18 @@ function el(tag, props = {}, ...children) {
 }
 
 function applyLanguage() {
-  document.documentElement.lang = state.lang;
-  for (const node of document.querySelectorAll("[data-ko]")) node.textContent = node.dataset[state.lang];
-  $("lang").textContent = state.lang === "ko" ? "English" : "한국어";
+  translatePage();
   document.title = `${t("CCTV 관제센터", "CCTV control center")} · ansim`;
 }
 
-const statusWord = (s) => label("IncidentStatus", s, state.lang);
+const statusWord = (s) => label("IncidentStatus", s);
 applyTheme();
-const time = (iso) => new Date(iso).toLocaleTimeString(state.lang === "ko" ? "ko-KR" : "en-GB");
+const time = (iso) => new Date(iso).toLocaleTimeString(currentLang() === "ko" ? "ko-KR" : "en-GB");
 
 async function start() {
   applyLanguage();
   const themeLabel = themeToggle($("theme"), t);
-  $("lang").addEventListener("click", () => {
-    state.lang = state.lang === "ko" ? "en" : "ko";
-    localStorage.setItem("ansim.lang", state.lang);
+  langToggle($("lang"), () => {
     applyLanguage();
     themeLabel();
     showWho();
@@ -130,7 +126,7 @@ function renderIncidents(incidents) {
         onclick: () => openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`),
         onkeydown: (key) => { if (key.key === "Enter" || key.key === " ") { key.preventDefault(); openIncident(i.id, `${i.lat},${i.lon},${i.radius_m}`); } } },
         el("span", { class: `badge code-${i.priority}` }, `${t("코드", "code")} ${i.priority}`), ` ${statusWord(i.status)} · ${time(i.received_at)}`,
-        el("br"), `±${Math.round(radiusNow(i))} m ${i.location_method ? label("FixMethod", i.location_method, state.lang) : ""}${i.drill ? t(" (훈련)", " (drill)") : ""}`)
+        el("br"), `±${Math.round(radiusNow(i))} m ${i.location_method ? label("FixMethod", i.location_method) : ""}${i.drill ? t(" (훈련)", " (drill)") : ""}`)
     )
   );
 }

@@ -1,4 +1,8 @@
 // Demo phone: polls the codes sent to the number typed in (demo mode only).
+import { langToggle, t, translatePage } from "/static/common/i18n.js";
+import { applyTheme } from "/static/common/ui.js";
+
+applyTheme();
 let timer = null;
 
 async function show(number) {
@@ -7,9 +11,11 @@ async function show(number) {
   const result = document.getElementById("result");
   if (!answer.ok) {
     result.textContent = typeof body.detail === "string" ? body.detail : answer.statusText;
+    result.className = "error";
     return;
   }
-  result.textContent = `${body.number}: ${body.messages.length}`;
+  result.className = "";
+  result.textContent = t(`${body.number}: 문자 ${body.messages.length}개`, `${body.number}: ${body.messages.length} message(s)`);
   const items = body.messages.map((text) => {
     const item = document.createElement("li");
     item.textContent = text;
@@ -25,3 +31,6 @@ document.getElementById("phone").addEventListener("submit", (event) => {
   show(number);
   timer = setInterval(() => show(number), 2000);
 });
+
+translatePage();
+langToggle(document.getElementById("lang"));

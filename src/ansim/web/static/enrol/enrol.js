@@ -1,16 +1,9 @@
 // Enrolment admin page: plain ES module; uses the staff session cookie and its CSRF token.
+import { langToggle, t, translatePage } from "/static/common/i18n.js";
 import { applyTheme } from "/static/common/ui.js";
 
 // The theme this browser chose, else the system's (common/ui.js).
 applyTheme();
-let lang = localStorage.getItem("ansim.lang") || "ko";
-const t = (ko, en) => (lang === "ko" ? ko : en);
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-ko]")) node.textContent = node.dataset[lang];
-  document.getElementById("lang").textContent = lang === "ko" ? "English" : "한국어";
-}
 
 function csrf() {
   const match = document.cookie.match(/(?:^|; )ansim_csrf=([^;]+)/);
@@ -29,7 +22,7 @@ async function api(path, options = {}) {
 function show(text, ok = true) {
   const result = document.getElementById("result");
   result.textContent = text;
-  result.style.color = ok ? "#0a6" : "#c00";
+  result.className = ok ? "" : "error";
 }
 
 async function loadPeople() {
@@ -47,11 +40,8 @@ async function loadPeople() {
   document.getElementById("people").replaceChildren(...rows);
 }
 
-document.getElementById("lang").addEventListener("click", () => {
-  lang = lang === "ko" ? "en" : "ko";
-  localStorage.setItem("ansim.lang", lang);
-  applyLanguage();
-});
+translatePage();
+langToggle(document.getElementById("lang"));
 
 document.getElementById("person").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -102,5 +92,4 @@ document.getElementById("terminal").addEventListener("submit", async (event) => 
   } catch (error) { show(error.message, false); }
 });
 
-applyLanguage();
 loadPeople();

@@ -1,5 +1,6 @@
 // The guardian page: live location of one person for one incident, and one answer per link.
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
+import { currentLang, langToggle } from "/static/common/i18n.js";
 import { applyTheme } from "/static/common/ui.js";
 
 // The theme this browser chose, else the system's (common/ui.js).
@@ -30,7 +31,6 @@ const STRINGS = {
 
 const token = decodeURIComponent(location.pathname.split('/').pop() || '');
 const api = `/api/v1/guardian/${encodeURIComponent(token)}`;
-let lang = (navigator.language || 'ko').toLowerCase().startsWith('ko') ? 'ko' : 'en';
 let view = null;
 let pending = null;
 let map = null;
@@ -38,12 +38,12 @@ let circle = null;
 let dot = null;
 
 const $ = (id) => document.getElementById(id);
+// The page's words are keyed (STRINGS, data-t); the language is the one common/i18n.js keeps.
 const t = (key, values = {}) =>
-  STRINGS[key][lang === 'ko' ? 0 : 1].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+  STRINGS[key][currentLang() === 'ko' ? 0 : 1].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
 
 function render() {
-  document.documentElement.lang = lang;
-  $('lang').textContent = lang === 'ko' ? 'English' : '한국어';
+  document.documentElement.lang = currentLang();
   for (const element of document.querySelectorAll('[data-t]')) element.textContent = t(element.dataset.t);
   if (!view) return;
   const situation = $('situation');
@@ -70,10 +70,10 @@ function drawLocation() {
     return;
   }
   const { lat, lon, radius_m: radius, located_at: at } = view.location;
-  const time = new Date(at).toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-GB');
+  const time = new Date(at).toLocaleTimeString(currentLang() === 'ko' ? 'ko-KR' : 'en-GB');
   where.textContent = t('where', { r: Math.round(radius), t: time });
   const place = view.location.place;
-  $('place').textContent = place ? place[lang === 'ko' ? 'ko' : 'en'] : '';
+  $('place').textContent = place ? place[currentLang() === 'ko' ? 'ko' : 'en'] : '';
   if (!map) return;
   if (!circle) {
     circle = L.circle([lat, lon], { radius, color: '#c62828', weight: 2, fillOpacity: 0.15 }).addTo(map);
@@ -134,10 +134,7 @@ async function start() {
   } catch {
     map = null;
   }
-  $('lang').addEventListener('click', () => {
-    lang = lang === 'ko' ? 'en' : 'ko';
-    render();
-  });
+  langToggle($('lang'), render);
   $('safe').addEventListener('click', () => { pending = 'safe'; render(); });
   $('danger').addEventListener('click', () => { pending = 'danger'; render(); });
   $('confirm-no').addEventListener('click', () => { pending = null; render(); });

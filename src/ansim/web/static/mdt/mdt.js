@@ -1,6 +1,7 @@
 // The officer's terminal: log in, receive the order live, acknowledge, report status and position.
 // Re-alerts with the reason on escalation; keeps status changes made offline and sends them in order.
 import { createBaseMap, L } from "/static/common/basemap.js";
+import { currentLang, langToggle } from "/static/common/i18n.js";
 import { LABELS, label, uncertaintyNow } from "/static/common/labels.js";
 import { alertTone, announce, applyTheme } from "/static/common/ui.js";
 import { createOutbox } from "/static/mdt/outbox.js";
@@ -59,20 +60,20 @@ const REFRESH_ON = new Set([
 const POSITION_EVERY_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
-const state = { lang: localStorage.getItem("ansim.lang") || "ko", user: null, order: null, unit: null,
+const state = { user: null, order: null, unit: null,
   socket: null, lastEvent: 0, dueAt: null, known: new Set(), audio: null, map: null, layers: null,
   lastPositionAt: 0, watch: null };
 
+// The MDT's words are keyed (TEXT, data-t); the language is the one common/i18n.js keeps.
 function t(key) {
   const pair = TEXT[key] || STATUS[key] || METHOD[key];
   if (!pair) return key;
-  return state.lang === "ko" ? pair[0] : pair[1];
+  return currentLang() === "ko" ? pair[0] : pair[1];
 }
 
 function applyLanguage() {
-  document.documentElement.lang = state.lang;
+  document.documentElement.lang = currentLang();
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  $("lang").textContent = state.lang === "ko" ? "English" : "한국어";
   render();
 }
 
@@ -219,7 +220,7 @@ async function loadNotes() {
   $("notes-box").hidden = notes.length === 0;
   $("notes").replaceChildren(...notes.map((n) => {
     const item = document.createElement("li");
-    item.textContent = `${new Date(n.at).toLocaleTimeString(state.lang)} ${n.data.text}`;
+    item.textContent = `${new Date(n.at).toLocaleTimeString(currentLang())} ${n.data.text}`;
     item.dataset.raw = "";
     return item;
   }));
@@ -232,18 +233,18 @@ function order_is_urgent() {
 function render() {
   if (!state.user) return;
   $("unit-label").textContent = state.unit ? state.unit.call_sign : "";
-  $("unit-status").textContent = state.unit ? label("UnitStatus", state.unit.status, state.lang) : "";
+  $("unit-status").textContent = state.unit ? label("UnitStatus", state.unit.status) : "";
   const order = state.order;
   $("order").hidden = !order;
   if (!order) $("notes-box").hidden = true;
   $("no-order").hidden = Boolean(order);
   if (!order) return;
   const { assignment, incident, person } = order;
-  $("priority").textContent = state.lang === "ko" ? `코드 ${incident.priority}` : `code ${incident.priority}`;
+  $("priority").textContent = currentLang() === "ko" ? `코드 ${incident.priority}` : `code ${incident.priority}`;
   $("priority").className = `priority badge code-${incident.priority}`;
   if (person) {
     $("person-name").textContent = person.name;
-    $("person-detail").textContent = `${person.birth_year}${state.lang === "ko" ? t("born") : ` (${t("born")})`} · ${person.school}`;
+    $("person-detail").textContent = `${person.birth_year}${currentLang() === "ko" ? t("born") : ` (${t("born")})`} · ${person.school}`;
     $("person-notes").textContent = person.notes;
     $("initials").textContent = person.name.slice(0, 1);
     $("photo").hidden = !person.photo_url;
@@ -262,7 +263,7 @@ function render() {
     ? `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(uncertaintyNow(where).radius_m)} m · ${t(where.method)}`
     : "";
   // Street, 동 and nearest landmark (the server's offline place describer).
-  $("place").textContent = incident.place ? incident.place[state.lang === "ko" ? "ko" : "en"] : "";
+  $("place").textContent = incident.place ? incident.place[currentLang() === "ko" ? "ko" : "en"] : "";
   const open = assignment.state;
   $("ack").disabled = open !== "ordered";
   $("decline").disabled = open !== "ordered";
@@ -270,7 +271,7 @@ function render() {
   $("on-scene").disabled = !["ordered", "acknowledged", "en_route"].includes(open);
   $("clear").disabled = !["acknowledged", "en_route", "on_scene"].includes(open);
   const waiting = readOutbox();
-  $("order-state").textContent = label("AssignmentState", open, state.lang);
+  $("order-state").textContent = label("AssignmentState", open);
   $("pending").textContent = waiting.length ? `${t("pending")}: ${waiting.map((w) => t(w.label)).join(" → ")}` : "";
   tick();
 }
@@ -344,7 +345,7 @@ async function drawRoute() {
     if (route.seconds !== null) {
       const minutes = (route.seconds / 60).toFixed(1);
       const km = route.metres === null ? "" : ` · ${(route.metres / 1000).toFixed(1)} km`;
-      $("eta").textContent = `${t("drive")} ${minutes}${state.lang === "ko" ? "분" : " min"}${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
+      $("eta").textContent = `${t("drive")} ${minutes}${currentLang() === "ko" ? "분" : " min"}${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
     } else {
       $("eta").textContent = route.reason;
     }
@@ -417,11 +418,7 @@ function guard(action) {
 document.addEventListener("click", unlockAudio);
 $("login").addEventListener("submit", logIn);
 $("logout").addEventListener("click", logOut);
-$("lang").addEventListener("click", () => {
-  state.lang = state.lang === "ko" ? "en" : "ko";
-  localStorage.setItem("ansim.lang", state.lang);
-  applyLanguage();
-});
+langToggle($("lang"), applyLanguage);
 $("ack").addEventListener("click", guard(acknowledge));
 $("alert-ok").addEventListener("click", () => { $("alert").hidden = true; });
 window.addEventListener("online", () => flushOutbox());

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.apiclient import SOS_BODY, app_auth, app_headers, app_request
 from tests.factories import T0, build_world
@@ -19,6 +20,7 @@ from ansim.api.app_signing import signed_target
 from ansim.security.signing import app_key, timestamped_signature
 from ansim.services import people
 from ansim.store.db import make_session_factory
+from ansim.store.tables import incident_events
 from ansim.store.uow import UnitOfWork
 
 INSTALLS = "/api/v1/app/installs"
@@ -98,3 +100,73 @@ def test_the_path_checked_is_the_one_the_client_sent_behind_a_proxy() -> None:
     assert signed_target({"path": "/api/v1/app/profile", "query_string": b""}) == (
         "/api/v1/app/profile"
     )
+
+
+def _flags(engine: Engine, incident_id: str) -> list[str]:
+    with engine.connect() as connection:
+        return [
+            flag["kind"]
+            for data in connection.execute(
+                sa.select(incident_events.c.data).where(
+                    incident_events.c.incident_id == incident_id,
+                    incident_events.c.kind == "intake_flagged",
+                )
+            ).scalars()
+            for flag in data["flags"]
+        ]
+
+
+def test_an_sos_from_an_app_page_older_than_the_upgrade_is_taken_and_flagged(
+    engine: Engine, database_url: str
+) -> None:
+    """A page loaded before the v2 upgrade still signs v1: its SOS is never refused for that
+    (flagged for the dispatcher); every other request of it is (the reads above)."""
+    world = build_world(engine)
+    clock = Clock(T0)
+    with clocked_app(engine, database_url, clock) as client:
+        timestamp = str(int(clock.now.timestamp()))
+        secret = world.app_credential.partition(".")[2]
+        raw = json.dumps(SOS_BODY).encode()
+        old = {
+            "Authorization": f"Bearer {world.app_credential}",
+            "X-Ansim-Timestamp": timestamp,
+            "X-Ansim-Signature": timestamped_signature(
+                app_key(secret), timestamp=timestamp, body=raw
+            ),
+            "Content-Type": "application/json",
+            "Idempotency-Key": "old-page-sos-1",
+        }
+        taken = client.post(SOS, content=raw, headers=old)
+        assert taken.status_code == 201, taken.text
+        assert "signature_old_scheme" in _flags(engine, taken.json()["incident_id"])
+        # A v1 signature over other bytes is still no signature.
+        forged = client.post(SOS, content=b'{"fix": null}', headers=old)
+        assert forged.status_code == 401, forged.text
+        # Nor does a v1-signed read body pass as an SOS: only an SOS body signed by the install.
+        fixes = f"/api/v1/app/incidents/{taken.json()['incident_id']}/fixes"
+        assert client.post(fixes, content=raw, headers=old).status_code == 401
+
+
+def test_a_captured_sos_replayed_under_a_new_key_is_the_same_press(
+    engine: Engine, database_url: str
+) -> None:
+    """The Idempotency-Key header is not signed: the signature is the press's identity too."""
+    world = build_world(engine)
+    clock = Clock(T0)
+    with clocked_app(engine, database_url, clock) as client:
+        raw = json.dumps(SOS_BODY).encode()
+        signed = app_headers(world.app_credential, method="POST", path=SOS, body=raw, at=clock.now)
+        first = client.post(
+            SOS,
+            content=raw,
+            headers={**signed, "Content-Type": "application/json", "Idempotency-Key": "k-first-1"},
+        )
+        assert first.status_code == 201, first.text
+        for key in ("k-other-22", None):
+            headers = {**signed, "Content-Type": "application/json"}
+            if key:
+                headers["Idempotency-Key"] = key
+            again = client.post(SOS, content=raw, headers=headers)
+            assert again.status_code == 200, again.text
+            assert again.json()["replayed"] is True
+            assert again.json()["incident_id"] == first.json()["incident_id"]

@@ -58,6 +58,8 @@ class SosSender:
     # Set when the signature's time was outside the replay window but the signature was good.
     skew: timedelta | None = None
     skew_note: str | None = None
+    # "v1": signed by an app page from before the signing upgrade (an SOS only; flagged).
+    old_scheme: str | None = None
 
 
 async def _verify(request: Request, install: ChannelBinding, *, sos: bool) -> SosSender:
@@ -75,7 +77,12 @@ async def _verify(request: Request, install: ChannelBinding, *, sos: bool) -> So
         sos=sos,
     )
     return SosSender(
-        install, verified.signature, verified.signed_at, verified.skew, verified.skew_note()
+        install,
+        verified.signature,
+        verified.signed_at,
+        verified.skew,
+        verified.skew_note(),
+        verified.old_scheme,
     )
 
 

@@ -57,6 +57,13 @@ async def send_sos(
             flags.append(IntakeFlag("fix_dropped", str(err)[:200]))
     if sender.skew_note is not None:
         flags.append(IntakeFlag("signature_clock_skew", sender.skew_note))
+    if sender.old_scheme is not None:
+        flags.append(
+            IntakeFlag(
+                "signature_old_scheme",
+                f"signed with the app's scheme {sender.old_scheme}: the page predates the upgrade",
+            )
+        )
     report = SosReport(
         channel=Channel.APP,
         received_at=now,
@@ -64,8 +71,10 @@ async def send_sos(
         subscriber_id=install.subscriber_id,
         fix=fix,
         idempotency_scope=source,
-        # Without a key, a signed SOS is known by its signature: a replay is the same press.
+        # The key header is not signed, so the signature is the press's identity too: a replay
+        # of a captured SOS under a new key is still the same press.
         idempotency_key=idempotency_key or f"sig:{sender.signature}",
+        signature_key=f"sig:{sender.signature}",
     )
     outcome = await run_in_threadpool(
         do_receive_sos, context.platform, report=report, sent_at=sender.sent_at, flags=flags

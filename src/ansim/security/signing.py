@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,8 @@ class Verified:
     signed_at: datetime
     # Set when the request was signed outside the window and taken anyway (an SOS).
     skew: timedelta | None = None
+    # Set when an SOS came signed with the app's previous scheme and was taken anyway.
+    old_scheme: str | None = None
 
     def skew_note(self) -> str | None:
         """The text of a `signature_clock_skew` intake flag, or None for a good clock."""
@@ -211,6 +213,21 @@ def verify_app(
     if not signature:
         raise SignatureRefused(f"{SIGNATURE_HEADER} is missing: every request must be signed")
     scheme, equals, sent = signature.partition("=")
+    if sos and not equals:
+        # An app page loaded before the upgrade still signs v1 (timestamp and body). Its SOS is
+        # taken, flagged: never refused for a software version. v1 binds no route, but only an
+        # SOS body passes this route's model, and the signature is the press's identity.
+        verified = verify_timestamped(
+            key,
+            timestamp=timestamp,
+            signature=signature.strip(),
+            body=body,
+            now=now,
+            window=window,
+            sos=True,
+            signer="the install's secret",
+        )
+        return replace(verified, old_scheme="v1")
     if not equals or scheme.strip().lower() != APP_SCHEME:
         raise SignatureRefused(
             f"{SIGNATURE_HEADER} must be {APP_SCHEME}=<hex HMAC-SHA256 of "

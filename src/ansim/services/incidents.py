@@ -50,6 +50,8 @@ class SosReport:
     fix: LocationFix | None = None
     idempotency_scope: str = ""
     idempotency_key: str | None = None
+    # A second identity of the same message (an app SOS's signature), checked and kept like the key.
+    signature_key: str | None = None
     drill: bool = False
 
 
@@ -68,12 +70,15 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
     who = report.subscriber_id or report.caller_number or report.idempotency_key
     if who is not None:
         locks.person(session, who)
-    if report.idempotency_key:
+    keys = sorted({k for k in (report.idempotency_key, report.signature_key) if k})
+    if keys:
         seen = session.execute(
-            sa.select(idempotency_keys.c.incident_id).where(
+            sa.select(idempotency_keys.c.incident_id)
+            .where(
                 idempotency_keys.c.scope == report.idempotency_scope,
-                idempotency_keys.c.key == report.idempotency_key,
+                idempotency_keys.c.key.in_(keys),
             )
+            .limit(1)
         ).scalar_one_or_none()
         if seen is not None:
             return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
@@ -107,14 +112,18 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
                 "sos_count": incident.sos_count,
             },
         )
-    if report.idempotency_key:
+    if keys:
         session.execute(
-            idempotency_keys.insert().values(
-                scope=report.idempotency_scope,
-                key=report.idempotency_key,
-                incident_id=incident.id,
-                created_at=report.received_at,
-            )
+            idempotency_keys.insert(),
+            [
+                {
+                    "scope": report.idempotency_scope,
+                    "key": key,
+                    "incident_id": incident.id,
+                    "created_at": report.received_at,
+                }
+                for key in keys
+            ],
         )
     if report.fix is not None:
         # A fix that jumps impossibly is kept as refused; the SOS itself still stands.

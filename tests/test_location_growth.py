@@ -96,7 +96,7 @@ def test_the_queue_incident_and_location_payloads_carry_the_growth_rate(
         assert estimate["growth_mps"] == pytest.approx(VEHICLE_GROWTH_MPS)
         assert estimate["region"] is not None
         # The CCTV console's list grows the figure the same way.
-        cctv = staff_headers(client, "cctv_operator")
+        cctv = staff_headers(client, "admin")  # every district
         watched = client.get("/api/v1/cctv/incidents", headers=cctv)
         assert watched.status_code == 200, watched.text
         (seen,) = [i for i in watched.json() if i["id"] == incident_id]

@@ -68,6 +68,13 @@ def _queue_figure(page: Any, incident_id: str) -> int:
     return int(found.group(1))
 
 
+def _header_figure(page: Any) -> int:
+    text = page.locator("[data-testid=uncertainty]").inner_text()
+    found = re.search(r"±(\d+) m", text)
+    assert found, text
+    return int(found.group(1))
+
+
 def _region_figure(page: Any) -> int:
     text = page.locator("[data-testid=location-area]").inner_text()
     found = re.search(r"(?:반경|a circle of) (\d+) m", text)
@@ -101,12 +108,14 @@ def test_the_queue_figure_of_a_car_is_its_road_regions_and_grows_at_the_cars_bou
     page.clock.pause_at(last_fix)
     at_fix_queue, at_fix_region = _queue_figure(page, incident_id), _region_figure(page)
     assert abs(at_fix_queue - at_fix_region) <= 3, (at_fix_queue, at_fix_region)
+    assert _header_figure(page) == at_fix_queue
 
     # Ten seconds without a fix: the queue grows by 167 m (walking pace would add 14 m).
     clock.at = last_fix + timedelta(seconds=10)
     page.clock.pause_at(last_fix + timedelta(seconds=10))  # the board's 5-s redraw runs
     later_queue = _queue_figure(page, incident_id)
     assert later_queue - at_fix_queue == pytest.approx(10 * VEHICLE_GROWTH_MPS, abs=2)
+    assert _header_figure(page) == later_queue  # the detail's line grows on the same clock
     # The region computed now is no larger: the grown figure is the conservative one.
     page.locator(f"[data-incident-id='{incident_id}']").click()
     page.locator("[data-testid=location-area]").filter(has_text="167 m").wait_for(timeout=5000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,10 @@ def test_a_guardian_sees_the_circle_switches_language_and_reports_danger(
         situation.filter(has_text="김하늘 님의 SOS로 경찰이 출동했습니다").wait_for()
         page.locator("path.leaflet-interactive").first.wait_for()
         assert page.locator("#map").get_attribute("data-radius") is not None
-        assert "정확도 약 32 m" in page.locator("#where").inner_text()
+        # The stored 32 m grown to now at walking pace (one fix: no car).
+        shown = re.search(r"정확도 약 (\d+) m", page.locator("#where").inner_text())
+        assert shown is not None
+        assert 32 <= int(shown.group(1)) <= 40
         assert "태평로1가" in page.locator("#place.place-description").inner_text()
         page.click("#lang")
         situation.filter(has_text="Police are on the way after an SOS from 김하늘").wait_for()

@@ -57,6 +57,9 @@ class CctvIncidentOut(_Out):
     radius_m: float
     location_method: str | None
     located_at: datetime | None
+    # The console grows the figure to now: the region's area and its growth rate (m/s).
+    area_m2: float | None = None
+    growth_mps: float | None = None
     drill: bool
 
 
@@ -200,6 +203,8 @@ def _incident_out(incident: Incident) -> CctvIncidentOut:
         radius_m=incident.radius_m or 0.0,
         location_method=incident.location_method,
         located_at=incident.located_at,
+        area_m2=incident.area_m2,
+        growth_mps=incident.growth_mps,
         drill=incident.drill,
     )
 

@@ -37,6 +37,9 @@ class GuardianLocationOut(BaseModel):
     lon: float
     radius_m: float
     located_at: datetime
+    # The page shows the radius of the circle with the region's area grown at this rate to now.
+    area_m2: float | None = None
+    growth_mps: float | None = None
     place: PlaceOut | None = None
 
 
@@ -61,6 +64,8 @@ def _out(found: GuardianView) -> GuardianViewOut:
             lon=location["lon"],
             radius_m=location["radius_m"],
             located_at=location["located_at"],
+            area_m2=location["area_m2"],
+            growth_mps=location["growth_mps"],
             place=views.place_out(location["lat"], location["lon"]),
         )
         if location

@@ -61,6 +61,8 @@ class EstimateOut(BaseModel):
     speed_mps: float
     heading_deg: float
     vehicle_probability: float
+    # m/s the single figure grows without a new fix: a car's bound or walking pace.
+    growth_mps: float
     main_method: str
     floor: int | None
     altitude_m: float | None
@@ -107,6 +109,7 @@ def estimate_out(estimate: Estimate, now: datetime) -> EstimateOut:
         speed_mps=estimate.speed_mps,
         heading_deg=estimate.heading_deg,
         vehicle_probability=estimate.vehicle_probability,
+        growth_mps=estimate.growth_mps,
         main_method=estimate.main_method.value,
         floor=estimate.floor,
         altitude_m=estimate.altitude_m,

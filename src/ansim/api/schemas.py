@@ -132,6 +132,8 @@ class LocationOut(BaseModel):
     located_at: datetime
     # The 95 % region's area: the consoles show the radius of the circle of equal area, grown to now.
     area_m2: float | None = None
+    # m/s the figure grows after located_at: walking pace, or a car's bound (docs/location.md).
+    growth_mps: float | None = None
 
 
 class PlaceOut(BaseModel):

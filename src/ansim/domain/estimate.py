@@ -27,6 +27,16 @@ _COMPASS_KO = ("북", "북동", "동", "남동", "남", "남서", "서", "북서
 _EARTH_RADIUS_M = 6_371_008.8
 # Below this the person is described as standing still rather than moving.
 _MOVING_SPEED_MPS = 2.0
+# How fast the single figure of a region grows between fixes (m/s), stored with the estimate:
+# a brisk walk for someone on foot, and for a car the bound the road region's reach uses (60 km/h:
+# faster than Seoul's traffic almost always is; docs/location.md, "The single figure").
+WALK_GROWTH_MPS = 1.4
+VEHICLE_GROWTH_MPS = 16.7
+# A track is car-like (road region, vehicle growth) at or above both: the filter's vehicle-mode
+# probability, and its speed (without it, scattered fixes of someone standing indoors sometimes
+# looked like a car; docs/location.md).
+VEHICLE_PROBABILITY = 0.5
+VEHICLE_MIN_SPEED_MPS = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,20 @@ class Estimate:
             radius_95_m=region.radius_m,
             area_m2=region.area_m2,
         )
+
+    @property
+    def car_like(self) -> bool:
+        """The filter thinks the track is a vehicle on the move (or it was matched to roads)."""
+        return self.region is not None or (
+            self.vehicle_probability >= VEHICLE_PROBABILITY
+            and self.speed_mps >= VEHICLE_MIN_SPEED_MPS
+        )
+
+    @property
+    def growth_mps(self) -> float:
+        """How fast the single figure grows after `at` when no fix comes: the vehicle bound for a
+        car-like track, walking pace otherwise."""
+        return VEHICLE_GROWTH_MPS if self.car_like else WALK_GROWTH_MPS
 
     @property
     def main_method(self) -> FixMethod:

@@ -24,6 +24,9 @@ class Location(EventData):
     semi_minor_m: float | None = Field(default=None, ge=0)
     orientation_deg: float | None = Field(default=None, ge=0, le=360)
     area_m2: float | None = Field(default=None, ge=0)
+    # How fast the single figure grows after located_at, m/s (optional: older payloads lack it
+    # and readers take walking pace).
+    growth_mps: float | None = Field(default=None, ge=0)
 
 
 class IncidentReceived(EventData):

@@ -9,7 +9,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from ansim.domain.errors import IllegalTransition, InvalidInput
-from ansim.domain.estimate import Estimate
+from ansim.domain.estimate import WALK_GROWTH_MPS, Estimate
 from ansim.domain.fixes import LocationFix
 
 
@@ -107,6 +107,8 @@ class Incident:
     semi_minor_m: float | None = None
     orientation_deg: float | None = None
     area_m2: float | None = None
+    # How fast the single figure grows after `located_at` (m/s): walking pace or a car's bound.
+    growth_mps: float | None = None
     duress: bool = False
     drill: bool = False
     sos_count: int = 1
@@ -174,6 +176,7 @@ class Incident:
         self.location_method, self.located_at = fix.method.value, fix.observed_at
         self.semi_major_m = self.semi_minor_m = fix.radius_m
         self.orientation_deg, self.area_m2 = 0.0, math.pi * fix.radius_m**2
+        self.growth_mps = WALK_GROWTH_MPS  # one fix says nothing of a vehicle
         self.updated_at = at
 
     def take_estimate(self, estimate: Estimate, *, at: datetime) -> None:
@@ -186,6 +189,7 @@ class Incident:
         self.semi_minor_m = round(estimate.semi_minor_m, 2)
         self.orientation_deg = round(estimate.orientation_deg, 1)
         self.area_m2 = round(estimate.area_m2, 1)
+        self.growth_mps = estimate.growth_mps
         self.updated_at = at
 
 

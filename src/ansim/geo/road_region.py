@@ -25,7 +25,15 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from ansim.domain.estimate import Estimate, Polygons, RoadRegion, TrackPoint
+from ansim.domain.estimate import (
+    VEHICLE_GROWTH_MPS,
+    VEHICLE_MIN_SPEED_MPS,
+    VEHICLE_PROBABILITY,
+    Estimate,
+    Polygons,
+    RoadRegion,
+    TrackPoint,
+)
 from ansim.domain.map_matching import emission, match, transition
 from ansim.geo.geodesy import LocalFrame
 from ansim.geo.roads import RoadGraph
@@ -35,17 +43,16 @@ IntArray = npt.NDArray[np.int64]
 
 # 60 km/h: faster than Seoul's traffic almost always is (24-26 km/h on average); a car that
 # drove faster since its last fix may be outside the region.
-SPEED_BOUND_MPS = 16.7
+# The same bound is the stored growth rate of a car's single figure (domain.estimate).
+SPEED_BOUND_MPS = VEHICLE_GROWTH_MPS
 # Half the width of a wide road plus the map's own error: the car is this near the centre line.
 ROAD_BUFFER_M = 20.0
 # Beyond this reach (a car unheard of for a minute) the region is a good part of the city: the
 # ellipse says as much, and costs nothing (the union of the buffers grows with the square).
 MAX_REACH_M = 1000.0
-# Below these the track is not treated as a car: the filter's vehicle-mode probability, and its
-# speed (without it, scattered fixes of someone standing indoors sometimes looked like a car and
-# the region, on the roads, left the building out: 97.8 -> 91.8 % inside; docs/location.md).
-VEHICLE_PROBABILITY = 0.5
-VEHICLE_MIN_SPEED_MPS = 4.0
+# Below VEHICLE_PROBABILITY / VEHICLE_MIN_SPEED_MPS (domain.estimate) the track is not treated as
+# a car (without the speed gate the region, on the roads, left a building out: 97.8 -> 91.8 %
+# inside; docs/location.md).
 # Map matching over the last few filtered positions, not older than this.
 WINDOW_POINTS = 8
 WINDOW_S = 180.0

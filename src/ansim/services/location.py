@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ansim.domain.dispatch_policy import DISPATCH_RETRY_DEADLINE
 from ansim.domain.errors import InvalidInput
-from ansim.domain.estimate import Estimate
+from ansim.domain.estimate import WALK_GROWTH_MPS, Estimate
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.fusion import FixVerdict, LocationTrack, Outcome, order_key
 from ansim.domain.incidents import Incident
@@ -141,6 +141,7 @@ def location_of(incident: Incident) -> dict[str, Any] | None:
         "semi_minor_m": incident.semi_minor_m,
         "orientation_deg": incident.orientation_deg,
         "area_m2": incident.area_m2,
+        "growth_mps": incident.growth_mps or WALK_GROWTH_MPS,
     }
 
 

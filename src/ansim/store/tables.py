@@ -123,6 +123,7 @@ incidents = sa.Table(
     sa.Column("semi_minor_m", sa.Float),
     sa.Column("orientation_deg", sa.Float),
     sa.Column("area_m2", sa.Float),
+    sa.Column("growth_mps", sa.Float),
     sa.Column("duress", sa.Boolean, nullable=False, default=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("sos_count", sa.Integer, nullable=False, default=1),

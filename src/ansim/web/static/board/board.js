@@ -6,7 +6,7 @@ import { ago, currentLang, langToggle, t, translatePage } from "../common/i18n.j
 import { LABELS, label } from "../common/labels.js";
 import { alertTone, announce, applyTheme, themeToggle, toast } from "../common/ui.js";
 import { districtOf } from "../common/basemap.js";
-import { renderDetail, describeLocation } from "./detail.js";
+import { renderDetail, describeLocation, growDetailFigure } from "./detail.js";
 import { channelLabel, codeLabel, roleLabel, statusLabel } from "./labels.js";
 import { createMap } from "./map.js";
 
@@ -68,7 +68,7 @@ async function main() {
   );
   // -1: only events from now on; the REST snapshot taken on each (re)connect covers the rest.
   stream.start(-1);
-  setInterval(() => { renderQueue(); board.growCircles(); }, 5000);
+  setInterval(() => { renderQueue(); board.growCircles(); growDetailFigure(); }, 5000);
 }
 
 function setUpMute() {

@@ -36,6 +36,14 @@ export function describeLocation(location) {
   return `${methodLabel(location.method)} ±${Math.round(radius_m)} m, ${ago(location.located_at)}`;
 }
 
+// The detail's figure grows on the board's clock like the queue's (the location it was drawn from
+// rides on the element).
+export function growDetailFigure() {
+  for (const line of document.querySelectorAll("[data-testid=uncertainty][data-location]")) {
+    line.textContent = describeLocation(JSON.parse(line.dataset.location));
+  }
+}
+
 // The place description (street, 동, nearest landmark) when the location service gives one.
 function placeText(place) {
   if (typeof place === "string") return place;
@@ -122,7 +130,7 @@ export async function renderDetail(container, incidentId, ctx) {
         ]))),
     el("section", { "data-testid": "where" },
       el("h3", {}, t("위치", "Where")),
-      el("p", { "data-testid": "uncertainty" }, describeLocation(incident.location)),
+      el("p", { "data-testid": "uncertainty", "data-location": JSON.stringify(incident.location) }, describeLocation(incident.location)),
       incident.place ? el("p", { class: "place-description", "data-testid": "place" }, placeText(incident.place)) : null,
       detail.relocation ? el("p", { class: `relocation relocation-${detail.relocation.outcome}`, "data-testid": "relocation", title: detail.relocation.detail },
         detail.relocation.outcome === "located"

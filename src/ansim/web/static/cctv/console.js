@@ -134,7 +134,7 @@ function renderIncidents(incidents) {
 // The same uncertainty figure as the board: the radius grown to now since the estimate.
 function radiusNow(i) {
   if (!i.located_at) return i.radius_m;
-  return uncertaintyNow({ radius_m: i.radius_m, area_m2: i.area_m2, located_at: i.located_at }).radius_m;
+  return uncertaintyNow({ radius_m: i.radius_m, area_m2: i.area_m2, growth_mps: i.growth_mps, located_at: i.located_at }).radius_m;
 }
 
 function clearSelection(message) {

@@ -70,14 +70,16 @@ export function label(kind, value, lang = currentLang()) {
   return lang === "ko" ? pair[0] : pair[1];
 }
 
-// The one uncertainty figure every console shows: the estimate's radius (for an elongated,
-// road-shaped region the radius of the circle of equal area) grown at walking pace since the fix.
+// The one uncertainty figure every console shows: the radius of the circle with the 95 % region's
+// area (for a car's road-shaped region too) as stored at the last fix, grown since at the rate
+// stored with it (`growth_mps`: a car's 60 km/h bound, or walking pace; older payloads lack it).
+// For a car this over-states what the region computed now would say (docs/location.md).
 export const WALK_MPS = 1.4;
 export function uncertaintyNow(location, now = Date.now()) {
   if (!location) return null;
   const base = location.area_m2 ? Math.sqrt(location.area_m2 / Math.PI) : location.radius_m;
   const age = Math.max(0, (now - Date.parse(location.located_at)) / 1000);
-  return { radius_m: base + WALK_MPS * age, age_s: age };
+  return { radius_m: base + (location.growth_mps ?? WALK_MPS) * age, age_s: age };
 }
 
 // Guardians' relations are stored as entered; the usual English words are translated.

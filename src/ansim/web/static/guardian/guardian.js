@@ -2,6 +2,7 @@
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
 import { currentLang, langToggle } from "/static/common/i18n.js";
 import { applyTheme } from "/static/common/ui.js";
+import { uncertaintyNow } from "/static/common/labels.js";
 
 // The theme this browser chose, else the system's (common/ui.js).
 applyTheme();
@@ -21,7 +22,7 @@ const STRINGS = {
   confirm_danger: ['"연락이 안 돼요 / 위험해요"를 보낼까요?', 'Send "I cannot reach them / danger"?'],
   answered_safe: ['답변을 받았습니다: 함께 있음 / 오작동. 경찰이 확인합니다.', 'Answer received: with them / a mistake. The police will check.'],
   answered_danger: ['답변을 받았습니다: 위험. 경찰이 긴급 대응합니다.', 'Answer received: danger. The police are treating it as an emergency.'],
-  where: ['위치 정확도 약 {r} m · {t} 기준', 'Accurate to about {r} m · as of {t}'],
+  where: ['현재 위치 정확도 약 {r} m · 마지막 측위 {t}', 'Accurate to about {r} m now · last fix at {t}'],
   no_location: ['아직 위치를 모릅니다.', 'No location yet.'],
   watch_only: ['학교 보안관(배움터지킴이)용 위치 화면입니다.', 'Location view for the school guard.'],
   note: ['위급하면 바로 112에 전화하세요.', 'In an emergency, call 112 now.'],
@@ -69,7 +70,10 @@ function drawLocation() {
     $('place').textContent = '';
     return;
   }
-  const { lat, lon, radius_m: radius, located_at: at } = view.location;
+  const { lat, lon, located_at: at } = view.location;
+  // The single figure every console shows: the region's equal-area radius grown to now at the
+  // rate stored with it (a car's bound or walking pace; common/labels.js).
+  const radius = uncertaintyNow(view.location).radius_m;
   const time = new Date(at).toLocaleTimeString(currentLang() === 'ko' ? 'ko-KR' : 'en-GB');
   where.textContent = t('where', { r: Math.round(radius), t: time });
   const place = view.location.place;
@@ -144,6 +148,8 @@ async function start() {
     const timer = setInterval(async () => {
       if (!(await refresh())) clearInterval(timer);
     }, 5000);
+    // Between answers the figure keeps growing (a car's by up to 17 m a second).
+    setInterval(() => { if (view) drawLocation(); }, 1000);
   }
 }
 

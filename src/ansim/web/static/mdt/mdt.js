@@ -328,7 +328,7 @@ async function drawRoute() {
     // The one figure: the radius of the circle with the region's area, grown to now (server).
     $("location").textContent = `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(region.radius_m)} m · ${t(where.method)}`;
   } else {
-    L.circle([where.lat, where.lon], { radius: where.radius_m, color: "#c0392b", fillOpacity: 0.15 })
+    L.circle([where.lat, where.lon], { radius: uncertaintyNow(where).radius_m, color: "#c0392b", fillOpacity: 0.15 })
       .addTo(state.layers);
     $("region").textContent = "";
   }

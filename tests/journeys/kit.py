@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -169,10 +168,23 @@ class Server:
 
 
 @contextlib.contextmanager
+def _copy_database(seeded: Path, database: Path) -> None:
+    """Copies through SQLite's backup API: what the seeding demo committed may still sit in its WAL
+    file (a demo killed under load never checkpointed), which a plain file copy would leave behind —
+    the staff accounts with it, and every login then answers 401."""
+    source = sqlite3.connect(seeded)
+    target = sqlite3.connect(database)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def serving(seeded: Path, folder: Path, *, port: int = SERVER_PORT, **env: str) -> Iterator[Server]:
     """`ansim serve` on a copy of the seeded database, short deadlines, SMS to the stand-in gateway."""
     database = folder / "ansim.db"
-    shutil.copy(seeded, database)
+    _copy_database(seeded, database)
     url = f"http://127.0.0.1:{port}"
     settings = {
         "ANSIM_DATABASE_URL": f"sqlite:///{database}",

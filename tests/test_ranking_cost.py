@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from ansim.domain.units import Unit, UnitStatus
 from ansim.geo.demo_data import load_road_graph
-from ansim.geo.roads import OffNetwork
+from ansim.geo.roads import OffNetwork, RoadGraph
 from ansim.geo.routing import eta_from_units
 from ansim.services.road_ranking import RoadRanker
 
@@ -30,11 +30,15 @@ def _fleet(rng: random.Random, size: int, first: int = 0) -> list[Unit]:
     ]
 
 
-def _from_scratch(graph, lat: float, lon: float, units: list[Unit]) -> list[tuple[str, float | None]]:  # type: ignore[no-untyped-def]
+def _from_scratch(
+    graph: RoadGraph, lat: float, lon: float, units: list[Unit]
+) -> list[tuple[str, float | None]]:
     """Every unit snapped anew and one Dijkstra: what ranking did before the snap cache."""
     target = graph.snap(lat, lon)
     placed = []
     for unit in units:
+        assert unit.lat is not None
+        assert unit.lon is not None
         try:
             placed.append((unit.id, graph.snap(unit.lat, unit.lon)))
         except OffNetwork:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -36,14 +37,24 @@ def link_key(incident_id: str) -> str:
 
 
 def queue_guardian_links(
-    session: Session, *, incident: Incident, template: str, config: VerificationConfig, at: datetime
+    session: Session,
+    *,
+    incident: Incident,
+    template: str,
+    config: VerificationConfig,
+    at: datetime,
+    guardians: Sequence[Guardian] | None = None,
 ) -> int:
-    """Sends each guardian of the incident's person a message with their own live-page link."""
+    """Sends each guardian of the incident's person a message with their own live-page link.
+
+    `guardians`: the person's guardians when the caller has read them already."""
     if incident.subscriber_id is None:
         return 0
     subscriber = people.get_subscriber(session, subscriber_id=incident.subscriber_id)
+    if guardians is None:
+        guardians = people.guardians_of(session, subscriber_id=subscriber.id)
     queued = 0
-    for guardian in people.guardians_of(session, subscriber_id=subscriber.id):
+    for guardian in guardians:
         link = config.link(
             incident_id=incident.id, recipient_id=guardian.id, kind=RecipientKind.GUARDIAN, at=at
         )

@@ -96,12 +96,18 @@ def start(
         data={"verification_id": verification.id},
     )
     template = "terminal_sos" if incident.channel == Channel.TERMINAL else "verification_link"
+    guardians = people.guardians_of(session, subscriber_id=incident.subscriber_id)
     if not (incident.duress and config.duress_tells_guardians_cancelled):
         # After a duress PIN the guardians were told "cancelled": nothing contradicts it.
         alerts.queue_guardian_links(
-            session, incident=incident, template=template, config=config, at=at
+            session,
+            incident=incident,
+            template=template,
+            config=config,
+            at=at,
+            guardians=guardians,
         )
-    guardian_count = len(people.guardians_of(session, subscriber_id=incident.subscriber_id))
+    guardian_count = len(guardians)
     entry = IncidentEvent(
         incident.id,
         "verification_started",

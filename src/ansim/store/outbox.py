@@ -65,7 +65,10 @@ def emit(
     values["seq"] = _next_seq(session, incident_id, unit_id)
     if _on_postgres(session):
         values["xid"] = _CURRENT_XID
-    session.execute(outbox.insert().values(**values))
+        session.execute(outbox.insert().values(**values))
+        return
+    # Parameters, not `.values(...)`: the statement is built and compiled once, not per event.
+    session.execute(_INSERT_ROW, values)
 
 
 def _emit_in_one_statement(session: Session, values: dict[str, Any]) -> None:
@@ -75,30 +78,13 @@ def _emit_in_one_statement(session: Session, values: dict[str, Any]) -> None:
     of its statements. The same order holds: the UPDATE takes the row's lock and the number
     before the INSERT draws the outbox id.
     """
-    table, key = (
-        (incidents, values["incident_id"])
-        if values["incident_id"] is not None
-        else (units, values["unit_id"])
-    )
-    bump = (
-        table.update()
-        .where(table.c.id == key)
-        .values(event_seq=table.c.event_seq + 1)
-        .returning(table.c.event_seq)
-        .cte("bump")
-    )
-    columns = [*values, "seq", "xid"]
-    row = sa.select(
-        *(sa.literal(value, type_=outbox.c[name].type) for name, value in values.items()),
-        bump.c.event_seq,
-        _CURRENT_XID,
-    )
-    insert = outbox.insert().from_select(columns, row)
-    if session.execute(insert).rowcount == 0:  # type: ignore[attr-defined]
+    table = incidents if values["incident_id"] is not None else units
+    insert = _INSERT_WITH_BUMP[table.name]
+    if session.execute(insert, values).rowcount == 0:  # type: ignore[attr-defined]
         # The row may still be pending in the session (a new incident): a Core statement does
         # not flush the ORM, so flush once and try again.
         session.flush()
-        session.execute(insert)
+        session.execute(insert, values)
 
 
 def record(session: Session, entry: IncidentEvent, event_type: str, data: dict[str, Any]) -> None:
@@ -115,19 +101,47 @@ def _next_seq(session: Session, incident_id: str | None, unit_id: str | None) ->
         table, key = units, unit_id
     else:
         return None
-    bump = (
-        table.update()
-        .where(table.c.id == key)
-        .values(event_seq=table.c.event_seq + 1)
-        .returning(table.c.event_seq)
-    )
-    seq = session.execute(bump).scalar_one_or_none()
+    bump = _BUMP[table.name]
+    seq = session.execute(bump, {"key": key}).scalar_one_or_none()
     if seq is None:
         # The row may still be pending in the session (a new incident): a Core UPDATE does not
         # flush the ORM, so flush once and try again.
         session.flush()
-        seq = session.execute(bump).scalar_one_or_none()
+        seq = session.execute(bump, {"key": key}).scalar_one_or_none()
     return None if seq is None else int(seq)
+
+
+def _bump(table: sa.Table) -> sa.UpdateBase:
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("key"))
+        .values(event_seq=table.c.event_seq + 1)
+        .returning(table.c.event_seq)
+    )
+
+
+def _insert_with_bump(table: sa.Table) -> sa.Insert:
+    key = table.c.id == sa.bindparam("unit_id" if table is units else "incident_id")
+    bump = (
+        table.update()
+        .where(key)
+        .values(event_seq=table.c.event_seq + 1)
+        .returning(table.c.event_seq)
+        .cte("bump")
+    )
+    names = ["type", "version", "at", "incident_id", "unit_id", "data"]
+    row = sa.select(
+        *(sa.bindparam(name, type_=outbox.c[name].type) for name in names),
+        bump.c.event_seq,
+        _CURRENT_XID,
+    )
+    return outbox.insert().from_select([*names, "seq", "xid"], row)
+
+
+# Built once: constructing the statements per event cost more CPU than running them on SQLite.
+_BUMP = {table.name: _bump(table) for table in (incidents, units)}
+_INSERT_ROW = outbox.insert()
+_INSERT_WITH_BUMP = {table.name: _insert_with_bump(table) for table in (incidents, units)}
 
 
 def _on_postgres(session: Session) -> bool:

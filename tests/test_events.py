@@ -34,8 +34,10 @@ def test_a_whole_case_emits_only_valid_registered_events(engine: Engine, databas
             incident_id = client.post(
                 "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "events-0001")
             ).json()["incident_id"]
+            # A second press, with its own fix (the same signed bytes again would be a replay).
+            again = {"fix": {**SOS_BODY["fix"], "accuracy_m": 25}}
             client.post(
-                "/api/v1/app/sos", **app_request(world.app_credential, SOS_BODY, "events-0002")
+                "/api/v1/app/sos", **app_request(world.app_credential, again, "events-0002")
             )
             client.post(
                 f"/api/v1/incidents/{incident_id}/priority",

@@ -266,7 +266,11 @@ def test_killing_the_notifier_mid_send_loses_no_guardian_message(scene: Scene) -
         for n in range(3):
             answer = httpx.post(
                 f"{api.url}/api/v1/app/sos",
-                **app_request(scene.world.app_credential, SOS_BODY, f"notify-fault-{n:04d}"),
+                **app_request(
+                    scene.world.app_credential,
+                    {"fix": {**SOS_BODY["fix"], "accuracy_m": 20 + n}},
+                    f"notify-fault-{n:04d}",
+                ),
                 timeout=10,
             )
             assert answer.status_code == 201, answer.text

@@ -77,10 +77,15 @@ def _refusals() -> None:
 
 
 def test_a_flood_of_sos_from_one_device_folds_into_its_open_incident(secured: SecureApp) -> None:
+    # Thirty presses, each with its own fix (identical signed bytes would be one press replayed).
     answers = [
         secured.client.post(
             "/api/v1/app/sos",
-            **app_request(secured.world.app_credential, SOS_BODY, f"flood-{n:04d}"),
+            **app_request(
+                secured.world.app_credential,
+                {"fix": {**SOS_BODY["fix"], "accuracy_m": 20 + n}},
+                f"flood-{n:04d}",
+            ),
         )
         for n in range(30)
     ]

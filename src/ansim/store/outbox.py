@@ -80,11 +80,14 @@ def _emit_in_one_statement(session: Session, values: dict[str, Any]) -> None:
     """
     table = incidents if values["incident_id"] is not None else units
     insert = _INSERT_WITH_BUMP[table.name]
-    if session.execute(insert, values).rowcount == 0:  # type: ignore[attr-defined]
+    if session.execute(insert, values).first() is None:
         # The row may still be pending in the session (a new incident): a Core statement does
         # not flush the ORM, so flush once and try again.
         session.flush()
-        session.execute(insert, values)
+        if session.execute(insert, values).first() is None:
+            # No such row (a deadline about a subject that is gone): the event still leaves,
+            # without a sequence, as the two-statement path sends it. Never dropped.
+            session.execute(outbox.insert().values(**values, seq=None, xid=_CURRENT_XID))
 
 
 def record(session: Session, entry: IncidentEvent, event_type: str, data: dict[str, Any]) -> None:
@@ -135,7 +138,9 @@ def _insert_with_bump(table: sa.Table) -> sa.Insert:
         bump.c.event_seq,
         _CURRENT_XID,
     )
-    return outbox.insert().from_select([*names, "seq", "xid"], row)
+    # RETURNING tells whether a row went in: a driver's rowcount for INSERT ... SELECT is not
+    # reliable (-1 through SQLAlchemy), and a missed "0 rows" silently dropped the event.
+    return outbox.insert().from_select([*names, "seq", "xid"], row).returning(outbox.c.id)
 
 
 # Built once: constructing the statements per event cost more CPU than running them on SQLite.

@@ -56,6 +56,10 @@ export const LABELS = {
     guardian_answered: ["보호자 링크 응답", "guardian answered on the page"], guardian_called: ["보호자 통화 결과", "guardian call outcome"],
     guardian_unreachable: ["보호자 연락 불가", "guardian unreachable"], duress: ["강압 취소 (비상 PIN)", "duress cancel (duress PIN)"],
     stand_down_requested: ["철수 결정 요청", "stand-down decision asked"], terminal_lost: ["단말기 연결 끊김", "terminal lost"],
+    alerts_queued: ["보호자·학교 보안관 알림 발송 대기", "guardians and school guard alerted"],
+    cancel_refused: ["취소 거부 (PIN 불일치)", "cancel refused (wrong PIN)"],
+    intake_flagged: ["접수 참고 사항", "intake notes"],
+    personal_data_purged: ["개인정보 보존기간 만료 삭제", "personal data purged (retention)"],
   },
   DispatcherDecision: { stand_down: ["철수 (오인 신고)", "stand down (false alarm)"], continue: ["출동 유지", "keep units going"] },
 };

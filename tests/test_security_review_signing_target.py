@@ -9,6 +9,7 @@ a captured signed GET of the installs list (empty body) could be sent again with
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -170,3 +171,9 @@ def test_a_captured_sos_replayed_under_a_new_key_is_the_same_press(
             assert again.status_code == 200, again.text
             assert again.json()["replayed"] is True
             assert again.json()["incident_id"] == first.json()["incident_id"]
+        # The new key now names that press too: a retry under it, freshly signed, finds it.
+        clock.now += timedelta(seconds=3)
+        retry = client.post(SOS, **app_request(world.app_credential, SOS_BODY, "k-other-22"))
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["replayed"] is True
+        assert retry.json()["incident_id"] == first.json()["incident_id"]

@@ -72,16 +72,20 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         locks.person(session, who)
     keys = sorted({k for k in (report.idempotency_key, report.signature_key) if k})
     if keys:
-        seen = session.execute(
-            sa.select(idempotency_keys.c.incident_id)
-            .where(
-                idempotency_keys.c.scope == report.idempotency_scope,
-                idempotency_keys.c.key.in_(keys),
-            )
-            .limit(1)
-        ).scalar_one_or_none()
-        if seen is not None:
-            return SosOutcome(get(session, incident_id=seen), created=False, replayed=True)
+        seen = dict(
+            session.execute(
+                sa.select(idempotency_keys.c.key, idempotency_keys.c.incident_id).where(
+                    idempotency_keys.c.scope == report.idempotency_scope,
+                    idempotency_keys.c.key.in_(keys),
+                )
+            ).all()
+        )
+        if seen:
+            # The same press (by its key, or by its signed bytes under a new key): the new name
+            # is kept too, so a retry under it finds this incident as well.
+            incident_id = next(iter(seen.values()))
+            _remember_keys(session, report, [k for k in keys if k not in seen], incident_id)
+            return SosOutcome(get(session, incident_id=incident_id), created=False, replayed=True)
 
     # An incident the person cancelled with a PIN is over for them, even when the duress PIN keeps
     # it open for the police: a press after either PIN opens a new incident, so the device meets
@@ -112,19 +116,7 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
                 "sos_count": incident.sos_count,
             },
         )
-    if keys:
-        session.execute(
-            idempotency_keys.insert(),
-            [
-                {
-                    "scope": report.idempotency_scope,
-                    "key": key,
-                    "incident_id": incident.id,
-                    "created_at": report.received_at,
-                }
-                for key in keys
-            ],
-        )
+    _remember_keys(session, report, keys, incident.id)
     if report.fix is not None:
         # A fix that jumps impossibly is kept as refused; the SOS itself still stands.
         add_fix(
@@ -136,6 +128,22 @@ def receive_sos(session: Session, *, report: SosReport, merge_window: timedelta)
         )
     session.flush()
     return SosOutcome(incident, created=created, replayed=False)
+
+
+def _remember_keys(session: Session, report: SosReport, keys: list[str], incident_id: str) -> None:
+    if keys:
+        session.execute(
+            idempotency_keys.insert(),
+            [
+                {
+                    "scope": report.idempotency_scope,
+                    "key": key,
+                    "incident_id": incident_id,
+                    "created_at": report.received_at,
+                }
+                for key in keys
+            ],
+        )
 
 
 def open_linked(session: Session, *, earlier: Incident, source: str, at: datetime) -> Incident:

@@ -167,7 +167,6 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-@contextlib.contextmanager
 def _copy_database(seeded: Path, database: Path) -> None:
     """Copies through SQLite's backup API: what the seeding demo committed may still sit in its WAL
     file (a demo killed under load never checkpointed), which a plain file copy would leave behind —
@@ -181,6 +180,7 @@ def _copy_database(seeded: Path, database: Path) -> None:
         source.close()
 
 
+@contextlib.contextmanager
 def serving(seeded: Path, folder: Path, *, port: int = SERVER_PORT, **env: str) -> Iterator[Server]:
     """`ansim serve` on a copy of the seeded database, short deadlines, SMS to the stand-in gateway."""
     database = folder / "ansim.db"

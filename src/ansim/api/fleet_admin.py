@@ -166,14 +166,6 @@ async def fleet_page() -> FileResponse:
     return FileResponse(PAGE)
 
 
-async def _read(context: AppContext, query: Callable[[Session], Row]) -> Row:
-    def read() -> Row:
-        with context.uow.read() as session:
-            return query(session)
-
-    return await run_in_threadpool(read)
-
-
 async def _edit(
     context: AppContext, command: Callable[[], Edited], row: Callable[[Session, Edited], Row]
 ) -> Row:
@@ -192,7 +184,7 @@ async def _edit(
 )
 async def list_units(context: ContextDep, _user: AdminUser) -> list[fleet_edits.UnitRow]:
     """Every unit with its station, retired ones last."""
-    return await _read(context, fleet_edits.list_units)
+    return await context.read(fleet_edits.list_units)
 
 
 @router.get(
@@ -202,7 +194,7 @@ async def list_units(context: ContextDep, _user: AdminUser) -> list[fleet_edits.
 )
 async def list_stations(context: ContextDep, _user: AdminUser) -> list[fleet_edits.StationRow]:
     """Every station with its number of units, retired ones last."""
-    return await _read(context, fleet_edits.list_stations)
+    return await context.read(fleet_edits.list_stations)
 
 
 @router.patch(

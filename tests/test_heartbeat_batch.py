@@ -19,7 +19,7 @@ from ansim.domain.terminals import StaleSequence
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import BadSignature
 from ansim.services.heartbeats import do_record_heartbeats
-from ansim.store.tables import deadlines, terminals
+from ansim.store.tables import deadlines, outbox, terminals
 
 
 def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
@@ -87,6 +87,31 @@ def test_a_batch_commits_the_good_heartbeats_and_refuses_each_bad_one(
     stale = terminal_message("UA-2", secrets["UA-2"], 1, "heartbeat", at, battery_pct=50)
     (refused,) = do_record_heartbeats(platform, batch=[stale], at=at)
     assert isinstance(refused.refused, StaleSequence)
+
+
+def test_a_lost_terminal_heard_in_a_batch_recovers_and_a_low_battery_is_flagged(
+    engine: Engine, database_url: str
+) -> None:
+    world = build_world(engine)
+    with clocked_app(engine, database_url, Clock(T0)) as client:
+        secret = enrol_terminal(client, world.subscriber_id, "UA-1")
+    with engine.begin() as connection:
+        connection.execute(terminals.update().where(terminals.c.id == "UA-1").values(lost=True))
+    at = T0 + timedelta(minutes=5)
+    beat = terminal_message("UA-1", secret, 1, "heartbeat", at, battery_pct=12, signal_dbm=-95)
+    (outcome,) = do_record_heartbeats(platform_of(uow_of(engine)), batch=[beat], at=at)
+    assert outcome.refused is None
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(terminals).where(terminals.c.id == "UA-1")).one()
+        events = connection.execute(
+            sa.select(outbox.c.type, outbox.c.data).where(outbox.c.type.like("terminal.%"))
+        ).all()
+    assert (row.lost, row.low_battery, row.battery_pct, row.signal_dbm) == (False, True, 12, -95)
+    # Announced as the heartbeat left the terminal: both events carry the battery it reported.
+    assert [(kind, data["battery_pct"]) for kind, data in events] == [
+        ("terminal.recovered", 12),
+        ("terminal.low_battery", 12),
+    ]
 
 
 def test_concurrent_heartbeats_over_http_commit_in_few_transactions(

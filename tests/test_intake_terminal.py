@@ -21,7 +21,7 @@ from tests.intakekit import Clock, clocked_app, enrol_terminal, fix_at, terminal
 
 from ansim.domain.errors import InvalidInput
 from ansim.intake import terminal_protocol as protocol
-from ansim.store.tables import incidents, intake_discards, outbox
+from ansim.store.tables import incidents, intake_discards, outbox, terminals
 
 T = TypeVar("T")
 TID = "UA-0001"
@@ -128,6 +128,23 @@ def test_heartbeats_get_config_and_a_silent_terminal_is_reported_lost_then_recov
     assert [t["lost"] for t in client.get("/api/v1/admin/terminals", headers=admin).json()] == [
         False
     ]
+
+
+def test_any_message_from_a_lost_terminal_recovers_it_as_the_message_left_it(
+    terminal: tuple[TestClient, World, Clock, str], engine: Engine
+) -> None:
+    """A location message takes the single-message path; heartbeats come in batches: one rule."""
+    client, _, clock, secret = terminal
+    with engine.begin() as connection:
+        connection.execute(
+            terminals.update().where(terminals.c.id == TID).values(lost=True, battery_pct=80)
+        )
+    clock.now = T0 + timedelta(minutes=5)
+    fixes = [fix_at(37.5665, 126.978, clock.now)]
+    raw = terminal_message(TID, secret, 1, "location", clock.now, fixes=fixes, battery_pct=12)
+    assert _send(client, raw)[0] == 200
+    assert [e["battery_pct"] for e in _events(engine, "terminal.recovered")] == [12]
+    assert [e["battery_pct"] for e in _events(engine, "terminal.low_battery")] == [12]
 
 
 def test_app_and_terminal_of_one_person_join_one_incident_and_the_walk_follows(

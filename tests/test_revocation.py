@@ -114,8 +114,14 @@ def test_terminals_and_carriers_are_disabled_and_a_carrier_secret_rotated(
             ).status_code
             == 404
         )
+        terminal = "/api/v1/admin/terminals/{}/disabled"
+        back = client.put(terminal.format("UA-REV-1"), json={"disabled": False}, headers=admin)
+        assert back.status_code == 204
+        unknown = client.put(terminal.format("UA-NONE"), json={"disabled": True}, headers=admin)
+        assert unknown.status_code == 404
     seal_audit(engine)
     with engine.connect() as conn:
         actions = set(conn.execute(sa.select(audit_log.c.action)).scalars())
     assert {"terminal.disable", "carrier.secret_rotated", "carrier.disable"} <= actions
+    assert "terminal.enable" in actions
     assert json.dumps(sorted(actions))

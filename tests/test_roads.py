@@ -170,3 +170,29 @@ def test_bundled_graph_snaps_city_hall_onto_a_road() -> None:
     snap = graph.snap(37.5663, 126.9779)
     assert snap.distance_m < 100
     assert 0 <= snap.offset_m <= graph.edge_length_m[snap.edge]
+
+
+def test_snaps_near_gives_each_edge_once_nearest_first_up_to_the_limit(graph: RoadGraph) -> None:
+    snaps = graph.snaps_near(*at(30.0, 12.0), within_m=200, limit=10)
+    ends = [
+        (graph.node_ids[graph.edge_from[s.edge]], graph.node_ids[graph.edge_to[s.edge]])
+        for s in snaps
+    ]
+    assert ends == [(1, 2), (2, 1), (2, 4), (4, 2), (2, 3)]  # the footway 3-4 is no road
+    assert [s.distance_m for s in snaps] == pytest.approx([12.0, 12.0, 70.0, 70.0, 71.02], abs=0.05)
+    assert [s.offset_m for s in snaps] == pytest.approx([30.0, 70.0, 12.0, 138.0, 0.0], abs=0.2)
+    assert snaps[0] == graph.snap(*at(30.0, 12.0))
+    assert graph.snaps_near(*at(30.0, 12.0), within_m=200, limit=2) == snaps[:2]
+    assert graph.snaps_near(*at(30.0, 12.0), within_m=5, limit=2) == []
+
+
+def test_road_points_give_every_segment_nearest_first_with_its_bearing(graph: RoadGraph) -> None:
+    points = graph.road_points(*at(30.0, 12.0), within_m=70.5)
+    assert [(round(d, 1), b) for _, _, d, b in points] == [
+        (12.0, 90.0),
+        (12.0, 270.0),
+        (70.0, 0.0),
+        (70.0, 180.0),
+    ]
+    assert points[0][:2] == pytest.approx(at(30.0, 0.0), abs=1e-6)
+    assert graph.road_points(*at(30.0, 12.0), within_m=5) == []

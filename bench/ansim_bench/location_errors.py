@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
 
-from ansim.domain.fixes import FixMethod, LocationFix
-from ansim.sim.location_traces import T0, ReceivedFix, Trace
+from ansim.domain.fixes import FixMethod
+from ansim.sim.location_traces import ReceivedFix, Trace, fix_times, gross_outlier, received_fix
 
 _R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))
 GROSS_OUTLIER_SHARE = 0.01
@@ -88,42 +87,16 @@ def draw_persistent_fixes(
 ) -> list[ReceivedFix]:
     """Fixes along `trace` with persistent errors, sorted by arrival, 5-30 s apart with
     occasional 1-2 minute gaps (as `draw_fixes`)."""
-    methods = list(models)
-    shares = np.array([models[m].share for m in methods])
-    shares = shares / shares.sum()
-    biases = {method: _Bias(models[method], rng) for method in methods}
+    biases = {method: _Bias(model, rng) for method, model in models.items()}
     received = []
-    t = rng.uniform(0, 5)
-    while t <= trace.duration_s:
-        method = methods[int(rng.choice(len(methods), p=shares))]
+    for t, method in fix_times(trace, rng, {m: model.share for m, model in models.items()}):
         model = models[method]
         noise = model.noise_sigma_m * math.exp(rng.normal(0, model.noise_spread))
         bias = biases[method].at_time(t, rng)
         dx, dy = bias[0] + rng.normal(0, noise), bias[1] + rng.normal(0, noise)
-        if rng.random() < outlier_share:
-            angle, far = rng.uniform(0, 2 * math.pi), rng.uniform(1000, 5000)
-            dx, dy = far * math.sin(angle), far * math.cos(angle)
+        error = gross_outlier(rng, (dx, dy), outlier_share)
         # Honest: the 95 % radius of bias + this fix's noise as a circular normal.
         radius = _R95_PER_SIGMA * math.hypot(model.bias_sigma_m, noise)
-        east, north = trace.position(t)
-        lat, lon = trace.to_wgs84(east + dx, north + dy)
-        speed = heading = None
-        if method is FixMethod.GNSS and models is OUTDOORS:  # Doppler speed and bearing
-            ve, vn = np.subtract(trace.position(t + 0.5), trace.position(t - 0.5))
-            ve, vn = ve + rng.normal(0, 0.5), vn + rng.normal(0, 0.5)
-            speed = min(float(math.hypot(ve, vn)), 69.0)
-            heading = float(math.degrees(math.atan2(ve, vn)) % 360.0)
-        fix = LocationFix(
-            lat=lat,
-            lon=lon,
-            radius_m=radius,
-            method=method,
-            observed_at=T0 + timedelta(seconds=t),
-            source="bench",
-            speed_mps=speed,
-            heading_deg=heading,
-        )
-        delay = rng.uniform(5, 90) if rng.random() < late_share else rng.uniform(0, 2)
-        received.append(ReceivedFix(t + delay, fix))
-        t += rng.uniform(60, 120) if rng.random() < 0.05 else rng.uniform(5, 30)
+        doppler = method is FixMethod.GNSS and models is OUTDOORS
+        received.append(received_fix(trace, rng, t, method, error, radius, doppler, late_share))
     return sorted(received, key=lambda r: r.arrival_s)

@@ -24,6 +24,7 @@ import aiomqtt
 
 from ansim.intake import terminal_protocol as protocol
 from ansim_bench.intake_bench import _free_port
+from ansim_bench.scale_heartbeats import signed_heartbeat
 from ansim_bench.scale_world import Population
 
 # Publishing connections, and heartbeats awaiting their ack on each: enough in flight for the
@@ -67,15 +68,15 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 async def wait_for_bridge(url: str, population: Population, seq: dict[int, int]) -> None:
     """Until the server's bridge answers (it subscribes a moment after the server is up)."""
-    from ansim_bench.scale_bench import _heartbeat
-
     parts = url.removeprefix("mqtt://").split(":")
     async with aiomqtt.Client(parts[0], int(parts[1])) as client:
         await client.subscribe(protocol.down_topic(population.terminal_id(0)), qos=1)
         for _ in range(100):
             seq[0] += 1
             await client.publish(
-                protocol.up_topic(population.terminal_id(0)), _heartbeat(population, 0, seq[0]), 1
+                protocol.up_topic(population.terminal_id(0)),
+                signed_heartbeat(population, 0, seq[0]),
+                1,
             )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.5):
@@ -92,8 +93,6 @@ async def heartbeats(
     `seq` (each terminal's last sent sequence number) moves with every accepted heartbeat. A
     terminal has at most one heartbeat in flight, as a device would.
     """
-    from ansim_bench.scale_bench import _heartbeat
-
     host, port = url.removeprefix("mqtt://").split(":")
     waiting: dict[str, tuple[int, float, asyncio.Future[str]]] = {}
     timings: list[float] = []
@@ -118,7 +117,7 @@ async def heartbeats(
             waiting[terminal_id] = (seq[j] + 1, started, done)
             counts["sent"] += 1
             await client.publish(
-                protocol.up_topic(terminal_id), _heartbeat(population, j, seq[j] + 1), qos=1
+                protocol.up_topic(terminal_id), signed_heartbeat(population, j, seq[j] + 1), qos=1
             )
             try:
                 status = await asyncio.wait_for(done, timeout=30)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ansim.bus.memory import InProcessBus
 from ansim.bus.relay import OutboxRelay
@@ -19,6 +22,8 @@ from ansim.settings import Settings
 from ansim.store.uow import UnitOfWork
 
 __all__ = ["AppContext", "utc_now"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,3 +59,12 @@ class AppContext:
 
     def now(self) -> datetime:
         return self.platform.now()
+
+    async def read(self, query: Callable[[Session], T]) -> T:
+        """`query` in a read session on a worker thread (the event loop never waits on the store)."""
+
+        def run() -> T:
+            with self.uow.read() as session:
+                return query(session)
+
+        return await run_in_threadpool(run)

@@ -8,7 +8,6 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep
 from ansim.intake.numbers import normalize_number
@@ -44,8 +43,7 @@ async def phone_messages(number: str, context: ContextDep) -> PhoneMessagesOut:
     _demo_only(context)
     e164 = normalize_number(number)
 
-    def query() -> list[str]:
-        with context.uow.read() as session:
-            return app_accounts.outbox_messages(session, to_number=e164)
-
-    return PhoneMessagesOut(number=e164, messages=await run_in_threadpool(query))
+    messages = await context.read(
+        lambda session: app_accounts.outbox_messages(session, to_number=e164)
+    )
+    return PhoneMessagesOut(number=e164, messages=messages)

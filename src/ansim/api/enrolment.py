@@ -206,11 +206,9 @@ async def admin_list_people(
 ) -> list[EnrolledPersonOut]:
     """Enrolled people by name (optionally one school's)."""
 
-    def read() -> list[EnrolledPersonOut]:
-        with context.uow.read() as session:
-            return [_person_out(p) for p in enrolment.list_people(session, school=school)]
-
-    return await run_in_threadpool(read)
+    return await context.read(
+        lambda session: [_person_out(p) for p in enrolment.list_people(session, school=school)]
+    )
 
 
 @router.get(
@@ -311,11 +309,9 @@ async def admin_update_terminal(
 async def admin_list_terminals(context: ContextDep, user: Admin) -> list[TerminalOut]:
     """Every terminal with its supervision state (lost, low battery)."""
 
-    def read() -> list[TerminalOut]:
-        with context.uow.read() as session:
-            return [_terminal_out(t) for t in terminals.list_for(session)]
-
-    return await run_in_threadpool(read)
+    return await context.read(
+        lambda session: [_terminal_out(t) for t in terminals.list_for(session)]
+    )
 
 
 @router.post(
@@ -351,11 +347,7 @@ async def admin_register_carrier(
 async def admin_intake_discards(context: ContextDep, user: Admin) -> dict[str, dict[str, int]]:
     """How many messages each channel refused or dropped, by reason."""
 
-    def read() -> dict[str, dict[str, int]]:
-        with context.uow.read() as session:
-            return discards.counts(session)
-
-    return await run_in_threadpool(read)
+    return await context.read(discards.counts)
 
 
 @pages.get("/admin/enrol")

@@ -9,14 +9,16 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff, staff_actor
+from ansim.api.context import AppContext
 from ansim.api.intake_common import read_body
 from ansim.domain.staff import Role, StaffUser
 from ansim.domain.units import StationKind, UnitKind
@@ -27,6 +29,8 @@ pages = APIRouter(tags=["pages"])
 PAGE = Path(__file__).resolve().parent.parent / "web" / "static" / "admin" / "fleet.html"
 AdminUser = Annotated[StaffUser, Depends(require_staff(Role.ADMIN))]
 MAX_CSV_BYTES = 4 * 1024 * 1024
+Row = TypeVar("Row")
+Edited = TypeVar("Edited")
 # An import command with its platform bound: do_import_stations or do_import_units.
 ImportCommand = Callable[..., fleet.ImportReport]
 
@@ -162,17 +166,25 @@ async def fleet_page() -> FileResponse:
     return FileResponse(PAGE)
 
 
+async def _edit(
+    context: AppContext, command: Callable[[], Edited], row: Callable[[Session, Edited], Row]
+) -> Row:
+    """Runs one edit command, then reads the edited unit or station back as the list shows it."""
+
+    def edit() -> Row:
+        edited = command()
+        with context.uow.read() as session:
+            return row(session, edited)
+
+    return await run_in_threadpool(edit)
+
+
 @router.get(
     "/units", operation_id="admin_list_fleet_units", response_model=list[fleet_edits.UnitRow]
 )
 async def list_units(context: ContextDep, _user: AdminUser) -> list[fleet_edits.UnitRow]:
     """Every unit with its station, retired ones last."""
-
-    def query() -> list[fleet_edits.UnitRow]:
-        with context.uow.read() as session:
-            return fleet_edits.list_units(session)
-
-    return await run_in_threadpool(query)
+    return await context.read(fleet_edits.list_units)
 
 
 @router.get(
@@ -182,12 +194,7 @@ async def list_units(context: ContextDep, _user: AdminUser) -> list[fleet_edits.
 )
 async def list_stations(context: ContextDep, _user: AdminUser) -> list[fleet_edits.StationRow]:
     """Every station with its number of units, retired ones last."""
-
-    def query() -> list[fleet_edits.StationRow]:
-        with context.uow.read() as session:
-            return fleet_edits.list_stations(session)
-
-    return await run_in_threadpool(query)
+    return await context.read(fleet_edits.list_stations)
 
 
 @router.patch(
@@ -199,15 +206,18 @@ async def edit_unit(
     """Changes a unit's call sign, kind or station; the same unit row, so its history stays.
     409 when the call sign is another unit's (retired ones included) or the unit is retired."""
     change = fleet_edits.UnitChange(call_sign=body.call_sign, kind=body.kind, station=body.station)
-
-    def edit() -> fleet_edits.UnitRow:
-        unit = fleet_edits.do_edit_unit(
-            context.platform, call_sign=call_sign, change=change, actor=staff_actor(request, user)
-        )
-        with context.uow.read() as session:
-            return fleet_edits.list_units(session, unit_id=unit.id)[0]
-
-    return await run_in_threadpool(edit)
+    actor = staff_actor(request, user)
+    return await _edit(
+        context,
+        partial(
+            fleet_edits.do_edit_unit,
+            context.platform,
+            call_sign=call_sign,
+            change=change,
+            actor=actor,
+        ),
+        lambda session, unit: fleet_edits.list_units(session, unit_id=unit.id)[0],
+    )
 
 
 @router.patch(
@@ -221,12 +231,11 @@ async def edit_station(
     change = fleet_edits.StationChange(
         name=body.name, kind=body.kind, lat=body.lat, lon=body.lon, district=body.district
     )
-
-    def edit() -> fleet_edits.StationRow:
-        station = fleet_edits.do_edit_station(
-            context.platform, name=name, change=change, actor=staff_actor(request, user)
-        )
-        with context.uow.read() as session:
-            return fleet_edits.list_stations(session, station_id=station.id)[0]
-
-    return await run_in_threadpool(edit)
+    actor = staff_actor(request, user)
+    return await _edit(
+        context,
+        partial(
+            fleet_edits.do_edit_station, context.platform, name=name, change=change, actor=actor
+        ),
+        lambda session, station: fleet_edits.list_stations(session, station_id=station.id)[0],
+    )

@@ -69,11 +69,7 @@ async def staff_page() -> FileResponse:
 
 @router.get("", operation_id="admin_list_staff", response_model=list[StaffOut])
 async def list_staff(context: ContextDep, _user: AdminUser) -> list[StaffOut]:
-    def query() -> list[StaffOut]:
-        with context.uow.read() as session:
-            return [_out(v) for v in staff_admin.list_staff(session)]
-
-    return await run_in_threadpool(query)
+    return await context.read(lambda session: [_out(v) for v in staff_admin.list_staff(session)])
 
 
 @router.post("", operation_id="admin_add_staff", response_model=StaffOut, status_code=201)

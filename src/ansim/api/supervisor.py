@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
 
 from ansim.api.auth import ContextDep, require_staff
 from ansim.domain.staff import Role, StaffUser
@@ -21,10 +20,8 @@ async def get_shift_figures(context: ContextDep, _user: Supervisor) -> dict[str,
     SOS received, press → first order and order → acknowledgement (count, median, p90 in seconds),
     verification outcomes by state."""
 
-    def read() -> dict[str, Any]:
-        with context.uow.read() as session:
-            return shift_figures.figures(
-                session, now=context.now(), changes=context.settings.shift_changes
-            )
-
-    return await run_in_threadpool(read)
+    return await context.read(
+        lambda session: shift_figures.figures(
+            session, now=context.now(), changes=context.settings.shift_changes
+        )
+    )

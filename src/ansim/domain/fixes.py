@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from ansim.domain.errors import InvalidInput
 
@@ -77,6 +79,37 @@ class LocationFix:
     ) -> LocationFix:
         """Builds a fix from a radius stated at another confidence (0-1)."""
         return cls(lat=lat, lon=lon, radius_m=radius_at_95(radius_m, confidence), **rest)  # type: ignore[arg-type]
+
+    def columns(self) -> dict[str, object]:
+        """The fix as the fix tables store it: its fields, the method by its value."""
+        return {
+            "lat": self.lat,
+            "lon": self.lon,
+            "radius_m": self.radius_m,
+            "method": self.method.value,
+            "observed_at": self.observed_at,
+            "source": self.source,
+            "altitude_m": self.altitude_m,
+            "floor": self.floor,
+            "speed_mps": self.speed_mps,
+            "heading_deg": self.heading_deg,
+        }
+
+    @classmethod
+    def from_columns(cls, row: Mapping[Any, Any]) -> LocationFix:
+        """The fix a stored row holds (its `columns`)."""
+        return cls(
+            lat=row["lat"],
+            lon=row["lon"],
+            radius_m=row["radius_m"],
+            method=FixMethod(row["method"]),
+            observed_at=row["observed_at"],
+            source=row["source"],
+            altitude_m=row["altitude_m"],
+            floor=row["floor"],
+            speed_mps=row["speed_mps"],
+            heading_deg=row["heading_deg"],
+        )
 
     def check_not_future(self, now: datetime) -> None:
         if self.observed_at - now > MAX_FUTURE_SKEW:

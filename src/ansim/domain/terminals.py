@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from ansim.domain.errors import Conflict, InvalidInput
 
@@ -104,12 +105,40 @@ class Terminal:
         """For anything but an SOS: True when a byte-identical retry of the last message."""
         return self.judge_sequence(seq, digest, sos=False) is Sequencing.DUPLICATE
 
-    def note_battery(self, battery_pct: int | None) -> bool | None:
-        """Updates the low-battery flag; returns the new flag when it changed, else None."""
-        if battery_pct is None:
-            return None
-        self.battery_pct = battery_pct
-        flag = battery_flag(self.low_battery, battery_pct)
+
+class Heard(Protocol):
+    """A terminal as a message changes it: its row, or a heartbeat batch's copy of the row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def subscriber_id(self) -> str: ...
+
+    last_seen_at: datetime | None
+    signal_dbm: int | None
+    battery_pct: int | None
+    low_battery: bool
+    lost: bool
+
+
+def note_heard(
+    terminal: Heard, *, at: datetime, signal_dbm: int | None, battery_pct: int | None
+) -> list[str]:
+    """What any message from a terminal changes: last seen, signal, battery, the lost and
+    low-battery flags. Returns the supervision events to announce, once the terminal stands as
+    the message left it: "terminal.recovered" if it was lost, "terminal.low_battery" if low now."""
+    terminal.last_seen_at = at
+    if signal_dbm is not None:
+        terminal.signal_dbm = signal_dbm
+    events = []
+    if terminal.lost:
+        terminal.lost = False
+        events.append("terminal.recovered")
+    if battery_pct is not None:
+        terminal.battery_pct = battery_pct
+        flag = battery_flag(terminal.low_battery, battery_pct)
         if flag is not None:
-            self.low_battery = flag
-        return flag
+            terminal.low_battery = flag
+            if flag:
+                events.append("terminal.low_battery")
+    return events

@@ -311,20 +311,23 @@ class _SegmentIndex:
     def candidates(
         self, lat: float, lon: float, within_m: float
     ) -> list[tuple[float, float, float, float]]:
-        return _segment_candidates(self, lat, lon, within_m)
+        qx, qy = self.graph.frame.to_metres(lat, lon)
+        segs = self._segments_near(qx, qy, within_m + self.max_gap / 2)
+        _, px, py, dist = self._project(qx, qy, segs)
+        dx, dy = self.bx[segs] - self.ax[segs], self.by[segs] - self.ay[segs]
+        bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
+        found = []
+        for k in np.argsort(dist):
+            if dist[k] > within_m:
+                break
+            plat, plon = self.graph.frame.to_latlon(float(px[k]), float(py[k]))
+            found.append((plat, plon, float(dist[k]), float(bearing[k])))
+        return found
 
     def snaps_near(self, lat: float, lon: float, within_m: float, limit: int) -> list[Snap]:
-        g = self.graph
-        qx, qy = g.frame.to_metres(lat, lon)
-        near = self.tree.query_ball_point((qx, qy), within_m + self.max_gap / 2)
-        if not near:
-            return []
-        segs = np.unique(self.sample_seg[np.asarray(near, np.int64)])
-        dx, dy = self.bx[segs] - self.ax[segs], self.by[segs] - self.ay[segs]
-        denom = np.maximum(dx * dx + dy * dy, 1e-12)
-        t = np.clip(((qx - self.ax[segs]) * dx + (qy - self.ay[segs]) * dy) / denom, 0.0, 1.0)
-        px, py = self.ax[segs] + t * dx, self.ay[segs] + t * dy
-        dist = np.hypot(px - qx, py - qy)
+        qx, qy = self.graph.frame.to_metres(lat, lon)
+        segs = self._segments_near(qx, qy, within_m + self.max_gap / 2)
+        t, px, py, dist = self._project(qx, qy, segs)
         found: list[Snap] = []
         seen: set[int] = set()
         for k in np.argsort(dist, kind="stable"):
@@ -334,63 +337,52 @@ class _SegmentIndex:
             if edge in seen:
                 continue
             seen.add(edge)
-            along = (self.seg_along[segs[k]] + t[k] * self.seg_len[segs[k]]) * self.edge_scale[edge]
-            offset = float(min(max(along, 0.0), g.edge_length_m[edge]))
-            plat, plon = g.frame.to_latlon(float(px[k]), float(py[k]))
-            found.append(Snap(edge, offset, float(dist[k]), plat, plon, lat, lon))
+            found.append(self._snap_at(int(segs[k]), t[k], px[k], py[k], dist[k], lat, lon))
         return found
 
     def snap(self, lat: float, lon: float, max_distance_m: float) -> Snap:
-        g = self.graph
-        qx, qy = g.frame.to_metres(lat, lon)
+        qx, qy = self.graph.frame.to_metres(lat, lon)
         d0, _ = self.tree.query((qx, qy))
         if not math.isfinite(d0) or d0 - self.max_gap / 2 > max_distance_m:
             raise OffNetwork(
                 f"position {lat:.6f},{lon:.6f} is more than {max_distance_m:.0f} m from any road"
             )
-        near = self.tree.query_ball_point((qx, qy), d0 + self.max_gap / 2 + 1e-6)
-        segs = np.unique(self.sample_seg[np.asarray(near, np.int64)])
-        dx, dy = self.bx[segs] - self.ax[segs], self.by[segs] - self.ay[segs]
-        denom = np.maximum(dx * dx + dy * dy, 1e-12)
-        t = np.clip(((qx - self.ax[segs]) * dx + (qy - self.ay[segs]) * dy) / denom, 0.0, 1.0)
-        px, py = self.ax[segs] + t * dx, self.ay[segs] + t * dy
-        dist = np.hypot(px - qx, py - qy)
+        segs = self._segments_near(qx, qy, d0 + self.max_gap / 2 + 1e-6)
+        t, px, py, dist = self._project(qx, qy, segs)
         best = int(np.argmin(dist))
         if dist[best] > max_distance_m:
             raise OffNetwork(
                 f"position {lat:.6f},{lon:.6f} is {dist[best]:.0f} m from the nearest road "
                 f"(limit {max_distance_m:.0f} m)"
             )
-        seg = int(segs[best])
+        return self._snap_at(int(segs[best]), t[best], px[best], py[best], dist[best], lat, lon)
+
+    def _segments_near(self, qx: float, qy: float, radius_m: float) -> IntArray:
+        """Every segment with a sample point within `radius_m`: callers widen their radius by half
+        the sample gap so no segment passing within their own radius is missed."""
+        near = self.tree.query_ball_point((qx, qy), radius_m)
+        return np.unique(self.sample_seg[np.asarray(near, np.int64)])
+
+    def _project(
+        self, qx: float, qy: float, segs: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Each segment's point nearest (qx, qy): its fraction along the segment, x, y, distance."""
+        dx, dy = self.bx[segs] - self.ax[segs], self.by[segs] - self.ay[segs]
+        denom = np.maximum(dx * dx + dy * dy, 1e-12)
+        t = np.clip(((qx - self.ax[segs]) * dx + (qy - self.ay[segs]) * dy) / denom, 0.0, 1.0)
+        px, py = self.ax[segs] + t * dx, self.ay[segs] + t * dy
+        return t, px, py, np.hypot(px - qx, py - qy)
+
+    def _snap_at(
+        self, seg: int, t: float, px: float, py: float, dist: float, lat: float, lon: float
+    ) -> Snap:
+        """The snap of (lat, lon) onto segment `seg` at fraction `t` (point px, py)."""
+        g = self.graph
         edge = int(self.seg_edge[seg])
-        along = (self.seg_along[seg] + t[best] * self.seg_len[seg]) * self.edge_scale[edge]
+        along = (self.seg_along[seg] + t * self.seg_len[seg]) * self.edge_scale[edge]
         offset = float(min(max(along, 0.0), g.edge_length_m[edge]))
-        plat, plon = g.frame.to_latlon(float(px[best]), float(py[best]))
-        return Snap(edge, offset, float(dist[best]), plat, plon, lat, lon)
-
-
-def _segment_candidates(
-    index: _SegmentIndex, lat: float, lon: float, within_m: float
-) -> list[tuple[float, float, float, float]]:
-    g = index.graph
-    qx, qy = g.frame.to_metres(lat, lon)
-    near = index.tree.query_ball_point((qx, qy), within_m + index.max_gap / 2)
-    if not near:
-        return []
-    segs = np.unique(index.sample_seg[np.asarray(near, np.int64)])
-    dx, dy = index.bx[segs] - index.ax[segs], index.by[segs] - index.ay[segs]
-    denom = np.maximum(dx * dx + dy * dy, 1e-12)
-    t = np.clip(((qx - index.ax[segs]) * dx + (qy - index.ay[segs]) * dy) / denom, 0.0, 1.0)
-    px, py = index.ax[segs] + t * dx, index.ay[segs] + t * dy
-    dist = np.hypot(px - qx, py - qy)
-    bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
-    found = []
-    for k in np.argsort(dist):
-        if dist[k] > within_m:
-            break
-        plat, plon = g.frame.to_latlon(float(px[k]), float(py[k]))
-        found.append((plat, plon, float(dist[k]), float(bearing[k])))
-    return found
+        plat, plon = g.frame.to_latlon(float(px), float(py))
+        return Snap(edge, offset, float(dist), plat, plon, lat, lon)
 
 
 def load_roads_file(path: Path) -> RoadGraph:

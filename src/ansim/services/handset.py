@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import InvalidInput
-from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.fixes import LocationFix
 from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
 from ansim.services import incidents, people
 from ansim.store.tables import handset_fixes
@@ -47,7 +47,7 @@ def attach_or_keep(
             caller_number=caller_number,
             imei=imei,
             incident_id=incident.id if incident else None,
-            **_columns(fix),
+            **fix.columns(),
             received_at=received_at,
         )
     )
@@ -106,7 +106,11 @@ def claim_pending(session: Session, *, incident: Incident, at: datetime) -> int:
     )
     # Kept as refused rather than failing the SOS when one jumps impossibly (as the SOS's own fix).
     incidents.add_fixes(
-        session, incident=incident, fixes=[_fix(r) for r in rows], received_at=at, keep_refused=True
+        session,
+        incident=incident,
+        fixes=[LocationFix.from_columns(r) for r in rows],
+        received_at=at,
+        keep_refused=True,
     )
     return len(rows)
 
@@ -138,33 +142,3 @@ def _open_incident(
         .order_by(incidents_table.c.received_at.desc())
         .limit(1)
     ).scalar_one_or_none()
-
-
-def _columns(fix: LocationFix) -> dict[str, object]:
-    return {
-        "lat": fix.lat,
-        "lon": fix.lon,
-        "radius_m": fix.radius_m,
-        "method": fix.method.value,
-        "observed_at": fix.observed_at,
-        "source": fix.source,
-        "altitude_m": fix.altitude_m,
-        "floor": fix.floor,
-        "speed_mps": fix.speed_mps,
-        "heading_deg": fix.heading_deg,
-    }
-
-
-def _fix(row: sa.RowMapping) -> LocationFix:
-    return LocationFix(
-        lat=row["lat"],
-        lon=row["lon"],
-        radius_m=row["radius_m"],
-        method=FixMethod(row["method"]),
-        observed_at=row["observed_at"],
-        source=row["source"],
-        altitude_m=row["altitude_m"],
-        floor=row["floor"],
-        speed_mps=row["speed_mps"],
-        heading_deg=row["heading_deg"],
-    )

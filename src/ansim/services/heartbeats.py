@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ansim.domain.errors import DomainError, InvalidInput
-from ansim.domain.terminals import Sequencing, battery_flag, judge, supervision_due
+from ansim.domain.terminals import Sequencing, judge, supervision_due
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.terminal_protocol import TerminalMessage
 from ansim.services import terminals
@@ -202,25 +202,11 @@ def _apply(
 def _heard(
     session: Session, terminal: _Heard, message: TerminalMessage, digest: str, at: datetime
 ) -> None:
-    """The rule of `terminals._heard` on the batch's copy of the row (written once, in `_write`)."""
+    """A single message's rule (`terminals.hear`) on the batch's copy of the row (written once,
+    in `_write`)."""
     terminal.heard = True
     terminal.last_seq, terminal.last_digest = message.seq, digest
-    terminal.last_seen_at = at
-    if message.signal_dbm is not None:
-        terminal.signal_dbm = message.signal_dbm
-    events = []
-    if terminal.lost:
-        terminal.lost = False
-        events.append("terminal.recovered")
-    if message.battery_pct is not None:
-        terminal.battery_pct = message.battery_pct
-        flag = battery_flag(terminal.low_battery, message.battery_pct)
-        if flag is not None:
-            terminal.low_battery = flag
-            if flag:
-                events.append("terminal.low_battery")
-    for kind in events:  # rare: a terminal back from lost, or its battery running low
-        terminals.announce(session, kind, terminal, at)
+    terminals.hear(session, terminal, message, at)
 
 
 def _write(session: Session, heard: list[_Heard], at: datetime) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ansim.domain.dispatch_policy import DISPATCH_RETRY_DEADLINE
 from ansim.domain.errors import InvalidInput
 from ansim.domain.estimate import WALK_GROWTH_MPS, Estimate
-from ansim.domain.fixes import FixMethod, LocationFix
+from ansim.domain.fixes import LocationFix
 from ansim.domain.fusion import FixVerdict, LocationTrack, Outcome, order_key
 from ansim.domain.incidents import Incident
 from ansim.domain.track_checkpoint import TrackCheckpoint
@@ -206,7 +206,7 @@ def _rows_of(
             .order_by(location_fixes.c.id)
         ).mappings()
         for row in rows:
-            found.setdefault(_fix_of(row), row["id"])
+            found.setdefault(LocationFix.from_columns(row), row["id"])
     return [found[fix] for fix in gated]
 
 
@@ -224,7 +224,7 @@ def _replayed_track(
     ).mappings()
     by_fix: _Stored = {}
     for row in rows:
-        by_fix.setdefault(_fix_of(row), []).append((row["id"], row["verdict"]))
+        by_fix.setdefault(LocationFix.from_columns(row), []).append((row["id"], row["verdict"]))
     # Stored fixes are replayed as they were taken in: `now` only guards against the future.
     latest = max((f.observed_at for f in by_fix), default=now)
     return LocationTrack.from_fixes(by_fix, now=max(now, latest)), by_fix
@@ -264,17 +264,8 @@ def _row(
 ) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
-        "lat": fix.lat,
-        "lon": fix.lon,
-        "radius_m": fix.radius_m,
-        "method": fix.method.value,
-        "observed_at": fix.observed_at,
+        **fix.columns(),
         "received_at": received_at,
-        "source": fix.source,
-        "altitude_m": fix.altitude_m,
-        "floor": fix.floor,
-        "speed_mps": fix.speed_mps,
-        "heading_deg": fix.heading_deg,
         "verdict": outcome.value,
         "verdict_reason": verdict.reason[:300],
     }
@@ -297,18 +288,3 @@ def _revise_verdicts(session: Session, track: LocationTrack, rows: _Stored) -> N
                 .where(location_fixes.c.id == stored[0][0])
                 .values(verdict=outcome.value)
             )
-
-
-def _fix_of(row: Any) -> LocationFix:
-    return LocationFix(
-        lat=row["lat"],
-        lon=row["lon"],
-        radius_m=row["radius_m"],
-        method=FixMethod(row["method"]),
-        observed_at=row["observed_at"],
-        source=row["source"],
-        altitude_m=row["altitude_m"],
-        floor=row["floor"],
-        speed_mps=row["speed_mps"],
-        heading_deg=row["heading_deg"],
-    )

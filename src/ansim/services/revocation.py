@@ -75,19 +75,8 @@ def do_set_terminal_disabled(
 ) -> None:
     """A disabled terminal's messages are refused (a lost or stolen device); enabling undoes it."""
     with transaction(platform, session) as tx:
-        changed = tx.execute(
-            terminals.update().where(terminals.c.id == terminal_id).values(disabled=disabled)
-        )
-        if not changed.rowcount:  # type: ignore[attr-defined]
-            raise NotFound(f"no terminal {terminal_id}")
-        tx.expire_all()
-        audit.record(
-            tx,
-            actor=_who(actor),
-            action="terminal.disable" if disabled else "terminal.enable",
-            at=platform.now(),
-            subject=f"terminal:{terminal_id}",
-        )
+        _set_disabled(tx, terminals, "terminal", terminal_id, disabled, _who(actor), platform.now())
+        tx.expire_all()  # Terminal objects of the session see the new flag
 
 
 def do_set_carrier_disabled(
@@ -100,18 +89,29 @@ def do_set_carrier_disabled(
 ) -> None:
     """A disabled carrier's signed calls are refused as from an unknown carrier."""
     with transaction(platform, session) as tx:
-        changed = tx.execute(
-            carriers.update().where(carriers.c.id == carrier_id).values(disabled=disabled)
-        )
-        if not changed.rowcount:  # type: ignore[attr-defined]
-            raise NotFound(f"no carrier {carrier_id}")
-        audit.record(
-            tx,
-            actor=_who(actor),
-            action="carrier.disable" if disabled else "carrier.enable",
-            at=platform.now(),
-            subject=f"carrier:{carrier_id}",
-        )
+        _set_disabled(tx, carriers, "carrier", carrier_id, disabled, _who(actor), platform.now())
+
+
+def _set_disabled(
+    tx: Session,
+    table: sa.Table,
+    noun: str,
+    key: str,
+    disabled: bool,
+    actor: audit.Actor,
+    at: datetime,
+) -> None:
+    """Sets the `disabled` flag of `noun` `key` (a terminal, a carrier) with its audit entry."""
+    changed = tx.execute(table.update().where(table.c.id == key).values(disabled=disabled))
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"no {noun} {key}")
+    audit.record(
+        tx,
+        actor=actor,
+        action=f"{noun}.disable" if disabled else f"{noun}.enable",
+        at=at,
+        subject=f"{noun}:{key}",
+    )
 
 
 def do_rotate_carrier_secret(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ansim.domain.errors import Conflict, InvalidInput, NotFound
 from ansim.domain.fixes import FixMethod, LocationFix
 from ansim.domain.incidents import OPEN_STATUSES, Channel, Incident
-from ansim.domain.terminals import Sequencing, Terminal, check_interval
+from ansim.domain.terminals import Heard, Sequencing, Terminal, check_interval, note_heard
 from ansim.intake import terminal_protocol as protocol
 from ansim.intake.clock_skew import settle_fix
 from ansim.intake.terminal_protocol import TerminalMessage
@@ -229,15 +229,18 @@ def _sos_incident(session: Session, message: TerminalMessage) -> str | None:
 
 
 def _heard(session: Session, terminal: Terminal, message: TerminalMessage, at: datetime) -> None:
-    terminal.last_seen_at = at
-    if message.signal_dbm is not None:
-        terminal.signal_dbm = message.signal_dbm
-    if terminal.lost:
-        terminal.lost = False
-        announce(session, "terminal.recovered", terminal, at)
-    if terminal.note_battery(message.battery_pct):
-        announce(session, "terminal.low_battery", terminal, at)
+    hear(session, terminal, message, at)
     _supervise(session, terminal, at)
+
+
+def hear(session: Session, terminal: Heard, message: TerminalMessage, at: datetime) -> None:
+    """Notes a message from `terminal` (`note_heard`) and announces what it changed for the board
+    (rare: a terminal back from lost, or its battery running low)."""
+    events = note_heard(
+        terminal, at=at, signal_dbm=message.signal_dbm, battery_pct=message.battery_pct
+    )
+    for kind in events:
+        announce(session, kind, terminal, at)
 
 
 def _supervise(session: Session, terminal: Terminal, at: datetime) -> None:

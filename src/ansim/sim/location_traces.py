@@ -8,7 +8,7 @@ reported radii that are honest only on average.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -176,42 +176,74 @@ def draw_fixes(
 ) -> list[ReceivedFix]:
     """Fixes along `trace`, sorted by arrival, 5-30 s apart with occasional 1-2 minute gaps."""
     models = models or ERROR_MODELS
-    methods: Sequence[FixMethod] = list(models)
-    shares = np.array([models[m].share for m in methods])
-    shares = shares / shares.sum()
     received = []
-    t = rng.uniform(0, 5)
-    while t <= trace.duration_s:
-        method = methods[int(rng.choice(len(methods), p=shares))]
+    for t, method in fix_times(trace, rng, {m: model.share for m, model in models.items()}):
         model = models[method]
         sigma = (
             model.median_error_m / _MEDIAN_PER_SIGMA * math.exp(rng.normal(0, model.tail_spread))
         )
         dx, dy = rng.normal(0, sigma, size=2)
-        if rng.random() < outlier_share:
-            angle, far = rng.uniform(0, 2 * math.pi), rng.uniform(1000, 5000)
-            dx, dy = far * math.sin(angle), far * math.cos(angle)
+        error = gross_outlier(rng, (dx, dy), outlier_share)
         spread = math.exp(rng.normal(0, model.radius_spread))
         radius = HONEST_SCALE * _R95_PER_SIGMA * sigma * spread
-        east, north = trace.position(t)
-        lat, lon = trace.to_wgs84(east + dx, north + dy)
-        speed = heading = None
-        if method is FixMethod.GNSS:  # Doppler speed and bearing, as Android reports them
-            ve, vn = np.subtract(trace.position(t + 0.5), trace.position(t - 0.5))
-            ve, vn = ve + rng.normal(0, 0.5), vn + rng.normal(0, 0.5)
-            speed = min(float(math.hypot(ve, vn)), 69.0)
-            heading = float(math.degrees(math.atan2(ve, vn)) % 360.0)
-        fix = LocationFix(
-            lat=lat,
-            lon=lon,
-            radius_m=radius,
-            method=method,
-            observed_at=T0 + timedelta(seconds=t),
-            source="bench",
-            speed_mps=speed,
-            heading_deg=heading,
-        )
-        delay = rng.uniform(5, 90) if rng.random() < late_share else rng.uniform(0, 2)
-        received.append(ReceivedFix(t + delay, fix))
-        t += rng.uniform(60, 120) if rng.random() < 0.05 else rng.uniform(5, 30)
+        doppler = method is FixMethod.GNSS
+        received.append(received_fix(trace, rng, t, method, error, radius, doppler, late_share))
     return sorted(received, key=lambda r: r.arrival_s)
+
+
+def fix_times(
+    trace: Trace, rng: np.random.Generator, shares: dict[FixMethod, float]
+) -> Iterator[tuple[float, FixMethod]]:
+    """When a device takes a fix along `trace` and by which method (drawn by `shares`): 5-30 s
+    apart with occasional 1-2 minute gaps. The caller draws each fix between two steps."""
+    methods: Sequence[FixMethod] = list(shares)
+    p = np.array([shares[m] for m in methods])
+    p = p / p.sum()
+    t = rng.uniform(0, 5)
+    while t <= trace.duration_s:
+        yield t, methods[int(rng.choice(len(methods), p=p))]
+        t += rng.uniform(60, 120) if rng.random() < 0.05 else rng.uniform(5, 30)
+
+
+def gross_outlier(
+    rng: np.random.Generator, error: tuple[float, float], share: float
+) -> tuple[float, float]:
+    """`error` (metres east, north), or with probability `share` one kilometres off instead."""
+    if rng.random() < share:
+        angle, far = rng.uniform(0, 2 * math.pi), rng.uniform(1000, 5000)
+        return far * math.sin(angle), far * math.cos(angle)
+    return error
+
+
+def received_fix(
+    trace: Trace,
+    rng: np.random.Generator,
+    t: float,
+    method: FixMethod,
+    error: tuple[float, float],
+    radius_m: float,
+    doppler: bool,
+    late_share: float,
+) -> ReceivedFix:
+    """The fix taken at `t`, `error` metres (east, north) off the truth, with Doppler speed and
+    bearing if `doppler`, and when it reaches the server (late with probability `late_share`)."""
+    east, north = trace.position(t)
+    lat, lon = trace.to_wgs84(east + error[0], north + error[1])
+    speed = heading = None
+    if doppler:  # as Android reports them for GNSS
+        ve, vn = np.subtract(trace.position(t + 0.5), trace.position(t - 0.5))
+        ve, vn = ve + rng.normal(0, 0.5), vn + rng.normal(0, 0.5)
+        speed = min(float(math.hypot(ve, vn)), 69.0)
+        heading = float(math.degrees(math.atan2(ve, vn)) % 360.0)
+    fix = LocationFix(
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        method=method,
+        observed_at=T0 + timedelta(seconds=t),
+        source="bench",
+        speed_mps=speed,
+        heading_deg=heading,
+    )
+    delay = rng.uniform(5, 90) if rng.random() < late_share else rng.uniform(0, 2)
+    return ReceivedFix(t + delay, fix)

@@ -1,9 +1,9 @@
 // The officer's terminal: log in, receive the order live, acknowledge, report status and position.
 // Re-alerts with the reason on escalation; keeps status changes made offline and sends them in order.
-import { createBaseMap, L } from "/static/common/basemap.js";
 import { currentLang, langToggle } from "/static/common/i18n.js";
 import { LABELS, label, uncertaintyNow } from "/static/common/labels.js";
 import { alertTone, announce, applyTheme } from "/static/common/ui.js";
+import { createOrderMap } from "/static/mdt/map.js";
 import { createOutbox } from "/static/mdt/outbox.js";
 
 applyTheme("dark");
@@ -61,7 +61,7 @@ const POSITION_EVERY_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
 const state = { user: null, order: null, unit: null,
-  socket: null, lastEvent: 0, dueAt: null, known: new Set(), audio: null, map: null, layers: null,
+  socket: null, lastEvent: 0, dueAt: null, known: new Set(), audio: null,
   lastPositionAt: 0, watch: null };
 
 // The MDT's words are keyed (TEXT, data-t); the language is the one common/i18n.js keeps.
@@ -132,7 +132,7 @@ async function start(user) {
   state.user = user;
   $("login").hidden = true;
   $("terminal").hidden = false;
-  await setUpMap();
+  await orderMap.setUp();
   await refresh();
   state.known = new Set(state.order ? [state.order.assignment.id] : []);
   connect();
@@ -201,12 +201,12 @@ async function refresh() {
       state.known.add(state.order.assignment.id);
       showAlert(t("new_order"), order_is_urgent());
     }
-    await drawRoute();
+    await orderMap.draw(state.order);
     await loadNotes();
   } else {
     state.unit = (await api("/api/v1/units")).find((u) => u.id === unitId) || state.unit;
     state.dueAt = null;
-    if (previous) clearMap();
+    if (previous) orderMap.clear();
   }
   render();
 }
@@ -286,74 +286,8 @@ function tick() {
   $("countdown").textContent = left >= 0 ? `${t("ack_in")} ${left} s` : t("ack_overdue");
 }
 
-async function setUpMap() {
-  if (state.map) return;
-  const config = await api("/config.json").catch(() => ({}));
-  state.map = createBaseMap($("map"), config).map;
-  state.layers = L.layerGroup().addTo(state.map);
-}
-
-function clearMap() {
-  if (state.layers) state.layers.clearLayers();
-  $("eta").textContent = "";
-}
-
-async function roadRegion(incidentId) {
-  try {
-    const found = await api(`/api/v1/incidents/${incidentId}/location`);
-    return found.estimate ? found.estimate.region : null;
-  } catch {
-    return null; // the circle of the order stays
-  }
-}
-
-// Orders re-render on every event; only the newest drawing may reach the map.
-let drawing = 0;
-
-async function drawRoute() {
-  const { assignment, incident } = state.order;
-  const mine = ++drawing;
-  clearMap();
-  const where = incident.location;
-  if (!where) return;
-  // A car on the mapped roads: the road stretches it can have reached, not a circle.
-  const region = await roadRegion(incident.id);
-  if (mine !== drawing) return;
-  clearMap();
-  if (region) {
-    L.polygon(region.coordinates.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon]))), {
-      color: "#c0392b", fillOpacity: 0.2, className: "location-region",
-    }).addTo(state.layers);
-    $("region").textContent = t("road_region");
-    // The one figure: the radius of the circle with the region's area, grown to now (server).
-    $("location").textContent = `${where.lat.toFixed(5)}, ${where.lon.toFixed(5)} · ${t("radius")} ±${Math.round(region.radius_m)} m · ${t(where.method)}`;
-  } else {
-    L.circle([where.lat, where.lon], { radius: uncertaintyNow(where).radius_m, color: "#c0392b", fillOpacity: 0.15 })
-      .addTo(state.layers);
-    $("region").textContent = "";
-  }
-  L.circleMarker([where.lat, where.lon], { radius: 6, color: "#c0392b", fillOpacity: 1 }).addTo(state.layers);
-  let bounds = L.latLngBounds([[where.lat, where.lon]]).pad(0.5);
-  try {
-    const route = await api(`/api/v1/assignments/${assignment.id}/route`);
-    if (mine !== drawing) return;
-    if (route.polyline.length) {
-      const line = L.polyline(route.polyline, { color: "#1565c0", weight: 5 }).addTo(state.layers);
-      L.circleMarker(route.polyline[0], { radius: 7, color: "#1565c0", fillOpacity: 1 }).addTo(state.layers);
-      bounds = line.getBounds().pad(0.2);
-    }
-    if (route.seconds !== null) {
-      const minutes = (route.seconds / 60).toFixed(1);
-      const km = route.metres === null ? "" : ` · ${(route.metres / 1000).toFixed(1)} km`;
-      $("eta").textContent = `${t("drive")} ${minutes}${currentLang() === "ko" ? "분" : " min"}${km}${route.on_roads ? "" : ` (${t("straight")})`}`;
-    } else {
-      $("eta").textContent = route.reason;
-    }
-  } catch (error) {
-    $("eta").textContent = error.message;
-  }
-  state.map.fitBounds(bounds);
-}
+// The order's location and route (mdt/map.js).
+const orderMap = createOrderMap({ api, t });
 
 // Changes made while the network is away wait in mdt/outbox.js and leave in order.
 const outbox = createOutbox({

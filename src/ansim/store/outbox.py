@@ -194,11 +194,18 @@ def write_queued(session: Session) -> None:
         rows.append({**values, "seq": seq})
         if subject is not None and seq is not None:
             next_seq[subject] = seq + 1
-    insert = _INSERT_MANY_PG if _on_postgres(session) else _INSERT_MANY
-    ids = list(session.execute(insert, rows).scalars())
-    # RETURNING, never a rowcount: a lost row must fail the commit, not vanish (test_outbox_emit).
-    if len(ids) != len(rows) or any(a >= b for a, b in itertools.pairwise(ids)):
-        raise RuntimeError(f"outbox: {len(rows)} events queued, ids {ids} written")
+    if _on_postgres(session):
+        ids = list(session.execute(_INSERT_MANY, rows).scalars())
+        # RETURNING, never a rowcount (-1 for some statements through SQLAlchemy): a lost row must
+        # fail the commit, not vanish (test_outbox_emit); ids in emission order keep the order.
+        if len(ids) != len(rows) or any(a >= b for a, b in itertools.pairwise(ids)):
+            raise RuntimeError(f"outbox: {len(rows)} events queued, ids {ids} written")
+        return
+    # sqlite3's executemany: one statement run row after row (ids in order), and an exact rowcount
+    # (SQLAlchemy would run an INSERT ... RETURNING in parameter order one row at a time).
+    written = session.execute(_INSERT_ROW, rows).rowcount  # type: ignore[attr-defined]
+    if written != len(rows):
+        raise RuntimeError(f"outbox: {len(rows)} events queued, {written} written")
 
 
 def _bump(table: sa.Table) -> sa.UpdateBase:
@@ -218,9 +225,9 @@ _LOCK = {
     .with_for_update(key_share=True)
     for table in (incidents, units)
 }
-# One statement for many rows (insertmanyvalues); ids drawn in the order of the parameters.
-_INSERT_MANY = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
-_INSERT_MANY_PG = (
+_INSERT_ROW = outbox.insert()
+# PostgreSQL: one statement for many rows (insertmanyvalues), ids drawn in the parameters' order.
+_INSERT_MANY = (
     outbox.insert().values(xid=_CURRENT_XID).returning(outbox.c.id, sort_by_parameter_order=True)
 )
 

@@ -130,6 +130,21 @@ class _Queue:
 _QUEUE = "ansim.outbox_queue"
 
 
+@event.listens_for(sa.orm.Mapper, "after_insert")
+def _hold_inserted(_mapper: sa.orm.Mapper[Any], _connection: Any, target: Any) -> None:
+    """A row this transaction inserted is its own until commit: no lock to take (one statement
+    less an SOS, whose incident is new). A savepoint rolling the insert back forgets it (marks)."""
+    table = _mapper.local_table
+    if table is not incidents and table is not units:
+        return
+    session = sa.orm.object_session(target)
+    if session is not None:
+        queue = session.info.get(_QUEUE)
+        if queue is None:
+            queue = session.info[_QUEUE] = _Queue()
+        queue.held.add((table.name, target.id))
+
+
 @event.listens_for(Session, "after_transaction_create")
 def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
     queue = session.info.get(_QUEUE)

@@ -1,8 +1,9 @@
 """Concurrent writers without a global lock: every reader sees every event once, in order per incident.
 
 Writers in separate processes commit in parallel on PostgreSQL. Each transaction takes its xid
-early (an event without an incident), waits a random while, emits an event of a random incident
-(whose row lock it then holds), waits again and commits, or rolls back. So xid order, id order and
+early (an event without an incident, written at once rather than at commit), waits a random while,
+emits an event of a random incident (whose row lock it then holds) and writes it, waits again and
+commits, or rolls back. So xid order, id order and
 commit order differ, which is what made "the last id I saw" skip events. Three readers run during the
 writes: the tail (horizon polls), the relay (unpublished rows) and a board that reconnects from its
 horizon cursor on every poll (the stream's catch-up). Each must end with every committed event
@@ -78,6 +79,8 @@ def _write(url: str, writer: int, incident_ids: list[str], count: int, start_at:
                         },
                         at=AT,
                     )
+                    # Written now, not at commit: the xid and the id are taken early.
+                    outbox.write_queued(session)
                     time.sleep(rng.uniform(0, 0.015))
                     incident_id = rng.choice(incident_ids)
                     outbox.emit(
@@ -87,6 +90,7 @@ def _write(url: str, writer: int, incident_ids: list[str], count: int, start_at:
                         at=AT,
                         incident_id=incident_id,
                     )
+                    outbox.write_queued(session)
                     time.sleep(rng.uniform(0, 0.015))
                     if rng.random() < 0.1:
                         raise _Rollback

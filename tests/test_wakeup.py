@@ -48,3 +48,33 @@ def test_a_commit_elsewhere_wakes_the_listener(engine: Engine, database_url: str
         assert listener.heard >= 1
     finally:
         other_process.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_listener_drops_its_own_processs_notifications(
+    engine: Engine, database_url: str
+) -> None:
+    """Its own commits woke its readers directly; the echo would cost the relay a round for nothing."""
+    woken = threading.Event()
+    listener = WakeListener(engine, [woken.set])
+    other_process = make_engine(database_url)
+
+    async def scenario() -> tuple[bool, bool]:
+        listening = asyncio.create_task(listener.run())
+        await asyncio.sleep(0.5)  # LISTEN is in place
+        notify_hook(engine)()
+        echoed = await asyncio.to_thread(woken.wait, 1.0)
+        notify_hook(other_process)()
+        heard = await asyncio.to_thread(woken.wait, 5.0)
+        listener.stop()
+        await listening
+        return echoed, heard
+
+    try:
+        echoed, heard = run_in_own_loop(scenario)
+        assert not echoed, "the listener woke for its own engine's notification"
+        assert heard, "another engine's notification was not heard"
+        assert listener.heard == 1
+    finally:
+        other_process.dispose()

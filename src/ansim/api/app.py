@@ -69,7 +69,7 @@ from ansim.services.center_maps import install_stored_districts
 from ansim.services.data_retention import do_ensure_retention_sweep
 from ansim.services.platform import Platform
 from ansim.services.ranking import UnitRanker
-from ansim.services.road_ranking import default_ranker
+from ansim.services.road_ranking import RoadRanker, default_ranker
 from ansim.services.timers import deadline_handlers
 from ansim.services.verification_config import VerificationConfig
 from ansim.settings import Settings
@@ -168,6 +168,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(ranker, RoadRanker):
+            await run_in_threadpool(ranker.graph.warm)
         if ServeRole.SCHEDULER in roles:
             await run_in_threadpool(_ensure_retention_sweep, context)
         background.start([task(context) for task in extra_tasks])

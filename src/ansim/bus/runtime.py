@@ -147,6 +147,8 @@ def build_background(
         hooks = [relay.wake_threadsafe()] if ServeRole.RELAY in roles else []
         if background.tail is not None:
             hooks.append(background.tail.wake_threadsafe())
+            # The listener drops this process's own notifications: its commits wake it directly.
+            uow.add_after_commit(background.tail.wake_threadsafe())
         if hooks:
             background.listener = WakeListener(engine, hooks)
     return background

@@ -6,12 +6,13 @@ order, and never the other way round, so two commands can wait for each other bu
 
 1. the person (`person`: an advisory lock on the subscriber or the caller number), before looking
    for their open incident, so two presses at once from two channels make one incident;
-2. the incident row (`SELECT ... FOR UPDATE`; `outbox.emit` for an incident bumps its event
-   sequence under the same lock);
+2. the incident row (`SELECT ... FOR UPDATE`; `outbox.emit` for an incident takes the same row's
+   lock at its first event in the transaction, unless the transaction inserted the incident, and
+   moves its event sequence under it at commit);
 3. the incident's verification row;
 4. unit rows: an order locks its unit after the incident, and automatic dispatch only with
    `SKIP LOCKED` on an available unit (a unit being changed this instant is passed over for the
-   next one, never waited for); a unit's own events bump the unit's sequence;
+   next one, never waited for); a unit's own events lock the unit's row the same way;
 5. assignment rows (a deadline or a decline reads the order unlocked to learn its incident, locks
    the incident, then the order), terminal rows (in id order within a batch) and deadline rows
    (claimed with SKIP LOCKED).

@@ -9,25 +9,35 @@ is commit order. Two things keep every reader complete and ordered:
   an id: "I have every event below H"; resuming reads the rows at or above H again (readers drop
   duplicates by id). On SQLite one writer commits at a time, so the id is the position and the
   horizon is the newest id + 1.
-- **Order per incident (or unit) by its own sequence.** `emit` takes the next number of the
-  incident's `event_seq` (or the unit's, for a unit's own events) with an UPDATE, whose row lock
-  the writer holds until commit: the numbers follow commit order, and since the outbox id is drawn
+- **Order per incident (or unit) by its own sequence.** An event takes the next number of the
+  incident's `event_seq` (or the unit's, for a unit's own events) under that row's lock, which the
+  writer holds until commit: the numbers follow commit order, and since the outbox ids are drawn
   after the lock, so do the ids of one incident's events. Readers that read everything visible in
   id order (relay, tail, stream catch-up) therefore deliver each incident's events in order; a
   board holds a later number until the earlier arrives.
 
 Lock order (one for every command): the incident's row before a unit's row; `emit` for an incident
-locks only the incident.
+locks only the incident, and does so when it is called (the first time in a transaction).
+
+**Rows written at commit.** An SOS emits about nine events; a statement or two each was a fifth of
+its statements. `emit` queues the row in the session (on PostgreSQL after locking the subject's
+row, `FOR NO KEY UPDATE` as the sequence's UPDATE would); at commit each subject's sequence moves
+by its count in one UPDATE, still under the lock, and all the transaction's rows go in one
+multi-row INSERT whose ids follow the order of emission (`sort_by_parameter_order`). On SQLite the
+writer holds the whole database, so nothing is locked per row. A savepoint that rolls back drops
+the events queued inside it and forgets the locks taken inside it (they went with it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ansim.domain.events import EventEnvelope, event_version, validate_event
 from ansim.domain.incidents import IncidentEvent
@@ -59,35 +69,34 @@ def emit(
         "unit_id": unit_id,
         "data": payload,
     }
-    if _on_postgres(session) and (incident_id is not None or unit_id is not None):
-        _emit_in_one_statement(session, values)
-        return
-    values["seq"] = _next_seq(session, incident_id, unit_id)
-    if _on_postgres(session):
-        values["xid"] = _CURRENT_XID
-        session.execute(outbox.insert().values(**values))
-        return
-    # Parameters, not `.values(...)`: the statement is built and compiled once, not per event.
-    session.execute(_INSERT_ROW, values)
+    queue = session.info.get(_QUEUE)
+    if queue is None:
+        queue = session.info[_QUEUE] = _Queue()
+    subject = _subject(incident_id, unit_id)
+    if (
+        subject is not None
+        and subject not in queue.held
+        and _on_postgres(session)
+        and _lock(session, subject)
+    ):
+        queue.held.add(subject)
+    queue.rows.append((subject, values))
 
 
-def _emit_in_one_statement(session: Session, values: dict[str, Any]) -> None:
-    """PostgreSQL: the sequence bump and the row in one statement (a data-modifying CTE).
+def _lock(session: Session, subject: Subject) -> bool:
+    """PostgreSQL: takes the subject's row lock now (its number is taken at commit, under it).
 
-    An SOS emits about nine events; a round trip each for the UPDATE and the INSERT was a quarter
-    of its statements. The same order holds: the UPDATE takes the row's lock and the number
-    before the INSERT draws the outbox id.
+    True when the row is there and locked. FOR NO KEY UPDATE, the lock an UPDATE of the sequence
+    takes: rows that only refer to the incident (timeline, fixes) are not held up by it.
     """
-    table = incidents if values["incident_id"] is not None else units
-    insert = _INSERT_WITH_BUMP[table.name]
-    if session.execute(insert, values).first() is None:
-        # The row may still be pending in the session (a new incident): a Core statement does
-        # not flush the ORM, so flush once and try again.
-        session.flush()
-        if session.execute(insert, values).first() is None:
-            # No such row (a deadline about a subject that is gone): the event still leaves,
-            # without a sequence, as the two-statement path sends it. Never dropped.
-            session.execute(outbox.insert().values(**values, seq=None, xid=_CURRENT_XID))
+    table, key = subject
+    lock = _LOCK[table]
+    if session.execute(lock, {"key": key}).first() is not None:
+        return True
+    # The row may still be pending in the session (a new incident): a Core statement does not
+    # flush the ORM, so flush once and try again.
+    session.flush()
+    return session.execute(lock, {"key": key}).first() is not None
 
 
 def record(session: Session, entry: IncidentEvent, event_type: str, data: dict[str, Any]) -> None:
@@ -96,57 +105,146 @@ def record(session: Session, entry: IncidentEvent, event_type: str, data: dict[s
     emit(session, event_type, data, at=entry.at, incident_id=entry.incident_id)
 
 
-def _next_seq(session: Session, incident_id: str | None, unit_id: str | None) -> int | None:
-    """The next number of the incident's (else the unit's) event sequence, under that row's lock."""
+Subject = tuple[str, str]  # (table name, row id) whose `event_seq` numbers an event
+
+
+def _subject(incident_id: str | None, unit_id: str | None) -> Subject | None:
+    """An event is numbered in its incident's sequence, else in its unit's, else not at all."""
     if incident_id is not None:
-        table, key = incidents, incident_id
-    elif unit_id is not None:
-        table, key = units, unit_id
-    else:
-        return None
-    bump = _BUMP[table.name]
-    seq = session.execute(bump, {"key": key}).scalar_one_or_none()
-    if seq is None:
-        # The row may still be pending in the session (a new incident): a Core UPDATE does not
-        # flush the ORM, so flush once and try again.
-        session.flush()
-        seq = session.execute(bump, {"key": key}).scalar_one_or_none()
-    return None if seq is None else int(seq)
+        return incidents.name, incident_id
+    if unit_id is not None:
+        return units.name, unit_id
+    return None
+
+
+@dataclass
+class _Queue:
+    """A transaction's events waiting for its commit, and the subjects whose row lock it holds."""
+
+    held: set[Subject] = field(default_factory=set)
+    rows: list[tuple[Subject | None, dict[str, Any]]] = field(default_factory=list)
+    # At each open savepoint: how many rows were queued and which locks were held when it began.
+    marks: dict[SessionTransaction, tuple[int, frozenset[Subject]]] = field(default_factory=dict)
+
+
+_QUEUE = "ansim.outbox_queue"
+
+
+@event.listens_for(sa.orm.Mapper, "after_insert")
+def _hold_inserted(_mapper: sa.orm.Mapper[Any], _connection: Any, target: Any) -> None:
+    """A row this transaction inserted is its own until commit: no lock to take (one statement
+    less an SOS, whose incident is new). A savepoint rolling the insert back forgets it (marks)."""
+    table = _mapper.local_table
+    if table is not incidents and table is not units:
+        return
+    session = sa.orm.object_session(target)
+    if session is not None:
+        queue = session.info.get(_QUEUE)
+        if queue is None:
+            queue = session.info[_QUEUE] = _Queue()
+        queue.held.add((table.name, target.id))
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    queue = session.info.get(_QUEUE)
+    if queue is not None and transaction.nested:
+        queue.marks[transaction] = (len(queue.rows), frozenset(queue.held))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back: its events never happened, and the locks it took are gone."""
+    queue = session.info.get(_QUEUE)
+    if queue is None:
+        return
+    if not previous.nested:
+        session.info.pop(_QUEUE, None)
+        return
+    # No mark: the queue began inside this savepoint, so all of it goes.
+    count, held = queue.marks.pop(previous, (0, frozenset()))
+    del queue.rows[count:]
+    queue.held = set(held)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint's mark stays until the transaction ends: `after_soft_rollback` comes after this.
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_QUEUE, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    # Fired at a savepoint's release too: its rows wait for the transaction's own commit.
+    if session.get_nested_transaction() is None:
+        write_queued(session)
+
+
+def write_queued(session: Session) -> None:
+    """Writes the transaction's queued events now, in order (at commit, or for a reader inside it).
+
+    Not inside a savepoint: rows queued before it would go if it rolled back.
+    """
+    queue = session.info.get(_QUEUE)
+    if queue is None or not queue.rows:
+        return
+    if session.get_nested_transaction() is not None:
+        raise RuntimeError("outbox.write_queued inside a savepoint")
+    queued, queue.rows = queue.rows, []
+    session.flush()  # a new incident's row, for its sequence
+    counts: dict[Subject, int] = {}
+    for subject, _ in queued:
+        if subject is not None:
+            counts[subject] = counts.get(subject, 0) + 1
+    # Each subject's row is locked by this transaction already (or, SQLite, the database is).
+    next_seq: dict[Subject, int | None] = {}
+    for (table, key), count in counts.items():
+        last = session.execute(_BUMP[table], {"key": key, "n": count}).scalar_one_or_none()
+        # No such row (a subject that is gone): the events still leave, without a sequence.
+        next_seq[(table, key)] = None if last is None else int(last) - count + 1
+    rows = []
+    for subject, values in queued:
+        seq = None if subject is None else next_seq[subject]
+        rows.append({**values, "seq": seq})
+        if subject is not None and seq is not None:
+            next_seq[subject] = seq + 1
+    if _on_postgres(session):
+        ids = list(session.execute(_INSERT_MANY, rows).scalars())
+        # RETURNING, never a rowcount (-1 for some statements through SQLAlchemy): a lost row must
+        # fail the commit, not vanish (test_outbox_emit); ids in emission order keep the order.
+        if len(ids) != len(rows) or any(a >= b for a, b in itertools.pairwise(ids)):
+            raise RuntimeError(f"outbox: {len(rows)} events queued, ids {ids} written")
+        return
+    # sqlite3's executemany: one statement run row after row (ids in order), and an exact rowcount
+    # (SQLAlchemy would run an INSERT ... RETURNING in parameter order one row at a time).
+    written = session.execute(_INSERT_ROW, rows).rowcount  # type: ignore[attr-defined]
+    if written != len(rows):
+        raise RuntimeError(f"outbox: {len(rows)} events queued, {written} written")
 
 
 def _bump(table: sa.Table) -> sa.UpdateBase:
     return (
         table.update()
         .where(table.c.id == sa.bindparam("key"))
-        .values(event_seq=table.c.event_seq + 1)
+        .values(event_seq=table.c.event_seq + sa.bindparam("n", type_=sa.Integer))
         .returning(table.c.event_seq)
     )
-
-
-def _insert_with_bump(table: sa.Table) -> sa.Insert:
-    key = table.c.id == sa.bindparam("unit_id" if table is units else "incident_id")
-    bump = (
-        table.update()
-        .where(key)
-        .values(event_seq=table.c.event_seq + 1)
-        .returning(table.c.event_seq)
-        .cte("bump")
-    )
-    names = ["type", "version", "at", "incident_id", "unit_id", "data"]
-    row = sa.select(
-        *(sa.bindparam(name, type_=outbox.c[name].type) for name in names),
-        bump.c.event_seq,
-        _CURRENT_XID,
-    )
-    # RETURNING tells whether a row went in: a driver's rowcount for INSERT ... SELECT is not
-    # reliable (-1 through SQLAlchemy), and a missed "0 rows" silently dropped the event.
-    return outbox.insert().from_select([*names, "seq", "xid"], row).returning(outbox.c.id)
 
 
 # Built once: constructing the statements per event cost more CPU than running them on SQLite.
 _BUMP = {table.name: _bump(table) for table in (incidents, units)}
+_LOCK = {
+    table.name: sa.select(table.c.id)
+    .where(table.c.id == sa.bindparam("key"))
+    .with_for_update(key_share=True)
+    for table in (incidents, units)
+}
 _INSERT_ROW = outbox.insert()
-_INSERT_WITH_BUMP = {table.name: _insert_with_bump(table) for table in (incidents, units)}
+# PostgreSQL: one statement for many rows (insertmanyvalues), ids drawn in the parameters' order.
+_INSERT_MANY = (
+    outbox.insert().values(xid=_CURRENT_XID).returning(outbox.c.id, sort_by_parameter_order=True)
+)
 
 
 def _on_postgres(session: Session) -> bool:

@@ -18,9 +18,15 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-# Fixed standard-normal draws (the same for every estimate: deterministic, arrival-order free).
+# Fixed standard-normal points, the same for every estimate (deterministic, arrival-order free):
+# radii at evenly spaced quantiles of the 2-D normal, angles turning by the golden angle, so that
+# one Gaussian alone gives back its own 95 % level without sampling noise.
 DRAWS = 2048
-_UNIT = np.random.default_rng(20261205).standard_normal((DRAWS, 2))
+_QUANTILES = (np.arange(DRAWS) + 0.5) / DRAWS
+_ANGLES = np.arange(DRAWS) * math.pi * (3.0 - math.sqrt(5.0))
+_UNIT = np.sqrt(-2.0 * np.log1p(-_QUANTILES))[:, None] * np.column_stack(
+    [np.cos(_ANGLES), np.sin(_ANGLES)]
+)
 # The Gaussian 95 % level of a 2-D Mahalanobis distance (chi-square, 2 degrees of freedom).
 CHI2_95 = -2.0 * math.log(0.05)
 # "grow": only ever widen the ellipse (honesty first); "fit": also narrow it where the mixture is

@@ -57,19 +57,30 @@ class RoadEdges:
         keep = order[first]
         self.rows, self.cols, self.weights = rows[keep], cols[keep], weights[keep]
         self.matrix = csr_matrix((self.weights, (self.rows, self.cols)), shape=(n, n))
+        # Direction of every edge's first and last segment (radians, atan2(dy, dx)).
+        first_at, last_at = offsets[:-1], np.maximum(offsets[1:] - 2, offsets[:-1])
+        self.leaving = np.arctan2(y[first_at + 1] - y[first_at], x[first_at + 1] - x[first_at])
+        self.reaching = np.arctan2(y[last_at + 1] - y[last_at], x[last_at + 1] - x[last_at])
         # The roads meeting at each node (both ends of every road, loops once per end).
         ends = np.concatenate([graph.edge_from[roads], graph.edge_to[roads]])
         order = np.argsort(ends, kind="stable")
-        self.meeting = np.concatenate([roads, roads])[order]
-        self.meeting_at = np.searchsorted(ends[order], np.arange(n + 1))
+        meeting = np.concatenate([roads, roads])[order].tolist()
+        at = np.searchsorted(ends[order], np.arange(n + 1)).tolist()
+        self.meeting = [tuple(meeting[at[v] : at[v + 1]]) for v in range(n)]
+        # Plain lists for the prediction's walk over junctions (per-item numpy costs ~1 us).
+        self.starts: list[int] = graph.edge_from.tolist()
+        self.ends: list[int] = graph.edge_to.tolist()
+        self.lengths: list[float] = self.length.tolist()
+        self.leaving_at: list[float] = self.leaving.tolist()
+        self.reaching_at: list[float] = self.reaching.tolist()
 
     def points(self, edge: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         a, b = self.graph.geom_offsets[edge], self.graph.geom_offsets[edge + 1]
         return self.x[a:b], self.y[a:b], self.cum[a:b]
 
-    def roads_at(self, node: int) -> IntArray:
+    def roads_at(self, node: int) -> tuple[int, ...]:
         """The roads (canonical edges) that start or end at `node`."""
-        return self.meeting[self.meeting_at[node] : self.meeting_at[node + 1]]
+        return self.meeting[node]
 
     def point_at(self, edge: int, along: float) -> tuple[float, float]:
         x, y, cum = self.points(edge)
@@ -86,9 +97,7 @@ class RoadEdges:
     def bearing(self, edge: int, *, at_start: bool, forward: bool) -> float:
         """Direction of travel (radians, atan2(dy, dx)) leaving the road's start or reaching its
         end, driving it forward (along its geometry) or backward."""
-        x, y, _ = self.points(edge)
-        k = 0 if at_start else len(x) - 2
-        angle = math.atan2(float(y[k + 1] - y[k]), float(x[k + 1] - x[k]))
+        angle = self.leaving_at[edge] if at_start else self.reaching_at[edge]
         return angle if forward else angle + math.pi
 
     def project(self, edge: int, px: float, py: float) -> RoadPosition:

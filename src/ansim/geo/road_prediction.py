@@ -116,40 +116,37 @@ def _drive_on(
     roads: RoadEdges, start: RoadPosition, forward: bool, metres: float, weight: float
 ) -> list[tuple[float, float, float]]:
     """(x, y, weight) of every place the car can be after driving `metres` from `start`."""
-    graph = roads.graph
     ends: list[tuple[float, float, float]] = []
     branches = [(start.edge, start.along_m, forward, metres, weight)]
     while branches:
         edge, along, ahead, left, share = branches.pop()
-        room = roads.length[edge] - along if ahead else along
+        length = roads.lengths[edge]
+        room = length - along if ahead else along
         if left <= room:
             ends.append((*roads.point_at(edge, along + left if ahead else along - left), share))
             continue
         left -= room
-        node = int(graph.edge_to[edge] if ahead else graph.edge_from[edge])
+        node = roads.ends[edge] if ahead else roads.starts[edge]
         arriving = roads.bearing(edge, at_start=not ahead, forward=ahead)
         options = []
         for road in roads.roads_at(node):
-            road = int(road)
             if road == edge:
                 continue
-            leaves_start = int(graph.edge_from[road]) == node
+            leaves_start = roads.starts[road] == node
             leaving = roads.bearing(road, at_start=leaves_start, forward=leaves_start)
-            turn = math.cos(leaving - arriving) - 1.0
-            options.append((road, leaves_start, turn))
+            options.append((road, leaves_start, math.cos(leaving - arriving) - 1.0))
         if not options:  # a dead end (or the map's edge): the car stops there
-            ends.append((*roads.point_at(edge, roads.length[edge] if ahead else 0.0), share))
+            ends.append((*roads.point_at(edge, length if ahead else 0.0), share))
             continue
-        turns = np.array([turn for _, _, turn in options])
-        odds = np.exp(STRAIGHT_PREFERENCE * turns)
-        odds /= odds.sum()
         if share < MIN_SHARE:  # unlikely enough: straight on only, no more branching
-            odds = (turns == turns.max()).astype(np.float64)
-            odds /= odds.sum()
-        for (road, leaves_start, _), odd in zip(options, odds.tolist(), strict=True):
-            if odd > 0:
-                at = 0.0 if leaves_start else float(roads.length[road])
-                branches.append((road, at, leaves_start, left, share * odd))
+            options = [max(options, key=lambda option: option[2])]
+            odds = [1.0]
+        else:
+            odds = [math.exp(STRAIGHT_PREFERENCE * turn) for _, _, turn in options]
+        total = sum(odds)
+        for (road, leaves_start, _), odd in zip(options, odds, strict=True):
+            at = 0.0 if leaves_start else roads.lengths[road]
+            branches.append((road, at, leaves_start, left, share * odd / total))
     return ends
 
 

@@ -10,15 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.engine import Engine
+from tests.cartrack import car_fixes
+from tests.factories import build_world
 from tests.roadkit import at, build
+from tests.test_location_service import fix_at, open_incident
 
 from ansim.domain import mixture_region
 from ansim.domain.estimate import Estimate, TrackPoint
+from ansim.domain.fusion import LocationTrack
 from ansim.geo.geodesy import haversine_m
 from ansim.geo.road_edges import road_edges
 from ansim.geo.road_prediction import MatchedDrive, predicted
 from ansim.geo.road_region import with_road_region
 from ansim.geo.roads import RoadGraph
+from ansim.services import incidents, location
 
 T0 = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
 RESIDENTIAL = {"highway": "residential"}
@@ -173,3 +179,26 @@ def test_the_ellipse_grows_to_hold_95_percent_of_a_mixture_of_models() -> None:
     assert mixture_region.mixture_scale(probs[:1], means[:1], covs[:1], mean, covs[0]) == 1.0
     alike = np.array([np.eye(2) * 50.0**2] * 2)
     assert mixture_region.mixture_scale(probs, means, alike, mean, alike[0]) == pytest.approx(1.0)
+
+
+def test_the_location_the_board_reads_is_the_car_driven_on_along_its_road(engine: Engine) -> None:
+    world = build_world(engine)
+    drive = car_fixes(fix_at(0).observed_at, count=16)  # 12 m/s, a fix every 5 s
+    uow, car = open_incident(engine, world, drive[0])
+    with uow.begin() as session:
+        incident = incidents.get(session, incident_id=car, for_update=True)
+        incidents.add_fixes(
+            session, incident=incident, fixes=drive[1:12], received_at=drive[11].observed_at
+        )
+    now = drive[14].observed_at  # 15 s after the last fix taken in
+    with uow.read() as session:
+        shown = location.estimate(session, incident_id=car, now=now)
+        free = LocationTrack.from_fixes(drive[:12], now=now).estimate(now)
+    assert shown is not None
+    assert free is not None
+    assert shown.region is not None  # the 95 % region is still the reachable roads
+    truth = (drive[14].lat, drive[14].lon)
+    # The same code path the bench scores, nearer the car than the filter's straight line.
+    assert haversine_m(shown.lat, shown.lon, *truth) < haversine_m(free.lat, free.lon, *truth)
+    assert haversine_m(shown.lat, shown.lon, *truth) < 40.0
+    assert shown.region.contains(shown.lat, shown.lon)

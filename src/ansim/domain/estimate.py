@@ -75,6 +75,8 @@ class RoadRegion:
     matched: tuple[tuple[float, float], ...]
     reach_m: float
     on_road: tuple[float, float] | None = None  # the reachable road point nearest the filter's
+    # Where the car is most likely now, driven on along the matched roads since its last fix.
+    predicted: tuple[float, float] | None = None
 
     @property
     def radius_m(self) -> float:
@@ -132,10 +134,17 @@ class Estimate:
     # radius_95_m / area_m2 are the region's (the ellipse stays as free movement's region).
     region: RoadRegion | None = None
 
-    def on_roads(self, region: RoadRegion, *, snap: bool = False) -> Estimate:
-        """This estimate with a road-shaped region as its 95 % region (and, with `snap`, its
-        position on the nearest reachable road)."""
-        lat, lon = region.on_road if snap and region.on_road else (self.lat, self.lon)
+    def on_roads(
+        self, region: RoadRegion, *, snap: bool = False, predict: bool = False
+    ) -> Estimate:
+        """This estimate with a road-shaped region as its 95 % region and, with `predict`, its
+        position where the car drove on along the roads (with `snap`, on the nearest reachable
+        road)."""
+        lat, lon = self.lat, self.lon
+        if predict and region.predicted:
+            lat, lon = region.predicted
+        elif snap and region.on_road:
+            lat, lon = region.on_road
         return dataclasses.replace(
             self,
             lat=lat,

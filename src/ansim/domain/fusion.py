@@ -30,6 +30,7 @@ from ansim.domain.fusion_tuning import MethodBias as MethodBias
 from ansim.domain.fusion_tuning import Tuning as Tuning
 from ansim.domain.fusion_tuning import filter_of
 from ansim.domain.imm import ImmState, Measurement, Vector
+from ansim.domain.mixture_region import mixture_scale
 from ansim.domain.track_checkpoint import TrackCheckpoint
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -225,6 +226,10 @@ class LocationTrack:
         mean, cov = state.combined()
         lat, lon = self._to_wgs84(mean[:2])
         major, minor, orientation = ellipse_95((cov[0, 0], cov[0, 1], cov[1, 1]))
+        scale = mixture_scale(  # the mixture's own 95 %, not its moments' (mixture_region)
+            state.probs, state.means[:, :2], state.covs[:, :2, :2], mean[:2], cov[:2, :2]
+        )
+        major, minor = major * scale, minor * scale
         speed = math.hypot(mean[2], mean[3])
         heading = math.degrees(math.atan2(mean[2], mean[3])) % 360.0
         return Estimate(

@@ -13,11 +13,11 @@ free-movement estimate, never a lost SOS.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +34,11 @@ from ansim.domain.estimate import (
     RoadRegion,
     TrackPoint,
 )
+from ansim.domain.fusion_tuning import VEHICLE
 from ansim.domain.map_matching import emission, match, transition
 from ansim.geo.geodesy import LocalFrame
+from ansim.geo.road_edges import RoadEdges, RoadPosition, road_edges
+from ansim.geo.road_prediction import PREDICT_ALONG_ROADS, MatchedDrive, predicted
 from ansim.geo.roads import RoadGraph
 
 FloatArray = npt.NDArray[np.float64]
@@ -52,7 +55,10 @@ ROAD_BUFFER_M = 20.0
 MAX_REACH_M = 1000.0
 # Below VEHICLE_PROBABILITY / VEHICLE_MIN_SPEED_MPS (domain.estimate) the track is not treated as
 # a car (without the speed gate the region, on the roads, left a building out: 97.8 -> 91.8 %
-# inside; docs/location.md).
+# inside; docs/location.md). The region reads the speed at the look; the prediction along roads
+# the speed at the last fix, turned back from the look over at most this long (the region gated
+# that way left more buildings out: standing still 95.9 -> 93.1 % inside; docs/location.md).
+MAX_AGE_S = 120.0
 # Map matching over the last few filtered positions, not older than this.
 WINDOW_POINTS = 8
 WINDOW_S = 180.0
@@ -71,87 +77,6 @@ MAX_VERTICES = 800
 SNAP_TO_ROAD = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    edge: int  # one edge per road (the lower id of a two-way pair)
-    along_m: float  # metres along the edge's geometry
-    distance_m: float
-    x: float
-    y: float
-
-
-class _Roads:
-    """The graph as one undirected edge per road, in metres of the graph's own frame."""
-
-    def __init__(self, graph: RoadGraph) -> None:
-        self.graph = graph
-        x, y = graph.frame.to_metres_many(graph.geom_lat, graph.geom_lon)
-        self.x, self.y = x, y
-        offsets = graph.geom_offsets
-        step = np.hypot(np.diff(x), np.diff(y))
-        step[offsets[1:-1] - 1] = 0.0  # no step from one edge's last point to the next's first
-        cum = np.concatenate([[0.0], np.cumsum(step)])
-        self.cum = cum - cum[offsets[:-1]].repeat(np.diff(offsets))
-        self.length = self.cum[offsets[1:] - 1].copy()
-        twin = graph.edge_twin
-        ids = np.arange(graph.edge_count)
-        self.canonical = np.where(twin >= 0, np.minimum(ids, twin), ids)
-        roads = np.unique(self.canonical)
-        self.roads = roads
-        n = graph.node_count
-        rows, cols = graph.edge_from[roads], graph.edge_to[roads]
-        weights = np.maximum(self.length[roads], 0.01)
-        order = np.lexsort((weights, np.maximum(rows, cols), np.minimum(rows, cols)))
-        lo, hi = np.minimum(rows, cols)[order], np.maximum(rows, cols)[order]
-        first = np.ones(len(order), np.bool_)
-        first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-        keep = order[first]
-        self.rows, self.cols, self.weights = rows[keep], cols[keep], weights[keep]
-        self.matrix = csr_matrix((self.weights, (self.rows, self.cols)), shape=(n, n))
-
-    def points(self, edge: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        a, b = self.graph.geom_offsets[edge], self.graph.geom_offsets[edge + 1]
-        return self.x[a:b], self.y[a:b], self.cum[a:b]
-
-    def project(self, edge: int, px: float, py: float) -> _Candidate:
-        """The point of the road nearest (px, py)."""
-        x, y, cum = self.points(edge)
-        dx, dy = np.diff(x), np.diff(y)
-        denom = np.maximum(dx * dx + dy * dy, 1e-12)
-        t = np.clip(((px - x[:-1]) * dx + (py - y[:-1]) * dy) / denom, 0.0, 1.0)
-        qx, qy = x[:-1] + t * dx, y[:-1] + t * dy
-        dist = np.hypot(qx - px, qy - py)
-        k = int(np.argmin(dist))
-        along = float(cum[k] + t[k] * math.sqrt(float(denom[k])))
-        return _Candidate(edge, along, float(dist[k]), float(qx[k]), float(qy[k]))
-
-    def within(self, edge: int, px: float, py: float, radius: float) -> tuple[float, float] | None:
-        """The stretch (metres along) of the road within `radius` of (px, py), if any."""
-        x, y, cum = self.points(edge)
-        dx, dy = np.diff(x), np.diff(y)
-        seg = np.maximum(np.hypot(dx, dy), 1e-9)
-        t0 = ((px - x[:-1]) * dx + (py - y[:-1]) * dy) / seg
-        h2 = (px - x[:-1]) ** 2 + (py - y[:-1]) ** 2 - t0**2
-        half = np.sqrt(np.maximum(radius**2 - h2, 0.0))
-        start, end = np.maximum(t0 - half, 0.0), np.minimum(t0 + half, seg)
-        hit = (h2 <= radius**2) & (start <= end)
-        if not np.any(hit):
-            return None
-        return float(np.min((cum[:-1] + start)[hit])), float(np.max((cum[:-1] + end)[hit]))
-
-    def cut(self, edge: int, start: float, end: float) -> list[tuple[float, float]]:
-        x, y, cum = self.points(edge)
-        inner = [(float(x[i]), float(y[i])) for i in range(len(x)) if start < cum[i] < end]
-        first = (float(np.interp(start, cum, x)), float(np.interp(start, cum, y)))
-        last = (float(np.interp(end, cum, x)), float(np.interp(end, cum, y)))
-        return [first, *inner, last]
-
-
-@functools.lru_cache(maxsize=4)
-def _roads_of(graph: RoadGraph) -> _Roads:
-    return _Roads(graph)
-
-
 def road_region(
     estimate: Estimate,
     graph: RoadGraph,
@@ -161,29 +86,17 @@ def road_region(
 ) -> RoadRegion | None:
     """The road-shaped 95 % region of a car-like track at the estimate's time, or None (the
     ellipse stays): not a car, off the mapped roads, or fixes no drive explains."""
-    if (
-        estimate.vehicle_probability < VEHICLE_PROBABILITY
-        or estimate.speed_mps < VEHICLE_MIN_SPEED_MPS
-        or not estimate.track
-    ):
-        return None
     reach = speed_bound_mps * estimate.age_s
     if reach > MAX_REACH_M:
         return None
-    roads = _roads_of(graph)
-    last = estimate.track[-1]
-    window = [p for p in estimate.track if (last.at - p.at).total_seconds() <= WINDOW_S]
-    steps = [(p, _candidates(roads, p)) for p in window[-WINDOW_POINTS:]]
-    steps = [(p, found) for p, found in steps if found]
-    if not steps or steps[-1][0] is not last:
-        return None  # the newest position is off the roads: free movement
-    matched = _matched(roads, steps, posterior_mass)
+    roads = road_edges(graph)
+    matched = _matched_drive(estimate, roads, posterior_mass, estimate.speed_mps)
     if matched is None:
         return None
-    path, keep = matched
+    last = estimate.track[-1]
     px, py = roads.graph.frame.to_metres(last.lat, last.lon)
     seeds = []
-    for candidate in keep:
+    for candidate, _ in matched.likely:
         stretch = roads.within(candidate.edge, px, py, max(last.radius_95_m, candidate.distance_m))
         if stretch is not None:
             seeds.append((candidate.edge, *stretch))
@@ -203,38 +116,96 @@ def road_region(
     return RoadRegion(
         polygons=_polygons(area, frame),
         area_m2=float(area.area),
-        matched=tuple(frame.to_latlon(c.x, c.y) for c in path),
+        matched=tuple(frame.to_latlon(c.x, c.y) for c in matched.path),
         reach_m=reach,
         on_road=frame.to_latlon(*on_road),
+        predicted=_ahead(roads, matched, estimate),
     )
 
 
 def with_road_region(
-    estimate: Estimate, graph: RoadGraph, *, snap: bool = SNAP_TO_ROAD
+    estimate: Estimate,
+    graph: RoadGraph,
+    *,
+    snap: bool = SNAP_TO_ROAD,
+    predict: bool = PREDICT_ALONG_ROADS,
 ) -> Estimate:
-    """The estimate with its road region as the 95 % region when it has one (and, with `snap`,
-    its position on the nearest reachable road)."""
+    """The estimate with its road region as the 95 % region when it has one and, with `predict`,
+    its position moved along the matched roads to the estimate's time (with `snap`, on the
+    nearest reachable road). A car without a region (unheard of for longer than the reach cap,
+    or its speed at the look decayed under the gate) keeps the ellipse, its position still
+    driven on along the roads when it was driving at its last fix."""
     region = road_region(estimate, graph)
-    return estimate.on_roads(region, snap=snap) if region is not None else estimate
+    if region is not None:
+        return estimate.on_roads(region, snap=snap, predict=predict)
+    if not predict:
+        return estimate
+    roads = road_edges(graph)
+    matched = _matched_drive(estimate, roads, POSTERIOR_MASS, driving_speed_mps(estimate))
+    ahead = None if matched is None else _ahead(roads, matched, estimate)
+    if ahead is None:
+        return estimate
+    lat, lon = ahead
+    return dataclasses.replace(estimate, lat=lat, lon=lon)
+
+
+def driving_speed_mps(estimate: Estimate) -> float:
+    """The filter's speed at the last fix: its speed at `now` has decayed since, with the vehicle
+    model's velocity memory (a car unheard of for 30 s was otherwise no longer a car)."""
+    return estimate.speed_mps * math.exp(min(estimate.age_s, MAX_AGE_S) / VEHICLE.tau_s)
+
+
+def _matched_drive(
+    estimate: Estimate, roads: RoadEdges, posterior_mass: float, speed_mps: float
+) -> MatchedDrive | None:
+    """The car's recent drive matched to the roads, or None: not a car (by the vehicle-mode
+    probability and `speed_mps`), its newest position off the roads, or fixes no drive explains."""
+    if (
+        estimate.vehicle_probability < VEHICLE_PROBABILITY
+        or speed_mps < VEHICLE_MIN_SPEED_MPS
+        or not estimate.track
+    ):
+        return None
+    last = estimate.track[-1]
+    window = [p for p in estimate.track if (last.at - p.at).total_seconds() <= WINDOW_S]
+    steps = [(p, _candidates(roads, p)) for p in window[-WINDOW_POINTS:]]
+    steps = [(p, found) for p, found in steps if found]
+    if not steps or steps[-1][0] is not last:
+        return None  # the newest position is off the roads: free movement
+    return _matched(roads, steps, posterior_mass)
+
+
+def _ahead(roads: RoadEdges, drive: MatchedDrive, estimate: Estimate) -> tuple[float, float] | None:
+    """(lat, lon) where the car most likely is now, driven on along the roads."""
+    free = roads.graph.frame.to_metres(estimate.lat, estimate.lon)
+    ahead = predicted(
+        roads, drive, heading_deg=estimate.heading_deg, age_s=estimate.age_s, free=free
+    )
+    return roads.graph.frame.to_latlon(*ahead) if ahead is not None else None
 
 
 # Consecutive looks at a track share all but the newest positions: each position's candidates
 # and each transition are worked out once.
 @functools.lru_cache(maxsize=4096)
-def _transition(roads: _Roads, p: TrackPoint, q: TrackPoint) -> FloatArray:
+def _route(roads: RoadEdges, p: TrackPoint, q: TrackPoint) -> FloatArray:
     before, after = _candidates(roads, p), _candidates(roads, q)
     straight = math.hypot(*_xy_gap(p, q, roads))
     seconds = max((q.at - p.at).total_seconds(), 1.0)
-    route = _route_metres(roads, before, after, limit=straight + 60.0 * seconds + 500.0)
-    return transition(route, _straight(before, after), BETA_M)
+    return _route_metres(roads, before, after, limit=straight + 60.0 * seconds + 500.0)
 
 
 @functools.lru_cache(maxsize=4096)
-def _candidates(roads: _Roads, point: TrackPoint) -> list[_Candidate]:
+def _transition(roads: RoadEdges, p: TrackPoint, q: TrackPoint) -> FloatArray:
+    before, after = _candidates(roads, p), _candidates(roads, q)
+    return transition(_route(roads, p, q), _straight(before, after), BETA_M)
+
+
+@functools.lru_cache(maxsize=4096)
+def _candidates(roads: RoadEdges, point: TrackPoint) -> list[RoadPosition]:
     radius = min(max(point.radius_95_m, SEARCH_MIN_M), SEARCH_MAX_M)
     snaps = roads.graph.snaps_near(point.lat, point.lon, within_m=radius, limit=2 * CANDIDATES)
     px, py = roads.graph.frame.to_metres(point.lat, point.lon)
-    found: dict[int, _Candidate] = {}
+    found: dict[int, RoadPosition] = {}
     for snap in snaps:
         edge = int(roads.canonical[snap.edge])
         if edge not in found and len(found) < CANDIDATES:
@@ -243,9 +214,9 @@ def _candidates(roads: _Roads, point: TrackPoint) -> list[_Candidate]:
 
 
 def _matched(
-    roads: _Roads, steps: Sequence[tuple[TrackPoint, list[_Candidate]]], posterior_mass: float
-) -> tuple[list[_Candidate], list[_Candidate]] | None:
-    """(Viterbi path since the last break, the likely roads at the newest position)."""
+    roads: RoadEdges, steps: Sequence[tuple[TrackPoint, list[RoadPosition]]], posterior_mass: float
+) -> MatchedDrive | None:
+    """The Viterbi path since the last break and the likely roads at the newest position."""
     emissions = [
         emission([c.distance_m for c in found], max(p.radius_95_m / 2.45, 5.0))
         for p, found in steps
@@ -257,23 +228,35 @@ def _matched(
         return None
     newest = steps[-1][1]
     order = np.argsort(matching.posterior)[::-1]
-    keep, mass = [], 0.0
+    likely, mass = [], 0.0
     for k in order:
-        keep.append(newest[int(k)])
+        likely.append((newest[int(k)], matching.posterior[int(k)]))
         mass += matching.posterior[int(k)]
         if mass >= posterior_mass:
             break
-    path = [steps[matching.first + t][1][k] for t, k in enumerate(matching.path)]
-    return path, keep
+    since = steps[matching.first :]
+    path = [found[k] for (_, found), k in zip(since, matching.path, strict=True)]
+    driven = [
+        float(_route(roads, p, q)[i, j])
+        for ((p, _), (q, _)), (i, j) in zip(
+            itertools.pairwise(since), itertools.pairwise(matching.path), strict=True
+        )
+    ]
+    return MatchedDrive(
+        path=tuple(path),
+        times=tuple(p.at for p, _ in since),
+        driven_m=tuple(driven),
+        likely=tuple(likely),
+    )
 
 
-def _xy_gap(p: TrackPoint, q: TrackPoint, roads: _Roads) -> tuple[float, float]:
+def _xy_gap(p: TrackPoint, q: TrackPoint, roads: RoadEdges) -> tuple[float, float]:
     ax, ay = roads.graph.frame.to_metres(p.lat, p.lon)
     bx, by = roads.graph.frame.to_metres(q.lat, q.lon)
     return bx - ax, by - ay
 
 
-def _straight(before: list[_Candidate], after: list[_Candidate]) -> FloatArray:
+def _straight(before: list[RoadPosition], after: list[RoadPosition]) -> FloatArray:
     bx = np.array([c.x for c in before])[:, None]
     by = np.array([c.y for c in before])[:, None]
     ax = np.array([c.x for c in after])[None, :]
@@ -282,7 +265,7 @@ def _straight(before: list[_Candidate], after: list[_Candidate]) -> FloatArray:
 
 
 def _route_metres(
-    roads: _Roads, before: list[_Candidate], after: list[_Candidate], *, limit: float
+    roads: RoadEdges, before: list[RoadPosition], after: list[RoadPosition], *, limit: float
 ) -> FloatArray:
     """Drive metres between every pair of candidates (inf beyond `limit`), either direction."""
     g = roads.graph
@@ -312,7 +295,7 @@ def _route_metres(
 
 
 def _reachable(
-    roads: _Roads, seeds: list[tuple[int, float, float]], reach: float
+    roads: RoadEdges, seeds: list[tuple[int, float, float]], reach: float
 ) -> list[list[tuple[float, float]]]:
     """Polylines (metres) of every road stretch within `reach` of the seed stretches."""
     g = roads.graph

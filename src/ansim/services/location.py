@@ -122,8 +122,9 @@ def estimate(session: Session, *, incident_id: str, now: datetime) -> Estimate |
 
 
 def on_roads(estimate: Estimate) -> Estimate:
-    """The estimate with the road-shaped region of a car on the bundled roads, when it has one
-    (docs/location.md, "Vehicles on roads"); otherwise the ellipse stays the 95 % region."""
+    """The estimate with the road-shaped region of a car on the bundled roads, when it has one,
+    and its position driven on along the matched roads (docs/location.md, "Vehicles on roads");
+    otherwise the ellipse stays the 95 % region and the position the filter's."""
     return with_road_region(estimate, load_road_graph())
 
 

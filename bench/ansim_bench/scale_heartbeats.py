@@ -19,7 +19,7 @@ from ansim.store.tables import terminals as terminals_table
 from ansim_bench.intake_bench import _run_async
 from ansim_bench.load_client import HttpConnection
 from ansim_bench.scale_report import HeartbeatRun, Latency
-from ansim_bench.scale_server import CONCURRENCY, cpu_ms_per, cpu_s, serving
+from ansim_bench.scale_server import HEARTBEAT_CONNECTIONS, cpu_ms_per, cpu_s, serving
 from ansim_bench.scale_world import Population
 
 PATH = "/api/v1/terminals/messages"
@@ -45,8 +45,9 @@ async def heartbeats_over_http(
     population: Population,
     seconds: float,
     seq: dict[int, int] | None = None,
+    connections: int = HEARTBEAT_CONNECTIONS,
 ) -> tuple[HeartbeatRun, dict[int, int]]:
-    """CONCURRENCY closed-loop clients, each the network of a share of the terminals in turn.
+    """`connections` closed-loop clients, each the network of a share of the terminals in turn.
 
     `seq` is the last sequence number each terminal sent (default: as populated). Returns the run
     and the sequence numbers after it (those of accepted heartbeats).
@@ -60,7 +61,7 @@ async def heartbeats_over_http(
 
     async def worker(w: int) -> None:
         nonlocal accepted, sent
-        mine = range(w, population.terminals, CONCURRENCY)
+        mine = range(w, population.terminals, connections)
         connection = await HttpConnection.open(base)
         turn = 0
         try:
@@ -79,7 +80,7 @@ async def heartbeats_over_http(
             await connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(CONCURRENCY)))
+    await asyncio.gather(*(worker(w) for w in range(connections)))
     elapsed = time.perf_counter() - started
     run = HeartbeatRun(sent, accepted, accepted / elapsed, Latency.of(timings, accepted))
     return run, seq

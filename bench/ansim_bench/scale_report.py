@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ansim_bench.scale_server import CONCURRENCY
+from ansim_bench.scale_server import HEARTBEAT_CONNECTIONS
 from ansim_bench.scale_world import INTERVAL_S, Population, PopulationTiming
 
 
@@ -126,7 +126,7 @@ def format_table(results: list[ScaleResult]) -> str:
         ],
     )
     row(
-        f"heartbeats/s sustained ({CONCURRENCY} closed-loop clients)",
+        f"heartbeats/s sustained ({HEARTBEAT_CONNECTIONS} closed-loop connections)",
         [f"{r.heartbeat.per_s:,.0f}" for r in results],
     )
     row("heartbeat p50 / p99 ms", [_pair(r.heartbeat.latency) for r in results])

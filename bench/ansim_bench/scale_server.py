@@ -19,8 +19,13 @@ from ansim_bench import child_environment
 from ansim_bench.intake_bench import _free_port
 from ansim_bench.load_client import HttpConnection
 
-# Closed-loop clients of every HTTP load (the ceilings and the heartbeats).
+# Closed-loop clients of the ceilings (bare app, /healthz).
 CONCURRENCY = 16
+# Heartbeats in flight over HTTP. A city's terminals send on their own clocks (1,667/s from
+# 100,000 at 60 s), not as 16 devices each waiting for its last answer: with the batcher's 5 ms
+# window a closed loop of 16 caps the rate at 16 per (window + batch + commit), ~1,200/s however
+# fast the server. 128 connections, each a share of the fleet with one heartbeat in flight.
+HEARTBEAT_CONNECTIONS = 128
 
 
 @dataclass(frozen=True)

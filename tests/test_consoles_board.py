@@ -189,3 +189,36 @@ def test_the_board_draws_the_base_map_of_the_area_and_one_uncertainty_figure(
     # The same figure (give or take the seconds between two drawings).
     assert abs(int(in_queue.group(1)) - int(in_panel.group(1))) <= 10
     assert re.search(r"\d+\s*(초 전|s ago)", panel.inner_text())
+
+
+def test_a_duress_escalation_names_its_cause_in_the_dispatchers_language(
+    board: tuple[LiveServer, World], page: Any
+) -> None:
+    """The banner says why in Korean (the cause's label), not the server's English reason."""
+    from tests.factories import T0
+
+    from ansim.services import app_accounts
+    from ansim.store.db import make_session_factory
+    from ansim.store.uow import UnitOfWork
+
+    live, world = board
+    engine = live.app.state.context.engine
+    with UnitOfWork(make_session_factory(engine)).begin() as session:
+        app_accounts.set_pins(
+            session, subscriber_id=world.subscriber_id, pin="2580", duress_pin="0852", at=T0
+        )
+    open_board(page, live.url)
+    incident_id = send_sos(live.url, world)
+    page.locator("#alert-banner", has_text="새 SOS").wait_for(timeout=5000)
+    page.keyboard.press("Escape")
+
+    answer = httpx.post(
+        f"{live.url}/api/v1/app/incidents/{incident_id}/cancel",
+        **app_request(world.app_credential, {"pin": "0852"}),
+    )
+    assert answer.status_code == 200, answer.text
+    banner = page.locator("#alert-text")
+    banner.filter(has_text="코드 0 격상: 강요 PIN 입력").wait_for(timeout=5000)
+    assert "duress PIN entered" not in banner.inner_text()
+    # The priority change raised the alert; the escalation that names its cause explained it.
+    assert page.evaluate("document.body.dataset.alerts") == "2"

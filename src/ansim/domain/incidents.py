@@ -19,6 +19,15 @@ class Channel(StrEnum):
     TERMINAL = "terminal"
 
 
+class EscalationCause(StrEnum):
+    """Why an incident went to code 0: the consoles name it in the reader's language."""
+
+    GUARDIAN_DANGER = "guardian_danger"
+    NO_ANSWER = "no_answer"
+    DURESS = "duress"
+    DISPATCHER = "dispatcher"
+
+
 class PriorityCode(IntEnum):
     """Korean 112 priority codes (since 2016): 0 is the most urgent."""
 

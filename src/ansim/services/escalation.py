@@ -8,21 +8,13 @@ same transaction, or marks it waiting with a durable retry, and says so in `inci
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from ansim.domain.incidents import Incident, IncidentEvent, PriorityCode
+from ansim.domain.incidents import EscalationCause, Incident, IncidentEvent, PriorityCode
 from ansim.services import dispatch, dispatch_flow
 from ansim.services.platform import Platform
 from ansim.store import outbox
-
-
-class Cause(StrEnum):
-    GUARDIAN_DANGER = "guardian_danger"
-    NO_ANSWER = "no_answer"
-    DURESS = "duress"
-    DISPATCHER = "dispatcher"
 
 
 def escalate_to_code0(
@@ -30,7 +22,7 @@ def escalate_to_code0(
     *,
     platform: Platform,
     incident: Incident,
-    cause: Cause,
+    cause: EscalationCause,
     reason: str,
     actor: str,
     at: datetime,

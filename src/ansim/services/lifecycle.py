@@ -17,6 +17,7 @@ from ansim.domain.deliveries import DeliveryStatus, RecipientKind
 from ansim.domain.dispatch_policy import DISPATCH_RETRY_DEADLINE
 from ansim.domain.incidents import (
     TRANSITIONS,
+    EscalationCause,
     Incident,
     IncidentEvent,
     IncidentStatus,
@@ -33,7 +34,7 @@ from ansim.services import (
     terminal_notices,
     verification,
 )
-from ansim.services.escalation import Cause, escalate_to_code0
+from ansim.services.escalation import escalate_to_code0
 from ansim.services.platform import Platform, transaction
 from ansim.store import deadlines, outbox
 from ansim.store.deadlines import Deadline
@@ -109,7 +110,7 @@ def change_priority_by_dispatcher(
             session,
             platform=platform,
             incident=incident,
-            cause=Cause.DISPATCHER,
+            cause=EscalationCause.DISPATCHER,
             reason=reason,
             actor=actor,
             at=at,
@@ -212,7 +213,7 @@ def _escalate_under_duress(
         session,
         platform=platform,
         incident=incident,
-        cause=Cause.DURESS,
+        cause=EscalationCause.DURESS,
         reason=DURESS_REASON,
         actor=actor,
         at=at,

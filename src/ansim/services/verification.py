@@ -12,6 +12,7 @@ from ansim.domain.errors import Conflict, NotFound
 from ansim.domain.incidents import (
     TRANSITIONS,
     Channel,
+    EscalationCause,
     Incident,
     IncidentEvent,
     IncidentStatus,
@@ -29,7 +30,7 @@ from ansim.domain.verification import (
     is_child,
 )
 from ansim.services import alerts, incidents, people, terminal_notices
-from ansim.services.escalation import Cause, escalate_to_code0
+from ansim.services.escalation import escalate_to_code0
 from ansim.services.platform import Platform, transaction
 from ansim.services.verification_config import VerificationConfig
 from ansim.store import deadlines, outbox
@@ -277,7 +278,7 @@ def _apply(
     verification.stand_down_requested = decision.stand_down_requested
     deadlines.cancel(session, kind=ANSWER_DEADLINE, subject_id=incident.id, at=at)
     if decision.state == VerificationState.DANGER:
-        cause = Cause.NO_ANSWER if actor == TIMER else Cause.GUARDIAN_DANGER
+        cause = EscalationCause.NO_ANSWER if actor == TIMER else EscalationCause.GUARDIAN_DANGER
         _escalate(session, platform, incident, decision.reason, cause, actor=actor, at=at)
     elif decision.state == VerificationState.STOOD_DOWN:
         _move(session, incident, IncidentStatus.FALSE_ALARM, decision.reason, actor, at)
@@ -305,7 +306,7 @@ def _escalate(
     platform: Platform,
     incident: Incident,
     reason: str,
-    cause: Cause,
+    cause: EscalationCause,
     *,
     actor: str,
     at: datetime,

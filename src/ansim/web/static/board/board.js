@@ -110,8 +110,10 @@ function startShiftFigures() {
 
 // Alerts: new SOS and every escalation. The banner stays until the dispatcher acknowledges it.
 const pendingAlerts = [];
-function raiseAlert(text, urgent) {
+let lastAlertIncident = null;
+function raiseAlert(text, urgent, incidentId = null) {
   pendingAlerts.push(text);
+  lastAlertIncident = incidentId;
   tone.play(urgent);
   announce(text, true);
   const banner = document.getElementById("alert-banner");
@@ -125,9 +127,21 @@ function acknowledgeAlert() {
   queue.querySelector("li[tabindex='0']")?.focus();
 }
 
+// Why code 0, in the dispatcher's language: incident.escalated names its cause (a person's
+// decision keeps the words they typed); the priority change that comes just before it says only
+// that it happened (its reason may be the server's English).
 function escalationText(data) {
-  const why = data.reason || data.cause || "";
+  const typed = data.cause === "dispatcher" && data.reason;
+  const why = typed ? data.reason : data.cause ? label("EscalationCause", data.cause) : "";
   return t(`코드 0 격상${why ? `: ${why}` : ""}`, `Escalated to code 0${why ? `: ${why}` : ""}`);
+}
+
+// The cause arrives a moment after the alert it explains: the banner says it, without a second tone.
+function explainAlert(text, incidentId) {
+  if (!pendingAlerts.length || lastAlertIncident !== incidentId) return;
+  pendingAlerts[pendingAlerts.length - 1] = text;
+  document.getElementById("alert-text").textContent = pendingAlerts.length > 1 ? `${text} (+${pendingAlerts.length - 1})` : text;
+  announce(text, true);
 }
 
 let refreshTimer = null;
@@ -150,11 +164,13 @@ function onEvent(board, event) {
     }
   }
   // incident.escalated (lifecycle) carries the cause; before it lands, a priority change to code 0 says it.
-  if (event.type === "incident.escalated" && !escalatedRecently(event.data.incident_id)) {
-    raiseAlert(escalationText(event.data), true);
+  if (event.type === "incident.escalated" && escalatedRecently(event.data.incident_id)) {
+    explainAlert(escalationText(event.data), event.data.incident_id);
+  } else if (event.type === "incident.escalated") {
+    raiseAlert(escalationText(event.data), true, event.data.incident_id);
     markEscalated(event.data.incident_id);
   } else if (event.type === "incident.priority_changed" && Number(event.data.to) === 0 && !escalatedRecently(event.data.incident_id)) {
-    raiseAlert(escalationText(event.data), true);
+    raiseAlert(escalationText(event.data), true, event.data.incident_id);
     markEscalated(event.data.incident_id);
   }
   // What the event itself says is drawn at once; the REST refresh that follows fills in the rest.

@@ -61,6 +61,12 @@ export const LABELS = {
     intake_flagged: ["접수 참고 사항", "intake notes"],
     personal_data_purged: ["개인정보 보존기간 만료 삭제", "personal data purged (retention)"],
   },
+  EscalationCause: {
+    guardian_danger: ["보호자 확인: 위험", "guardian says danger"],
+    no_answer: ["보호자 무응답", "guardians did not answer"],
+    duress: ["강요 PIN 입력 (강제 취소 의심)", "duress PIN entered (forced to cancel)"],
+    dispatcher: ["상황요원 판단", "dispatcher's decision"],
+  },
   DispatcherDecision: { stand_down: ["철수 (오인 신고)", "stand down (false alarm)"], continue: ["출동 유지", "keep units going"] },
 };
 

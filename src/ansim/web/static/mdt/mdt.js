@@ -155,9 +155,14 @@ function connect() {
     const envelope = JSON.parse(message.data);
     // The resume cursor is the horizon the server promised (every event below it was sent).
     if (envelope.horizon != null) state.lastEvent = Math.max(state.lastEvent, envelope.horizon);
-    if (isEscalationOfMyOrder(envelope)) {
-      const why = envelope.data.reason || envelope.data.cause || "";
-      showAlert(`${t("escalated")}${why ? ` ${why}` : ""}`, true);
+    const escalation = escalationOfMyOrder(envelope);
+    if (escalation) {
+      // The cause (incident.escalated) follows the priority change: it explains the alert, no new tone.
+      const data = envelope.data;
+      const why = data.cause === "dispatcher" && data.reason ? data.reason : data.cause ? label("EscalationCause", data.cause) : "";
+      const text = `${t("escalated")}${why ? ` ${why}` : ""}`;
+      if (escalation === "new") showAlert(text, true);
+      else if (why) { $("alert-text").textContent = text; announce(text, true); }
     }
     if (envelope.type === "incident.note_added" && state.order && envelope.data.incident_id === state.order.incident.id) {
       showAlert(`${t("new_note")}: ${envelope.data.text}`, false);
@@ -170,16 +175,17 @@ function connect() {
   };
 }
 
-// incident.escalated (lifecycle) or, before it lands, a priority change to code 0 on my incident.
+// incident.escalated (lifecycle) or, before it lands, a priority change to code 0 on my incident:
+// "new" for an alert, "again" for the second event of the same escalation, else false.
 const alerted = new Map();
-function isEscalationOfMyOrder(envelope) {
+function escalationOfMyOrder(envelope) {
   const order = state.order;
   if (!order || envelope.data.incident_id !== order.incident.id) return false;
   const escalation = envelope.type === "incident.escalated" || (envelope.type === "incident.priority_changed" && Number(envelope.data.to) === 0);
   if (!escalation) return false;
   const last = alerted.get(order.incident.id) ?? 0;
   alerted.set(order.incident.id, Date.now());
-  return Date.now() - last > 3000;
+  return Date.now() - last > 3000 ? "new" : "again";
 }
 
 function setLink(up) {

@@ -253,3 +253,35 @@ def test_an_unforeseen_error_in_one_mqtt_message_is_logged_counted_and_the_bridg
         assert failed in metrics, metrics
         assert client.get("/readyz").status_code == 200
     assert any("bridge goes on" in r.message or "failed" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (b"garbage", "message is not JSON"),
+        (b'{"v":1,"type":"sos","terminal_id":"UA-1","seq":', "message is not JSON"),
+        (b'{"v": 1, "type": "sos", "seq": 1}', "terminal_id"),
+    ],
+)
+def test_regression_an_unreadable_mqtt_message_is_discarded_for_what_is_wrong_with_it(
+    engine: Engine, database_url: str, raw: bytes, says: str
+) -> None:
+    """It was discarded as naming another terminal than its topic, which sent an operator looking
+    for a misconfigured device instead of a broken one."""
+    import sqlalchemy as sa
+
+    from ansim.api import terminal
+    from ansim.store.tables import intake_discards
+
+    with clocked_app(engine, database_url, Clock(T0)) as client:
+        context = client.app.state.context  # type: ignore[attr-defined]
+        replies = _run(
+            lambda: terminal.receive(context, raw, channel="terminal-mqtt", topic_terminal="UA-1")
+        )
+    assert replies == []  # over MQTT a refused message gets no reply
+    with engine.connect() as conn:
+        (reason, detail), *_ = conn.execute(
+            sa.select(intake_discards.c.reason, intake_discards.c.detail)
+        ).all()
+    assert reason == "malformed"
+    assert says in detail, detail

@@ -95,7 +95,10 @@ async def receive(
 ) -> list[dict[str, Any]]:
     """Applies one terminal message; refusals are counted and raised as TerminalRefused."""
     try:
-        if topic_terminal is not None and _claimed_id(raw) != topic_terminal:
+        # A message that names no terminal (unreadable, or the field missing) is refused below
+        # by the parser, which says what is wrong with it.
+        claimed = _claimed_id(raw)
+        if topic_terminal is not None and claimed is not None and claimed != topic_terminal:
             raise InvalidInput("terminal id in the message differs from the topic")
         if _claimed(raw, "type") == "heartbeat":
             # Heartbeats commit in batches (group commit); each is acknowledged after its batch.

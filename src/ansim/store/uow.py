@@ -56,12 +56,28 @@ class UnitOfWork:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Yields a session for queries; closing it ends the transaction without a commit.
+        """Yields a session for queries; objects stay readable after the block.
 
-        Objects stay readable after the block (close detaches without expiring; rollback would expire).
+        On PostgreSQL the transaction is READ ONLY (a stray write fails loudly, never commits)
+        and ends in COMMIT: psycopg forgets a connection's prepared statements at every ROLLBACK,
+        and read sessions ending in one had the SOS path's statements parsed and planned anew
+        (issue 15). On SQLite closing ends it (close detaches without expiring; rollback would
+        expire). A block that raises ends in ROLLBACK on both.
         """
         with self._session_factory() as session:
+            if not self._postgres:
+                yield session
+                return
+            # psycopg opens the transaction as BEGIN READ ONLY: no statement of its own.
+            session.connection(execution_options={"postgresql_readonly": True})
             yield session
+            session.expire_on_commit = False  # readable after the block, as on SQLite
+            session.commit()
+
+    @property
+    def _postgres(self) -> bool:
+        bind = self._session_factory.kw.get("bind")
+        return bind is not None and str(bind.dialect.name) == "postgresql"
 
 
 def wake_after_commit(session: Session) -> None:

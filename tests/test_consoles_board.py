@@ -222,3 +222,24 @@ def test_a_duress_escalation_names_its_cause_in_the_dispatchers_language(
     assert "duress PIN entered" not in banner.inner_text()
     # The priority change raised the alert; the escalation that names its cause explained it.
     assert page.evaluate("document.body.dataset.alerts") == "2"
+
+
+def test_the_person_panel_shows_the_wearers_terminal_health(
+    board: tuple[LiveServer, World], page: Any
+) -> None:
+    """Regression: the device rows were drawn as "[object HTMLElement], [object HTMLElement]"."""
+    live, world = board
+    answer = httpx.post(
+        f"{live.url}/api/v1/admin/terminals",
+        json={"terminal_id": "UA-7001", "subscriber_id": world.subscriber_id},
+        headers=staff_headers(live.url, "admin"),
+    )
+    assert answer.status_code == 201, answer.text
+    open_board(page, live.url)
+    incident_id = send_sos(live.url, world)
+    page.locator(f"[data-incident-id='{incident_id}']").click()
+    health = page.locator("[data-testid=device-health]")
+    health.wait_for(timeout=5000)
+    assert "UA-7001" in health.inner_text()
+    assert "수신 없음" in health.inner_text()  # never heard from yet
+    assert "object HTMLElement" not in page.locator("[data-testid=who]").inner_text()

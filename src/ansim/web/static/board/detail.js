@@ -25,7 +25,8 @@ function el(tag, attributes = {}, ...children) {
     else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else element.setAttribute(key, value);
   }
-  for (const child of children.flat()) if (child !== null && child !== undefined) element.append(child);
+  // Any depth: a row is [dt, dd], and a list of rows (the devices) is a list of such pairs.
+  for (const child of children.flat(Infinity)) if (child !== null && child !== undefined) element.append(child);
   return element;
 }
 

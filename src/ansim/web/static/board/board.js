@@ -116,9 +116,13 @@ function raiseAlert(text, urgent, incidentId = null) {
   lastAlertIncident = incidentId;
   tone.play(urgent);
   announce(text, true);
-  const banner = document.getElementById("alert-banner");
+  showBanner(text);
+}
+
+// The latest alert, and how many more wait behind it.
+function showBanner(text) {
   document.getElementById("alert-text").textContent = pendingAlerts.length > 1 ? `${text} (+${pendingAlerts.length - 1})` : text;
-  banner.hidden = false;
+  document.getElementById("alert-banner").hidden = false;
 }
 
 function acknowledgeAlert() {
@@ -140,8 +144,8 @@ function escalationText(data) {
 function explainAlert(text, incidentId) {
   if (!pendingAlerts.length || lastAlertIncident !== incidentId) return;
   pendingAlerts[pendingAlerts.length - 1] = text;
-  document.getElementById("alert-text").textContent = pendingAlerts.length > 1 ? `${text} (+${pendingAlerts.length - 1})` : text;
   announce(text, true);
+  showBanner(text);
 }
 
 let refreshTimer = null;

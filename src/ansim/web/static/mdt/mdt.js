@@ -102,11 +102,12 @@ function unlockAudio() {
   tone.unlock();
 }
 
-function showAlert(text, urgent) {
+// `tone` false: the text explains an alert already sounded.
+function showAlert(text, urgent, tone = true) {
   $("alert-text").textContent = text;
   $("alert").hidden = false;
   announce(text, true);
-  beep(urgent);
+  if (tone) beep(urgent);
 }
 
 async function logIn(event) {
@@ -161,8 +162,7 @@ function connect() {
       const data = envelope.data;
       const why = data.cause === "dispatcher" && data.reason ? data.reason : data.cause ? label("EscalationCause", data.cause) : "";
       const text = `${t("escalated")}${why ? ` ${why}` : ""}`;
-      if (escalation === "new") showAlert(text, true);
-      else if (why) { $("alert-text").textContent = text; announce(text, true); }
+      if (escalation === "new" || why) showAlert(text, true, escalation === "new");
     }
     if (envelope.type === "incident.note_added" && state.order && envelope.data.incident_id === state.order.incident.id) {
       showAlert(`${t("new_note")}: ${envelope.data.text}`, false);
